@@ -1,0 +1,3 @@
+module github.com/unbrick/unbrick
+
+go 1.26
