@@ -1,0 +1,67 @@
+// Package disk opens a TARGET (a disk image, a volume image or a block
+// device), finds the volumes on it and gives the rest of unbrick a
+// byte-addressed view of one of them; on Linux it also discovers the disks
+// of the host (Discover).
+//
+// API (usable now):
+//
+//	t, err := disk.OpenTarget(path, writable) // O_RDONLY unless writable
+//	defer t.Close()
+//	cands, err := t.Candidates()              // every volume, see below
+//	c, err := t.Select(partition, disk.BitLocker) // --partition N (0 = not given)
+//	sec := t.Section(c)                       // io.ReaderAt + io.WriterAt + Size()
+//	if sec.Short() { warn(sec.ShortWarning()) } // reads zeros past EOF; writes refused
+//	disks, skipped, err := disk.Discover(disk.DiscoverOptions{Exclude: []string{bootDev}})
+//	d, err := disk.LookupDisk(disk.DiscoverOptions{}, "/dev/sda3") // model, serial, WWID
+//
+// Errors: ErrUnrecognized (nothing found), *SelectError (none / several /
+// wrong kind; lists the candidates), ErrShortImage, ErrReadOnly.
+//
+// # What it reads
+//
+// Detection order (Target.Candidates):
+//
+//  1. A volume boot sector at byte 0. Bytes 3..10 of a volume boot sector
+//     are its OEM/file-system signature: "-FVE-FS-" is BitLocker (Windows
+//     Vista jumps EB 52 90, Windows 7 and later EB 58 90), "NTFS    " is
+//     NTFS, "MSWIN4.1" with the BitLocker identifier GUID at 0x1A8 (or an
+//     FVE metadata block where the offsets at 0x1B8 point) is a BitLocker
+//     To Go discovery volume; "ReFS", "EXFAT   " and the LUKS magic
+//     ("LUKS" BA BE at byte 0) are recognised too. Such a target is one
+//     volume: Candidate.Partition 0. Its size is the larger of the image
+//     size and what the volume declares (NTFS: total sectors at 0x28 plus
+//     the backup boot sector; BitLocker: the encrypted volume size at byte
+//     16 of the FVE metadata block header, whose offsets are at 0xB0, 0xB8,
+//     0xC0), so an image cut short is reported as such.
+//  2. A GUID partition table: protective MBR in LBA 0, header "EFI PART"
+//     in LBA 1 (CRC32-protected, entry array LBA, count and size), 128-byte
+//     entries (type GUID, unique GUID, first and last LBA, attributes,
+//     UTF-16 name), backup header in the last LBA. Tried with 512- and
+//     4096-byte logical sectors (a 4Kn disk keeps its header at byte 4096).
+//     Parsed with github.com/diskfs/go-diskfs behind a size guard (gpt.go).
+//  3. A master boot record: 55 AA at 510 and four 16-byte entries at 446
+//     (status, CHS, type, first LBA, sector count). A volume boot sector
+//     also ends in 55 AA, so the table is validated: status 0x00 or 0x80,
+//     non-empty entries start after sector 0, inside the target, and do not
+//     overlap. Extended partitions (0x05, 0x0F, 0x85) are followed through
+//     their chain of EBRs; logical partitions are numbered from 5 as Linux
+//     does. A lone 0xEE entry means a GPT disk whose GPT is unreadable.
+//  4. A FAT boot sector at byte 0 without a partition table: Partition 0.
+//
+// Partitions are recognised by content (the same boot-sector signatures),
+// not by type GUID alone; only the Windows dynamic disk (MBR type 0x42, GPT
+// LDM metadata/data types) and Storage Spaces types are classified by type,
+// because their partitions do not start with a volume. Those, BitLocker To
+// Go, ReFS and LUKS come back as candidates whose Kind.Unsupported() is true
+// and whose Note says so.
+//
+// Numbering follows Linux: GPT partitions by entry slot (1-based), MBR
+// primaries 1-4 by slot, logical partitions from 5; Partition 0 is the
+// whole target.
+//
+// # Short images
+//
+// When the target ends before the end of a candidate (Candidate.Truncated,
+// Section.Short), reads of the missing part return zeros, as dislocker-file
+// does, and all writes through the Section are refused with ErrShortImage.
+package disk

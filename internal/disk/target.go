@@ -1,0 +1,166 @@
+package disk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// ErrReadOnly is returned by writes through a Target opened without
+// writable (and by every write through a Section of such a Target).
+var ErrReadOnly = errors.New("target was opened read-only")
+
+// Target is an opened TARGET: a disk image, a volume image or a block
+// device. It is an io.ReaderAt (and, when opened writable, an io.WriterAt)
+// over the whole target.
+type Target struct {
+	path       string
+	r          io.ReaderAt
+	w          io.WriterAt // nil when read-only
+	closer     io.Closer
+	size       int64
+	sectorSize int  // logical sector size reported by the device; 0 for images
+	device     bool // a block device, not a regular file
+
+	scanOnce sync.Once
+	cands    []Candidate
+	scanErr  error
+}
+
+// OpenTarget opens an image file or a block device. When writable is false
+// the file is opened O_RDONLY, so nothing can be written through it.
+// The size comes from the BLKGETSIZE64 ioctl for block devices (falling
+// back to seeking to the end) and from the file size for images; the
+// logical sector size of a block device comes from BLKSSZGET.
+func OpenTarget(path string, writable bool) (*Target, error) {
+	flag := os.O_RDONLY
+	if writable {
+		flag = os.O_RDWR
+		// On Linux, O_EXCL on a block device fails with EBUSY while the
+		// device (or, for a disk, one of its partitions) is mounted or
+		// otherwise claimed: never write under a mounted file system.
+		if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeDevice != 0 && fi.Mode()&os.ModeCharDevice == 0 {
+			flag |= os.O_EXCL
+		}
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		if writable && errors.Is(err, syscall.EBUSY) {
+			return nil, fmt.Errorf("open %s for writing: %w (it, or a partition on it, is mounted or in use; unmount it first)", path, err)
+		}
+		if writable && errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("open %s for writing: %w (writing to a disk needs root; is it write-protected?)", path, err)
+		}
+		return nil, fmt.Errorf("open target %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat target %s: %w", path, err)
+	}
+	t := &Target{path: path, r: f, closer: f}
+	if writable {
+		t.w = f
+	}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		t.size = fi.Size()
+	case m&os.ModeDevice != 0 && m&os.ModeCharDevice == 0:
+		t.device = true
+		size, ssz, err := deviceGeometry(f)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("target %s: %w", path, err)
+		}
+		t.size, t.sectorSize = size, ssz
+	case m.IsDir():
+		f.Close()
+		return nil, fmt.Errorf("target %s is a directory, not a disk image or block device", path)
+	default:
+		f.Close()
+		return nil, fmt.Errorf("target %s is neither a regular file nor a block device (mode %v)", path, m)
+	}
+	return t, nil
+}
+
+// NewTarget wraps an already open reader of the given size as a Target
+// (tests, fuzzing, and callers that have a disk as an io.ReaderAt). If r
+// also implements io.WriterAt and writable is true, the Target is writable.
+// The name is used in messages only.
+func NewTarget(name string, r io.ReaderAt, size int64, writable bool) *Target {
+	t := &Target{path: name, r: r, size: size}
+	if w, ok := r.(io.WriterAt); ok && writable {
+		t.w = w
+	}
+	return t
+}
+
+// Close closes the underlying file (nothing for a Target from NewTarget).
+func (t *Target) Close() error {
+	if t.closer == nil {
+		return nil
+	}
+	return t.closer.Close()
+}
+
+// Path is the path or name the Target was opened with.
+func (t *Target) Path() string { return t.path }
+
+// Size is the size of the whole target in bytes.
+func (t *Target) Size() int64 { return t.size }
+
+// IsDevice reports whether the Target is a block device.
+func (t *Target) IsDevice() bool { return t.device }
+
+// Writable reports whether writes are allowed.
+func (t *Target) Writable() bool { return t.w != nil }
+
+// DeviceSectorSize is the logical sector size a block device reports
+// (BLKSSZGET), or 0 for an image file, whose sector size is only known from
+// its partition table (see Candidate.SectorSize).
+func (t *Target) DeviceSectorSize() int { return t.sectorSize }
+
+// ReadAt reads from the whole target. Reads past the end return io.EOF.
+func (t *Target) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read %s at negative offset %d", t.path, off)
+	}
+	if off >= t.size {
+		return 0, io.EOF
+	}
+	if rem := t.size - off; int64(len(p)) > rem {
+		n, err := t.r.ReadAt(p[:rem], off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return t.r.ReadAt(p, off)
+}
+
+// WriteAt writes to the whole target; it fails with ErrReadOnly unless the
+// Target was opened writable, and never writes past the end.
+func (t *Target) WriteAt(p []byte, off int64) (int, error) {
+	if t.w == nil {
+		return 0, fmt.Errorf("write %s: %w", t.path, ErrReadOnly)
+	}
+	if off < 0 || off > t.size || int64(len(p)) > t.size-off {
+		return 0, fmt.Errorf("write %s: %d bytes at offset %d is outside the target (%d bytes)", t.path, len(p), off, t.size)
+	}
+	return t.w.WriteAt(p, off)
+}
+
+// readFull reads len(p) bytes at off, returning an error on a short read.
+func (t *Target) readFull(p []byte, off int64) error {
+	n, err := t.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
