@@ -1,0 +1,166 @@
+package fleetlog
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// File names inside a log directory.
+const (
+	JSONLName = "unbrick.jsonl"
+	CSVName   = "unbrick.csv"
+)
+
+// CSVHeader is the first line of unbrick.csv. One row per record; files
+// are summarised (count deleted, paths).
+var CSVHeader = []string{
+	"time", "run_id", "technician", "computer_name", "bitlocker_name", "smbios_serial", "target", "disk",
+	"partition", "volume_id", "encryption", "protector_id", "recovery_key_id", "unlock_method", "rules",
+	"status", "files_deleted", "files", "error", "duration_ms", "journal_file", "confirmation_code", "tool_version",
+}
+
+// Log appends records to DIR/unbrick.jsonl and DIR/unbrick.csv. It is safe
+// for concurrent use by the goroutines of one process.
+type Log struct {
+	dir string
+	mu  sync.Mutex
+}
+
+// Open prepares dir (creating it if needed) for appending.
+func Open(dir string) (*Log, error) {
+	if dir == "" {
+		return nil, errors.New("fleet log: no directory")
+	}
+	created := false
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		created = true
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("fleet log: %w", err)
+	}
+	if created {
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("fleet log: %w", err)
+		}
+	}
+	return &Log{dir: dir}, nil
+}
+
+// Dir is the log directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Prepare fills derived fields: UTC time (now, when unset: a record is
+// never lost for a missing time), DurationMS, ConfirmationCode.
+func Prepare(r *Record) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = r.Time.UTC()
+	if r.Duration != 0 {
+		r.DurationMS = r.Duration.Milliseconds()
+	}
+	r.ConfirmationCode = ConfirmationCode(r.RunID, r.VolumeID, r.Status)
+}
+
+// Append writes r as one JSON line and one CSV row, each followed by fsync
+// (and an fsync of the directory when a file is created), so a record that
+// Append returned for survives a power cut. Recovery-password-shaped text is
+// scrubbed from both.
+func (l *Log) Append(r *Record) error {
+	if !r.Status.Valid() {
+		return fmt.Errorf("fleet log: record has status %q; want one of %v", r.Status, Statuses)
+	}
+	Prepare(r)
+	line, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("fleet log: %w", err)
+	}
+	line = append(scrub(line), '\n')
+	var row bytes.Buffer
+	cw := csv.NewWriter(&row)
+	cw.Write(csvRow(r))
+	cw.Flush()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := appendSync(filepath.Join(l.dir, JSONLName), nil, line); err != nil {
+		return err
+	}
+	var hdr bytes.Buffer
+	hw := csv.NewWriter(&hdr)
+	hw.Write(CSVHeader)
+	hw.Flush()
+	return appendSync(filepath.Join(l.dir, CSVName), hdr.Bytes(), scrub(row.Bytes()))
+}
+
+// appendSync appends data to path (writing header first when the file is
+// new) and syncs it; a new file's directory is synced too.
+func appendSync(path string, header, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("fleet log: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("fleet log: %w", err)
+	}
+	fresh := st.Size() == 0
+	if fresh && header != nil {
+		data = append(append([]byte(nil), header...), data...)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("fleet log: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fleet log: sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("fleet log: %w", err)
+	}
+	if fresh {
+		return syncDir(filepath.Dir(path))
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some file systems refuse fsync on a directory (EINVAL); the file's
+	// own fsync has gone through then.
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func csvRow(r *Record) []string {
+	deleted := 0
+	var files []string
+	for _, f := range r.Files {
+		if f.Action == "deleted" {
+			deleted++
+		}
+		files = append(files, f.Path+" ("+f.Action+")")
+	}
+	return []string{
+		r.Time.UTC().Format(time.RFC3339Nano), r.RunID, r.Technician, r.Host.ComputerName, r.Host.BitLockerName, r.Host.Serial,
+		r.Target, r.Disk, strconv.Itoa(r.Partition), r.VolumeID, r.Encryption, r.ProtectorID, r.RecoveryKeyID, r.UnlockMethod,
+		strings.Join(r.Rules, " "), string(r.Status), strconv.Itoa(deleted), strings.Join(files, "; "), r.Error,
+		strconv.FormatInt(r.DurationMS, 10), r.JournalFile, r.ConfirmationCode, r.ToolVersion,
+	}
+}

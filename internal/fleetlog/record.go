@@ -1,0 +1,108 @@
+package fleetlog
+
+import (
+	"time"
+)
+
+// Status is a volume's outcome.
+type Status string
+
+// Statuses, in the order reports list them.
+const (
+	StatusRemediated   Status = "remediated"    // faulty files deleted and verified gone
+	StatusAlreadyClean Status = "already-clean" // no faulty file and nothing to review
+	StatusNeedsReview  Status = "needs-review"  // a match a human has to judge
+	StatusDryRun       Status = "dry-run"       // planned only (--dry-run)
+	StatusLocked       Status = "locked"        // BitLocker volume without a usable key
+	StatusRefused      Status = "refused"       // unsafe state or policy; nothing written
+	StatusFailed       Status = "failed"        // an error
+)
+
+// Statuses lists every status in report order.
+var Statuses = []Status{StatusRemediated, StatusAlreadyClean, StatusNeedsReview, StatusDryRun, StatusLocked, StatusRefused, StatusFailed}
+
+// Valid reports whether s is one of Statuses.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Record is one fleet-log line: the outcome for one Windows system volume
+// (or one locked volume that could be one) in one run. It has no field for
+// a password, recovery password or key, and Append scrubs anything shaped
+// like a recovery password from every field as a second line of defence.
+type Record struct {
+	Time        time.Time `json:"time"`                   // when the volume was done, UTC (clock-corrected when booted on the host: see Clock)
+	Clock       *Clock    `json:"clock,omitempty"`        // what the machine's clock said and how Time was derived
+	ToolVersion string    `json:"tool_version"`           // unbrick version
+	RunID       string    `json:"run_id"`                 // one per unbrick invocation
+	Technician  string    `json:"technician,omitempty"`   // --technician
+	Host        Host      `json:"host"`                   // who the volume belongs to
+	Target      string    `json:"target"`                 // image file or block device given (or found)
+	Disk        string    `json:"disk,omitempty"`         // disk model and serial
+	Partition   int       `json:"partition"`              // 1-based as Linux numbers it; 0 = whole target
+	VolumeID    string    `json:"volume_id,omitempty"`    // BitLocker volume GUID; NTFS serial for unencrypted volumes
+	Encryption  string    `json:"encryption,omitempty"`   // "none", "AES-XTS-128", ...
+	Protectors  []string  `json:"protectors,omitempty"`   // IDs of the volume's key protectors
+	ProtectorID string    `json:"protector_id,omitempty"` // protector that unlocked it
+	// RecoveryKeyID is the ID of the recovery password that was used, if
+	// one was: that key has been exposed and must be rotated.
+	RecoveryKeyID    string        `json:"recovery_key_id,omitempty"`
+	UnlockMethod     string        `json:"unlock_method,omitempty"` // recovery password, password, startup key, clear key, none
+	KeySource        string        `json:"key_source,omitempty"`    // where the key came from: "keys.csv:12", "typed"; never the key
+	Rules            []string      `json:"rules,omitempty"`         // rule IDs applied
+	Files            []File        `json:"files,omitempty"`         // every file a rule matched
+	Status           Status        `json:"status"`
+	Error            string        `json:"error,omitempty"`
+	Duration         time.Duration `json:"-"`
+	DurationMS       int64         `json:"duration_ms"`
+	JournalFile      string        `json:"journal_file,omitempty"` // undo journal of this fix
+	ConfirmationCode string        `json:"confirmation_code"`      // see ConfirmationCode
+}
+
+// Clock records the machine clock. Windows keeps the hardware clock in
+// local time, so when unbrick runs booted on the host the Linux clock reads
+// local time as if it were UTC; the engine corrects it with the time-zone
+// bias from the SYSTEM hive and records both.
+type Clock struct {
+	System      time.Time `json:"system"`                 // the clock as read
+	BiasMinutes *int      `json:"bias_minutes,omitempty"` // UTC = local + bias (Windows ActiveTimeBias)
+	Source      string    `json:"source,omitempty"`       // "SYSTEM hive ActiveTimeBias", "system clock (UTC)"
+}
+
+// Host identifies the machine a volume belongs to.
+type Host struct {
+	ComputerName string `json:"computer_name,omitempty"` // from the offline SYSTEM hive
+	// BitLockerName is the computer name in the BitLocker metadata
+	// description (set when BitLocker was turned on): the only name of a
+	// locked volume.
+	BitLockerName string `json:"bitlocker_name,omitempty"`
+	Vendor        string `json:"smbios_vendor,omitempty"` // /sys/class/dmi/id, when booted on the host
+	Model         string `json:"smbios_model,omitempty"`
+	Serial        string `json:"smbios_serial,omitempty"`
+	UUID          string `json:"smbios_uuid,omitempty"`
+}
+
+// Name is the best display name: the hive's computer name, else the
+// BitLocker description's.
+func (h Host) Name() string {
+	if h.ComputerName != "" {
+		return h.ComputerName
+	}
+	return h.BitLockerName
+}
+
+// File is one file a rule matched.
+type File struct {
+	Path   string    `json:"path"`             // volume path, '/'-separated
+	Size   int64     `json:"size"`             // bytes
+	MTime  time.Time `json:"mtime"`            // $STANDARD_INFORMATION last write, UTC
+	SHA256 string    `json:"sha256,omitempty"` // of the content before any change
+	Action string    `json:"action"`           // deleted, would-delete, kept, left-for-review, none
+	Reason string    `json:"reason,omitempty"` // the rule's reason
+	Rule   string    `json:"rule,omitempty"`
+}

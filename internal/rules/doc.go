@@ -1,0 +1,52 @@
+// Package rules decides which files of an offline Windows volume are faulty.
+//
+// Status: usable. Builtin() (rule crowdstrike-2024-07-19), Parse/ParseFile
+// for --rules files, Set.Evaluate (one file), Set.Decide (a host's files,
+// with max_files), Set.Dirs (where to look).
+//
+// # Built-in rule
+//
+// crowdstrike-2024-07-19: Windows/System32/drivers/CrowdStrike/C-00000291*.sys
+// (case-insensitive) is faulty when its $STANDARD_INFORMATION last-write
+// time is in [2024-07-19 04:09:00, 05:27:00) UTC or its content is all zero
+// bytes; a copy written at or after 05:27:00 UTC is good and stays; any
+// other match (a host whose clock was wrong, say) is needs-review, never
+// already-clean. An all-zero file is faulty whatever its time.
+//
+// # Rules file (--rules FILE)
+//
+// JSON, UTF-8, unknown members refused:
+//
+//	{
+//	  "format": "unbrick-rules/1",
+//	  "rules": [{
+//	    "id": "vendor-2025-03-01",            // required, unique
+//	    "description": "what and why",         // optional
+//	    "directory": "Windows/System32/drivers/Vendor", // relative to the volume root
+//	    "name": "chan-17*.sys",                // glob: * ? [a-z]; case-insensitive; >= 3 literal characters
+//	    "max_files": 4,                        // 1..100, default 4: more deletions on one host -> all needs-review
+//	    "faulty_when": [                       // required; any condition makes the file faulty
+//	      {"modified_from": "2025-03-01T10:00:00Z", "modified_before": "2025-03-01T11:30:00Z"},
+//	      {"sha256": ["<64 hex>", "..."]},
+//	      {"all_zero": true},
+//	      {"min_size": 1000, "max_size": 2000, "modified_before": "2025-03-02T00:00:00Z"}
+//	    ],
+//	    "good_when": [{"modified_from": "2025-03-01T11:30:00Z"}]   // optional
+//	  }]
+//	}
+//
+// A condition holds when all of its members hold: modified_from (inclusive)
+// and modified_before (exclusive) are RFC 3339 times with a zone, compared
+// with the $STANDARD_INFORMATION last-write time; min_size and max_size are
+// inclusive byte counts; sha256 lists digests of known-bad content; all_zero
+// means non-empty content of only zero bytes. A file that matches directory
+// and name is delete when a faulty_when condition holds, else keep when a
+// good_when condition holds, else needs-review.
+//
+// Safety: the directory must lie under the allowlist (default
+// Windows/System32/drivers/<vendor>/, any vendor, or deeper); absolute
+// paths, drive letters, "." and ".." are refused; a rule never deletes a
+// directory; a rule that would delete more than max_files files on one
+// volume deletes none of them (they become needs-review). Every error names
+// the file, line, rule and field.
+package rules
