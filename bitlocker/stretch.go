@@ -75,10 +75,10 @@ func recoveryPasswordHash(pw string) ([32]byte, error) {
 			return zero, fmt.Errorf("recovery password group %d is not 6 decimal digits: check that digit group", i+1)
 		}
 		if v%11 != 0 {
-			return zero, fmt.Errorf("recovery password group %d (%s) is not divisible by 11: check that digit group", i+1, g)
+			return zero, fmt.Errorf("recovery password group %d fails its checksum (not divisible by 11): check that digit group", i+1)
 		}
 		if v >= 720896 {
-			return zero, fmt.Errorf("recovery password group %d (%s) is not below 720896: check that digit group", i+1, g)
+			return zero, fmt.Errorf("recovery password group %d is out of range (must be below 720896): check that digit group", i+1)
 		}
 		binary.LittleEndian.PutUint16(key[2*i:], uint16(v/11))
 	}
