@@ -1,0 +1,139 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// ConfigName is the settings file in the root of the LOGS partition.
+const ConfigName = "unbrick.conf"
+
+// Config is unbrick.conf: what the stick does when it boots. The file is
+// plain "key = value" lines so a technician can edit it on any PC.
+type Config struct {
+	Mode     string // "auto" or "wizard"
+	After    string // "poweroff", "reboot" or "shell"
+	DiskWait int    // seconds to wait for the stick and the disks to appear
+	Font     string // "auto" (large font on big screens), "large" or "normal"
+}
+
+// DefaultConfig is what a stick is built with unless flags say otherwise.
+func DefaultConfig() Config {
+	return Config{Mode: "auto", After: "poweroff", DiskWait: 20, Font: "auto"}
+}
+
+var configChoices = map[string][]string{
+	"mode":  {"auto", "wizard"},
+	"after": {"poweroff", "reboot", "shell"},
+	"font":  {"auto", "large", "normal"},
+}
+
+// Validate checks every field against its allowed values.
+func (c Config) Validate() error {
+	for k, v := range map[string]string{"mode": c.Mode, "after": c.After, "font": c.Font} {
+		if !oneOf(v, configChoices[k]) {
+			return fmt.Errorf("%s = %q: must be one of %s", k, v, strings.Join(configChoices[k], ", "))
+		}
+	}
+	if c.DiskWait < 1 || c.DiskWait > 600 {
+		return fmt.Errorf("disk_wait = %d: must be 1 to 600 seconds", c.DiskWait)
+	}
+	return nil
+}
+
+// ParseConfig reads unbrick.conf. Unknown keys and bad values are errors
+// that name the line; missing keys keep their defaults. A UTF-8 BOM and
+// CRLF line ends (Notepad) are accepted.
+func ParseConfig(r io.Reader) (Config, error) {
+	c := DefaultConfig()
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return c, fmt.Errorf("read %s: %w", ConfigName, err)
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return c, fmt.Errorf("%s line %d: %q is not \"key = value\"", ConfigName, n, line)
+		}
+		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
+		switch k {
+		case "mode":
+			c.Mode = strings.ToLower(v)
+		case "after":
+			c.After = strings.ToLower(v)
+		case "font":
+			c.Font = strings.ToLower(v)
+		case "disk_wait":
+			d, err := strconv.Atoi(v)
+			if err != nil {
+				return c, fmt.Errorf("%s line %d: disk_wait = %q is not a number of seconds", ConfigName, n, v)
+			}
+			c.DiskWait = d
+		default:
+			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font)", ConfigName, n, k)
+		}
+		if err := c.Validate(); err != nil {
+			return c, fmt.Errorf("%s line %d: %w", ConfigName, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return c, fmt.Errorf("read %s: %w", ConfigName, err)
+	}
+	return c, c.Validate()
+}
+
+// Render writes the documented unbrick.conf for c, with CRLF line ends so
+// Windows Notepad shows it properly (the parser accepts both).
+func (c Config) Render(sealedKeys bool) []byte {
+	keys := "sealed with a passphrase (asked once at boot)"
+	if !sealedKeys {
+		keys = "NOT sealed (built with --plaintext-keys): anyone with this stick can read them"
+	}
+	text := fmt.Sprintf(`# unbrick.conf: what this unbrick USB stick does when a PC boots from it.
+# Edit it on any PC (the stick's UNBRICK drive). One "key = value" per line;
+# "#" starts a comment. Unknown keys are an error shown at boot.
+#
+# mode: auto   = fix every Windows volume on every disk of the PC except this
+#                stick, print a summary, write the log, then do "after".
+#       wizard = guided, step by step, on the PC's screen.
+mode = %s
+
+# after: what to do when an auto run ends: poweroff, reboot, or shell
+# (shell only works on sticks built with "--after shell", which adds busybox).
+after = %s
+
+# disk_wait: seconds to wait for this stick and the PC's disks to appear.
+disk_wait = %d
+
+# font: auto = large console font on big (high-DPI) screens, large, normal.
+font = %s
+
+# Keys in keys/: %s.
+# Logs are written to logs/, undo journals to journal/. Nothing else on
+# this stick is ever written by unbrick at boot.
+`, c.Mode, c.After, c.DiskWait, c.Font, keys)
+	return []byte(strings.ReplaceAll(text, "\n", "\r\n"))
+}
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

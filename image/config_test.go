@@ -1,0 +1,57 @@
+package image
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestConfigRoundTrip(t *testing.T) {
+	c := Config{Mode: "wizard", After: "reboot", DiskWait: 45, Font: "large"}
+	for _, sealed := range []bool{true, false} {
+		text := c.Render(sealed)
+		if !bytes.Contains(text, []byte("\r\n")) {
+			t.Error("rendered config has no CRLF line ends")
+		}
+		got, err := ParseConfig(bytes.NewReader(text))
+		if err != nil || got != c {
+			t.Fatalf("round trip: %+v, %v", got, err)
+		}
+	}
+	if !strings.Contains(string(c.Render(false)), "NOT sealed") {
+		t.Error("plaintext config does not say the keys are not sealed")
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	got, err := ParseConfig(strings.NewReader("\xef\xbb\xbf# comment\r\nMODE = Auto  # trailing\r\n\r\nafter=shell\r\n"))
+	if err != nil || got.Mode != "auto" || got.After != "shell" || got.DiskWait != 20 {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	for text, want := range map[string]string{
+		"mode = turbo\n":     "line 1: mode",
+		"\nafter = halt\n":   "line 2: after",
+		"disk_wait = soon\n": "not a number",
+		"disk_wait = 0\n":    "1 to 600",
+		"colour = blue\n":    "unknown setting \"colour\"",
+		"just some words\n":  "not \"key = value\"",
+		"font = huge\n":      "font",
+	} {
+		if _, err := ParseConfig(strings.NewReader(text)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", text, err, want)
+		}
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(DefaultConfig().Render(true)))
+	f.Add([]byte("mode=auto\nafter=\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(bytes.NewReader(data))
+		if err == nil {
+			if verr := c.Validate(); verr != nil {
+				t.Fatalf("accepted an invalid config: %v", verr)
+			}
+		}
+	})
+}
