@@ -1,0 +1,53 @@
+// Package remedy is the remediation engine behind `unbrick scan` and
+// `unbrick fix` (and the wizard): discover volumes, unlock, find the faulty
+// files, plan, journal, apply, verify, record. It never prints: it returns
+// one *Volume report per candidate volume, which the CLI renders, and hands
+// each finished report to Options.Log (the fleet log, via FleetRecord).
+//
+// API status: usable.
+//
+//	vols := remedy.Scan(ctx, targets, remedy.Options{Keys: set, Typed: typed, Rules: rules})
+//	vols := remedy.Fix(ctx, targets, remedy.Options{..., JournalDir: dir, Log: appendRecord, Parallel: 2})
+//	code := remedy.ExitCode(vols, scan)   // 1 > 4 > 3 > 5 > 0; scan: only read failures
+//	rec  := vol.FleetRecord(&opts)        // internal/fleetlog record, no secret
+//
+// # Per volume
+//
+// Targets are processed Options.Parallel at a time; the volumes of one
+// target one after the other. For each candidate internal/disk finds:
+//
+//  1. the partition section; in fix mode (dry run included) wrapped in an
+//     undo.Recorder, which stages every write in memory;
+//  2. BitLocker: open the metadata and unlock with the keys worth trying, one
+//     at a time (each recovery password or password costs a 2^20-round
+//     stretch): the clear key of a suspended volume, typed keys, then the key
+//     export's entries for the volume's protector IDs, for the computer name
+//     in its metadata description, for the host's SMBIOS serial (at most
+//     keys.MaxCandidates). No key: status locked, and the error names the
+//     recovery key IDs to look up;
+//  3. NTFS: open; a volume without Windows/System32/config/SYSTEM is not a
+//     Windows system volume (status skipped, no fleet record);
+//  4. host identity: the computer name from the SYSTEM hive (internal/hostid);
+//  5. journal state (ntfs JournalState): in fix mode an unclean $LogFile is
+//     refused unless Options.Unclean is reset, a hibernated Windows always;
+//     a dirty flag alone is fine and stays set;
+//  6. rules (internal/rules): the entries of the rules' directories, with
+//     $STANDARD_INFORMATION last-write time, size, sha256 and all-zero test;
+//     no faulty file: already-clean, or needs-review when a match is neither
+//     faulty nor good (unless Options.Approve, the wizard's hook, approves
+//     deleting it);
+//  7. plan: ntfs PlanDelete per faulty file, each plan applied to the
+//     recorder before the next is made (files of one directory share an
+//     index); dry run stops here with the plan text;
+//  8. commit: the undo journal JDIR/<run-id>-<volume-id>.journal is written
+//     and fsynced, then the staged writes go to the disk in order, each
+//     followed by a flush (undo.Recorder.Commit); a journal that cannot be
+//     written, or a disk that changed since planning, means refused and
+//     nothing written;
+//  9. verify: re-open section, BitLocker (ReuseKey: no second stretch) and
+//     NTFS from scratch; each deleted file must be gone under every name and
+//     the system hive still there; else failed, with the undo command.
+//
+// Status and exit code: remediated, already-clean, dry-run 0; needs-review 5;
+// locked 3; refused 4; failed 1 (Status.ExitCode, ExitCode).
+package remedy

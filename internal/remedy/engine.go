@@ -1,0 +1,245 @@
+package remedy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/unbrick/unbrick/bitlocker"
+	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/hostid"
+	"github.com/unbrick/unbrick/internal/keys"
+	"github.com/unbrick/unbrick/internal/rules"
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// Options configure Scan and Fix.
+type Options struct {
+	// Keys is the key export (--keys FILE...); may be nil.
+	Keys *keys.Set
+	// Typed are keys given on the command line (--recovery-password,
+	// --password, --bek...), tried before the export's candidates.
+	Typed []TypedKey
+	// Serial is the host's SMBIOS serial number when running on the host
+	// (matches key export rows listed by serial); "" otherwise.
+	Serial string
+	// Rules decide which files are faulty (nil: the built-in rule).
+	Rules *rules.Set
+
+	// Fix only.
+	DryRun     bool
+	Unclean    ntfs.UncleanPolicy // "" = refuse
+	JournalDir string
+	// Approve, when set, is asked about each needs-review file of a volume
+	// during fix (the wizard shows it to the technician); true deletes it
+	// as if the rule had called it faulty. Nil: such files are left alone.
+	Approve func(v *Volume, f File) bool
+	// Log receives one record per tracked volume as soon as it is done
+	// (nil: no fleet log). It must be safe for concurrent use.
+	Log func(*Volume) error
+
+	RunID       string
+	Technician  string // --technician, for the fleet log
+	ToolVersion string // unbrick version, for the fleet log
+	// OnHost: unbrick runs booted on the host whose disks it fixes (no
+	// TARGET given), so SMBIOS describes the host and its hardware clock
+	// is probably in local time (corrected with the SYSTEM hive's bias).
+	OnHost bool
+	// SMBIOS is the host's identity when OnHost (nil otherwise).
+	SMBIOS *hostid.SMBIOS
+
+	Parallel int // targets processed at once (>= 1)
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// TypedKey is a key given on the command line: the bitlocker.Key and a
+// label for reports ("--recovery-password", "--bek FILE"); never the
+// secret itself.
+type TypedKey struct {
+	Key    bitlocker.Key
+	Source string
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Scan reports on every volume of the targets and writes nothing.
+func Scan(ctx context.Context, targets []string, o Options) []*Volume {
+	return runAll(ctx, targets, o, false)
+}
+
+// Fix remediates every Windows system volume of the targets (or plans it,
+// with DryRun). Each tracked volume's report goes to o.Log as soon as it is
+// done.
+func Fix(ctx context.Context, targets []string, o Options) []*Volume {
+	if o.RunID == "" {
+		o.RunID = NewRunID(o.now())
+	}
+	return runAll(ctx, targets, o, true)
+}
+
+// runAll processes targets, o.Parallel at a time, and returns the volume
+// reports in target order.
+func runAll(ctx context.Context, targets []string, o Options, fix bool) []*Volume {
+	targets = uniqueTargets(targets)
+	n := max(o.Parallel, 1)
+	results := make([][]*Volume, len(targets))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := ctx.Err(); err != nil {
+				results[i] = []*Volume{targetFailure(t, 0, fmt.Errorf("not processed: %w", err))}
+				return
+			}
+			results[i] = processTarget(ctx, t, &o, fix)
+		}()
+	}
+	wg.Wait()
+	var out []*Volume
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// targetFailure reports a target that could not be read at all.
+func targetFailure(path string, size int64, err error) *Volume {
+	return &Volume{Target: path, TargetSize: size, Partition: -1, Kind: "unknown",
+		Status: StatusFailed, Error: err.Error(), Record: true}
+}
+
+// processTarget opens one target and works through its candidates.
+func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Volume {
+	writable := fix && !o.DryRun
+	t, err := disk.OpenTarget(path, writable)
+	if err != nil {
+		return []*Volume{targetFailure(path, 0, err)}
+	}
+	defer t.Close()
+	cands, err := t.Candidates()
+	if err != nil {
+		if errors.Is(err, disk.ErrUnrecognized) {
+			v := targetFailure(path, t.Size(), fmt.Errorf("%w: not a disk image or volume unbrick recognises", err))
+			v.Record = false
+			return []*Volume{v}
+		}
+		return []*Volume{targetFailure(path, t.Size(), err)}
+	}
+	var flush *Flusher
+	if writable {
+		if flush, err = OpenFlusher(path); err != nil {
+			return []*Volume{targetFailure(path, t.Size(), err)}
+		}
+		defer flush.Close()
+	}
+	diskName := ""
+	if t.IsDevice() {
+		if d, err := disk.LookupDisk(disk.DiscoverOptions{}, path); err == nil {
+			diskName = strings.TrimSpace(strings.Join([]string{d.Vendor, d.Model}, " "))
+			if d.Serial != "" {
+				diskName += " serial " + d.Serial
+			}
+		}
+	}
+	var out []*Volume
+	for i := range cands {
+		c := &cands[i]
+		if err := ctx.Err(); err != nil {
+			break
+		}
+		v := processCandidate(t, c, o, fix, flush, diskName)
+		if v == nil {
+			continue
+		}
+		if fix && v.Record && o.Log != nil {
+			if err := o.Log(v); err != nil {
+				v.Notes = append(v.Notes, "fleet log: "+err.Error())
+				if v.Status != StatusFailed {
+					v.Status = StatusFailed
+					v.Error = fmt.Sprintf("could not write the fleet log record: %v", err)
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// newVolume fills the report fields every candidate has.
+func newVolume(t *disk.Target, c *disk.Candidate) *Volume {
+	name := c.Name
+	if name == "" {
+		name = c.Label
+	}
+	return &Volume{
+		Target: t.Path(), TargetSize: t.Size(), Partition: c.Partition,
+		Offset: c.Offset, Size: c.Size, Scheme: c.Scheme, PartName: name,
+		Kind: c.Kind.String(), Encryption: "none",
+	}
+}
+
+// processCandidate handles one candidate volume; nil means it is not worth
+// reporting (an EFI partition, an empty slot).
+func processCandidate(t *disk.Target, c *disk.Candidate, o *Options, fix bool, flush *Flusher, diskName string) *Volume {
+	start := time.Now()
+	v := newVolume(t, c)
+	v.Disk = diskName
+	switch {
+	case c.Kind == disk.BitLocker || c.Kind == disk.NTFS:
+		p := &pipeline{o: o, t: t, c: c, v: v, fix: fix, flush: flush}
+		p.run()
+	case c.Kind.Unsupported():
+		v.Status = StatusNeedsReview
+		v.Error = fmt.Sprintf("%s: unbrick cannot open this kind of volume; it may hold Windows, check it by other means", c.Kind)
+		if c.Note != "" {
+			v.Error += " (" + c.Note + ")"
+		}
+		v.Record = true
+	default:
+		return nil
+	}
+	v.Duration = time.Since(start)
+	v.Finished = o.now()
+	return v
+}
+
+// uniqueTargets drops targets that name a file or device already listed
+// (the same image twice, or a device and a symlink to it): two workers
+// must never fix one disk at the same time.
+func uniqueTargets(targets []string) []string {
+	var out []string
+	var seen []os.FileInfo
+	for _, t := range targets {
+		fi, err := os.Stat(t)
+		dup := false
+		if err == nil {
+			for _, s := range seen {
+				if os.SameFile(fi, s) {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				seen = append(seen, fi)
+			}
+		}
+		if !dup {
+			out = append(out, t)
+		}
+	}
+	return out
+}

@@ -1,0 +1,130 @@
+package remedy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/unbrick/unbrick/internal/rules"
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// maxHashSize bounds the files the engine hashes itself for the report;
+// larger ones are hashed by a rule only if it needs the digest.
+const maxHashSize = 64 << 20
+
+// evaluate lists the rules' directories, gathers the facts of every entry a
+// rule targets and records the rules' decisions in the report.
+func (p *pipeline) evaluate() error {
+	set := p.o.Rules
+	if set == nil {
+		set = rules.Builtin()
+	}
+	p.v.Rules = set.IDs()
+	var facts []*rules.FileFacts
+	refs := map[string]uint64{}
+	for _, dir := range set.Dirs() {
+		ents, err := p.nv.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, ntfs.ErrNotFound) {
+				continue // no such directory: nothing of this rule here
+			}
+			return failed(fmt.Errorf("list %s: %w", dir, err))
+		}
+		for _, e := range ents {
+			if e.IsDOS() {
+				continue // the 8.3 alias of a name listed in its own entry
+			}
+			f := &rules.FileFacts{Path: strings.TrimSuffix(dir, "/") + "/" + e.Name, Name: e.Name, IsDir: e.IsDir}
+			if !targeted(set, f) {
+				continue
+			}
+			if err := p.fileFacts(f); err != nil {
+				return failed(err)
+			}
+			facts = append(facts, f)
+			refs[f.Path] = e.Ref.Record()
+		}
+	}
+	for _, d := range set.Decide(facts) {
+		f := File{Path: d.File.Path, Size: d.File.Size, MTime: d.File.MTime.UTC(), SHA256: d.File.SHA256,
+			Verdict: verdictName(d.Verdict.Action), Reason: d.Verdict.Reason, Rule: d.Verdict.Rule,
+			Action: ActionNone, record: refs[d.File.Path]}
+		if d.File.AllZero != nil {
+			f.AllZero = *d.File.AllZero
+		}
+		p.v.Files = append(p.v.Files, f)
+	}
+	return nil
+}
+
+// fileFacts fills size, time and (for files up to maxHashSize) the digest
+// and all-zero test of one directory entry.
+func (p *pipeline) fileFacts(f *rules.FileFacts) error {
+	st, err := p.nv.Stat(f.Path)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", f.Path, err)
+	}
+	f.Size, f.MTime, f.IsDir = st.Size, st.ModTime(), st.IsDir
+	if f.IsDir {
+		return nil
+	}
+	path := f.Path
+	f.Open = func() (io.Reader, error) { return p.nv.Open(path) }
+	if st.Size > maxHashSize {
+		return nil
+	}
+	r, err := p.nv.Open(path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	h := sha256.New()
+	zero := true
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if zero {
+			for _, b := range buf[:n] {
+				if b != 0 {
+					zero = false
+					break
+				}
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.Path, err)
+		}
+	}
+	f.SHA256 = hex.EncodeToString(h.Sum(nil))
+	zero = zero && st.Size > 0
+	f.AllZero = &zero
+	return nil
+}
+
+func verdictName(a rules.Action) string {
+	switch a {
+	case rules.Delete:
+		return VerdictFaulty
+	case rules.Keep:
+		return VerdictGood
+	default:
+		return VerdictNeedsReview
+	}
+}
+
+// targeted reports whether any rule targets f (directory and name only).
+func targeted(set *rules.Set, f *rules.FileFacts) bool {
+	for _, r := range set.Rules {
+		if r.Matches(f) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,68 @@
+package remedy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// NewRunID returns a run id: UTC time to the second and 4 random bytes,
+// "20260726T041502Z-9f3c01ab". It sorts by time and is safe in file names.
+func NewRunID(now time.Time) string {
+	var b [4]byte
+	rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// safeName keeps letters, digits, '-', '_' and '.', mapping the rest to '_'.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// JournalPath is JDIR/<run-id>-<volume-id>.journal.
+func JournalPath(dir, runID, volumeID string) string {
+	return filepath.Join(dir, safeName(runID)+"-"+safeName(volumeID)+".journal")
+}
+
+// createJournal creates the journal file (never overwriting one) with its
+// directory, and fsyncs the directory so the new name survives a power cut.
+// Two volumes of one run can share a volume ID (disks cloned from one
+// template keep the BitLocker GUID and NTFS serial): the second gets
+// "-2" before ".journal", and so on.
+func createJournal(dir, runID, volumeID string) (*os.File, string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("create journal directory %s: %w", dir, err)
+	}
+	base := JournalPath(dir, runID, volumeID)
+	for i := 1; i <= 1000; i++ {
+		p := base
+		if i > 1 {
+			p = strings.TrimSuffix(base, ".journal") + fmt.Sprintf("-%d.journal", i)
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("create undo journal: %w", err)
+		}
+		if d, err := os.Open(dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
+		return f, p, nil
+	}
+	return nil, "", fmt.Errorf("create undo journal: 1000 journals named %s already exist", base)
+}

@@ -1,0 +1,253 @@
+package remedy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/unbrick/unbrick/bitlocker"
+	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/undo"
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// SystemHive is the file whose presence makes a volume a Windows system
+// volume.
+const SystemHive = "Windows/System32/config/SYSTEM"
+
+// outcome is a pipeline step's verdict: a status and the error explaining it.
+type outcome struct {
+	status Status
+	err    error
+}
+
+func (o *outcome) Error() string { return o.err.Error() }
+func (o *outcome) Unwrap() error { return o.err }
+
+func refused(format string, a ...any) error {
+	return &outcome{StatusRefused, fmt.Errorf(format, a...)}
+}
+func failed(err error) error { return &outcome{StatusFailed, err} }
+
+// pipeline processes one candidate volume.
+type pipeline struct {
+	o     *Options
+	t     *disk.Target
+	c     *disk.Candidate
+	v     *Volume
+	fix   bool
+	flush *Flusher
+
+	sec  *disk.Section
+	rec  *undo.Recorder // fix (and dry run): stages writes
+	bl   *bitlocker.Volume
+	view interface {
+		io.ReaderAt
+		io.WriterAt
+	} // what NTFS lives on
+	size int64
+	nv   *ntfs.Volume
+	js   *ntfs.JournalState
+
+	faulty []int // indexes into v.Files
+}
+
+func (p *pipeline) writing() bool { return p.fix && !p.o.DryRun }
+
+// run executes the steps and turns the first error into the volume status.
+func (p *pipeline) run() {
+	err := p.steps()
+	if err == nil {
+		return
+	}
+	var oc *outcome
+	if errors.As(err, &oc) {
+		p.v.Status = oc.status
+	} else {
+		p.v.Status = StatusFailed
+	}
+	p.v.Error = err.Error()
+}
+
+func (p *pipeline) steps() error {
+	p.sec = p.t.Section(p.c)
+	var base interface {
+		io.ReaderAt
+		io.WriterAt
+	} = p.sec
+	if p.sec.Short() {
+		p.v.Notes = append(p.v.Notes, p.sec.ShortWarning())
+	}
+	if p.fix {
+		// Dry runs stage too (in memory, never committed), so that their
+		// plans are exactly what a fix would write.
+		p.rec = undo.NewRecorder(p.sec, p.c.Offset, p.sec.Size())
+		base = p.rec
+	}
+	p.view, p.size = base, p.sec.Size()
+	if p.c.Kind == disk.BitLocker {
+		p.v.Record = true // a locked volume that could be a Windows system volume
+		if err := p.timed("unlock", func() error { return p.unlock(base) }); err != nil {
+			return err
+		}
+	}
+	nv, err := ntfs.Open(p.view, p.size)
+	if err != nil {
+		p.v.Record = true // unreadable: it may be the Windows volume
+		return failed(fmt.Errorf("open NTFS: %w", err))
+	}
+	p.nv = nv
+	info := nv.Info()
+	p.v.Label = info.Label
+	if p.bl == nil {
+		p.v.VolumeID = fmt.Sprintf("%016X", info.Serial)
+	}
+	if _, err := nv.Stat(SystemHive); err != nil {
+		if errors.Is(err, ntfs.ErrNotFound) || errors.Is(err, ntfs.ErrNotDirectory) {
+			p.v.Windows = false
+			p.v.Status = StatusSkipped
+			p.v.Notes = append(p.v.Notes, "not a Windows system volume (no "+SystemHive+")")
+			p.v.Record = false
+			return nil
+		}
+		return failed(fmt.Errorf("look up %s: %w", SystemHive, err))
+	}
+	p.v.Windows = true
+	p.v.Record = true
+	p.identity()
+	if err := p.journalState(); err != nil {
+		return err
+	}
+	if err := p.timed("evaluate", p.evaluate); err != nil {
+		return err
+	}
+	if !p.fix {
+		p.v.Status = StatusScanned
+		return nil
+	}
+	return p.remediate()
+}
+
+// remediate plans, journals, applies and verifies the deletion of the
+// faulty files.
+func (p *pipeline) remediate() error {
+	// An unclean journal makes what we read untrustworthy (the journal may
+	// hold newer metadata): refuse before anything else, even "clean".
+	if err := p.journalPolicy(); err != nil {
+		return err
+	}
+	review := false
+	for i := range p.v.Files {
+		f := &p.v.Files[i]
+		switch f.Verdict {
+		case VerdictFaulty:
+			p.faulty = append(p.faulty, i)
+		case VerdictNeedsReview:
+			if p.o.Approve != nil && p.o.Approve(p.v, *f) {
+				f.Verdict = VerdictFaulty
+				f.Reason += "; deletion approved by the technician"
+				p.faulty = append(p.faulty, i)
+				continue
+			}
+			f.Action = ActionReview
+			review = true
+		default:
+			f.Action = ActionKept
+		}
+	}
+	if len(p.faulty) == 0 {
+		if review {
+			p.v.Status = StatusNeedsReview
+			p.v.Error = "a file matched the rule but its time is outside the faulty window: a human must decide"
+		} else {
+			p.v.Status = StatusAlreadyClean
+		}
+		return nil
+	}
+	if p.sec.Short() || (p.bl != nil && p.bl.Short()) {
+		return refused("the image ends before the volume does: a volume unbrick cannot see whole is never modified")
+	}
+	var plan *ntfs.Plan
+	err := p.timed("plan", func() (err error) { plan, err = p.planAndStage(); return err })
+	if err != nil {
+		return err
+	}
+	p.v.PlanWrites, p.v.PlanBytes = len(plan.Writes), plan.Bytes()
+	p.v.Notes = append(p.v.Notes, plan.Notes...)
+	p.v.Journal.Reset = !p.js.Clean // the plan empties the journal first
+	if p.o.DryRun {
+		p.v.PlanText = plan.String()
+		for _, i := range p.faulty {
+			p.v.Files[i].Action = ActionWouldDelete
+		}
+		p.v.Status = StatusDryRun
+		return nil
+	}
+	if err := p.timed("write", p.commit); err != nil {
+		return err
+	}
+	if err := p.timed("verify", p.verify); err != nil {
+		return err
+	}
+	for _, i := range p.faulty {
+		p.v.Files[i].Action = ActionDeleted
+	}
+	if review {
+		p.v.Status = StatusNeedsReview
+		p.v.Error = "faulty files deleted; another match is outside the faulty window: a human must decide"
+	} else {
+		p.v.Status = StatusRemediated
+	}
+	return nil
+}
+
+// commit writes the undo journal and then the staged writes.
+func (p *pipeline) commit() error {
+	if p.o.JournalDir == "" {
+		return refused("no journal directory: unbrick never writes without an undo journal")
+	}
+	jf, path, err := createJournal(p.o.JournalDir, p.o.RunID, p.v.VolumeID)
+	if err != nil {
+		return refused("%v: nothing was written", err)
+	}
+	target := p.t.Path()
+	if p.v.Disk != "" {
+		target += " [" + p.v.Disk + "]"
+	}
+	h := undo.Header{Created: p.o.now(), RunID: p.o.RunID, VolumeID: p.v.VolumeID,
+		Target: target, TargetSize: p.t.Size()}
+	var sync func() error
+	if p.flush != nil {
+		sync = p.flush.Sync
+	}
+	res, err := p.rec.Commit(jf, h, sync)
+	cerr := jf.Close()
+	if errors.Is(err, undo.ErrJournal) || errors.Is(err, undo.ErrDiskChanged) {
+		os.Remove(path)
+		return refused("%v: nothing was written", err)
+	}
+	p.v.JournalFile = path
+	if err != nil {
+		return failed(fmt.Errorf("%w (%d of %d writes made; run 'unbrick undo --journal %s %s' to put the disk back)",
+			err, res.Applied, res.Writes, path, p.t.Path()))
+	}
+	if res.Warning != "" {
+		p.v.Notes = append(p.v.Notes, res.Warning)
+	} else if cerr != nil {
+		p.v.Notes = append(p.v.Notes, "closing the undo journal: "+cerr.Error())
+	}
+	return nil
+}
+
+// timed runs one step and records its wall time in the report.
+func (p *pipeline) timed(name string, f func() error) error {
+	start := time.Now()
+	err := f()
+	if p.v.Phases == nil {
+		p.v.Phases = map[string]float64{}
+	}
+	p.v.Phases[name] = float64(time.Since(start).Microseconds()) / 1000
+	return err
+}

@@ -1,0 +1,60 @@
+package remedy
+
+import (
+	"strings"
+	"time"
+
+	"github.com/unbrick/unbrick/internal/fleetlog"
+)
+
+// FleetRecord turns a volume report into its fleet log record. It carries
+// key protector IDs and where a key came from, never a key.
+func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
+	r := &fleetlog.Record{
+		Time:        v.Finished,
+		ToolVersion: o.ToolVersion,
+		RunID:       o.RunID,
+		Technician:  o.Technician,
+		Host:        fleetlog.Host{ComputerName: v.ComputerName},
+		Target:      v.Target,
+		Disk:        v.Disk,
+		Partition:   v.Partition,
+		VolumeID:    v.VolumeID,
+		Encryption:  v.Encryption,
+		Rules:       v.Rules,
+		Status:      fleetlog.Status(v.Status),
+		Error:       v.Error,
+		Duration:    v.Duration,
+		JournalFile: v.JournalFile,
+	}
+	if o.OnHost && v.clockTZ != nil {
+		bias := int(v.clockTZ.EffectiveBias() / time.Minute)
+		r.Time = v.clockTZ.HardwareClockToUTC(v.Finished)
+		r.Clock = &fleetlog.Clock{System: v.Finished, BiasMinutes: &bias, Source: "SYSTEM hive time zone (hardware clock in local time)"}
+		if v.clockTZ.RealTimeIsUniversal {
+			r.Clock.Source = "SYSTEM hive: RealTimeIsUniversal (hardware clock in UTC)"
+		}
+	}
+	if s := o.SMBIOS; s != nil {
+		r.Host.Vendor, r.Host.Model, r.Host.Serial, r.Host.UUID = s.Vendor, s.Model, s.Serial, s.UUID
+	}
+	r.Encryption = "none"
+	if bl := v.BitLocker; bl != nil {
+		r.Encryption = bl.Method
+		if f := strings.Fields(bl.Description); len(f) > 0 {
+			r.Host.BitLockerName = f[0]
+		}
+		for _, p := range bl.Protectors {
+			r.Protectors = append(r.Protectors, p.ID)
+		}
+		r.ProtectorID, r.RecoveryKeyID, r.UnlockMethod, r.KeySource = bl.ProtectorID, bl.RecoveryKeyID, bl.UnlockMethod, bl.KeySource
+	} else {
+		r.UnlockMethod = "none"
+	}
+	for _, f := range v.Files {
+		r.Files = append(r.Files, fleetlog.File{Path: f.Path, Size: f.Size, MTime: f.MTime, SHA256: f.SHA256,
+			Action: f.Action, Reason: f.Reason, Rule: f.Rule})
+	}
+	fleetlog.Prepare(r)
+	return r
+}

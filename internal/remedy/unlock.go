@@ -1,0 +1,148 @@
+package remedy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/unbrick/unbrick/bitlocker"
+	"github.com/unbrick/unbrick/internal/keys"
+)
+
+// keyTry is one key worth trying on a volume, with what to report if it
+// opens it.
+type keyTry struct {
+	key    bitlocker.Key
+	source string // "keys.csv:12", "--recovery-password", "clear key"
+	match  string // "protector id", "computer name", "serial", "typed", "suspended"
+}
+
+// unlock opens the BitLocker layer on base, fills the report's BitLocker
+// fields and unlocks it with the keys worth trying, one at a time (each
+// recovery password or password costs a 2^20-round stretch, so only keys
+// matched to this volume are tried).
+func (p *pipeline) unlock(base io.ReaderAt) error {
+	bl, err := bitlocker.Open(base, p.size)
+	if err != nil {
+		if errors.Is(err, bitlocker.ErrBitLockerToGo) || errors.Is(err, bitlocker.ErrUnsupported) {
+			return &outcome{StatusNeedsReview, fmt.Errorf("open BitLocker: %w", err)}
+		}
+		return failed(fmt.Errorf("open BitLocker: %w", err))
+	}
+	info := bl.Info()
+	bi := &BitLockerInfo{VolumeGUID: info.VolumeGUID, Method: info.MethodName, MethodCode: info.MethodCode, State: string(info.State), Description: info.Description}
+	var ids []string
+	for _, pr := range bl.Protectors() {
+		bi.Protectors = append(bi.Protectors, Protector{ID: pr.ID, Type: string(pr.Type), Code: fmt.Sprintf("0x%04x", pr.Code)})
+		ids = append(ids, pr.ID)
+	}
+	p.v.BitLocker = bi
+	p.v.Encryption = "BitLocker " + info.MethodName
+	p.v.VolumeID = info.VolumeGUID
+
+	tries := p.keysFor(info, ids)
+	var errs []string
+	unlocked := !bl.Locked()
+	if !unlocked && len(tries) == 0 {
+		err := bl.Unlock() // no key: the error names the recovery key IDs to look up
+		if err == nil {
+			unlocked = true
+		} else {
+			return &outcome{StatusLocked, err}
+		}
+	}
+	for _, k := range tries {
+		if unlocked {
+			break
+		}
+		if err := bl.Unlock(k.key); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %s", k.source, scrubDigits(err.Error())))
+			continue
+		}
+		unlocked = true
+		bi.KeySource, bi.KeyMatch = k.source, k.match
+	}
+	if !unlocked {
+		return &outcome{StatusLocked, fmt.Errorf("no key opened this volume (tried %d): %s", len(tries), strings.Join(errs, "; "))}
+	}
+	bi.Unlocked = true
+	bi.ProtectorID, bi.UnlockMethod = bl.UnlockedBy()
+	if bi.UnlockMethod == string(bitlocker.ProtectorRecoveryPassword) {
+		bi.RecoveryKeyID = bi.ProtectorID
+	}
+	p.bl = bl
+	p.view = bl
+	p.size = bl.Size()
+	return nil
+}
+
+// keysFor lists the keys to try on a volume, cheapest and best first: the
+// clear key of a suspended volume (no stretch), typed keys, then the key
+// export's candidates (protector ID, then computer name in the metadata
+// description, then SMBIOS serial; at most keys.MaxCandidates).
+func (p *pipeline) keysFor(info *bitlocker.Info, ids []string) []keyTry {
+	var out []keyTry
+	if info.Suspended {
+		out = append(out, keyTry{bitlocker.ClearKey(), "clear key (protection suspended)", "suspended"})
+	}
+	for _, k := range p.o.Typed {
+		out = append(out, keyTry{k.Key, k.Source, "typed"})
+	}
+	if p.o.Keys != nil {
+		isID := map[string]bool{}
+		for _, id := range ids {
+			isID[id] = true
+		}
+		for _, e := range p.o.Keys.Candidates(ids, info.Description, p.o.Serial) {
+			out = append(out, keyTry{bitlocker.RecoveryPassword(e.RecoveryPassword), entrySource(e), entryMatch(e, isID)})
+		}
+	}
+	return out
+}
+
+func entrySource(e keys.Entry) string {
+	s := e.Source
+	if e.Line > 0 {
+		s = fmt.Sprintf("%s:%d", s, e.Line)
+	}
+	if e.KeyID != "" {
+		s += " (key ID " + e.KeyID + ")"
+	}
+	return s
+}
+
+func entryMatch(e keys.Entry, isID map[string]bool) string {
+	switch {
+	case e.KeyID != "" && isID[e.KeyID]:
+		return "protector id"
+	case e.ComputerName != "":
+		return "computer name"
+	case e.Serial != "":
+		return "serial"
+	}
+	return "export"
+}
+
+// digitGroup matches a run of 6 or more digits: a group of a recovery
+// password (or all of it) that an error message about a malformed secret
+// might quote. GUIDs (protector IDs) are kept whole.
+var (
+	digitGroup = regexp.MustCompile(`[0-9]{6,}`)
+	guid       = regexp.MustCompile(`[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}`)
+)
+
+// scrubDigits removes digit groups from an unlock error message, so that
+// no part of a secret reaches the output or the fleet log.
+func scrubDigits(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range guid.FindAllStringIndex(s, -1) {
+		b.WriteString(digitGroup.ReplaceAllString(s[last:m[0]], "[redacted]"))
+		b.WriteString(s[m[0]:m[1]])
+		last = m[1]
+	}
+	b.WriteString(digitGroup.ReplaceAllString(s[last:], "[redacted]"))
+	return b.String()
+}
