@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -453,5 +454,34 @@ func TestBitLockerToGoAndVista(t *testing.T) {
 	vista := vol(func(b []byte) { copy(b[0:], "\xeb\x52\x90-FVE-FS-") })
 	if len(vista) != 1 || vista[0].Kind != BitLocker || vista[0].Truncated {
 		t.Errorf("Vista: %v", vista)
+	}
+}
+
+func TestTargetSync(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "img")
+	if err := os.WriteFile(p, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := OpenTarget(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.WriteAt([]byte{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Sync(); err != nil {
+		t.Fatalf("Sync on a writable image: %v", err)
+	}
+	tg.Close()
+	if err := tg.Sync(); err == nil {
+		t.Fatal("Sync after Close: no error")
+	}
+	ro, err := OpenTarget(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if err := ro.Sync(); err != nil {
+		t.Fatalf("Sync on a read-only target: %v", err)
 	}
 }

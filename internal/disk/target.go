@@ -106,6 +106,22 @@ func (t *Target) Close() error {
 	return t.closer.Close()
 }
 
+// Sync flushes writes made through the Target to stable storage (fsync on
+// the image file or block device): the ordering barrier between two writes
+// that must reach the disk in order. A Target made by NewTarget syncs its
+// io.WriterAt when that has a Sync method, and is a no-op otherwise.
+func (t *Target) Sync() error {
+	if t.w == nil {
+		return nil
+	}
+	if s, ok := t.w.(interface{ Sync() error }); ok {
+		if err := s.Sync(); err != nil {
+			return fmt.Errorf("flush %s: %w", t.path, err)
+		}
+	}
+	return nil
+}
+
 // Path is the path or name the Target was opened with.
 func (t *Target) Path() string { return t.path }
 
