@@ -1,0 +1,391 @@
+package ntfs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+)
+
+// DeleteOptions control PlanDelete.
+type DeleteOptions struct {
+	// Unclean and Hibernated are the policies for an unclean journal and a
+	// live hibernation image (default: refuse).
+	Unclean    UncleanPolicy
+	Hibernated HibernatedPolicy
+	// Now gives the time written into the parent directory's
+	// $STANDARD_INFORMATION (modification and MFT-change times); default
+	// time.Now.
+	Now func() time.Time
+}
+
+// PlanDelete plans the deletion of the file at path: the exact sector
+// writes, in crash-safe order, with before- and after-images. Nothing is
+// written; Apply carries the plan out. Files this package does not handle
+// (directories, reparse points, hard links, object IDs, system files) and unsafe volume states (unclean journal, live
+// hibernation image, stale $MFTMirr) are refused with a *RefusedError
+// unless opts allows the state. A missing file is ErrNotFound.
+func (v *Volume) PlanDelete(path string, opts DeleteOptions) (*Plan, error) {
+	if err := v.checkMFTMirr(); err != nil {
+		return nil, err
+	}
+	p := newPlanner(v)
+	notes, _, err := p.prepare(opts.Unclean, opts.Hibernated)
+	if err != nil {
+		return nil, err
+	}
+	f, err := v.Lookup(path)
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: %s: %w", path, err)
+	}
+	d, err := p.planDeleteFile(f, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := p.finish()
+	if err != nil {
+		return nil, err
+	}
+	plan.Deleted = append(plan.Deleted, *d)
+	plan.Notes = append(plan.Notes, notes...)
+	return plan, nil
+}
+
+// targetName is one $FILE_NAME of the file to delete.
+type targetName struct {
+	fn   *FileName
+	ns   uint8
+	name []uint16
+}
+
+// checkDeletable refuses what this package does not delete and returns the
+// file's names (DOS names first) and its parent reference.
+func checkDeletable(f *File, path string) ([]targetName, FileRef, error) {
+	n := f.Base.Number
+	switch {
+	case !f.Base.InUse():
+		return nil, 0, corruptf("MFT record %d is not in use", n)
+	case f.Base.BaseRef != 0:
+		return nil, 0, corruptf("MFT record %d is an extension record", n)
+	case n < 24 || f.Base.Flags&(RecordInExtend|RecordViewIndex) != 0:
+		return nil, 0, refuse("", "%s is an NTFS system file (MFT record %d)", path, n)
+	case f.IsDir():
+		return nil, 0, refuse("Delete the files inside it one by one", "%s is a directory; this tool deletes files only", path)
+	case f.FindAttr(AttrReparsePoint, "") != nil:
+		return nil, 0, refuse("", "%s is a reparse point (symbolic link, junction, deduplicated or cloud file); removing its $Reparse index entry is not implemented", path)
+	case f.FindAttr(AttrObjectID, "") != nil:
+		return nil, 0, refuse("", "%s has an object ID; removing its $ObjId index entry is not implemented", path)
+	}
+	for _, a := range f.Attrs {
+		if a.Type == AttrStandardInformation && !a.NonResident {
+			if si, err := ParseStandardInformation(a.Value); err == nil && si.FileAttributes&FileAttrReparsePoint != 0 {
+				return nil, 0, refuse("", "%s is marked as a reparse point", path)
+			}
+		}
+	}
+	var names []targetName
+	var parent FileRef
+	nonDOS := 0
+	for _, a := range f.AttrsOf(AttrFileName, "") {
+		if a.NonResident {
+			return nil, 0, corruptf("MFT record %d: non-resident $FILE_NAME", n)
+		}
+		fn, err := ParseFileName(a.Value)
+		if err != nil {
+			return nil, 0, fmt.Errorf("ntfs: MFT record %d: %w", n, err)
+		}
+		if parent == 0 {
+			parent = fn.Parent
+		} else if fn.Parent != parent {
+			return nil, 0, refuse("", "%s has names in two directories (hard link): not deleting", path)
+		}
+		ns := uint8(fn.Namespace)
+		if ns != uint8(NamespaceDOS) {
+			nonDOS++
+		}
+		names = append(names, targetName{fn: fn, ns: ns, name: fn.NameUTF16})
+	}
+	if len(names) == 0 {
+		return nil, 0, corruptf("MFT record %d has no $FILE_NAME", n)
+	}
+	dos := 0
+	for _, t := range names {
+		if t.ns == uint8(NamespaceDOS) {
+			dos++
+		}
+	}
+	switch {
+	case nonDOS > 1:
+		return nil, 0, refuse("", "%s has %d hard links; deleting one link is not implemented", path, nonDOS)
+	case dos > 1 || (dos == 1 && !hasNS(names, NamespaceWin32)):
+		return nil, 0, corruptf("MFT record %d: a DOS name without its Win32 name", n)
+	case int(f.Base.LinkCount) != len(names):
+		return nil, 0, corruptf("MFT record %d: link count %d but %d $FILE_NAME attributes (run chkdsk)", n, f.Base.LinkCount, len(names))
+	}
+	// DOS name first, as ntfs-3g removes them.
+	sort.SliceStable(names, func(i, j int) bool {
+		return names[i].ns == uint8(NamespaceDOS) && names[j].ns != uint8(NamespaceDOS)
+	})
+	return names, parent, nil
+}
+
+func hasNS(names []targetName, ns Namespace) bool {
+	for _, t := range names {
+		if t.ns == uint8(ns) {
+			return true
+		}
+	}
+	return false
+}
+
+// planDeleteFile records the commits that delete f.
+func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*DeletedFile, error) {
+	v := p.v
+	names, parentRef, err := checkDeletable(f, path)
+	if err != nil {
+		return nil, err
+	}
+	if parentRef.Record() == RecordExtend {
+		return nil, refuse("", "%s is an NTFS metadata file in $Extend", path)
+	}
+	dir, err := v.OpenRef(parentRef)
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: parent directory of %s: %w", path, err)
+	}
+	if !dir.IsDir() {
+		return nil, corruptf("parent %v of %s is not a directory", parentRef, path)
+	}
+	// Parent times first, so that every later commit of the parent's base
+	// record carries them.
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	pri, err := p.rec(dir.Base.Number)
+	if err != nil {
+		return nil, err
+	}
+	siOff, err := pri.findAttr(AttrStandardInformation, "", -1)
+	if err != nil {
+		return nil, err
+	}
+	si, err := pri.residentValue(siOff)
+	if err != nil || len(si) < 32 {
+		return nil, corruptf("parent directory record %d: bad $STANDARD_INFORMATION", dir.Base.Number)
+	}
+	parentBefore := append([]byte(nil), si...)
+	t := ntfsTimestamp(now())
+	binary.LittleEndian.PutUint64(si[8:], t)  // last data change
+	binary.LittleEndian.PutUint64(si[16:], t) // last MFT change
+
+	ra := dir.FindAttr(AttrIndexRoot, "$I30")
+	if ra == nil {
+		return nil, corruptf("parent directory record %d has no $I30 index root", dir.Base.Number)
+	}
+	rootRec, err := p.rec(ra.Record)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := newIxTree(p, dir, rootRec)
+	if err != nil {
+		return nil, err
+	}
+	ref := f.Ref()
+	d := &DeletedFile{Path: path, Record: f.Base.Number, Sequence: f.Base.Sequence, ParentRecord: dir.Base.Number}
+	for _, tn := range names {
+		label := fmt.Sprintf("%q (%s)", decodeUTF16(unitsToBytes(tn.name)), Namespace(tn.ns))
+		d.Names = append(d.Names, decodeUTF16(unitsToBytes(tn.name)))
+		pth, err := tree.find(tn.name, tn.ns, ref)
+		if errors.Is(err, errNameNotIndexed) {
+			return nil, refuse("Run chkdsk on Windows first", "%s: name %s is not in its directory's index (the volume is inconsistent)", path, label)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := tree.removeAt(pth, label); err != nil {
+			return nil, wrapSplit(err, path)
+		}
+		// Blocks emptied by this name's removal are freed once the parent
+		// no longer points to them.
+		if len(tree.freed) > 0 {
+			// When the last commit is the record that also holds a resident
+			// $I30 $BITMAP (the root let go of the blocks), the bitmap edit
+			// merges into that same record write: unlink and free are one
+			// atomic write. Otherwise the unlinked blocks are first blanked.
+			atomic := false
+			if ba := dir.FindAttr(AttrBitmap, "$I30"); ba != nil && !ba.NonResident && len(p.commits) > 0 &&
+				p.commits[len(p.commits)-1].key == fmt.Sprintf("rec:%d", ba.Record) {
+				atomic = true
+				tree.unlinked = nil
+			}
+			if !atomic {
+				if err := tree.blankUnlinked(); err != nil {
+					return nil, err
+				}
+			}
+			var rs []bitRange
+			for _, vcn := range tree.freed {
+				rs = append(rs, bitRange{tree.ix.BlockOffset(vcn) / int64(tree.ix.BlockSize), 1})
+			}
+			if err := p.clearBits(dir, AttrBitmap, "$I30", rs, fmt.Sprintf("$I30 $BITMAP of directory record %d: emptied block(s) freed", dir.Base.Number)); err != nil {
+				return nil, err
+			}
+			tree.freed = nil
+		}
+	}
+	d.IndexNodesEdit = tree.commits
+
+	// Free the base record, then its extension records (an $ATTRIBUTE_LIST
+	// file): in use cleared, sequence number advanced (0xFFFF wraps to 1, 0
+	// stays 0: ntfs-3g mft.c ntfs_mft_record_free), no links. Base first:
+	// once it is free nothing reads its attribute list, so extension
+	// records still marked in use are orphans (a leak), never a base
+	// record naming freed extensions.
+	recs := append([]*Record{f.Base}, f.Extensions...)
+	var mftBits []bitRange
+	for k, r := range recs {
+		ri, err := p.rec(r.Number)
+		if err != nil {
+			return nil, err
+		}
+		seq := r.Sequence
+		switch seq {
+		case 0xFFFF:
+			seq = 1
+		case 0:
+		default:
+			seq++
+		}
+		ri.put16(22, ri.u16(22)&^RecordInUse)
+		ri.put16(16, seq)
+		ri.put16(18, 0)
+		what := fmt.Sprintf("MFT record %d (%s): freed (in use cleared, sequence %d -> %d, links 0)", r.Number, path, r.Sequence, seq)
+		if k == 0 {
+			d.NewSequence = seq
+		} else {
+			what = fmt.Sprintf("MFT record %d (extension record of %d): freed (in use cleared, sequence %d -> %d)", r.Number, f.Base.Number, r.Sequence, seq)
+		}
+		if err := p.commitRecordImage(ri, what); err != nil {
+			return nil, err
+		}
+		mftBits = append(mftBits, bitRange{int64(r.Number), 1})
+	}
+	mft, err := v.OpenRef(MakeRef(RecordMFT, 0))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.clearBits(mft, AttrBitmap, "", mftBits, fmt.Sprintf("$MFT:$BITMAP record(s) of %s freed", path)); err != nil {
+		return nil, err
+	}
+	// Clusters of every non-resident attribute (every extent), and of a
+	// non-resident $ATTRIBUTE_LIST itself.
+	nonres := append([]*Attribute(nil), f.Attrs...)
+	if al := f.Base.FindAttr(AttrAttributeList, ""); al != nil {
+		listed := false
+		for _, a := range f.Attrs {
+			listed = listed || a == al
+		}
+		if !listed {
+			nonres = append(nonres, al)
+		}
+	}
+	var clusters []bitRange
+	for _, a := range nonres {
+		if !a.NonResident {
+			continue
+		}
+		for _, r := range runRanges(a.Runs) {
+			if r.Start+r.Len > v.boot.TotalClusters() {
+				return nil, corruptf("%s: run at cluster %d (+%d) lies past the volume", path, r.Start, r.Len)
+			}
+			clusters = append(clusters, r)
+			d.FreedClusters += r.Len
+		}
+	}
+	if a := f.FindAttr(AttrData, ""); a != nil && a.NonResident {
+		d.Size = a.DataSize
+	}
+	if a := f.FindAttr(AttrData, ""); a != nil && !a.NonResident {
+		d.Size = int64(len(a.Value))
+	}
+	bm, err := v.OpenRef(MakeRef(RecordBitmap, 0))
+	if err != nil {
+		return nil, err
+	}
+	if err := p.clearBits(bm, AttrData, "", clusters, fmt.Sprintf("$Bitmap: clusters of %s freed", path)); err != nil {
+		return nil, err
+	}
+	// The parent's times, unless a commit of its base record already
+	// carried them.
+	if !p.committed(fmt.Sprintf("rec:%d", dir.Base.Number)) && !bytes.Equal(parentBefore, si) {
+		if err := p.commitRecordImage(pri, fmt.Sprintf("MFT record %d (parent directory): modification times", dir.Base.Number)); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (p *planner) committed(key string) bool {
+	for _, c := range p.commits {
+		if c.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func wrapSplit(err error, path string) error {
+	var ns *needsSplitError
+	if errors.As(err, &ns) {
+		return refuse("Delete it with Windows (or chkdsk-checked tools) instead", "deleting %s: %v", path, ns)
+	}
+	return err
+}
+
+// ntfsTimestamp converts a time to NTFS time (100 ns units since 1601).
+func ntfsTimestamp(t time.Time) uint64 {
+	const epochDelta = 116444736000000000 // 1601-01-01 to 1970-01-01 in 100 ns
+	return uint64(t.UnixNano()/100 + epochDelta)
+}
+
+// checkMFTMirr refuses when $MFTMirr does not match the first records of
+// $MFT (compared over each record's bytes in use, as ntfs-3g does when it
+// mounts: "$MFTMirr does not match $MFT").
+func (v *Volume) checkMFTMirr() error {
+	rs := v.boot.RecordSize
+	mirOff := v.boot.MFTMirrLCN * int64(v.boot.ClusterSize)
+	for i := 0; i < v.mirrorRecords(); i++ {
+		exts, err := v.RecordExtents(uint64(i))
+		if err != nil {
+			return err
+		}
+		a := make([]byte, 0, rs)
+		for _, e := range exts {
+			b := make([]byte, e.Length)
+			if n, err := v.r.ReadAt(b, e.Offset); n < len(b) {
+				return fmt.Errorf("ntfs: read MFT record %d: %w", i, eofIsUnexpected(err))
+			}
+			a = append(a, b...)
+		}
+		m := make([]byte, rs)
+		if n, err := v.r.ReadAt(m, mirOff+int64(i*rs)); n < rs {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("ntfs: read $MFTMirr record %d: %w", i, err)
+		}
+		l := rs
+		if string(a[:4]) == "FILE" {
+			if u := int(binary.LittleEndian.Uint32(a[24:])); u > 0 && u <= rs {
+				l = u
+			}
+		}
+		if !bytes.Equal(a[:l], m[:l]) {
+			return refuse("Run chkdsk on Windows (or ntfsfix) to repair the mirror, then retry", "$MFTMirr does not match $MFT (record %d): the volume is inconsistent", i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package ntfs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// buildIndexEntry makes a $I30 index entry for name (namespace ns), with
+// a child pointer when child >= 0.
+func buildIndexEntry(name string, ref FileRef, ns uint8, child int64) []byte {
+	u := unitsToBytes(delTestUTF16(name))
+	key := make([]byte, 66+len(u))
+	binary.LittleEndian.PutUint64(key, uint64(MakeRef(5, 5)))
+	key[64] = byte(len(u) / 2)
+	key[65] = ns
+	copy(key[66:], u)
+	l := (16 + len(key) + 7) &^ 7
+	e := make([]byte, l)
+	binary.LittleEndian.PutUint64(e, uint64(ref))
+	binary.LittleEndian.PutUint16(e[8:], uint16(l))
+	binary.LittleEndian.PutUint16(e[10:], uint16(len(key)))
+	copy(e[16:], key)
+	if child >= 0 {
+		return entSetChild(e, child)
+	}
+	return e
+}
+
+func buildEndEntry(child int64) []byte {
+	e := make([]byte, 16)
+	binary.LittleEndian.PutUint16(e[8:], 16)
+	binary.LittleEndian.PutUint16(e[12:], IndexEntryEnd)
+	if child >= 0 {
+		return entSetChild(e, child)
+	}
+	return e
+}
+
+// buildIndexBlock makes a protected 4096-byte INDX block holding entries
+// (the END entry is added).
+func buildIndexBlock(vcn int64, entries [][]byte, node bool) []byte {
+	const size = 4096
+	b := make([]byte, size)
+	copy(b, "INDX")
+	binary.LittleEndian.PutUint16(b[4:], 0x28)
+	binary.LittleEndian.PutUint16(b[6:], 1+size/512)
+	binary.LittleEndian.PutUint64(b[16:], uint64(vcn))
+	binary.LittleEndian.PutUint32(b[24:], 0x28) // entries offset (header-relative): after the USA
+	binary.LittleEndian.PutUint32(b[24+8:], size-24)
+	if node {
+		b[24+12] = IndexNodeHasChildren
+	}
+	off := 24 + 0x28
+	end := int64(-1)
+	if node {
+		end = 99
+	}
+	for _, e := range append(entries, buildEndEntry(end)) {
+		off += copy(b[off:], e)
+	}
+	binary.LittleEndian.PutUint32(b[24+4:], uint32(off-24))
+	out, _, err := mstProtect(b, 0x28, 1+size/512, 1)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+func TestEntryChildPointerHelpers(t *testing.T) {
+	e := buildIndexEntry("kernel32.dll", MakeRef(70, 3), 1, -1)
+	c := entSetChild(e, 42)
+	if !entHasChild(c) || entChild(c) != 42 || entLen(c) != len(e)+8 || entRef(c) != MakeRef(70, 3) {
+		t.Fatalf("entSetChild: %x", c)
+	}
+	if d := entDropChild(c); !bytes.Equal(d, e) {
+		t.Fatalf("entDropChild does not undo entSetChild")
+	}
+	if got := string(unitsToBytes(entName(c))); got != string(unitsToBytes(delTestUTF16("kernel32.dll"))) {
+		t.Fatalf("entName %q", got)
+	}
+}
+
+func TestMSTProtectRoundTrip(t *testing.T) {
+	blk := buildIndexBlock(7, [][]byte{buildIndexEntry("a.dll", MakeRef(30, 1), 1, -1)}, false)
+	clean := append([]byte(nil), blk...)
+	n, err := ParseIndexBlock(clean, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, usn, err := mstProtect(n.Raw, n.USAOffset, n.USACount, n.USN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if usn != n.USN+1 {
+		t.Fatalf("USN %d -> %d", n.USN, usn)
+	}
+	for i := 0; i < 8; i++ {
+		if binary.LittleEndian.Uint16(again[i*512+510:]) != usn {
+			t.Fatalf("stride %d tail not stamped", i)
+		}
+	}
+	if _, err := ParseIndexBlock(again, true); err != nil {
+		t.Fatalf("re-protected block does not parse: %v", err)
+	}
+	if nextUSN(0xFFFE) != 1 || nextUSN(0xFFFF) != 1 || nextUSN(5) != 6 {
+		t.Fatal("nextUSN does not skip 0 and 0xFFFF")
+	}
+}
+
+// FuzzIndexEdit takes an INDX block (valid seeds, mutated by the fuzzer),
+// parses it with the read side, applies the edit primitives the delete
+// uses (remove an entry, move a key in with or without child pointer,
+// drop and set child pointers) and serializes it. The result must be a
+// block the read side parses back to exactly the edited entries, or a
+// needs-split refusal: never a panic, never a corrupt block.
+func FuzzIndexEdit(f *testing.F) {
+	var leaf, node [][]byte
+	for i := 0; i < 20; i++ {
+		leaf = append(leaf, buildIndexEntry(fmt.Sprintf("api-ms-win-core-file-l1-%d-0.dll", i), MakeRef(uint64(100+i), 1), 1, -1))
+		node = append(node, buildIndexEntry(fmt.Sprintf("node-%02d.sys", i), MakeRef(uint64(300+i), 2), 0, int64(i)))
+	}
+	f.Add(buildIndexBlock(3, leaf, false), uint8(4), uint8(0), []byte("C-0000~4.SYS"))
+	f.Add(buildIndexBlock(9, node[:6], true), uint8(2), uint8(1), []byte("C-00000291-00000000-00000032.sys"))
+	f.Add(buildIndexBlock(1, leaf[:1], false), uint8(0), uint8(2), []byte("x"))
+	f.Fuzz(func(t *testing.T, blk []byte, at uint8, op uint8, name []byte) {
+		if len(blk) != 4096 {
+			return
+		}
+		in, err := ParseIndexBlock(append([]byte(nil), blk...), true)
+		if err != nil {
+			return
+		}
+		n := newIxNode(in)
+		i := int(at) % len(n.entries)
+		if len(name) == 0 || len(name) > 255 {
+			name = []byte("fuzz")
+		}
+		key := buildIndexEntry(string(bytes.ToValidUTF8(name, []byte("?"))), MakeRef(77, 7), 1, -1)
+		switch op % 4 {
+		case 0:
+			if !entIsEnd(n.entries[i]) {
+				n.remove(i)
+			}
+		case 1:
+			if n.flags&IndexNodeHasChildren != 0 {
+				key = entSetChild(key, 5)
+			}
+			n.insert(i, key)
+		case 2:
+			if n.flags&IndexNodeHasChildren != 0 {
+				n.entries[i] = entSetChild(n.entries[i], 11)
+			}
+		case 3:
+			if n.flags&IndexNodeHasChildren == 0 && !entIsEnd(n.entries[i]) {
+				n.entries[i] = entDropChild(n.entries[i])
+			}
+		}
+		want := append([][]byte(nil), n.entries...)
+		out, err := n.serializeBlock()
+		var ns *needsSplitError
+		if errors.As(err, &ns) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		prot, _, err := mstProtect(out, n.usaOff, n.usaCount, n.usn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseIndexBlock(prot, true)
+		if err != nil {
+			t.Fatalf("edited block does not parse: %v", err)
+		}
+		if len(back.Entries) != len(want) {
+			t.Fatalf("%d entries back, %d written", len(back.Entries), len(want))
+		}
+		for k, e := range back.Entries {
+			if !bytes.Equal(back.Raw[e.Offset:e.Offset+e.Length], want[k]) {
+				t.Fatalf("entry %d differs after the round trip", k)
+			}
+		}
+	})
+}

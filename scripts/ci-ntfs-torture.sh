@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# NTFS-DELETE: the long torture run (many deletes in the 3-level System32
+# index, ntfs-check and an ntfs-3g stat-everything mount after each, then
+# ntfs-3g creates, deletes and fills the volume on the result), plus the
+# power-cut, differential and policy tests and a short fuzz of the parsers
+# the write side adds. Needs root, FUSE, ntfs-3g, python3 and the corpus.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CI=${CI:-true}
+UNBRICK_TORTURE=long go test -count=1 -timeout 60m -run 'TestDeleteTortureSystem32' ./ntfs
+go test -count=1 -run 'TestDeletePowerCut|TestDeleteDifferentialNTFS3g|TestJournalPolicies|TestHibernationPolicies|TestDeleteRefusals' ./ntfs
+go test -run XXX -fuzz FuzzRestartPage -fuzztime 20s -parallel 1 ./ntfs
+go test -run XXX -fuzz FuzzIndexEdit -fuzztime 20s -parallel 1 ./ntfs
+go test -run XXX -bench BenchmarkDeleteVolumeSize -benchtime 50x ./ntfs
