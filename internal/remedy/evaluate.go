@@ -1,8 +1,6 @@
 package remedy
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -77,35 +75,7 @@ func (p *pipeline) fileFacts(f *rules.FileFacts) error {
 	if st.Size > maxHashSize {
 		return nil
 	}
-	r, err := p.nv.Open(path)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", f.Path, err)
-	}
-	h := sha256.New()
-	zero := true
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := r.Read(buf)
-		h.Write(buf[:n])
-		if zero {
-			for _, b := range buf[:n] {
-				if b != 0 {
-					zero = false
-					break
-				}
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", f.Path, err)
-		}
-	}
-	f.SHA256 = hex.EncodeToString(h.Sum(nil))
-	zero = zero && st.Size > 0
-	f.AllZero = &zero
-	return nil
+	return f.Digest()
 }
 
 func verdictName(a rules.Action) string {

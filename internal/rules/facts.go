@@ -28,8 +28,9 @@ type FileFacts struct {
 	readErr error
 }
 
-// digest reads the content once and fills SHA256 and AllZero.
-func (f *FileFacts) digest() error {
+// Digest reads the content once through Open and fills SHA256 and AllZero
+// (an empty file is not all-zero). Later calls return the first result.
+func (f *FileFacts) Digest() error {
 	if f.read {
 		return f.readErr
 	}
@@ -87,7 +88,7 @@ func (f *FileFacts) sha256() (string, error) {
 	if f.SHA256 != "" {
 		return f.SHA256, nil
 	}
-	if err := f.digest(); err != nil {
+	if err := f.Digest(); err != nil {
 		return "", err
 	}
 	return f.SHA256, nil
@@ -97,7 +98,7 @@ func (f *FileFacts) allZero() (bool, error) {
 	if f.AllZero != nil {
 		return *f.AllZero, nil
 	}
-	if err := f.digest(); err != nil {
+	if err := f.Digest(); err != nil {
 		return false, err
 	}
 	return *f.AllZero, nil
