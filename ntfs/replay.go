@@ -1,0 +1,561 @@
+package ntfs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Journal replay (redo of committed transactions), planned as an ordinary
+// write Plan so that it goes through Apply, the package's one write path.
+//
+// What is redone, and how, follows the independent oracle the tests use,
+// ntfs-3g's ntfsrecover (ntfsprogs/ntfsrecover.c, playlog.c; facts only):
+//   - records from the client's oldest LSN to the end of the log, of
+//     committed transactions (ForgetTransaction seen) or of no transaction;
+//   - a record acting on an MFT record is skipped when the record's LSN is
+//     already at or past the log record's LSN (its change reached the disk)
+//     but not past the newest LSN of the log (a stale LSN left by a tool
+//     that reset the log);
+//   - the MFT record is found through the log record's LCN list, cluster
+//     index (512-byte units) and target VCN; we additionally check that this
+//     place is where $MFT's run list puts that record, and refuse otherwise;
+//   - after a change the MFT record's LSN is set to the log record's LSN and
+//     its update sequence number is advanced, and a record inside the
+//     $MFTMirr range is also written to the mirror (the whole cluster, as
+//     ntfsrecover does);
+//   - finally both restart pages are rewritten as a version 1.1 journal with
+//     no client in use and the clean flag set (ntfsrecover reset_logfile:
+//     header, 0x30-byte restart area and client record kept, the rest of the
+//     page zero, update sequence number one past the old page's).
+//
+// Uncommitted transactions: their records are not redone. Windows would
+// redo them and then undo them; when their changes never reached the disk
+// both end at the same state. When they did reach the disk (the MFT
+// record's LSN is at or past an uncommitted record's LSN) an undo would be
+// needed, which is not implemented: PlanReplay refuses.
+//
+// Operation types redone: UpdateResidentValue with equal redo and undo
+// lengths; SetBitsInNonresidentBitMap and ClearBitsInNonresidentBitMap on
+// $Bitmap or $MFT's $BITMAP (replay_bits.go). Operations that change nothing on disk (Noop, ForgetTransaction,
+// OpenNonresidentAttribute, the table dumps) are accepted. Every other
+// operation makes PlanReplay fail with *UnsupportedLogOpError before
+// anything is written.
+
+// Not done yet (for the next session; facts from ntfsrecover playlog.c and
+// Linux ntfs3 fslog.c do_action):
+//   - redo of the other MFT operations (Initialize/DeallocateFileRecordSegment,
+//     Create/DeleteAttribute, Add/DeleteIndexEntryRoot, UpdateMappingPairs,
+//     WriteEndOfFileRecordSegment, SetIndexEntryVcnRoot, UpdateFileNameRoot)
+//     and of the INDX ones (Add/DeleteIndexEntryAllocation,
+//     WriteEndOfIndexBuffer, SetIndexEntryVcnAllocation,
+//     UpdateFileNameAllocation, UpdateNonresidentValue on index blocks).
+//     Where the two sources disagree, Windows' behaviour must decide, not
+//     the oracle: ntfsrecover copies SetNewAttributeSizes redo data over the
+//     on-disk size fields in their on-disk order (allocated, data,
+//     initialized), ntfs3 reads it as allocated, valid(initialized), data,
+//     total; ntfs3 advances the sequence number on
+//     DeallocateFileRecordSegment, ntfsrecover does not.
+//   - Windows redoes every record from the dirty page table's oldest LSN,
+//     committed or not, then undoes the open transactions; we (like
+//     ntfsrecover) redo only committed ones and refuse when an uncommitted
+//     change is seen on disk. Implementing undo would lift that refusal.
+//   - resolving TargetAttr through the open attribute table (we check LCNs
+//     against the run lists of $MFT, $MFTMirr, $Bitmap and $MFT:$BITMAP).
+//   - a checkpoint record whose NTFS restart area major version is 1 looks
+//     like a CompensationLogRecord to ntfsrecover, which then moves the
+//     client oldest LSN it writes back; we keep the oldest LSN.
+
+// UnsupportedLogOpError reports a committed log record PlanReplay cannot
+// redo. Nothing was written.
+type UnsupportedLogOpError struct {
+	Op     LogOp
+	LSN    LSN
+	Reason string
+	// Undo: the record belongs to an uncommitted transaction whose change
+	// would have to be rolled back.
+	Undo bool
+}
+
+func (e *UnsupportedLogOpError) Error() string {
+	verb := "redo"
+	if e.Undo {
+		verb = "undo"
+	}
+	return fmt.Sprintf("journal replay: cannot %s %s (log record %#x): %s; nothing was written (use --unclean=refuse or reset)",
+		verb, e.Op, uint64(e.LSN), e.Reason)
+}
+
+// ReplayRefusedError reports a journal PlanReplay will not replay (a
+// damaged log). Nothing was written.
+type ReplayRefusedError struct{ Reason string }
+
+func (e *ReplayRefusedError) Error() string {
+	return "journal replay refused: " + e.Reason + "; nothing was written (run chkdsk on Windows, or use --unclean=reset to discard the journal)"
+}
+
+// replaySupported reports whether PlanReplay can redo op.
+func replaySupported(op LogOp) bool {
+	switch op {
+	case OpNoop, OpForgetTransaction, OpOpenNonresidentAttribute, OpOpenAttributeTableDump,
+		OpAttributeNamesDump, OpDirtyPageTableDump, OpTransactionTableDump,
+		OpUpdateResidentValue, OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
+		return true
+	}
+	return false
+}
+
+// ReplayResult describes a planned replay.
+type ReplayResult struct {
+	Plan     *Plan
+	Analysis *JournalAnalysis
+	Redone   []LSN // records whose change is in the plan
+	Skipped  []LSN // committed records already on disk
+}
+
+// PlanReplay plans the redo of the committed transactions in the volume's
+// $LogFile and the clean restart pages that follow. It reads only.
+func (v *Volume) PlanReplay() (*ReplayResult, error) {
+	a, err := v.AnalyzeJournal()
+	if err != nil {
+		return nil, err
+	}
+	lf := a.Log
+	clean := lf.Restart.Page.CleanFlag() || (lf.Restart.Page.MajorVersion < 2 && !lf.Restart.Page.ClientsInUse())
+	if lf.Damaged && !clean {
+		return nil, &ReplayRefusedError{Reason: a.Why}
+	}
+	if lf.Restart.Page.LogPageSize != lf.Restart.Page.SystemPageSize {
+		return nil, fmt.Errorf("journal replay: log page size %d differs from system page size %d: not implemented yet",
+			lf.Restart.Page.LogPageSize, lf.Restart.Page.SystemPageSize)
+	}
+	logFile, err := v.OpenRef(MakeRef(RecordLogFile, 0))
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: $LogFile: %w", err)
+	}
+	ra, _, err := logFile.attrReader(AttrData, "")
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: $LogFile data: %w", err)
+	}
+	rr, ok := ra.(*runReader)
+	if !ok {
+		return nil, errors.New("journal replay: $LogFile data is not a plain non-resident attribute")
+	}
+	ov := newOverlay(v.r, int64(v.boot.BytesPerSector))
+	res := &ReplayResult{Analysis: a}
+
+	latest := LSN(lf.Restart.Page.CurrentLSN)
+	for _, r := range lf.Records {
+		if int64(r.LSN-latest) > 0 {
+			latest = r.LSN
+		}
+	}
+	redo := map[LSN]bool{}
+	for _, t := range a.Transactions {
+		for _, r := range t.Records {
+			redo[r.LSN] = t.Committed
+		}
+	}
+	for _, r := range lf.Records {
+		if clean {
+			// Nothing to redo (ntfsrecover.c dorest: clean when the
+			// restart area's clean flag is set; ntfs-3g logfile.c: or
+			// no client open). The restart pages are still rewritten
+			// below, as ntfsrecover does.
+			break
+		}
+		if r.Type != LogRecordStandard {
+			continue
+		}
+		committed, inTx := redo[r.LSN]
+		if !inTx {
+			committed = r.TransactionID == 0
+		}
+		if !committed {
+			if applied, err := v.recordReachedDisk(ov, r, latest); err != nil {
+				return nil, err
+			} else if applied {
+				return nil, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true,
+					Reason: "the change of an uncommitted transaction reached the disk; rolling it back is not implemented yet"}
+			}
+			continue
+		}
+		if !replaySupported(r.Redo) {
+			return nil, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: "not implemented yet"}
+		}
+		switch r.Redo {
+		case OpUpdateResidentValue:
+			done, err := v.redoUpdateResident(ov, r, latest)
+			if err != nil {
+				return nil, err
+			}
+			if done {
+				res.Redone = append(res.Redone, r.LSN)
+			} else {
+				res.Skipped = append(res.Skipped, r.LSN)
+			}
+		case OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
+			if err := v.redoBits(ov, r); err != nil {
+				return nil, err
+			}
+			res.Redone = append(res.Redone, r.LSN)
+		}
+	}
+	if err := v.stageCleanRestart(ov, rr, lf); err != nil {
+		return nil, err
+	}
+	res.Plan = ov.plan()
+	res.Plan.Notes = append(res.Plan.Notes, fmt.Sprintf("journal replayed: %d committed record(s) redone, %d already on disk; $LogFile marked clean (version 1.1)",
+		len(res.Redone), len(res.Skipped)))
+	return res, nil
+}
+
+// mftTarget locates the MFT record a log record acts on, checking the log's
+// LCN against $MFT's run list. It returns the record number and its volume
+// byte offset.
+func (v *Volume) mftTarget(r *LogRecord) (uint64, int64, error) {
+	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
+	if len(r.LCNs) == 0 {
+		return 0, 0, bad("the record names no cluster")
+	}
+	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
+	mftOff := r.TargetVCN*cs + int64(r.ClusterIndex)*512
+	if r.TargetVCN < 0 || mftOff%rs != 0 {
+		return 0, 0, bad(fmt.Sprintf("target VCN %d, cluster index %d is not an MFT record boundary", r.TargetVCN, r.ClusterIndex))
+	}
+	n := uint64(mftOff / rs)
+	if n >= v.nrecs {
+		return 0, 0, bad(fmt.Sprintf("MFT record %d is past the end of $MFT", n))
+	}
+	ext, err := v.RecordExtents(n)
+	if err != nil {
+		return 0, 0, fmt.Errorf("journal replay: MFT record %d: %w", n, err)
+	}
+	at := r.LCNs[0]*cs + int64(r.ClusterIndex)*512
+	if len(ext) != 1 || ext[0].Offset != at || int64(ext[0].Length) != rs {
+		return 0, 0, bad(fmt.Sprintf("the log's cluster %d does not hold MFT record %d according to $MFT's run list", r.LCNs[0], n))
+	}
+	return n, at, nil
+}
+
+// readMFTRecord reads record n at volume offset at through the overlay and
+// removes its fixups.
+func (v *Volume) readMFTRecord(ov *overlay, at int64, n uint64) ([]byte, error) {
+	b, err := ov.read(at, v.boot.RecordSize)
+	if err != nil {
+		return nil, err
+	}
+	if string(b[:4]) != "FILE" {
+		return nil, fmt.Errorf("journal replay: MFT record %d is not a FILE record", n)
+	}
+	if _, _, _, err := applyFixups(b, fmt.Sprintf("MFT record %d", n)); err != nil {
+		return nil, fmt.Errorf("journal replay: %w", err)
+	}
+	return b, nil
+}
+
+// reached reports whether an MFT record with LSN recLSN already holds the
+// change of log record l (ntfsrecover play_one_redo "executed").
+func reached(recLSN, l, latest LSN) bool {
+	return int64(recLSN-l) >= 0 && int64(recLSN-latest) <= 0
+}
+
+// recordReachedDisk reports whether an uncommitted record's change is on
+// disk: for MFT-record operations by the record's LSN, for bitmap changes
+// by the bits (a SetBits whose range has a set bit, a ClearBits whose range
+// has a clear bit, may have reached the disk: Windows would undo it, and
+// an uncommitted cleared bit left as is would hand out clusters still in
+// use). Other operations are assumed not to have reached the disk.
+func (v *Volume) recordReachedDisk(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+	switch r.Redo {
+	case OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
+		return v.bitsReachedDisk(ov, r)
+	case OpUpdateResidentValue, OpInitializeFileRecordSegment, OpDeallocateFileRecordSegment,
+		OpWriteEndOfFileRecordSegment, OpCreateAttribute, OpDeleteAttribute, OpUpdateMappingPairs,
+		OpSetNewAttributeSizes, OpAddIndexEntryRoot, OpDeleteIndexEntryRoot, OpSetIndexEntryVcnRoot,
+		OpUpdateFileNameRoot:
+	default:
+		return false, nil
+	}
+	n, at, err := v.mftTarget(r)
+	if err != nil {
+		return false, err
+	}
+	b, err := v.readMFTRecord(ov, at, n)
+	if err != nil {
+		return false, err
+	}
+	return reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest), nil
+}
+
+// redoUpdateResident redoes an UpdateResidentValue record: redo data
+// replaces the bytes at record offset + attribute offset of the MFT record.
+func (v *Volume) redoUpdateResident(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
+	if r.RedoLength != r.UndoLength {
+		return false, bad(fmt.Sprintf("a resident value that changes size (%d to %d bytes) is not implemented yet", r.UndoLength, r.RedoLength))
+	}
+	if r.Undo != OpUpdateResidentValue {
+		return false, bad(fmt.Sprintf("undo operation %s with this redo is not implemented yet", r.Undo))
+	}
+	n, at, err := v.mftTarget(r)
+	if err != nil {
+		return false, err
+	}
+	b, err := v.readMFTRecord(ov, at, n)
+	if err != nil {
+		return false, err
+	}
+	if reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
+		return false, nil
+	}
+	target := int(r.RecordOffset) + int(r.AttrOffset)
+	data := r.RedoData()
+	if target+len(data) > len(b) {
+		return false, bad(fmt.Sprintf("the change at offset %d (%d bytes) runs past the %d-byte MFT record", target, len(data), len(b)))
+	}
+	aend, err := attrEnd(b, int(r.RecordOffset))
+	if err != nil || !isAttrStart(b, int(r.RecordOffset)) || target+len(data) > aend {
+		return false, bad(fmt.Sprintf("the change at offset %d (%d bytes) is not inside the attribute at offset %d", target, len(data), r.RecordOffset))
+	}
+	if bytes.Equal(b[target:target+len(data)], data) {
+		return false, nil // ntfsrecover writes nothing when the bytes already match
+	}
+	copy(b[target:], data)
+	binary.LittleEndian.PutUint64(b[8:], uint64(r.LSN))
+	if err := protectRecord(b); err != nil {
+		return false, fmt.Errorf("journal replay: MFT record %d: %w", n, err)
+	}
+	if err := ov.write(at, b); err != nil {
+		return false, err
+	}
+	if n < uint64(v.mirrorRecords()) {
+		// ntfsrecover copies the whole MFT cluster to the mirror's cluster
+		// for the same VCN (playlog.c write_mirr, through $MFTMirr's run
+		// list).
+		cs := int64(v.boot.ClusterSize)
+		clu, err := ov.read(r.LCNs[0]*cs, int(cs))
+		if err != nil {
+			return false, err
+		}
+		mlcn, err := v.mirrorLCN(r.TargetVCN)
+		if err != nil {
+			return false, err
+		}
+		if err := ov.write(mlcn*cs, clu); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// mirrorLCN maps a VCN of $MFTMirr to its cluster.
+func (v *Volume) mirrorLCN(vcn int64) (int64, error) {
+	f, err := v.OpenRef(MakeRef(1, 0))
+	if err != nil {
+		return 0, fmt.Errorf("journal replay: $MFTMirr: %w", err)
+	}
+	ra, _, err := f.attrReader(AttrData, "")
+	if err != nil {
+		return 0, fmt.Errorf("journal replay: $MFTMirr data: %w", err)
+	}
+	rr, ok := ra.(*runReader)
+	if !ok {
+		return 0, errors.New("journal replay: $MFTMirr data is not non-resident")
+	}
+	lcn, ok := rr.lcnOf(vcn)
+	if !ok || lcn < 0 {
+		return 0, fmt.Errorf("journal replay: $MFTMirr has no cluster at VCN %d", vcn)
+	}
+	return lcn, nil
+}
+
+// isAttrStart reports whether an attribute of the fixed-up record b starts
+// at off (walking the attribute list from the record's first attribute).
+func isAttrStart(b []byte, off int) bool {
+	if len(b) < 0x18 {
+		return false
+	}
+	p := int(binary.LittleEndian.Uint16(b[0x14:]))
+	for p+8 <= len(b) && binary.LittleEndian.Uint32(b[p:]) != 0xFFFFFFFF {
+		if p == off {
+			return true
+		}
+		l := int(binary.LittleEndian.Uint32(b[p+4:]))
+		if l < 16 || l%8 != 0 {
+			return false
+		}
+		p += l
+	}
+	return false
+}
+
+// attrEnd returns the end offset of the attribute at off in the fixed-up
+// record b.
+func attrEnd(b []byte, off int) (int, error) {
+	if off < 0 || off+8 > len(b) {
+		return 0, errors.New("attribute offset out of range")
+	}
+	l := int(binary.LittleEndian.Uint32(b[off+4:]))
+	if l < 16 || off+l > len(b) {
+		return 0, errors.New("attribute length out of range")
+	}
+	return off + l, nil
+}
+
+// protectRecord applies update sequence protection to a fixed-up
+// multi-sector structure, advancing the update sequence number (skipping 0
+// and 0xFFFF, as ntfs-3g mst.c does).
+func protectRecord(b []byte) error {
+	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
+	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
+	if usaCount != len(b)/fixupStride+1 || usaOff+2*usaCount > len(b) {
+		return errors.New("update sequence array does not fit")
+	}
+	usn := binary.LittleEndian.Uint16(b[usaOff:]) + 1
+	if usn == 0 || usn == 0xFFFF {
+		usn = 1
+	}
+	binary.LittleEndian.PutUint16(b[usaOff:], usn)
+	for i := 1; i < usaCount; i++ {
+		tail := i*fixupStride - 2
+		copy(b[usaOff+2*i:], b[tail:tail+2])
+		binary.LittleEndian.PutUint16(b[tail:], usn)
+	}
+	return nil
+}
+
+// stageCleanRestart writes both restart pages as a clean version 1.1
+// journal, the way ntfsrecover leaves it.
+func (v *Volume) stageCleanRestart(ov *overlay, rr *runReader, lf *LogFile) error {
+	ri := lf.Restart
+	ps := int(ri.Page.LogPageSize)
+	page := make([]byte, ps)
+	// The header including the update sequence number: the rewritten page
+	// gets the next number (ntfsrecover copies the header with its usn).
+	copy(page, ri.raw[:restartHeaderSize+2])
+	binary.LittleEndian.PutUint16(page[0x1A:], 1) // minor
+	binary.LittleEndian.PutUint16(page[0x1C:], 1) // major
+	if ri.raOff+restartAreaMinSize > ps || ri.raOff+ri.caOff+logClientSize > ps {
+		return errors.New("journal replay: restart area does not fit in a log page")
+	}
+	copy(page[ri.raOff:], ri.raw[ri.raOff:ri.raOff+restartAreaMinSize])
+	ra := page[ri.raOff:]
+	binary.LittleEndian.PutUint16(ra[0x0C:], logNoClient)
+	binary.LittleEndian.PutUint16(ra[0x0E:], binary.LittleEndian.Uint16(ra[0x0E:])|restartFlagClean)
+	c := ri.raOff + ri.caOff
+	copy(page[c:], ri.raw[c:c+logClientSize])
+	binary.LittleEndian.PutUint64(page[c:], uint64(ri.ClientOldestLSN))
+	if err := protectRecord(page); err != nil {
+		return fmt.Errorf("journal replay: restart page: %w", err)
+	}
+	for _, off := range []int64{0, int64(ps)} {
+		exts, err := rr.extents(off, ps)
+		if err != nil {
+			return fmt.Errorf("journal replay: $LogFile restart page at %d: %w", off, err)
+		}
+		pos := 0
+		for _, e := range exts {
+			if err := ov.write(e.Offset, page[pos:pos+e.Length]); err != nil {
+				return err
+			}
+			pos += e.Length
+		}
+	}
+	return nil
+}
+
+// overlay is the volume as the replay leaves it: reads see earlier staged
+// writes; plan() turns the changed sectors into Writes (Before = disk).
+type overlay struct {
+	r     io.ReaderAt
+	ss    int64
+	orig  map[int64][]byte // sector offset -> bytes on disk
+	cur   map[int64][]byte // sector offset -> staged bytes
+	order []int64          // sectors in order of first change
+}
+
+func newOverlay(r io.ReaderAt, sectorSize int64) *overlay {
+	return &overlay{r: r, ss: sectorSize, orig: map[int64][]byte{}, cur: map[int64][]byte{}}
+}
+
+func (o *overlay) sector(off int64) ([]byte, error) {
+	if b, ok := o.cur[off]; ok {
+		return b, nil
+	}
+	b := make([]byte, o.ss)
+	if _, err := o.r.ReadAt(b, off); err != nil {
+		return nil, fmt.Errorf("journal replay: read volume at %#x: %w", off, err)
+	}
+	o.orig[off] = b
+	o.cur[off] = append([]byte(nil), b...)
+	return o.cur[off], nil
+}
+
+func (o *overlay) read(off int64, n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	for p := off - off%o.ss; p < off+int64(n); p += o.ss {
+		s, err := o.sector(p)
+		if err != nil {
+			return nil, err
+		}
+		lo, hi := max(off, p), min(off+int64(n), p+o.ss)
+		out = append(out, s[lo-p:hi-p]...)
+	}
+	return out, nil
+}
+
+func (o *overlay) write(off int64, b []byte) error {
+	for p := off - off%o.ss; p < off+int64(len(b)); p += o.ss {
+		s, err := o.sector(p)
+		if err != nil {
+			return err
+		}
+		lo, hi := max(off, p), min(off+int64(len(b)), p+o.ss)
+		before := append([]byte(nil), s...)
+		copy(s[lo-p:hi-p], b[lo-off:hi-off])
+		if !bytes.Equal(before, s) && !contains(o.order, p) {
+			o.order = append(o.order, p)
+		}
+	}
+	return nil
+}
+
+func contains(a []int64, x int64) bool {
+	for _, y := range a {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// plan returns one Write per run of consecutive changed sectors, in order
+// of first change (data first, restart pages last), dropping sectors whose
+// final content equals the disk.
+func (o *overlay) plan() *Plan {
+	p := &Plan{SectorSize: int(o.ss)}
+	var secs []int64
+	for _, s := range o.order {
+		if !bytes.Equal(o.orig[s], o.cur[s]) {
+			secs = append(secs, s)
+		}
+	}
+	// Group consecutive sectors that were changed together.
+	for i := 0; i < len(secs); {
+		j := i + 1
+		for j < len(secs) && secs[j] == secs[j-1]+o.ss {
+			j++
+		}
+		w := Write{Offset: secs[i], What: "journal replay"}
+		for _, s := range secs[i:j] {
+			w.Before = append(w.Before, o.orig[s]...)
+			w.After = append(w.After, o.cur[s]...)
+		}
+		p.Writes = append(p.Writes, w)
+		i = j
+	}
+	return p
+}

@@ -1,0 +1,78 @@
+package ntfs
+
+import (
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestReplayThenDeleteCorpus gives the plain corpus volume an unclean
+// journal holding a real committed change (ntfslabel's, made on a copy and
+// encoded as log records), shows that the delete refuses the unclean
+// volume, replays the journal, deletes the faulty files and runs the corpus
+// verifier (which allows the $LogFile change) on the disk. ntfsrecover -n
+// must then find nothing to replay.
+func TestReplayThenDeleteCorpus(t *testing.T) {
+	d := loadCorpusDisk(t, "win10-plain-ntfs")
+	a := d.extractVolume(t)
+	b := copyFile(t, a)
+	va, fa := openImage(t, a)
+	label := va.Info().Label
+	fa.Close()
+	if label == "" {
+		t.Fatal("the corpus volume has no label to change")
+	}
+	newLabel := strings.Repeat("J", len(label))
+	replayRun(t, replayNeedTool(t, "ntfslabel"), b, newLabel)
+	va, fa = openImage(t, a)
+	vb, fb := openImage(t, b)
+	change, _ := diffRecords(t, va, vb, 0x18)
+	lfr, err := va.OpenRef(MakeRef(RecordLogFile, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logSize, err := lfr.attrReader(AttrData, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa.Close()
+	fb.Close()
+	j := withCheckpoint(4*4096+0x40, 9, append(change, forget(0x18))...)
+	j.size = logSize
+	log, _ := j.build()
+	installLog(t, a, log)
+
+	v, f := openImage(t, a)
+	var re *RefusedError
+	if _, err := v.PlanDelete(csDir+"/"+faultyFiles(t, d)[0], DeleteOptions{}); !errors.As(err, &re) {
+		t.Fatalf("delete on the unclean volume: %v, want a refusal", err)
+	}
+	res, err := v.PlanReplay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(f, res.Plan, ApplyOptions{NoSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Logf("replay: %s", strings.Join(res.Plan.Notes, "; "))
+	if v2, f2 := openImage(t, a); v2.Info().Label != newLabel {
+		f2.Close()
+		t.Fatalf("label after replay %q, want %q", v2.Info().Label, newLabel)
+	} else {
+		f2.Close()
+	}
+	if p, err := exec.LookPath("ntfsrecover"); err == nil {
+		out, err := exec.Command(p, "-n", "-v", a).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Volume is clean, nothing to do") {
+			t.Errorf("ntfsrecover -n after replay: %v: %s", err, lastLine(string(out)))
+		}
+	}
+	for _, g := range faultyFiles(t, d) {
+		deleteWithUs(t, a, csDir+"/"+g, DeleteOptions{})
+	}
+	requireCheckClean(t, a, false, "after replay and delete")
+	d.putVolume(t, a)
+	t.Log(verifyDisk(t, d.Path, d.Variant, "fixed", "--allow-journal-change"))
+}

@@ -1,0 +1,679 @@
+package ntfs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/unbrick/unbrick/internal/testcorpus"
+)
+
+// Differential tests of the journal replay against ntfs-3g's ntfsrecover.
+//
+// Method: mkntfs makes volume A; an ntfs-3g tool makes a real metadata
+// change on a copy B; the change (MFT record bytes of B that differ from
+// A inside resident attribute values) is encoded as UpdateResidentValue
+// log records in A's $LogFile, committed or not. ntfsrecover replays one
+// copy, PlanReplay+Apply the other; the images must be byte-identical, pass
+// the corpus ntfs-check, and (for committed changes) hold B's values.
+
+func replayNeedTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI (apt package ntfs-3g)", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func replayRun(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+func fileSHA(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func replayCopy(t *testing.T, src, dst string) {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oracleChange is a real metadata change made by an ntfs-3g tool: volume
+// A (before) and B (after).
+type oracleChange struct {
+	name string
+	a, b string
+	// dirty: the change sets the volume dirty flag, which ntfs-check
+	// then reports unless told to allow it.
+	dirty bool
+}
+
+// oracleChanges makes the before/after volume pairs: ntfslabel (same-length
+// label: $VOLUME_NAME of record 3, inside $MFTMirr), ntfsfix (sets the
+// dirty flag in $VOLUME_INFORMATION of record 3) and, when FUSE works, a
+// `touch -d` through the ntfs-3g driver (a user file's
+// $STANDARD_INFORMATION times, outside $MFTMirr; the driver also updates
+// the directory index, which an MFT-only journal does not carry).
+func oracleChanges(t *testing.T) []oracleChange {
+	mkntfs := replayNeedTool(t, "mkntfs")
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh.img")
+	if err := os.WriteFile(fresh, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(fresh, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	replayRun(t, mkntfs, "-F", "-Q", "-q", "-L", "VOLUMEAA", fresh)
+	var out []oracleChange
+	label := filepath.Join(dir, "label.img")
+	replayCopy(t, fresh, label)
+	replayRun(t, replayNeedTool(t, "ntfslabel"), label, "VOLUMEBB")
+	out = append(out, oracleChange{name: "ntfslabel", a: fresh, b: label})
+	fix := filepath.Join(dir, "fix.img")
+	replayCopy(t, fresh, fix)
+	replayRun(t, replayNeedTool(t, "ntfsfix"), fix)
+	out = append(out, oracleChange{name: "ntfsfix", a: fresh, b: fix, dirty: true})
+	both := filepath.Join(dir, "both.img")
+	replayCopy(t, label, both)
+	replayRun(t, replayNeedTool(t, "ntfsfix"), both)
+	out = append(out, oracleChange{name: "ntfslabel+ntfsfix", a: fresh, b: both, dirty: true})
+	if c, ok := fuseChange(t, "truncate", fresh, dir, func(m string) error {
+		return os.WriteFile(filepath.Join(m, "big.bin"), bytes.Repeat([]byte("unbrick!"), 40960/8), 0o644)
+	}, func(m string) error {
+		return os.Truncate(filepath.Join(m, "big.bin"), 8192)
+	}); ok {
+		out = append(out, c)
+	}
+	if c, ok := fuseChange(t, "extend", fresh, dir, func(m string) error {
+		return os.WriteFile(filepath.Join(m, "big.bin"), bytes.Repeat([]byte("unbrick!"), 8192/8), 0o644)
+	}, func(m string) error {
+		f, err := os.OpenFile(filepath.Join(m, "big.bin"), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = f.Write(bytes.Repeat([]byte("journal!"), 32768/8))
+		return err
+	}); ok {
+		out = append(out, c)
+	}
+	if c, ok := touchChange(t, fresh, dir); ok {
+		out = append(out, c)
+	} else {
+		t.Log("FUSE mount with ntfs-3g unavailable: the touch change is not tested")
+	}
+	return out
+}
+
+// fuseChange makes A = fresh after prepare and B = A after change, both
+// through the ntfs-3g driver; ok is false when FUSE is unavailable.
+func fuseChange(t *testing.T, name, fresh, dir string, prepare, change func(mnt string) error) (oracleChange, bool) {
+	mnt3g, err := exec.LookPath("ntfs-3g")
+	if err != nil {
+		return oracleChange{}, false
+	}
+	mnt := filepath.Join(dir, "mnt-"+name)
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount := func(img string, do func(string) error) bool {
+		if out, err := exec.Command(mnt3g, img, mnt).CombinedOutput(); err != nil {
+			t.Logf("ntfs-3g mount: %v: %s", err, out)
+			return false
+		}
+		derr := do(mnt)
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v: %s", err, out)
+		}
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		return true
+	}
+	a := filepath.Join(dir, name+"-a.img")
+	replayCopy(t, fresh, a)
+	if !mount(a, prepare) {
+		return oracleChange{}, false
+	}
+	b := filepath.Join(dir, name+"-b.img")
+	replayCopy(t, a, b)
+	ok := mount(b, change)
+	return oracleChange{name: name, a: a, b: b}, ok
+}
+
+// diffBitmap encodes the $Bitmap bits that differ between A and B as
+// SetBits/ClearBits records, one per run of equal new value inside one
+// cluster of $Bitmap.
+func diffBitmap(t *testing.T, va, vb *Volume, tx uint32) []genRecord {
+	read := func(v *Volume) ([]byte, *runReader) {
+		f, err := v.OpenRef(MakeRef(RecordBitmap, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, size, err := f.attrReader(AttrData, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, size)
+		if _, err := ra.ReadAt(b, 0); err != nil {
+			t.Fatal(err)
+		}
+		return b, ra.(*runReader)
+	}
+	ba, rr := read(va)
+	bb, _ := read(vb)
+	bitsPerCluster := int64(va.boot.ClusterSize) * 8
+	var out []genRecord
+	bit := func(b []byte, i int64) bool { return b[i>>3]&(1<<(i&7)) != 0 }
+	for i := int64(0); i < int64(len(ba))*8; {
+		if bit(ba, i) == bit(bb, i) {
+			i++
+			continue
+		}
+		j, val := i, bit(bb, i)
+		for j < int64(len(ba))*8 && j/bitsPerCluster == i/bitsPerCluster && bit(ba, j) != bit(bb, j) && bit(bb, j) == val {
+			j++
+		}
+		vcn := i / bitsPerCluster
+		lcn, _ := rr.lcnOf(vcn)
+		rng := make([]byte, 8)
+		binary.LittleEndian.PutUint32(rng[0:], uint32(i-vcn*bitsPerCluster))
+		binary.LittleEndian.PutUint32(rng[4:], uint32(j-i))
+		r := genRecord{typ: LogRecordStandard, tx: tx, redo: OpClearBitsInNonresidentBitMap, undo: OpSetBitsInNonresidentBitMap,
+			redoData: rng, undoData: rng, lcns: []int64{lcn}, vcn: vcn}
+		if val {
+			r.redo, r.undo = r.undo, r.redo
+		}
+		out = append(out, r)
+		i = j
+	}
+	return out
+}
+
+func touchChange(t *testing.T, fresh, dir string) (oracleChange, bool) {
+	mnt3g, err := exec.LookPath("ntfs-3g")
+	if err != nil {
+		return oracleChange{}, false
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount := func(img string, do func() error) bool {
+		if out, err := exec.Command(mnt3g, img, mnt).CombinedOutput(); err != nil {
+			t.Logf("ntfs-3g mount: %v: %s", err, out)
+			return false
+		}
+		derr := do()
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v: %s", err, out)
+		}
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		return true
+	}
+	a := filepath.Join(dir, "touch-a.img")
+	replayCopy(t, fresh, a)
+	if !mount(a, func() error { return os.WriteFile(filepath.Join(mnt, "file.txt"), []byte("hello\n"), 0o644) }) {
+		return oracleChange{}, false
+	}
+	b := filepath.Join(dir, "touch-b.img")
+	replayCopy(t, a, b)
+	ok := mount(b, func() error {
+		return exec.Command("touch", "-d", "2024-07-19 04:09:27", filepath.Join(mnt, "file.txt")).Run()
+	})
+	return oracleChange{name: "touch", a: a, b: b}, ok
+}
+
+func openImage(t *testing.T, p string) (*Volume, *os.File) {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	v, err := Open(f, st.Size())
+	if err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return v, f
+}
+
+// diffRecords encodes the differences between A's and B's MFT records as
+// UpdateResidentValue records of transaction tx.
+func diffRecords(t *testing.T, va, vb *Volume, tx uint32) ([]genRecord, []uint64) {
+	var out []genRecord
+	var changed []uint64
+	cs, rs := int64(va.boot.ClusterSize), int64(va.boot.RecordSize)
+	for n := uint64(0); n < 80; n++ {
+		ra, err := va.ReadRecord(n)
+		if err != nil {
+			continue
+		}
+		rb, err := vb.ReadRecord(n)
+		if err != nil {
+			continue
+		}
+		if bytes.Equal(ra.Raw[0x30:], rb.Raw[0x30:]) {
+			continue
+		}
+		changed = append(changed, n)
+		if len(ra.Attributes) != len(rb.Attributes) {
+			t.Fatalf("record %d: attribute layout changed; not encodable as resident updates", n)
+		}
+		for i, at := range ra.Attributes {
+			bt := rb.Attributes[i]
+			if at.Offset != bt.Offset || at.Length != bt.Length {
+				t.Fatalf("record %d: attribute %d moved", n, i)
+			}
+			lo, hi := -1, -1
+			for k := at.Offset; k < at.Offset+at.Length; k++ {
+				if ra.Raw[k] != rb.Raw[k] {
+					if lo < 0 {
+						lo = k
+					}
+					hi = k + 1
+				}
+			}
+			if lo < 0 {
+				continue
+			}
+			off := n * uint64(rs)
+			out = append(out, genRecord{
+				typ: LogRecordStandard, tx: tx, redo: OpUpdateResidentValue, undo: OpUpdateResidentValue,
+				redoData: append([]byte(nil), rb.Raw[lo:hi]...), undoData: append([]byte(nil), ra.Raw[lo:hi]...),
+				lcns: []int64{va.boot.MFTLCN + int64(off)/cs}, vcn: int64(off) / cs,
+				clusterIdx: uint16(int64(off) % cs / 512), recOff: uint16(at.Offset), attrOff: uint16(lo - at.Offset),
+			})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no MFT record changed")
+	}
+	return out, changed
+}
+
+// installLog writes log into the $LogFile clusters of the image at p.
+func installLog(t *testing.T, p string, log []byte) {
+	v, f := openImage(t, p)
+	defer f.Close()
+	lfr, err := v.OpenRef(MakeRef(RecordLogFile, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, size, err := lfr.attrReader(AttrData, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != int64(len(log)) {
+		t.Fatalf("$LogFile is %d bytes, generated %d", size, len(log))
+	}
+	exts, err := ra.(*runReader).extents(0, len(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pos := 0
+	for _, e := range exts {
+		if _, err := f.WriteAt(log[pos:pos+e.Length], e.Offset); err != nil {
+			t.Fatal(err)
+		}
+		pos += e.Length
+	}
+}
+
+type oracleCase struct {
+	name string
+	// journal builds the generator from the change records.
+	journal func(change []genRecord) *journalGen
+	// mutate edits the built log (torn pages, restart disagreement).
+	mutate func(log []byte)
+	// committed: the change must be on the volume afterwards.
+	committed bool
+	// onAfter: the journal is installed on B (the change already on disk).
+	onAfter bool
+	// refuse: both tools must refuse and leave the volume untouched.
+	refuse bool
+	// weRefuseBits: when the change has bitmap records, PlanReplay must
+	// refuse (an uncommitted bitmap change found on disk needs undo),
+	// while ntfsrecover, which never undoes, goes ahead.
+	weRefuseBits bool
+}
+
+func withCheckpoint(startOff int64, seq uint64, recs ...genRecord) *journalGen {
+	return &journalGen{size: 2 << 20, pageSize: 4096, major: 1, startSeq: seq, startOff: startOff,
+		records: append([]genRecord{{typ: LogRecordCheckpoint, client: checkpointClient()}}, recs...)}
+}
+
+func forget(tx uint32) genRecord {
+	return genRecord{typ: LogRecordStandard, tx: tx, redo: OpForgetTransaction, undo: OpNoop}
+}
+
+func filler(tx uint32, n int) []genRecord {
+	// Records of a transaction with no on-disk effect (Noop redo/undo
+	// with data), to push the change across page and wrap boundaries.
+	var out []genRecord
+	for i := 0; i < n; i++ {
+		out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpNoop, undo: OpNoop, redoData: bytes.Repeat([]byte{byte(i)}, 200)})
+	}
+	return out
+}
+
+var oracleCases = []oracleCase{
+	{name: "committed", committed: true, journal: func(c []genRecord) *journalGen {
+		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	}},
+	{name: "uncommitted-tail", committed: false, journal: func(c []genRecord) *journalGen {
+		return withCheckpoint(4*4096+0x40, 3, c...)
+	}},
+	{name: "committed-then-uncommitted", committed: true, journal: func(c []genRecord) *journalGen {
+		recs := append(append([]genRecord{}, c...), forget(0x18))
+		recs = append(recs, filler(0x40, 3)...)
+		return withCheckpoint(4*4096+0x40, 3, recs...)
+	}},
+	{name: "spans-pages", committed: true, journal: func(c []genRecord) *journalGen {
+		recs := append(filler(0x30, 30), forget(0x30))
+		recs = append(append(recs, c...), forget(0x18))
+		return withCheckpoint(7*4096+0x40, 3, recs...)
+	}},
+	{name: "already-on-disk", committed: true, onAfter: true, journal: func(c []genRecord) *journalGen {
+		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	}},
+	{name: "uncommitted-on-after", committed: true, onAfter: true, weRefuseBits: true, journal: func(c []genRecord) *journalGen {
+		// the after-image is on disk with an LSN older than the log
+		// records: neither tool redoes or undoes anything.
+		return withCheckpoint(4*4096+0x40, 3, c...)
+	}},
+	{name: "restart-page-1-older", committed: true, journal: func(c []genRecord) *journalGen {
+		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	}, mutate: func(log []byte) { ageRestartPage(log, 4096) }},
+	{name: "restart-page-0-older", committed: true, journal: func(c []genRecord) *journalGen {
+		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	}, mutate: func(log []byte) { ageRestartPage(log, 0) }},
+	{name: "torn-last-page-good-tail", committed: true, journal: func(c []genRecord) *journalGen {
+		recs := append(filler(0x30, 30), forget(0x30))
+		recs = append(append(recs, c...), forget(0x18))
+		return withCheckpoint(7*4096+0x40, 3, recs...)
+	}, mutate: func(log []byte) { tearPage(log, 9*4096) }},
+	{name: "torn-last-page-and-tails", refuse: true, journal: func(c []genRecord) *journalGen {
+		recs := append(filler(0x30, 30), forget(0x30))
+		recs = append(append(recs, c...), forget(0x18))
+		return withCheckpoint(7*4096+0x40, 3, recs...)
+	}, mutate: func(log []byte) { tearPage(log, 9*4096); tearPage(log, 2*4096); tearPage(log, 3*4096) }},
+	{name: "version-2.0", committed: true, journal: func(c []genRecord) *journalGen {
+		recs := append(filler(0x30, 30), forget(0x30))
+		recs = append(append(recs, c...), forget(0x18))
+		j := withCheckpoint(36*4096+0x40, 3, recs...)
+		j.major = 2
+		return j
+	}},
+	{name: "version-2.0-last-page-only-in-tail", committed: true, journal: func(c []genRecord) *journalGen {
+		recs := append(filler(0x30, 30), forget(0x30))
+		recs = append(append(recs, c...), forget(0x18))
+		j := withCheckpoint(36*4096+0x40, 3, recs...)
+		j.major = 2
+		return j
+	}, mutate: func(log []byte) {
+		// The newest page was not yet copied from the tail area to its
+		// place (never written there: 0xFF).
+		last := binary.LittleEndian.Uint64(log[2*4096+8:])
+		off := int((last << 45) >> 42)
+		off &^= 4095
+		for i := off; i < off+4096; i++ {
+			log[i] = 0xFF
+		}
+	}},
+	{name: "clean-flag", committed: false, journal: func(c []genRecord) *journalGen {
+		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	}, mutate: func(log []byte) {
+		// A cleanly closed journal: its records were all written back
+		// already, nothing is replayed.
+		for _, off := range []int{0, 4096} {
+			p := log[off : off+4096]
+			_ = unprotectLogPage(p, 0x1E, 9)
+			binary.LittleEndian.PutUint16(p[0x30+0x0E:], restartFlagClean)
+			if err := protectRecord(p); err != nil {
+				panic(err)
+			}
+		}
+	}},
+	{name: "wrap-around", committed: true, journal: func(c []genRecord) *journalGen {
+		// start two pages before the end of the 2 MiB log: the change
+		// lands after the wrap, in the next lap.
+		recs := append(filler(0x30, 30), forget(0x30))
+		recs = append(append(recs, c...), forget(0x18))
+		return withCheckpoint((2<<20)-2*4096+0x40, 3, recs...)
+	}},
+}
+
+func TestReplayOracleNtfsrecover(t *testing.T) {
+	ntfsrecover := replayNeedTool(t, "ntfsrecover")
+	check := ""
+	if d := testcorpus.Dir(); d != "" {
+		check = filepath.Join(d, "tools", "ntfs-check")
+	}
+	journals := 0
+	changes := oracleChanges(t)
+	if os.Getenv("UNBRICK_JOURNAL_ORACLE") != "full" {
+		// The default run keeps two changes (one per redone operation
+		// family); scripts/ci-journal.sh runs them all.
+		var keep []oracleChange
+		for _, c := range changes {
+			if c.name == "ntfslabel+ntfsfix" || c.name == "truncate" {
+				keep = append(keep, c)
+			}
+		}
+		changes = keep
+	}
+	for _, ch := range changes {
+		va, fa := openImage(t, ch.a)
+		vb, fb := openImage(t, ch.b)
+		change, changed := diffRecords(t, va, vb, 0x18)
+		change = append(change, diffBitmap(t, va, vb, 0x18)...)
+		ops := map[LogOp]int{}
+		for _, c := range change {
+			ops[c.redo]++
+		}
+		t.Logf("change %s: MFT records %v, log records by redo op %v", ch.name, changed, ops)
+		fa.Close()
+		fb.Close()
+		for _, tc := range oracleCases {
+			journals++
+			t.Run(ch.name+"/"+tc.name, func(t *testing.T) {
+				oracleRun(t, ntfsrecover, check, ch, tc, change, changed)
+			})
+		}
+	}
+	t.Logf("%d generated journals compared with ntfsrecover", journals)
+}
+
+func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc oracleCase, change []genRecord, changed []uint64) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.img")
+	if tc.onAfter {
+		replayCopy(t, ch.b, base)
+	} else {
+		replayCopy(t, ch.a, base)
+	}
+	log, _ := tc.journal(change).build()
+	if tc.mutate != nil {
+		tc.mutate(log)
+	}
+	installLog(t, base, log)
+	if k := os.Getenv("LFS_KEEP"); k != "" {
+		replayCopy(t, base, filepath.Join(k, ch.name+"-"+tc.name+".img"))
+	}
+	x := filepath.Join(dir, "ntfsrecover.img")
+	y := filepath.Join(dir, "unbrick.img")
+	replayCopy(t, base, x)
+	replayCopy(t, base, y)
+	before := fileSHA(t, base)
+	// -k: accept a version 2.0 (Fast Startup) journal; it changes nothing
+	// else (ntfsrecover.c read_restart).
+	out, err := exec.Command(ntfsrecover, "-k", x).CombinedOutput()
+	v, f := openImage(t, y)
+	res, perr := v.PlanReplay()
+	hasBits := false
+	for _, c := range change {
+		hasBits = hasBits || c.redo == OpSetBitsInNonresidentBitMap || c.redo == OpClearBitsInNonresidentBitMap
+	}
+	if tc.weRefuseBits && hasBits {
+		f.Close()
+		var ue *UnsupportedLogOpError
+		if !errors.As(perr, &ue) || !ue.Undo || !strings.Contains(perr.Error(), "cannot undo") {
+			t.Fatalf("want a refusal (undo needed), got %v", perr)
+		}
+		if fileSHA(t, y) != before {
+			t.Fatal("a refused replay changed the volume")
+		}
+		t.Logf("refused (ntfsrecover went ahead: %s): %v", lastLine(string(out)), perr)
+		return
+	}
+	if tc.refuse {
+		f.Close()
+		if err == nil || perr == nil {
+			t.Fatalf("want both to refuse; ntfsrecover: %v (%s), PlanReplay: %v", err, lastLine(string(out)), perr)
+		}
+		t.Logf("refused: %v; ntfsrecover: %s", perr, lastLine(string(out)))
+		if fileSHA(t, x) != before || fileSHA(t, y) != before {
+			t.Fatal("a refused replay changed the volume")
+		}
+		return
+	}
+	if err != nil {
+		f.Close()
+		t.Fatalf("ntfsrecover: %v\n%s", err, out)
+	}
+	if perr != nil {
+		f.Close()
+		t.Fatalf("PlanReplay: %v", perr)
+	}
+	if err := Apply(f, res.Plan, ApplyOptions{NoSync: true}); err != nil {
+		f.Close()
+		t.Fatalf("Apply: %v", err)
+	}
+	f.Close()
+	t.Logf("redone %d, skipped %d, %d write(s); ntfsrecover: %s", len(res.Redone), len(res.Skipped), len(res.Plan.Writes), lastLine(string(out)))
+	if sx, sy := fileSHA(t, x), fileSHA(t, y); sx != sy {
+		t.Errorf("images differ: ntfsrecover %s, unbrick %s", sx, sy)
+		diffBytes(t, x, y)
+	}
+	if check != "" {
+		args := []string{y}
+		if ch.dirty {
+			args = append(args, "--allow-dirty")
+		}
+		if o, err := exec.Command(check, args...).CombinedOutput(); err != nil {
+			t.Errorf("ntfs-check on the replayed volume: %v\n%s", err, o)
+		}
+	} else if os.Getenv("CI") == "true" {
+		t.Error("the corpus ntfs-check is required under CI")
+	}
+	// The change is there exactly when it was committed (LSN and update
+	// sequence number aside).
+	vy, fy := openImage(t, y)
+	defer fy.Close()
+	vbb, fbb := openImage(t, ch.b)
+	defer fbb.Close()
+	for _, n := range changed {
+		ry, _ := vy.ReadRecord(n)
+		rb, _ := vbb.ReadRecord(n)
+		// Compare all but the LSN and the update sequence number (each
+		// write advances it; a replay may write a record more often than
+		// the tool that made the change).
+		same := func(x, y *Record) bool {
+			u := x.USAOffset
+			return bytes.Equal(x.Raw[0x10:u], y.Raw[0x10:u]) && bytes.Equal(x.Raw[u+2:], y.Raw[u+2:])
+		}
+		if got := same(ry, rb); got != tc.committed {
+			t.Errorf("record %d holds the after-image: %v, want %v", n, got, tc.committed)
+			for k := 0x10; k < len(ry.Raw); k++ {
+				if ry.Raw[k] != rb.Raw[k] {
+					t.Logf("record %d byte %#x: replayed %02x, after-image %02x", n, k, ry.Raw[k], rb.Raw[k])
+				}
+			}
+		}
+	}
+	st, err := vy.JournalState()
+	if err != nil || !st.Clean {
+		t.Errorf("journal after replay: %+v, %v", st, err)
+	}
+	// The oracle finds nothing left to replay.
+	n, err := exec.Command(ntfsrecover, "-n", "-v", y).CombinedOutput()
+	if err != nil || !strings.Contains(string(n), "Volume is clean, nothing to do") {
+		t.Errorf("ntfsrecover -n after replay: %v: %s", err, lastLine(string(n)))
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func diffBytes(t *testing.T, x, y string) {
+	bx, _ := os.ReadFile(x)
+	by, _ := os.ReadFile(y)
+	n := 0
+	for i := range bx {
+		if i < len(by) && bx[i] != by[i] {
+			if n < 12 {
+				t.Logf("byte %#x: ntfsrecover %02x unbrick %02x", i, bx[i], by[i])
+			}
+			n++
+		}
+	}
+	t.Logf("%d byte(s) differ", n)
+}
+
+// ageRestartPage makes the restart page at off older than the other one
+// (lower current LSN, older client LSNs), as when a crash hit between the
+// writes of the two copies.
+func ageRestartPage(log []byte, off int) {
+	p := log[off : off+4096]
+	usaOff := int(binary.LittleEndian.Uint16(p[4:]))
+	_ = unprotectLogPage(p, usaOff, 9)
+	ra := p[0x30:]
+	cur := binary.LittleEndian.Uint64(ra[0:])
+	binary.LittleEndian.PutUint64(ra[0:], cur-0x100)
+	binary.LittleEndian.PutUint64(ra[0x40:], cur-0x100)
+	binary.LittleEndian.PutUint64(ra[0x48:], cur-0x100)
+	if err := protectRecord(p); err != nil {
+		panic(err)
+	}
+}
+
+// tearPage breaks the update sequence of the page at off (a torn write:
+// its second 512-byte block never reached the disk).
+func tearPage(log []byte, off int) {
+	log[off+1022] ^= 0x5A
+}
