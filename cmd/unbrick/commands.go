@@ -5,5 +5,14 @@ package main
 func commands() []command {
 	return []command{
 		{"version", "print the unbrick version", runVersion},
+		{"bitlocker", "BitLocker volumes: info, decrypt", runBitLocker},
+		{"ntfs", "low-level NTFS tools: ls, cat, rm, journal", runNTFS},
+		{"image", "build the bootable USB stick image; read its logs", runImage},
+		{"scan", "report Windows volumes, keys, journal state and faulty files (read-only)", runScan},
+		{"fix", "delete the faulty files: plan, undo journal, apply, verify, fleet log", runFix},
+		{"wizard", "guided fix for the help desk: screens, key entry, preview, confirmation code", runWizard},
+		{"undo", "restore what a fix changed, from its undo journal", runUndo},
+		{"keys", "check key exports; seal them into an encrypted bundle", runKeys},
+		{"report", "merge fleet logs: outcome per host, keys to rotate, hosts never seen", runReport},
 	}
 }

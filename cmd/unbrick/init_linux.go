@@ -1,0 +1,448 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/unbrick/unbrick/image"
+)
+
+// init turns the program into the boot-time mode when the kernel started
+// it as /init of the USB image: process 1 with argv[0] "/init". Both are
+// required, so that unbrick as process 1 of a container (docker run ...
+// unbrick scan) stays an ordinary command. bootMain never returns: it ends
+// with power-off, reboot, or a shell followed by power-off.
+func init() {
+	if os.Args[0] != "/init" {
+		return
+	}
+	if os.Getpid() != 1 {
+		fmt.Fprintln(os.Stderr, "unbrick: started as /init but not as process 1: boot-time mode only runs as the first process of the USB image")
+		os.Exit(1)
+	}
+	bootMain()
+}
+
+const (
+	stickDir   = "/stick"
+	runKeysDir = "/run/unbrick/keys"
+	efiGlobal  = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+)
+
+// booter carries the state of one boot: where output goes (every active
+// console, plus a transcript for the stick) and the record being built.
+type booter struct {
+	consoles  []*os.File
+	out       io.Writer
+	log       bytes.Buffer
+	rec       bootRecord
+	cfg       image.Config
+	stickOK   bool
+	attention bool // the run needs the technician to read the screen
+	lines     chan string
+	readers   sync.WaitGroup
+}
+
+func (b *booter) say(format string, a ...any) {
+	fmt.Fprintf(b.out, format+"\n", a...)
+}
+
+func (b *booter) problem(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	b.rec.Problems = append(b.rec.Problems, msg)
+	b.say("PROBLEM: %s", msg)
+}
+
+func bootMain() {
+	b := &booter{cfg: image.DefaultConfig()}
+	b.out = io.MultiWriter(os.Stdout, &b.log)
+	defer func() {
+		if r := recover(); r != nil {
+			b.problem("internal error: %v", r)
+			b.say("%s", debug.Stack())
+			b.finish()
+		}
+	}()
+	b.run()
+	b.finish()
+}
+
+func (b *booter) run() {
+	b.mountEarly()
+	b.openConsoles()
+	info := readKV("/" + strings.TrimPrefix(image.InitrdBuildInfo, "/"))
+	b.rec = bootRecord{Time: time.Now(), Version: toolVersion(), Kernel: kernelRelease(), Mode: "-", Result: "not run", After: b.cfg.After, Keys: "none"}
+	b.say("\n==== unbrick %s: boot-time mode (kernel %s) ====", b.rec.Version, b.rec.Kernel)
+	b.loadModules()
+	b.mountFirmwareFS()
+	b.rec.SecureBoot = secureBootState()
+	b.rec.Lockdown = lockdownState()
+	b.say("Secure Boot: %s; kernel lockdown: %s", b.rec.SecureBoot, b.rec.Lockdown)
+
+	part := b.waitForStick(20 * time.Second)
+	if part == nil {
+		return
+	}
+	if err := mountStick(part.Name); err != nil {
+		b.problem("cannot mount the LOGS partition /dev/%s (FAT): %v; check it on a PC (chkdsk) or rebuild the stick", part.Name, err)
+		return
+	}
+	b.stickOK = true
+	b.rec.Stick = fmt.Sprintf("/dev/%s (LOGS = /dev/%s)", part.Disk, part.Name)
+	b.say("Stick: %s", b.rec.Stick)
+
+	cfg, err := readStickConfig()
+	if err != nil {
+		b.problem("%v: fix the file on any PC (it is on the UNBRICK drive) and boot again; nothing was changed", err)
+		return
+	}
+	b.cfg = cfg
+	b.rec.After = cfg.After
+	b.rec.Mode = cfg.Mode
+	b.setFont(info["font_ter16x32"] == "yes")
+	b.settleDisks(time.Duration(cfg.DiskWait) * time.Second)
+	b.rec.Disks = listVictimDisks("/sys", part.Disk)
+	if len(b.rec.Disks) == 0 {
+		b.problem("no disk found besides the stick: is the PC's disk behind a RAID/VMD controller that is switched off, or is it not connected?")
+	}
+	for _, d := range b.rec.Disks {
+		b.say("Disk: %s", d)
+	}
+	keys := b.openKeys()
+	rules, _ := filepath.Glob(filepath.Join(stickDir, "rules", "*"))
+
+	var st unix.Statfs_t
+	if err := unix.Statfs(stickDir, &st); err != nil {
+		b.problem("cannot read the free space of the LOGS partition: %v", err)
+		return
+	}
+	if err := checkLogsSpace(int64(st.Bavail) * int64(st.Bsize)); err != nil {
+		b.problem("%v", err)
+		b.rec.Result = "refused: LOGS partition full"
+		return
+	}
+	logDir, journalDir := filepath.Join(stickDir, "logs"), filepath.Join(stickDir, "journal")
+	e := &env{Stdin: strings.NewReader(""), Stdout: b.out, Stderr: b.out, Getenv: os.Getenv}
+	switch cfg.Mode {
+	case "wizard":
+		if !hasCommand("wizard") {
+			b.problem("wizard is not available in this build: set mode = auto in unbrick.conf on the UNBRICK drive, or build the stick with a newer unbrick")
+			b.rec.Result = "not run: wizard not available"
+			return
+		}
+		// The wizard owns the screen and keyboard: give it the console itself.
+		b.stopReaders()
+		e.Stdin, e.Stdout, e.Stderr = os.Stdin, os.Stdout, os.Stderr
+		code := run(e, fixArgs("wizard", keys, rules, logDir, journalDir, b.rec.Disks))
+		b.rec.Result = fmt.Sprintf("wizard exit %d", code)
+	default:
+		if !hasCommand("fix") {
+			b.problem("fix is not available in this build: nothing was changed on the disks (build the stick with an unbrick that has the fix command)")
+			b.rec.Result = "not run: fix not available"
+			return
+		}
+		if len(b.rec.Disks) == 0 {
+			b.rec.Result = "not run: no disks"
+			return
+		}
+		args := fixArgs("fix", keys, rules, logDir, journalDir, b.rec.Disks)
+		b.say("\nRunning: unbrick %s", strings.Join(args, " "))
+		code := run(e, args)
+		b.rec.Result = fmt.Sprintf("fix exit %d (%s)", code, exitMeaning(code))
+		b.attention = code != 0
+	}
+}
+
+func exitMeaning(code int) string {
+	switch code {
+	case 0:
+		return "ok"
+	case 1:
+		return "failure"
+	case 2:
+		return "usage"
+	case 3:
+		return "locked: no usable key"
+	case 4:
+		return "refused: unsafe state or policy"
+	case 5:
+		return "needs review"
+	}
+	return "unknown"
+}
+
+// finish writes the boot record and transcript, unmounts the stick and
+// carries out the "after" action.
+func (b *booter) finish() {
+	if f := strings.Fields(readSysString("/proc/uptime")); len(f) > 0 {
+		b.rec.Uptime = f[0] + " s"
+	}
+	b.say("\n==== summary ====\n%s", strings.ReplaceAll(b.rec.text(), "\r\n", "\n"))
+	if b.stickOK {
+		stamp := b.rec.Time.UTC().Format("20060102T150405Z")
+		recPath := filepath.Join(stickDir, "logs", "boot-"+stamp+".txt")
+		if err := writeSynced(recPath, []byte(b.rec.text())); err != nil {
+			b.say("PROBLEM: cannot write the boot record %s: %v", recPath, err)
+		} else {
+			b.say("Boot record written to the stick: logs/boot-%s.txt", stamp)
+		}
+		writeSynced(filepath.Join(stickDir, "logs", "boot-"+stamp+".log"), bytes.ReplaceAll(b.log.Bytes(), []byte("\n"), []byte("\r\n")))
+		unix.Sync()
+		if err := unmountStick(); err != nil {
+			b.say("PROBLEM: unmount the stick: %v", err)
+		}
+	}
+	unix.Sync()
+	after := b.cfg.After
+	if (len(b.rec.Problems) > 0 || b.attention) && after != "shell" {
+		verb := map[string]string{"poweroff": "power off", "reboot": "reboot"}[after]
+		b.say("\nNot everything went well (see above). Press Enter to %s now; it happens by itself in 60 s.", verb)
+		b.waitEnter(60 * time.Second)
+	}
+	switch after {
+	case "shell":
+		if _, err := os.Stat(image.InitrdBusybox); err != nil {
+			b.say("No shell on this stick (build it with --after shell). Powering off.")
+			break
+		}
+		b.say("Starting a shell (busybox). Type exit to power off.")
+		cmd := exec.Command("/bin/sh")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		cmd.Env = []string{"PATH=/bin", "HOME=/", "TERM=linux"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		cmd.Run()
+	case "reboot":
+		b.say("Rebooting.")
+		unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	}
+	b.say("Powering off.")
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	// reboot(2) does not return for process 1; if it did, do not let the
+	// kernel panic over an exiting init.
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func writeSynced(p string, data []byte) error {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (b *booter) mountEarly() {
+	for _, m := range []struct{ src, dir, fs string }{
+		{"proc", "/proc", "proc"}, {"sysfs", "/sys", "sysfs"}, {"devtmpfs", "/dev", "devtmpfs"},
+		{"tmpfs", "/run", "tmpfs"}, {"tmpfs", "/tmp", "tmpfs"},
+	} {
+		os.MkdirAll(m.dir, 0o755)
+		if err := unix.Mount(m.src, m.dir, m.fs, unix.MS_NOSUID, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+			fmt.Fprintf(os.Stderr, "unbrick: mount %s: %v\n", m.dir, err)
+		}
+	}
+	os.MkdirAll(runKeysDir, 0o700)
+}
+
+func (b *booter) mountFirmwareFS() {
+	if _, err := os.Stat("/sys/firmware/efi/efivars"); err == nil {
+		unix.Mount("efivarfs", "/sys/firmware/efi/efivars", "efivarfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "")
+	}
+	unix.Mount("securityfs", "/sys/kernel/security", "securityfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+}
+
+// loadModules loads the initramfs' modules in the order the image builder
+// resolved, with finit_module(2). Failures are logged and tolerated (a
+// module for hardware the PC lacks may refuse with ENODEV).
+func (b *booter) loadModules() {
+	list, err := os.ReadFile(image.InitrdModulesList)
+	if err != nil {
+		b.problem("no module list in the initramfs: %v", err)
+		return
+	}
+	start := time.Now()
+	var total, loaded int
+	var failed []string
+	for _, p := range strings.Fields(string(list)) {
+		total++
+		f, err := os.Open(p)
+		if err == nil {
+			err = unix.FinitModule(int(f.Fd()), "", 0)
+			f.Close()
+		}
+		if err == nil || errors.Is(err, unix.EEXIST) {
+			loaded++
+			continue
+		}
+		failed = append(failed, fmt.Sprintf("%s: %v", strings.TrimSuffix(filepath.Base(p), ".ko"), err))
+	}
+	b.rec.Modules = fmt.Sprintf("%d of %d loaded in %.1fs", loaded, total, time.Since(start).Seconds())
+	if len(failed) > 0 {
+		b.rec.Modules += " (not loaded: " + strings.Join(failed, "; ") + ")"
+	}
+	b.say("Modules: %s", b.rec.Modules)
+}
+
+// waitForStick waits for the partition named LOGS to appear.
+func (b *booter) waitForStick(limit time.Duration) *blockPart {
+	deadline := time.Now().Add(limit)
+	for {
+		part, err := findPartByName("/sys", image.LogsPartName)
+		if err != nil {
+			b.problem("%v", err)
+			return nil
+		}
+		if part != nil {
+			return part
+		}
+		if time.Now().After(deadline) {
+			b.problem("no partition named LOGS after %s: this is not an unbrick stick, or its USB port/controller is not supported; block devices seen: %s", limit, blockNames("/sys"))
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// settleDisks waits until the set of block devices has not changed for 2 s,
+// at most limit.
+func (b *booter) settleDisks(limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	last, since := blockNames("/sys"), time.Now()
+	for time.Now().Before(deadline) && time.Since(since) < 2*time.Second {
+		time.Sleep(250 * time.Millisecond)
+		if cur := blockNames("/sys"); cur != last {
+			last, since = cur, time.Now()
+		}
+	}
+}
+
+// stickRW is where the LOGS partition is really mounted; what the run sees
+// is stickDir, a read-only view of it with only logs/ and journal/
+// writable, so nothing else on the stick can change (key files,
+// unbrick.conf).
+const stickRW = "/run/stick-rw"
+
+func mountStick(part string) error {
+	const flags = unix.MS_NOATIME | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	for _, d := range []string{stickRW, stickDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount("/dev/"+part, stickRW, "vfat", flags, ""); err != nil {
+		return err
+	}
+	for _, d := range []string{"logs", "journal"} {
+		if err := os.MkdirAll(filepath.Join(stickRW, d), 0o755); err != nil {
+			unix.Unmount(stickRW, 0)
+			return fmt.Errorf("create %s/ on the stick: %w", d, err)
+		}
+	}
+	steps := []struct {
+		src, dst string
+		flags    uintptr
+	}{
+		{stickRW, stickDir, unix.MS_BIND},
+		{"", stickDir, unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY | flags},
+		{filepath.Join(stickRW, "logs"), filepath.Join(stickDir, "logs"), unix.MS_BIND},
+		{filepath.Join(stickRW, "journal"), filepath.Join(stickDir, "journal"), unix.MS_BIND},
+	}
+	for _, st := range steps {
+		if err := unix.Mount(st.src, st.dst, "", st.flags, ""); err != nil {
+			unmountStick()
+			return fmt.Errorf("bind mount %s: %w", st.dst, err)
+		}
+	}
+	return nil
+}
+
+// unmountStick undoes mountStick; unmounting the real mount last writes
+// everything back to the stick.
+func unmountStick() error {
+	for _, d := range []string{filepath.Join(stickDir, "journal"), filepath.Join(stickDir, "logs"), stickDir} {
+		unix.Unmount(d, 0)
+	}
+	return unix.Unmount(stickRW, 0)
+}
+
+func readStickConfig() (image.Config, error) {
+	p := filepath.Join(stickDir, image.ConfigName)
+	f, err := os.Open(p)
+	if err != nil {
+		return image.DefaultConfig(), fmt.Errorf("cannot read %s on the stick: %v", image.ConfigName, err)
+	}
+	defer f.Close()
+	return image.ParseConfig(f)
+}
+
+func secureBootState() string {
+	data, err := os.ReadFile("/sys/firmware/efi/efivars/SecureBoot-" + efiGlobal)
+	switch {
+	case err != nil && os.IsNotExist(err):
+		if _, e := os.Stat("/sys/firmware/efi"); e != nil {
+			return "off (legacy BIOS boot)"
+		}
+		return "unknown (no SecureBoot variable)"
+	case err != nil:
+		return "unknown (" + err.Error() + ")"
+	case len(data) >= 5 && data[4] == 1:
+		return "on"
+	}
+	return "off"
+}
+
+func lockdownState() string {
+	s := readSysString("/sys/kernel/security/lockdown")
+	if i := strings.IndexByte(s, '['); i >= 0 {
+		if j := strings.IndexByte(s[i:], ']'); j > 0 {
+			return s[i+1 : i+j]
+		}
+	}
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func readKV(p string) map[string]string {
+	m := map[string]string{}
+	data, _ := os.ReadFile(p)
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

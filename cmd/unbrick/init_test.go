@@ -1,0 +1,109 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeSys builds a /sys tree like the kernel's: /sys/block/DISK with size,
+// ro and device/model; partitions under the disk; /sys/class/block
+// entries as symlinks into the device tree, with uevent files.
+func fakeSys(t *testing.T, disks map[string][]string, partNames map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for disk, parts := range disks {
+		dev := filepath.Join(root, "devices/pci0000:00", disk)
+		must(os.MkdirAll(filepath.Join(dev, "device"), 0o755))
+		must(os.WriteFile(filepath.Join(dev, "size"), []byte("262144\n"), 0o644))
+		must(os.WriteFile(filepath.Join(dev, "ro"), []byte("0\n"), 0o644))
+		must(os.WriteFile(filepath.Join(dev, "device/model"), []byte("Model "+disk+"  \n"), 0o644))
+		must(os.WriteFile(filepath.Join(dev, "uevent"), []byte("DEVTYPE=disk\nDEVNAME="+disk+"\n"), 0o644))
+		must(os.MkdirAll(filepath.Join(root, "block"), 0o755))
+		must(os.MkdirAll(filepath.Join(root, "class/block"), 0o755))
+		must(os.Symlink(dev, filepath.Join(root, "block", disk)))
+		must(os.Symlink(dev, filepath.Join(root, "class/block", disk)))
+		for _, p := range parts {
+			pd := filepath.Join(dev, p)
+			must(os.MkdirAll(pd, 0o755))
+			ue := "DEVTYPE=partition\nDEVNAME=" + p + "\n"
+			if n, ok := partNames[p]; ok {
+				ue += "PARTNAME=" + n + "\n"
+			}
+			must(os.WriteFile(filepath.Join(pd, "uevent"), []byte(ue), 0o644))
+			must(os.Symlink(pd, filepath.Join(root, "class/block", p)))
+		}
+	}
+	return root
+}
+
+func TestFindPartByName(t *testing.T) {
+	sys := fakeSys(t, map[string][]string{"sda": {"sda1", "sda2"}, "nvme0n1": {"nvme0n1p1", "nvme0n1p3"}},
+		map[string]string{"sda1": "ESP", "sda2": "LOGS", "nvme0n1p1": "EFI system partition", "nvme0n1p3": "Basic data partition"})
+	p, err := findPartByName(sys, "LOGS")
+	if err != nil || p == nil || p.Name != "sda2" || p.Disk != "sda" {
+		t.Fatalf("got %+v, %v", p, err)
+	}
+	if p, err := findPartByName(sys, "NOPE"); p != nil || err != nil {
+		t.Fatalf("absent name: %+v, %v", p, err)
+	}
+	two := fakeSys(t, map[string][]string{"sda": {"sda2"}, "sdb": {"sdb2"}}, map[string]string{"sda2": "LOGS", "sdb2": "LOGS"})
+	if _, err := findPartByName(two, "LOGS"); err == nil || !strings.Contains(err.Error(), "unplug all unbrick sticks but one") {
+		t.Fatalf("two sticks: %v", err)
+	}
+}
+
+func TestListVictimDisks(t *testing.T) {
+	sys := fakeSys(t, map[string][]string{"sda": {"sda2"}, "nvme0n1": nil, "sdb": nil, "loop0": nil, "sr0": nil, "zram0": nil, "sdc": nil}, nil)
+	os.WriteFile(filepath.Join(sys, "block/sdb/ro"), []byte("1\n"), 0o644)   // read-only
+	os.WriteFile(filepath.Join(sys, "block/sdc/size"), []byte("0\n"), 0o644) // empty card reader
+	got := listVictimDisks(sys, "sda")
+	if len(got) != 1 || got[0].Name != "nvme0n1" || got[0].Size != 262144*512 || got[0].Model != "Model nvme0n1" {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func TestFixArgs(t *testing.T) {
+	got := fixArgs("fix", []string{"/run/k1.csv", "/stick/keys/k2.csv"}, []string{"/stick/rules/r"}, "/stick/logs", "/stick/journal",
+		[]victimDisk{{Name: "nvme0n1"}, {Name: "sdb"}})
+	want := "fix --keys /run/k1.csv --keys /stick/keys/k2.csv --rules /stick/rules/r --log /stick/logs --journal /stick/journal /dev/nvme0n1 /dev/sdb"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+func TestBootRecordText(t *testing.T) {
+	r := bootRecord{Time: time.Date(2026, 11, 26, 5, 0, 0, 0, time.UTC), Version: "v1", Kernel: "k", SecureBoot: "on",
+		Lockdown: "integrity", Modules: "50 of 50 loaded", Stick: "/dev/sda (LOGS = /dev/sda2)",
+		Disks: []victimDisk{{Name: "nvme0n1", Size: 128 << 20, Model: "M"}}, Keys: "1 sealed, 1 opened",
+		Mode: "auto", Result: "fix exit 0 (ok)", After: "poweroff", Problems: []string{"p1"}}
+	text := r.text()
+	for _, want := range []string{"time:        2026-11-26T05:00:00Z\r\n", "secure_boot: on\r\n", "disks:       /dev/nvme0n1 (128 MiB, M)\r\n", "problem:     p1\r\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("record lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestHasCommand(t *testing.T) {
+	if !hasCommand("image") || hasCommand("no-such-command") {
+		t.Fatal("hasCommand does not follow commands()")
+	}
+}
+
+func TestCheckLogsSpace(t *testing.T) {
+	if err := checkLogsSpace(64 << 20); err != nil {
+		t.Fatal(err)
+	}
+	err := checkLogsSpace(100 << 10)
+	if err == nil || !strings.Contains(err.Error(), "LOGS partition is full (100 KiB free") || !strings.Contains(err.Error(), "move old files out of logs/ and journal/") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/unbrick/unbrick/bitlocker"
+	"github.com/unbrick/unbrick/internal/keys"
+)
+
+// keyFlags are the BitLocker key flags shared by every subcommand that
+// opens volumes. Secrets may come from flags, files, standard input or the
+// environment (so they need not appear in `ps`); they are never printed.
+type keyFlags struct {
+	recoveryPasswords    secretList // --recovery-password PW (repeatable)
+	recoveryPasswordFile string     // --recovery-password-file F ('-' = stdin)
+	passwords            secretList // --password PW
+	beks                 fileList   // --bek FILE
+	fveks                secretList // --fvek HEX
+	keyFiles             fileList   // --keys FILE (key export, possibly age-sealed)
+	passphraseFile       string     // --passphrase-file F: passphrase of age-sealed --keys bundles
+}
+
+// Environment variables that supply secrets.
+const (
+	envRecoveryPassword = "UNBRICK_RECOVERY_PASSWORD"
+	envPassword         = "UNBRICK_PASSWORD"
+)
+
+// secretList is a repeatable flag whose values are secrets: its String
+// (shown by -h as the default) never reveals them.
+type secretList []string
+
+func (s *secretList) String() string     { return "" }
+func (s *secretList) Set(v string) error { *s = append(*s, v); return nil }
+
+// fileList is a repeatable flag of file names.
+type fileList []string
+
+func (s *fileList) String() string     { return strings.Join(*s, ",") }
+func (s *fileList) Set(v string) error { *s = append(*s, v); return nil }
+
+// addKeyFlags registers the key flags on fs.
+func addKeyFlags(fs *flag.FlagSet) *keyFlags {
+	k := &keyFlags{}
+	fs.Var(&k.recoveryPasswords, "recovery-password", "BitLocker recovery password (48 digits); also $"+envRecoveryPassword)
+	fs.StringVar(&k.recoveryPasswordFile, "recovery-password-file", "", "read recovery passwords from `FILE`, one per line ('-' = standard input)")
+	fs.Var(&k.passwords, "password", "BitLocker user password; also $"+envPassword)
+	fs.Var(&k.beks, "bek", "BitLocker startup or recovery key `FILE` (.BEK)")
+	fs.Var(&k.fveks, "fvek", "full volume encryption key as `HEX` (as the FVEK entry stores it)")
+	fs.Var(&k.keyFiles, "keys", "key export `FILE` (AD, Entra/Intune, MBAM, CrowdStrike or CSV; age-sealed too); matched by key protector ID")
+	fs.StringVar(&k.passphraseFile, "passphrase-file", "", "passphrase of an age-sealed --keys bundle: first line of `FILE` (else $"+keys.PassphraseEnv+", else a prompt)")
+	return k
+}
+
+// keySource is the resolved set of keys: explicit secrets plus key export
+// entries to match against each volume's protectors.
+type keySource struct {
+	explicit []bitlocker.Key
+	set      *keys.Set
+}
+
+// keyUsageError marks a problem with the key flags themselves (exit 2).
+type keyUsageError struct{ err error }
+
+func (e *keyUsageError) Error() string { return e.err.Error() }
+func (e *keyUsageError) Unwrap() error { return e.err }
+
+// resolve reads the secrets the flags and environment name. Problems (an
+// unreadable file, bad hex) are *keyUsageError.
+func (k *keyFlags) resolve(e *env) (*keySource, error) {
+	ks := &keySource{}
+	usage := func(format string, a ...any) error { return &keyUsageError{fmt.Errorf(format, a...)} }
+	if k == nil {
+		return ks, nil
+	}
+	var rps []string
+	rps = append(rps, k.recoveryPasswords...)
+	if v := e.Getenv(envRecoveryPassword); v != "" {
+		rps = append(rps, v)
+	}
+	if f := k.recoveryPasswordFile; f != "" {
+		var r io.Reader
+		if f == "-" {
+			r = e.Stdin
+		} else {
+			fh, err := os.Open(f)
+			if err != nil {
+				return nil, usage("--recovery-password-file: %v", err)
+			}
+			defer fh.Close()
+			r = fh
+		}
+		sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
+		n := 0
+		for sc.Scan() {
+			if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+				rps = append(rps, line)
+				n++
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, usage("--recovery-password-file %s: %v", f, err)
+		}
+		if n == 0 {
+			return nil, usage("--recovery-password-file %s holds no recovery password", f)
+		}
+	}
+	pws := append([]string(nil), k.passwords...)
+	if v := e.Getenv(envPassword); v != "" {
+		pws = append(pws, v)
+	}
+	for _, h := range k.fveks {
+		b, err := hex.DecodeString(strings.NewReplacer(" ", "", ":", "", "-", "").Replace(strings.TrimSpace(h)))
+		if err != nil || len(b) == 0 {
+			return nil, usage("--fvek: not a hexadecimal key (want 32, 64 or 128 hex digits)")
+		}
+		ks.explicit = append(ks.explicit, bitlocker.RawFVEK(b))
+	}
+	for _, f := range k.beks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usage("--bek: %v", err)
+		}
+		if len(b) > 1<<16 {
+			return nil, usage("--bek %s: %d bytes, too large for a .BEK file", f, len(b))
+		}
+		ks.explicit = append(ks.explicit, bitlocker.BEK(b))
+	}
+	for _, rp := range rps {
+		ks.explicit = append(ks.explicit, bitlocker.RecoveryPassword(rp))
+	}
+	for _, pw := range pws {
+		ks.explicit = append(ks.explicit, bitlocker.Password(pw))
+	}
+	if len(k.keyFiles) > 0 {
+		es, err := keys.LoadFiles(k.keyFiles, keys.LoadOptions{
+			Warn:       func(p keys.Problem) { fmt.Fprintf(e.Stderr, "warning: --keys: %v\n", p) },
+			Passphrase: keysPassphrase(e, k.passphraseFile),
+		})
+		if err != nil {
+			return nil, usage("--keys: %w", err)
+		}
+		ks.set = keys.NewSet(es)
+	}
+	return ks, nil
+}
+
+// empty reports whether no secret at all was supplied.
+func (ks *keySource) empty() bool { return len(ks.explicit) == 0 && ks.set == nil }
+
+// keysFor returns the keys to try on v, cheapest first: the clear key of a
+// suspended volume (always), explicit secrets, then key export entries for
+// v's protector IDs.
+func (ks *keySource) keysFor(v *bitlocker.Volume) []bitlocker.Key {
+	var out []bitlocker.Key
+	var ids []string
+	for _, p := range v.Protectors() {
+		if p.Type == bitlocker.ProtectorClearKey {
+			out = append(out, bitlocker.ClearKey())
+		}
+		ids = append(ids, p.ID)
+	}
+	out = append(out, ks.explicit...)
+	if ks.set != nil {
+		for _, en := range ks.set.Candidates(ids, "", "") {
+			if en.RecoveryPassword != "" {
+				out = append(out, bitlocker.RecoveryPassword(en.RecoveryPassword))
+			}
+		}
+	}
+	return out
+}
+
+// bitlockerExitCode maps a bitlocker (or openVolume) error to an exit code:
+// no usable or wrong key -> 3, bad key flags -> 2, anything else -> 1.
+func bitlockerExitCode(err error) int {
+	var ku *keyUsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ku):
+		return 2
+	case errors.Is(err, bitlocker.ErrCorrupt), errors.Is(err, bitlocker.ErrUnsupported):
+		return 1
+	case errors.Is(err, bitlocker.ErrWrongKey), errors.Is(err, bitlocker.ErrLocked):
+		return 3
+	}
+	return 1
+}

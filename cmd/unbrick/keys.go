@@ -1,0 +1,374 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/keys"
+)
+
+// runKeys dispatches `unbrick keys seal|check`.
+func runKeys(e *env, args []string) int {
+	usage := func() {
+		fmt.Fprint(e.Stderr, "usage: unbrick keys seal --out keys.age [--passphrase-file F | -r RECIPIENT...] FILE...\n"+
+			"       unbrick keys check [--passphrase-file F] [-i IDENTITY] [--strict] FILE...\n")
+	}
+	if len(args) == 0 {
+		usage()
+		return exitcode.Usage
+	}
+	switch args[0] {
+	case "seal":
+		return runKeysSeal(e, args[1:])
+	case "check":
+		return runKeysCheck(e, args[1:])
+	case "-h", "--help", "help":
+		usage()
+		return exitcode.OK
+	}
+	fmt.Fprintf(e.Stderr, "unbrick keys: unknown subcommand %q\n", args[0])
+	usage()
+	return exitcode.Usage
+}
+
+// keysFlagList is a repeatable string flag.
+type keysFlagList []string
+
+func (s *keysFlagList) String() string     { return strings.Join(*s, ",") }
+func (s *keysFlagList) Set(v string) error { *s = append(*s, v); return nil }
+
+// keysPassphrase builds the passphrase source for opening sealed bundles:
+// --passphrase-file, then UNBRICK_KEYS_PASSPHRASE, then the terminal.
+func keysPassphrase(e *env, file string) keys.PassphraseFunc {
+	return keys.PassphraseSource(file, e.Getenv, func(bundle string) (string, error) {
+		pw, err := readSecret(e, "Passphrase for "+bundle+": ")
+		if err != nil {
+			return "", fmt.Errorf("%v; set %s or pass --passphrase-file", err, keys.PassphraseEnv)
+		}
+		return pw, nil
+	})
+}
+
+func readIdentities(files []string) ([]keys.Identity, error) {
+	var ids []keys.Identity
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("identity file: %w", err)
+		}
+		got, err := keys.ParseIdentities(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+func runKeysSeal(e *env, args []string) int {
+	fs := flag.NewFlagSet("keys seal", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	out := fs.String("out", "", "write the sealed bundle to `FILE` (e.g. keys.age)")
+	pwFile := fs.String("passphrase-file", "", "seal with the passphrase on the first line of `FILE`")
+	var recips, recipFiles keysFlagList
+	fs.Var(&recips, "r", "seal to `RECIPIENT` (age1... or an SSH public key line); repeatable")
+	fs.Var(&recipFiles, "R", "seal to every recipient listed in `FILE`; repeatable")
+	armor := fs.Bool("armor", false, "write ASCII armor instead of binary")
+	force := fs.Bool("force", false, "overwrite --out if it exists")
+	skipBad := fs.Bool("skip-bad", false, "seal the good rows even when some rows have problems")
+	workFactor := fs.Int("work-factor", 0, "scrypt log2(N) for a passphrase (default age's 18)")
+	fs.Usage = func() {
+		fmt.Fprint(e.Stderr, "usage: unbrick keys seal --out keys.age [--passphrase-file F | -r RECIPIENT... | -R FILE] FILE...\n\n"+
+			"Reads key exports (any format `unbrick keys check` accepts), checks every row, and\n"+
+			"writes them as one age-encrypted bundle for --keys. With neither a passphrase file\n"+
+			"nor recipients, the passphrase comes from "+keys.PassphraseEnv+" or is asked twice.\n"+
+			"Delete the plaintext exports afterwards.\n\n")
+		fs.PrintDefaults()
+	}
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.OK
+		}
+		return exitcode.Usage
+	}
+	if *out == "" || len(files) == 0 {
+		fmt.Fprintln(e.Stderr, "unbrick keys seal: need --out FILE and at least one key export")
+		fs.Usage()
+		return exitcode.Usage
+	}
+	if *pwFile != "" && len(recips)+len(recipFiles) > 0 {
+		fmt.Fprintln(e.Stderr, "unbrick keys seal: give --passphrase-file or -r/-R recipients, not both (age cannot mix them)")
+		return exitcode.Usage
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(e.Stderr, "unbrick keys seal: "+format+"\n", a...)
+		return exitcode.Failure
+	}
+	if !*force {
+		if _, err := os.Stat(*out); err == nil {
+			return fail("%s exists; pass --force to replace it", *out)
+		}
+	}
+
+	opts := keys.SealOptions{Armor: *armor, WorkFactor: *workFactor}
+	for _, r := range recips {
+		rc, err := keys.ParseRecipient(r)
+		if err != nil {
+			return fail("%v", err)
+		}
+		opts.Recipients = append(opts.Recipients, rc)
+	}
+	for _, f := range recipFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fail("recipients file: %v", err)
+		}
+		for i, l := range strings.Split(string(b), "\n") {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			rc, err := keys.ParseRecipient(l)
+			if err != nil {
+				return fail("%s: line %d: %v", f, i+1, err)
+			}
+			opts.Recipients = append(opts.Recipients, rc)
+		}
+	}
+
+	// Read and check every file before asking for a passphrase.
+	var all []keys.Entry
+	bad := 0
+	loadOpts := keys.LoadOptions{Passphrase: keysPassphrase(e, "")}
+	for _, f := range files {
+		res, err := keys.ParseFile(f, loadOpts)
+		if err != nil {
+			return fail("%v", err)
+		}
+		for _, p := range res.Problems {
+			fmt.Fprintf(e.Stderr, "%v\n", p)
+		}
+		bad += len(res.Problems)
+		all = append(all, res.Entries...)
+	}
+	if bad > 0 && !*skipBad {
+		return fail("%d row(s) with problems (listed above); fix them or pass --skip-bad", bad)
+	}
+	if len(all) == 0 {
+		return fail("no usable keys in %s", strings.Join(files, ", "))
+	}
+
+	if len(opts.Recipients) == 0 {
+		switch {
+		case *pwFile != "":
+			opts.Passphrase, err = keys.ReadPassphraseFile(*pwFile)
+		case e.Getenv(keys.PassphraseEnv) != "":
+			opts.Passphrase = e.Getenv(keys.PassphraseEnv)
+		default:
+			opts.Passphrase, err = askNewPassphrase(e)
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+	}
+
+	if err := writeSealed(*out, all, opts); err != nil {
+		return fail("%v", err)
+	}
+	how := "passphrase (scrypt)"
+	if len(opts.Recipients) > 0 {
+		how = fmt.Sprintf("%d recipient(s)", len(opts.Recipients))
+	}
+	fmt.Fprintf(e.Stdout, "sealed %d key(s) from %d file(s) into %s for %s\n", len(all), len(files), *out, how)
+	fmt.Fprintln(e.Stdout, "the plaintext exports are still on disk: delete them once the bundle is tested (unbrick keys check "+*out+")")
+	return exitcode.OK
+}
+
+func askNewPassphrase(e *env) (string, error) {
+	p1, err := readSecret(e, "Passphrase to seal the keys: ")
+	if err != nil {
+		return "", fmt.Errorf("%v (or pass --passphrase-file, or set %s)", err, keys.PassphraseEnv)
+	}
+	if len(p1) < keys.MinPassphraseLen {
+		return "", fmt.Errorf("passphrase shorter than %d characters", keys.MinPassphraseLen)
+	}
+	p2, err := readSecret(e, "Same passphrase again: ")
+	if err != nil {
+		return "", err
+	}
+	if p1 != p2 {
+		return "", errors.New("the two passphrases differ")
+	}
+	return p1, nil
+}
+
+// writeSealed writes the bundle next to out, syncs it and renames it into
+// place, so a crash never leaves a half-written bundle under the real name.
+func writeSealed(out string, entries []keys.Entry, opts keys.SealOptions) error {
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".unbrick-seal-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := keys.Seal(tmp, entries, opts); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), out)
+}
+
+func runKeysCheck(e *env, args []string) int {
+	fs := flag.NewFlagSet("keys check", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	pwFile := fs.String("passphrase-file", "", "passphrase for sealed bundles, first line of `FILE`")
+	var idFiles keysFlagList
+	fs.Var(&idFiles, "i", "age or SSH identity `FILE` for recipient-sealed bundles; repeatable")
+	strict := fs.Bool("strict", false, "count notes (exact duplicates, rows without a key ID) as problems")
+	fs.Usage = func() {
+		fmt.Fprint(e.Stderr, "usage: unbrick keys check [--passphrase-file F] [-i IDENTITY] [--strict] FILE...\n\n"+
+			"Checks every row of the key exports: recovery-password checksums, key-ID syntax,\n"+
+			"duplicates and conflicts across all files, rows without a key ID. Prints problems\n"+
+			"with file and line, never a password. Exit 0 clean, 1 problems, 2 usage.\n\n")
+		fs.PrintDefaults()
+	}
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.OK
+		}
+		return exitcode.Usage
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(e.Stderr, "unbrick keys check: name at least one key export")
+		fs.Usage()
+		return exitcode.Usage
+	}
+	ids, err := readIdentities(idFiles)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "unbrick keys check: %v\n", err)
+		return exitcode.Usage
+	}
+	opts := keys.LoadOptions{Passphrase: keysPassphrase(e, *pwFile), Identities: ids}
+	problems, notes := 0, 0
+	var all []keys.Entry
+	for _, f := range files {
+		res, err := keys.ParseFile(f, opts)
+		if err != nil {
+			fmt.Fprintf(e.Stdout, "%v\n", err)
+			problems++
+			continue
+		}
+		withID, withName, withSerial := 0, 0, 0
+		for _, en := range res.Entries {
+			if en.KeyID != "" {
+				withID++
+			}
+			if en.ComputerName != "" {
+				withName++
+			}
+			if en.Serial != "" {
+				withSerial++
+			}
+		}
+		fmt.Fprintf(e.Stdout, "%s: %s, %d key(s): %d with key ID, %d with computer name, %d with serial; %d problem row(s)\n",
+			f, res.Format, len(res.Entries), withID, withName, withSerial, len(res.Problems))
+		for _, p := range res.Problems {
+			fmt.Fprintf(e.Stdout, "  problem: %v\n", p)
+		}
+		problems += len(res.Problems)
+		all = append(all, res.Entries...)
+	}
+	p, n := checkDuplicates(e, all)
+	problems += p
+	notes += n
+	if *strict {
+		problems += notes
+	}
+	fmt.Fprintf(e.Stdout, "%d key(s) in %d file(s): %d problem(s), %d note(s)\n", len(all), len(files), problems, notes)
+	if problems > 0 {
+		return exitcode.Failure
+	}
+	return exitcode.OK
+}
+
+// checkDuplicates reports, across all files: a key ID listed with two
+// different passwords (a problem: one of them is wrong or stale), the same
+// password under two key IDs (a problem: a copy-paste error), exact
+// duplicates and rows without a key ID (notes).
+func checkDuplicates(e *env, all []keys.Entry) (problems, notes int) {
+	where := func(en keys.Entry) string { return fmt.Sprintf("%s:%d", en.Source, en.Line) }
+	byID := map[string][]keys.Entry{}
+	byPW := map[string][]keys.Entry{}
+	for _, en := range all {
+		if en.KeyID == "" {
+			fmt.Fprintf(e.Stdout, "  note: %s: no key ID; matched only by computer name or serial (%s)\n", where(en), nameOrSerial(en))
+			notes++
+		} else {
+			byID[en.KeyID] = append(byID[en.KeyID], en)
+		}
+		byPW[en.RecoveryPassword] = append(byPW[en.RecoveryPassword], en)
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		es := byID[id]
+		for _, en := range es[1:] {
+			if en.RecoveryPassword == es[0].RecoveryPassword {
+				fmt.Fprintf(e.Stdout, "  note: %s: duplicate of %s (key {%s})\n", where(en), where(es[0]), id)
+				notes++
+			} else {
+				fmt.Fprintf(e.Stdout, "  problem: %s: key {%s} has a different recovery password than at %s\n", where(en), id, where(es[0]))
+				problems++
+			}
+		}
+	}
+	for _, es := range byPW {
+		seen := map[string]bool{}
+		for _, en := range es {
+			if en.KeyID != "" {
+				seen[en.KeyID] = true
+			}
+		}
+		if len(seen) > 1 {
+			var list []string
+			for _, en := range es {
+				list = append(list, fmt.Sprintf("%s {%s}", where(en), en.KeyID))
+			}
+			sort.Strings(list)
+			fmt.Fprintf(e.Stdout, "  problem: one recovery password is listed under %d key IDs: %s\n", len(seen), strings.Join(list, ", "))
+			problems++
+		}
+	}
+	return problems, notes
+}
+
+func nameOrSerial(en keys.Entry) string {
+	switch {
+	case en.ComputerName != "" && en.Serial != "":
+		return en.ComputerName + ", serial " + en.Serial
+	case en.ComputerName != "":
+		return en.ComputerName
+	}
+	return "serial " + en.Serial
+}

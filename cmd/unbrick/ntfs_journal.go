@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/unbrick/unbrick/internal/exitcode"
+)
+
+func runNTFSJournal(e *env, args []string) int {
+	const prog = "unbrick ntfs journal"
+	fs := flag.NewFlagSet("ntfs journal", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	kf := addKeyFlags(fs)
+	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
+	asJSON := fs.Bool("json", false, "print JSON (field \"clean\": true|false)")
+	fs.Usage = func() {
+		ntfsUsage(e.Stderr, "unbrick ntfs journal [key flags] [--partition N] [--json] TARGET", `
+Shows whether the NTFS volume on TARGET is safe to write: the $LogFile
+journal (version 1.1 or 2.0, clean or not, its restart pages), the volume
+dirty flag (chkdsk scheduled) and the hiberfil.sys header (a live "hibr" /
+"HIBR" image means Windows is hibernated or shut down with Fast Startup).
+Read-only. A host that crashed in a boot loop usually shows an unclean
+version 2.0 journal: 'ntfs rm --unclean=reset' can empty it.`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.OK
+		}
+		return exitcode.Usage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(e.Stderr, "%s: need TARGET\n", prog)
+		fs.Usage()
+		return exitcode.Usage
+	}
+	o, code, err := openNTFSRead(e, prog, pos[0], *partition, kf)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
+		return code
+	}
+	defer o.Close()
+	js, err := o.Vol.JournalState()
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "%s: %s: %v\n", prog, o.Opened.Name(), err)
+		return exitcode.Failure
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(js); err != nil {
+			return exitcode.Failure
+		}
+		return exitcode.OK
+	}
+	fmt.Fprintf(e.Stdout, "%s\n%s", o.Opened.Name(), js)
+	return exitcode.OK
+}

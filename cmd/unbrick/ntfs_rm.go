@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// ntfsRmResult is the JSON output of `unbrick ntfs rm --json`.
+type ntfsRmResult struct {
+	Target  string             `json:"target"`
+	Path    string             `json:"path"`
+	DryRun  bool               `json:"dry_run"`
+	Applied bool               `json:"applied"`
+	Deleted []ntfs.DeletedFile `json:"deleted,omitempty"`
+	Writes  []ntfsRmWrite      `json:"writes,omitempty"`
+	Notes   []string           `json:"notes,omitempty"`
+	Error   string             `json:"error,omitempty"`
+}
+
+type ntfsRmWrite struct {
+	Offset  int64  `json:"offset"`
+	Sectors int    `json:"sectors"`
+	Changed int    `json:"changed_bytes"`
+	What    string `json:"what"`
+}
+
+func runNTFSRm(e *env, args []string) int {
+	const prog = "unbrick ntfs rm"
+	fs := flag.NewFlagSet("ntfs rm", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	kf := addKeyFlags(fs)
+	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
+	dryRun := fs.Bool("dry-run", false, "print the write plan (sectors, bytes changed, structure) and write nothing")
+	unclean := fs.String("unclean", "refuse", "unclean journal: `refuse`, or reset (empty it as ntfsfix does and set the dirty flag)")
+	hibernated := fs.String("hibernated", "refuse", "live hibernation file: `refuse`, or discard (invalidate it: the hibernated session is lost)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	fs.Usage = func() {
+		ntfsUsage(e.Stderr, "unbrick ntfs rm [key flags] [--partition N] [--dry-run] [--unclean=refuse|reset] [--hibernated=refuse|discard] [--json] TARGET PATH", `
+Deletes the file PATH from the NTFS volume on TARGET (BitLocker is unlocked
+with the key flags), the way Windows would: both directory entries (long
+and 8.3 name) leave the parent's index, the MFT record is freed (sequence
+number advanced), and its record and clusters are marked free. Writes are
+planned first (--dry-run prints the plan), checked against the disk, made
+in an order that a power cut cannot turn into corruption, and read back.
+Refused (exit 4), writing nothing: directories, hard links, reparse points,
+object IDs, an unclean journal or a hibernated Windows
+(unless --unclean / --hibernated allow it), a stale $MFTMirr.
+Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.OK
+		}
+		return exitcode.Usage
+	}
+	if len(pos) != 2 {
+		fmt.Fprintf(e.Stderr, "%s: need TARGET and PATH\n", prog)
+		fs.Usage()
+		return exitcode.Usage
+	}
+	up, err := ntfs.ParseUncleanPolicy(*unclean)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
+		return exitcode.Usage
+	}
+	hp, err := ntfs.ParseHibernatedPolicy(*hibernated)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
+		return exitcode.Usage
+	}
+	res := &ntfsRmResult{Target: pos[0], Path: pos[1], DryRun: *dryRun}
+	fail := func(code int, err error) int {
+		res.Error = err.Error()
+		if *asJSON {
+			writeRmJSON(e, res)
+		}
+		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
+		return code
+	}
+	o, code, err := openVolume(e, volumeRequest{Prog: prog, Target: pos[0], Partition: *partition, Keys: kf, Writable: !*dryRun})
+	if err != nil {
+		return fail(code, err)
+	}
+	defer o.Close()
+	v, err := ntfs.Open(o.Volume, o.Volume.Size())
+	if err != nil {
+		return fail(exitcode.Failure, fmt.Errorf("%s: %w", o.Name(), err))
+	}
+	plan, err := v.PlanDelete(pos[1], ntfs.DeleteOptions{Unclean: up, Hibernated: hp})
+	if err != nil {
+		return fail(ntfsWriteExitCode(err), err)
+	}
+	res.Deleted, res.Notes = plan.Deleted, plan.Notes
+	for i := range plan.Writes {
+		w := &plan.Writes[i]
+		res.Writes = append(res.Writes, ntfsRmWrite{Offset: w.Offset, Sectors: w.Len() / plan.SectorSize, Changed: w.ChangedBytes(), What: w.What})
+	}
+	if !*asJSON {
+		fmt.Fprint(e.Stdout, plan.String())
+	}
+	if *dryRun {
+		if *asJSON {
+			writeRmJSON(e, res)
+		} else {
+			fmt.Fprintln(e.Stdout, "dry run: nothing was written")
+		}
+		return exitcode.OK
+	}
+	if err := ntfs.Apply(o.Volume, plan, ntfs.ApplyOptions{Sync: targetSync(o)}); err != nil {
+		return fail(ntfsWriteExitCode(err), err)
+	}
+	res.Applied = true
+	if *asJSON {
+		writeRmJSON(e, res)
+	} else {
+		fmt.Fprintf(e.Stdout, "deleted %s (%d writes)\n", pos[1], len(plan.Writes))
+	}
+	return exitcode.OK
+}
+
+// targetSync returns the target's Sync (the ordering barrier between
+// writes) when the target offers one.
+func targetSync(o *openedVolume) func() error {
+	if s, ok := any(o.Target).(interface{ Sync() error }); ok {
+		return s.Sync
+	}
+	return nil
+}
+
+func writeRmJSON(e *env, res *ntfsRmResult) {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(res)
+}
+
+// ntfsWriteExitCode maps write-side errors: refusals (unsafe state,
+// unsupported file, disk changed since planning) are 4, the rest 1.
+func ntfsWriteExitCode(err error) int {
+	var dc *ntfs.DiskChangedError
+	switch {
+	case errors.Is(err, ntfs.ErrRefused), errors.As(err, &dc):
+		return exitcode.Refused
+	case errors.Is(err, os.ErrPermission):
+		return exitcode.Failure
+	}
+	return exitcode.Failure
+}

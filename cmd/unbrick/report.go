@@ -1,0 +1,220 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/fleetlog"
+	"github.com/unbrick/unbrick/internal/keys"
+)
+
+// runReport implements `unbrick report [--csv F] [--inventory F] LOGDIR...`.
+func runReport(e *env, args []string) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	csvOut := fs.String("csv", "", "also write the newest record per host to `FILE` as CSV")
+	inventory := fs.String("inventory", "", "list hosts of `FILE` (a key export or a host list) never seen in the logs")
+	pwFile := fs.String("passphrase-file", "", "passphrase for a sealed key export given as --inventory")
+	code := fs.String("code", "", "show the record whose confirmation code is `CODE`")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(e.Stderr, "usage: unbrick report [--csv F] [--inventory F] [--code CODE] [--json] LOGDIR...\n\n"+
+			"Merges fleet logs (directories searched for unbrick.jsonl, or the files) from many\n"+
+			"sticks and runs: newest record per host, counts by status, the recovery key IDs\n"+
+			"that were used (rotate those keys), and with --inventory the hosts never seen.\n\n")
+		fs.PrintDefaults()
+	}
+	paths, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitcode.OK
+		}
+		return exitcode.Usage
+	}
+	if len(paths) == 0 {
+		fmt.Fprintln(e.Stderr, "unbrick report: name at least one log directory or unbrick.jsonl file")
+		fs.Usage()
+		return exitcode.Usage
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(e.Stderr, "unbrick report: "+format+"\n", a...)
+		return exitcode.Failure
+	}
+	recs, probs, err := fleetlog.ReadPaths(paths)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, p := range probs {
+		fmt.Fprintf(e.Stderr, "unbrick report: warning: %v\n", p)
+	}
+	if *code != "" {
+		return reportCode(e, recs, *code)
+	}
+	sum := fleetlog.Merge(recs)
+	var never []fleetlog.InventoryItem
+	if *inventory != "" {
+		inv, err := fleetlog.LoadInventory(*inventory, keys.LoadOptions{Passphrase: keysPassphrase(e, *pwFile)})
+		if err != nil {
+			return fail("%v", err)
+		}
+		never = fleetlog.NeverSeen(inv, recs)
+	}
+	if *csvOut != "" {
+		if err := writeReportCSV(*csvOut, sum); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if *asJSON {
+		return printReportJSON(e, sum, never, *inventory != "")
+	}
+	printReport(e.Stdout, sum, never, *inventory != "", len(paths))
+	return exitcode.OK
+}
+
+func printReport(w io.Writer, s *fleetlog.Summary, never []fleetlog.InventoryItem, withInv bool, nPaths int) {
+	fmt.Fprintf(w, "%d record(s), %d host(s)\n\n", s.Records, len(s.Hosts))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "status\thosts")
+	for _, st := range fleetlog.Statuses {
+		fmt.Fprintf(tw, "%s\t%d\n", st, s.Counts[st])
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "host\tstatus\ttime (UTC)\tvolume\tcode\trecords\terror")
+	for _, h := range s.Hosts {
+		r := h.Latest
+		name := r.Host.Name()
+		if name == "" {
+			name = "(unknown)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", name, r.Status, r.Time.UTC().Format("2006-01-02 15:04:05"),
+			r.VolumeID, r.ConfirmationCode, h.Records, oneLine(r.Error))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nrecovery keys used (%d): rotate these keys now that they have been typed or copied\n", len(s.Keys))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, k := range s.Keys {
+		fmt.Fprintf(tw, "  {%s}\t%s\tlast used %s\n", k.KeyID, k.Host, k.LastUsed.Time.UTC().Format("2006-01-02 15:04:05"))
+	}
+	tw.Flush()
+	if withInv {
+		fmt.Fprintf(w, "\nhosts in the inventory never seen in the logs (%d):\n", len(never))
+		for _, it := range never {
+			fmt.Fprintf(w, "  %s\t(%s)\n", inventoryLabel(it), it.Source)
+		}
+	}
+}
+
+func inventoryLabel(it fleetlog.InventoryItem) string {
+	var parts []string
+	if it.Name != "" {
+		parts = append(parts, it.Name)
+	}
+	if it.Serial != "" {
+		parts = append(parts, "serial "+it.Serial)
+	}
+	if len(parts) == 0 && len(it.KeyIDs) > 0 {
+		parts = append(parts, "key {"+strings.Join(it.KeyIDs, "}, {")+"}")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return s
+}
+
+type reportJSON struct {
+	Records   int                      `json:"records"`
+	Counts    map[fleetlog.Status]int  `json:"counts"`
+	Hosts     []fleetlog.Record        `json:"hosts"`
+	KeysUsed  []string                 `json:"recovery_keys_used"`
+	NeverSeen []fleetlog.InventoryItem `json:"never_seen,omitempty"`
+}
+
+func printReportJSON(e *env, s *fleetlog.Summary, never []fleetlog.InventoryItem, withInv bool) int {
+	out := reportJSON{Records: s.Records, Counts: map[fleetlog.Status]int{}, Hosts: []fleetlog.Record{}, KeysUsed: []string{}}
+	for _, st := range fleetlog.Statuses {
+		out.Counts[st] = s.Counts[st]
+	}
+	for _, h := range s.Hosts {
+		out.Hosts = append(out.Hosts, h.Latest.Record)
+	}
+	for _, k := range s.Keys {
+		out.KeysUsed = append(out.KeysUsed, k.KeyID)
+	}
+	if withInv {
+		out.NeverSeen = append([]fleetlog.InventoryItem{}, never...)
+	}
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		fmt.Fprintf(e.Stderr, "unbrick report: %v\n", err)
+		return exitcode.Failure
+	}
+	return exitcode.OK
+}
+
+func reportCode(e *env, recs []fleetlog.LoadedRecord, code string) int {
+	found := 0
+	for _, r := range recs {
+		if fleetlog.NormalizeCode(code) != r.ConfirmationCode {
+			continue
+		}
+		found++
+		ok := fleetlog.CheckCode(code, r.RunID, r.VolumeID, r.Status)
+		fmt.Fprintf(e.Stdout, "%s:%d: host %s, volume %s, status %s, %s UTC, run %s, technician %s; code recomputed: %v\n",
+			r.File, r.Line, r.Host.Name(), r.VolumeID, r.Status, r.Time.UTC().Format("2006-01-02 15:04:05"), r.RunID, r.Technician, ok)
+	}
+	if found == 0 {
+		fmt.Fprintf(e.Stdout, "no record has confirmation code %s\n", fleetlog.NormalizeCode(code))
+		return exitcode.Failure
+	}
+	return exitcode.OK
+}
+
+func writeReportCSV(path string, s *fleetlog.Summary) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	w.Write([]string{"host", "computer_name", "bitlocker_name", "smbios_serial", "status", "time", "volume_id", "recovery_key_id",
+		"files_deleted", "error", "confirmation_code", "run_id", "technician", "records", "log"})
+	for _, h := range s.Hosts {
+		r := h.Latest
+		deleted := 0
+		for _, fl := range r.Files {
+			if fl.Action == "deleted" {
+				deleted++
+			}
+		}
+		w.Write([]string{r.Host.Name(), r.Host.ComputerName, r.Host.BitLockerName, r.Host.Serial, string(r.Status),
+			r.Time.UTC().Format(time.RFC3339), r.VolumeID, r.RecoveryKeyID, strconv.Itoa(deleted), r.Error,
+			r.ConfirmationCode, r.RunID, r.Technician, strconv.Itoa(h.Records), fmt.Sprintf("%s:%d", r.File, r.Line)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/unbrick/unbrick/internal/fleetlog"
+)
+
+func writeLog(t *testing.T, dir string, recs ...*fleetlog.Record) {
+	t.Helper()
+	l, err := fleetlog.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := l.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestReport(t *testing.T) {
+	root := t.TempDir()
+	t0 := time.Date(2024, 7, 19, 8, 0, 0, 0, time.UTC)
+	rec := func(host, vol string, st fleetlog.Status, at time.Time, key string) *fleetlog.Record {
+		return &fleetlog.Record{Time: at, RunID: "run-" + at.Format("1504"), ToolVersion: "t", Host: fleetlog.Host{ComputerName: host},
+			Target: "/dev/sda", Partition: 3, VolumeID: vol, Status: st, RecoveryKeyID: key}
+	}
+	// Stick 1: PC-ACCT-01 locked, LT-SALES-17 needs review. Stick 2: PC-ACCT-01 fixed later.
+	writeLog(t, filepath.Join(root, "stick1"),
+		&fleetlog.Record{Time: t0, RunID: "r1", Status: fleetlog.StatusLocked, VolumeID: "VOL-1", Host: fleetlog.Host{BitLockerName: "PC-ACCT-01"}},
+		rec("LT-SALES-17", "VOL-2", fleetlog.StatusNeedsReview, t0, ""))
+	writeLog(t, filepath.Join(root, "stick2"),
+		rec("PC-ACCT-01", "VOL-1", fleetlog.StatusRemediated, t0.Add(time.Hour), "FA4E0001-0000-4000-8000-000000000001"))
+
+	csvPath := filepath.Join(root, "out.csv")
+	code, out, errs := runCLI(t, "report", root, "--inventory", "../../internal/keys/testdata/ad-csvde.csv", "--csv", csvPath)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	for _, want := range []string{"3 record(s), 2 host(s)", "remediated     1", "needs-review   1", "locked         0",
+		"{FA4E0001-0000-4000-8000-000000000001}  PC-ACCT-01", "never seen in the logs (0)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	f, _ := os.Open(csvPath)
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != 3 || rows[2][0] != "PC-ACCT-01" || rows[2][4] != "remediated" {
+		t.Errorf("csv %v %v", rows, err)
+	}
+	// A host list with one host never seen.
+	hosts := filepath.Join(root, "hosts.txt")
+	os.WriteFile(hosts, []byte("PC-ACCT-01\nLT-SALES-17\nPC-NEVER-9\n"), 0o600)
+	code, out, _ = runCLI(t, "report", "--json", "--inventory", hosts, filepath.Join(root, "stick1"), filepath.Join(root, "stick2", "unbrick.jsonl"))
+	var js struct {
+		Counts    map[string]int
+		Hosts     []fleetlog.Record
+		KeysUsed  []string                 `json:"recovery_keys_used"`
+		NeverSeen []fleetlog.InventoryItem `json:"never_seen"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); err != nil || code != 0 {
+		t.Fatalf("json: %v %d\n%s", err, code, out)
+	}
+	if len(js.NeverSeen) != 1 || js.NeverSeen[0].Name != "PC-NEVER-9" || js.Counts["remediated"] != 1 || len(js.KeysUsed) != 1 {
+		t.Errorf("json summary %+v", js)
+	}
+	// Confirmation-code lookup.
+	c := fleetlog.ConfirmationCode("run-0900", "VOL-1", fleetlog.StatusRemediated)
+	code, out, _ = runCLI(t, "report", "--code", strings.ToLower(c), root)
+	if code != 0 || !strings.Contains(out, "host PC-ACCT-01, volume VOL-1, status remediated") || !strings.Contains(out, "code recomputed: true") {
+		t.Errorf("--code: %d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, "report", "--code", "ZZZZZZZZ", root); code != 1 {
+		t.Errorf("unknown code: %d", code)
+	}
+	if code, _, _ := runCLI(t, "report"); code != 2 {
+		t.Errorf("no args: %d", code)
+	}
+	if code, _, _ := runCLI(t, "report", filepath.Join(root, "nope")); code != 1 {
+		t.Errorf("missing dir: %d", code)
+	}
+}

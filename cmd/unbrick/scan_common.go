@@ -1,0 +1,184 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/hostid"
+	"github.com/unbrick/unbrick/internal/remedy"
+	"github.com/unbrick/unbrick/internal/rules"
+)
+
+// engineOptions builds the remediation engine's options shared by scan and
+// fix from the key flags and --rules. Errors are usage errors (exit 2).
+//
+// Key exports (--keys, age-sealed ones opened with --passphrase-file, then
+// UNBRICK_KEYS_PASSPHRASE, then a prompt) become the engine's key set.
+func engineOptions(e *env, kf *keyFlags, rulesFile string) (remedy.Options, error) {
+	var o remedy.Options
+	ks, err := kf.resolve(e)
+	if err != nil {
+		return o, err
+	}
+	for _, k := range ks.explicit {
+		o.Typed = append(o.Typed, remedy.TypedKey{Key: k, Source: "the command line (" + k.Kind() + ")"})
+	}
+	o.Keys = ks.set
+	if rulesFile != "" {
+		set, err := rules.ParseFile(rulesFile, rules.Options{})
+		if err != nil {
+			return o, fmt.Errorf("--rules: %w", err)
+		}
+		o.Rules = set
+	}
+	o.ToolVersion = toolVersion()
+	return o, nil
+}
+
+// resolveTargets returns the TARGETs given, or with none the host's disks
+// (Linux: /sys/block, without the boot medium, loop/RAM/optical and
+// read-only devices); in that case unbrick runs on the host itself and
+// its SMBIOS identity is read.
+func resolveTargets(e *env, args []string, o *remedy.Options) ([]string, error) {
+	if len(args) > 0 {
+		return args, nil
+	}
+	disks, skipped, err := disk.Discover(disk.DiscoverOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("find the host's disks: %w (name TARGETs: disk images or block devices)", err)
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(e.Stderr, "skipping %s: %s\n", s.Name, s.Reason)
+	}
+	if len(disks) == 0 {
+		return nil, errors.New("no disk found to work on (name TARGETs: disk images or block devices)")
+	}
+	var out []string
+	for _, d := range disks {
+		out = append(out, d.Path)
+	}
+	o.OnHost = true
+	if s, err := hostid.ReadSMBIOS(""); err == nil {
+		o.SMBIOS = s
+		o.Serial = s.Serial
+	}
+	return out, nil
+}
+
+// printVolume renders one volume report for humans.
+func printVolume(w io.Writer, v *remedy.Volume) {
+	var b strings.Builder
+	where := fmt.Sprintf("partition %d", v.Partition)
+	switch v.Partition {
+	case 0:
+		where = "whole target"
+	case -1:
+		where = "target"
+	}
+	fmt.Fprintf(&b, "%s %s: offset %d, %s, %s", v.Target, where, v.Offset, sizeString(v.Size), v.Kind)
+	if v.PartName != "" {
+		fmt.Fprintf(&b, " %q", v.PartName)
+	}
+	if v.Disk != "" {
+		fmt.Fprintf(&b, " [disk %s]", v.Disk)
+	}
+	b.WriteString("\n")
+	if bl := v.BitLocker; bl != nil {
+		fmt.Fprintf(&b, "  encryption:    BitLocker %s (%s), volume {%s}", bl.Method, bl.MethodCode, bl.VolumeGUID)
+		if bl.Description != "" {
+			fmt.Fprintf(&b, ", description %q", bl.Description)
+		}
+		b.WriteString("\n")
+		for _, p := range bl.Protectors {
+			mark := ""
+			if bl.Unlocked && p.ID == bl.ProtectorID {
+				mark = "  <- unlocked"
+			}
+			fmt.Fprintf(&b, "  protector:     %-20s {%s}%s\n", p.Type, p.ID, mark)
+		}
+		if bl.Unlocked {
+			fmt.Fprintf(&b, "  lock state:    unlocked with %s", bl.UnlockMethod)
+			if bl.KeySource != "" {
+				fmt.Fprintf(&b, " from %s", bl.KeySource)
+			}
+			if bl.KeyMatch != "" && bl.KeyMatch != "typed" {
+				fmt.Fprintf(&b, " (matched by %s)", bl.KeyMatch)
+			}
+			b.WriteString("\n")
+		} else {
+			b.WriteString("  lock state:    locked\n")
+		}
+	} else if v.Kind == "NTFS" {
+		b.WriteString("  encryption:    none\n")
+	}
+	if v.Label != "" || v.VolumeID != "" {
+		fmt.Fprintf(&b, "  volume:        label %q, id %s\n", v.Label, v.VolumeID)
+	}
+	if v.Windows {
+		name := v.ComputerName
+		if name == "" {
+			name = "(unknown)"
+		}
+		fmt.Fprintf(&b, "  windows:       yes, computer name %s\n", name)
+	}
+	if j := v.Journal; j != nil {
+		fmt.Fprintf(&b, "  journal:       %s (%s); dirty flag %v", j.State, j.Detail, j.Dirty)
+		if j.Reset {
+			b.WriteString("; emptied (--unclean=reset)")
+		}
+		b.WriteString("\n")
+	}
+	for _, f := range v.Files {
+		fmt.Fprintf(&b, "  file:          %s\n", f.Path)
+		fmt.Fprintf(&b, "                 %d bytes, last written %s, sha256 %s\n", f.Size, f.MTime.Format(time.RFC3339), f.SHA256)
+		fmt.Fprintf(&b, "                 %s", f.Reason)
+		if f.Action != "" && f.Action != remedy.ActionNone {
+			fmt.Fprintf(&b, " -> %s", f.Action)
+		}
+		b.WriteString("\n")
+	}
+	if v.Windows && len(v.Files) == 0 && v.Status != remedy.StatusLocked {
+		fmt.Fprintf(&b, "  files:         no file matches the rules (%s)\n", strings.Join(v.Rules, ", "))
+	}
+	if v.PlanText != "" {
+		b.WriteString("  plan:\n")
+		for _, l := range strings.Split(strings.TrimRight(v.PlanText, "\n"), "\n") {
+			b.WriteString("    " + l + "\n")
+		}
+	}
+	for _, n := range v.Notes {
+		fmt.Fprintf(&b, "  note:          %s\n", n)
+	}
+	if v.JournalFile != "" {
+		fmt.Fprintf(&b, "  undo journal:  %s\n", v.JournalFile)
+	}
+	if len(v.Phases) > 0 {
+		b.WriteString("  timing:       ")
+		for _, ph := range []string{"unlock", "evaluate", "plan", "write", "verify"} {
+			if ms, ok := v.Phases[ph]; ok {
+				fmt.Fprintf(&b, " %s %.1f ms,", ph, ms)
+			}
+		}
+		fmt.Fprintf(&b, " total %.1f ms\n", float64(v.Duration.Microseconds())/1000)
+	}
+	fmt.Fprintf(&b, "  status:        %s", v.Status)
+	if v.Error != "" {
+		fmt.Fprintf(&b, ": %s", v.Error)
+	}
+	b.WriteString("\n\n")
+	io.WriteString(w, b.String())
+}
+
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

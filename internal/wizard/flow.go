@@ -1,0 +1,333 @@
+package wizard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/fleetlog"
+	"github.com/unbrick/unbrick/internal/remedy"
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// wizard is one run of the flow.
+type wizard struct {
+	cfg Config
+	ui  UI
+	// typed are the keys the user supplied that opened a volume.
+	typed []remedy.TypedKey
+}
+
+func volKey(v *remedy.Volume) string {
+	return fmt.Sprintf("%s\x00%d\x00%d", v.Target, v.Partition, v.Offset)
+}
+
+// Run runs the wizard and returns the process exit code (as `unbrick fix`
+// would for the same outcomes). It never writes to a disk itself: scans,
+// dry runs and the fix are the engine's (internal/remedy).
+func Run(ctx context.Context, cfg Config) int {
+	w := &wizard{cfg: cfg, ui: cfg.UI}
+	code, err := w.run(ctx)
+	if errors.Is(err, ErrAborted) {
+		fmt.Fprintln(cfg.Out, "unbrick wizard: left by the user; nothing was written to any disk.")
+		return exitcode.Failure
+	}
+	if err != nil {
+		fmt.Fprintf(cfg.Out, "unbrick wizard: %v\n", err)
+		return exitcode.Failure
+	}
+	return code
+}
+
+func (w *wizard) options() remedy.Options {
+	o := w.cfg.Options
+	o.Typed = append(append([]remedy.TypedKey(nil), o.Typed...), w.typed...)
+	return o
+}
+
+func (w *wizard) run(ctx context.Context) (int, error) {
+	welcome := fmt.Sprintf("unbrick %s\n%s\n\n"+
+		"This wizard finds Windows on this computer's disks, unlocks BitLocker with\n"+
+		"a recovery key, and deletes the faulty CrowdStrike channel file of 19 July 2024.\n"+
+		"Nothing is written to a disk before you confirm, and an undo journal is kept.\n\n"+
+		"Disks: %s", w.cfg.Version, machineLine(w.cfg.Options.SMBIOS), strings.Join(w.cfg.Targets, ", "))
+	if err := w.ui.Show("Welcome: unbrick help-desk wizard", welcome); err != nil {
+		return 0, err
+	}
+
+	// The stick must take the fleet log and undo journal before any disk
+	// is touched.
+	for {
+		perr := probeWritable(w.cfg.LogDir)
+		if perr == nil {
+			perr = probeWritable(w.cfg.JournalDir)
+		}
+		if perr == nil {
+			break
+		}
+		retry, err := w.ui.Confirm("The stick cannot store the log",
+			"unbrick keeps a log record (with the confirmation code for the help desk) and an undo\n"+
+				"journal on the stick before it changes a disk. Writing to "+w.cfg.LogDir+" failed:\n  "+perr.Error()+"\n\n"+
+				"The stick is read-only (check its write-protect switch) or its LOGS partition is full.\n"+
+				"Nothing was written to any disk. Fix the stick, then try again.", "Try again", "Quit")
+		if err != nil {
+			return 0, err
+		}
+		if !retry {
+			return exitcode.Refused, w.ui.Show("Nothing was done", "No disk was changed. Remove the stick and restart the computer when you are ready.")
+		}
+	}
+
+	var vols []*remedy.Volume
+	w.ui.Busy("Looking for Windows", "Reading the disks (nothing is written) ...", func(func(string)) {
+		vols = remedy.Scan(ctx, w.cfg.Targets, w.options())
+	})
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+
+	candidates := 0
+	for _, v := range vols {
+		if v.Windows || v.Status == remedy.StatusLocked {
+			candidates++
+		}
+	}
+	if candidates == 0 {
+		body := "No Windows installation was found on: " + strings.Join(w.cfg.Targets, ", ") + "\n\n" + volumesText(vols) +
+			"\nIf this computer does have Windows, its disk may be hidden behind a RAID or Intel RST/VMD\n" +
+			"controller: do NOT change the firmware's storage mode (Windows would stop starting);\n" +
+			"call the help desk. Nothing was written to any disk."
+		if err := w.ui.Show("No Windows found", body); err != nil {
+			return 0, err
+		}
+		fmt.Fprintln(w.cfg.Out, "unbrick wizard: no Windows found; nothing was written.")
+		return remedy.ExitCode(vols, true), nil
+	}
+	if err := w.ui.Show("Disks and Windows volumes found", volumesText(vols)); err != nil {
+		return 0, err
+	}
+
+	// Unlock every locked volume, one at a time.
+	for i, v := range vols {
+		if v.Status != remedy.StatusLocked || v.BitLocker == nil {
+			continue
+		}
+		res, err := w.unlockDialog(ctx, v)
+		if err != nil {
+			return 0, err
+		}
+		if res.key != nil {
+			w.typed = append(w.typed, *res.key)
+		}
+		if res.vol != nil {
+			vols[i] = res.vol
+		}
+	}
+
+	// Preview (an engine dry run), with the journal choice where needed.
+	o := w.options()
+	var dry []*remedy.Volume
+	for {
+		od := o
+		od.DryRun, od.Log, od.JournalDir = true, nil, ""
+		w.ui.Busy("Preparing the preview", "Planning the changes (nothing is written) ...", func(func(string)) {
+			dry = remedy.Fix(ctx, w.cfg.Targets, od)
+		})
+		if o.Unclean != "" {
+			break
+		}
+		unclean := []*remedy.Volume{}
+		for _, v := range dry {
+			if v.Status == remedy.StatusRefused && v.Journal != nil && v.Journal.State == "unclean" {
+				unclean = append(unclean, v)
+			}
+		}
+		if len(unclean) == 0 {
+			break
+		}
+		reset, err := w.askJournal(unclean)
+		if err != nil {
+			return 0, err
+		}
+		if !reset {
+			break
+		}
+		o.Unclean = ntfs.UncleanPolicy("reset")
+	}
+
+	toDelete := 0
+	for _, v := range dry {
+		if (!v.Windows && v.Status != remedy.StatusLocked) || v.Status == remedy.StatusSkipped {
+			continue
+		}
+		n := 0
+		for _, f := range v.Files {
+			if f.Action == remedy.ActionWouldDelete {
+				n++
+			}
+		}
+		toDelete += n
+		var title, body string
+		switch v.Status {
+		case remedy.StatusDryRun:
+			title, body = fmt.Sprintf("Preview: %d file(s) to delete", n), previewText(v)
+		case remedy.StatusAlreadyClean:
+			title, body = "Preview: already clean", volumeName(v)+" ("+where(v)+")\n\nNo faulty file was found: nothing will be changed on this volume.\n"+keptText(v)
+		case remedy.StatusRefused:
+			title, body = "Preview: this volume will NOT be changed", volumeName(v)+" ("+where(v)+")\n\n"+refusalText(v)
+		case remedy.StatusLocked:
+			title, body = "Preview: locked, will NOT be changed", volumeName(v)+" ("+where(v)+")\n\n"+statusAdvice(v)
+		default:
+			title, body = "Preview: "+string(v.Status), volumeName(v)+" ("+where(v)+")\n\n"+statusAdvice(v)
+		}
+		if err := w.ui.Show(title, body); err != nil {
+			return 0, err
+		}
+	}
+
+	if toDelete > 0 {
+		ok, err := w.ui.Confirm(fmt.Sprintf("Delete %d file(s) now?", toDelete),
+			"The files listed in the preview will be deleted. An undo journal is written to the stick\n"+
+				"first, and the disk is checked afterwards. Do not switch the computer off until the\n"+
+				"wizard says it is done.", "Yes, delete them", "No, change nothing")
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			if err := w.ui.Show("Nothing was changed", "You chose not to delete the files. No disk was changed.\nRemove the stick and restart the computer, or run the wizard again."); err != nil {
+				return 0, err
+			}
+			fmt.Fprintln(w.cfg.Out, "unbrick wizard: not confirmed; nothing was written.")
+			return exitcode.OK, nil
+		}
+	}
+	return w.fix(ctx, o)
+}
+
+// askJournal explains an unclean NTFS journal and asks what to do.
+func (w *wizard) askJournal(vols []*remedy.Volume) (bool, error) {
+	var names []string
+	for _, v := range vols {
+		names = append(names, volumeName(v)+" ("+where(v)+")")
+	}
+	body := strings.Join(names, "\n") + "\n\n" +
+		"Windows stopped (the crash) with file system changes still in its journal. Reading\n" +
+		"the disk past those changes could miss newer data, so unbrick does not write there on\n" +
+		"its own. You can choose:\n\n" +
+		"- Reset the journal, as Linux's ntfsfix does, then delete the faulty file. Changes\n" +
+		"  Windows had not finished are dropped (usually just the last seconds before the\n" +
+		"  crash), and Windows runs a disk check at the next start.\n" +
+		"- Leave the volume unchanged: it is reported as refused and the help desk decides.\n"
+	v, err := w.ui.Choose("Windows did not shut down cleanly", body, []Option{
+		{Label: "Leave the volume unchanged (refused)", Value: "leave"},
+		{Label: "Reset the journal and fix (disk check at next start)", Value: "reset"},
+	})
+	return v == "reset", err
+}
+
+// refusalText explains a refusal in plain words.
+func refusalText(v *remedy.Volume) string {
+	s := "unbrick will not write to this volume:\n  " + v.Error + "\n"
+	if j := v.Journal; j != nil {
+		switch {
+		case j.Hibernated:
+			s += "\nWindows was hibernated (or Fast Startup saved its session). Writing now would be\n" +
+				"lost or cause damage when Windows resumes. Call the help desk."
+		case j.State == "unclean":
+			s += "\nYou chose to leave the unclean journal alone. Call the help desk."
+		}
+	}
+	return s
+}
+
+// keptText lists the matched files that stay.
+func keptText(v *remedy.Volume) string {
+	var b strings.Builder
+	for _, f := range v.Files {
+		if f.Verdict != remedy.VerdictFaulty {
+			b.WriteString("Stays:\n" + fileLine(f))
+		}
+	}
+	return b.String()
+}
+
+// fix runs the engine's fix with the fleet log, then shows the outcomes.
+func (w *wizard) fix(ctx context.Context, o remedy.Options) (int, error) {
+	log, err := fleetlog.Open(w.cfg.LogDir)
+	if err != nil {
+		return exitcode.Refused, w.ui.Show("The stick cannot store the log", "Opening the log failed: "+err.Error()+"\nNothing was written to any disk.")
+	}
+	o.JournalDir = w.cfg.JournalDir
+	o.RunID = remedy.NewRunID(time.Now())
+	var mu sync.Mutex
+	codes := map[string]string{}
+	var progress func(string)
+	o.Log = func(v *remedy.Volume) error {
+		r := v.FleetRecord(&o)
+		if err := log.Append(r); err != nil {
+			return err
+		}
+		mu.Lock()
+		codes[volKey(v)] = r.ConfirmationCode
+		mu.Unlock()
+		if progress != nil {
+			progress(fmt.Sprintf("%s: %s (%s)", where(v), v.Status, since(v.Duration)))
+		}
+		return nil
+	}
+	var vols []*remedy.Volume
+	// The engine's apply is never cancelled half-way: Fix gets a context
+	// that an interrupt does not cancel, and Busy holds SIGINT/SIGTERM/
+	// SIGHUP and Ctrl-C until it returns.
+	interrupted := w.ui.Busy("Fixing: do not switch the computer off",
+		"Writing the undo journal, deleting, checking. Ctrl-C waits until the disk is consistent.",
+		func(p func(string)) {
+			progress = p
+			vols = remedy.Fix(context.WithoutCancel(ctx), w.cfg.Targets, o)
+		})
+
+	var sum strings.Builder
+	var screens []struct{ title, body string }
+	for _, v := range vols {
+		if !v.Record {
+			continue
+		}
+		code := codes[volKey(v)]
+		if code == "" {
+			code = "(none: the log record could not be written)"
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s (%s)\n\n", volumeName(v), where(v))
+		fmt.Fprintf(&b, "Result:             %s\n", strings.ToUpper(string(v.Status)))
+		fmt.Fprintf(&b, "Confirmation code:  %s\n\n", code)
+		for _, f := range v.Files {
+			if f.Action == remedy.ActionDeleted {
+				fmt.Fprintf(&b, "Deleted: %s (%s)\n", f.Path, sizeText(f.Size))
+			}
+		}
+		b.WriteString(statusAdvice(v) + "\n\n")
+		b.WriteString("Read the confirmation code to the help desk.\n")
+		screens = append(screens, struct{ title, body string }{"Result: " + string(v.Status), b.String()})
+		fmt.Fprintln(&sum, resultLine(v, code))
+	}
+	final := "Remove the stick and restart the computer."
+	if interrupted {
+		final = "You asked to stop: the fix was finished first, so no volume is half-written.\n" + final
+	}
+	for i, s := range screens {
+		body := s.body
+		if i == len(screens)-1 {
+			body += "\n" + final
+		}
+		if err := w.ui.Show(s.title, body); err != nil && !errors.Is(err, ErrAborted) {
+			return remedy.ExitCode(vols, false), err
+		}
+	}
+	fmt.Fprint(w.cfg.Out, sum.String())
+	fmt.Fprintf(w.cfg.Out, "fleet log: %s\n%s\n", log.Dir(), final)
+	return remedy.ExitCode(vols, false), nil
+}

@@ -1,0 +1,237 @@
+package wizard
+
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/unbrick/unbrick/internal/hostid"
+	"github.com/unbrick/unbrick/internal/remedy"
+)
+
+// machineLine describes the machine from its SMBIOS identity.
+func machineLine(s *hostid.SMBIOS) string {
+	if s == nil {
+		return "Machine: not read (working on disk images, or /sys/class/dmi is missing)"
+	}
+	parts := []string{}
+	for _, p := range []string{s.Vendor, s.Model} {
+		if p = strings.TrimSpace(p); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	m := strings.Join(parts, " ")
+	if m == "" {
+		m = "unknown maker and model"
+	}
+	if s.Serial != "" {
+		m += ", serial " + s.Serial
+	}
+	return "Machine: " + m
+}
+
+// sizeText renders a byte count for people.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// where names a volume's place: "disk.img, partition 3".
+func where(v *remedy.Volume) string {
+	switch v.Partition {
+	case 0:
+		return v.Target + " (whole disk)"
+	case -1:
+		return v.Target
+	}
+	return fmt.Sprintf("%s, partition %d", v.Target, v.Partition)
+}
+
+// volumeName is the short name of a volume: its computer name if known.
+func volumeName(v *remedy.Volume) string {
+	if v.ComputerName != "" {
+		return "Windows of " + v.ComputerName
+	}
+	if v.BitLocker != nil {
+		if f := strings.Fields(v.BitLocker.Description); len(f) > 0 {
+			return "BitLocker volume of " + f[0]
+		}
+		return "BitLocker volume"
+	}
+	return "volume"
+}
+
+// encryptionText says how a volume is encrypted and whether it is open.
+func encryptionText(v *remedy.Volume) string {
+	bl := v.BitLocker
+	if bl == nil {
+		return "not encrypted"
+	}
+	s := "BitLocker " + bl.Method
+	if bl.Unlocked {
+		s += ", unlocked"
+		if bl.UnlockMethod != "" {
+			s += " (" + bl.UnlockMethod + ")"
+		}
+	} else {
+		s += ", LOCKED"
+	}
+	return s
+}
+
+// journalText explains the NTFS journal state in plain words.
+func journalText(j *remedy.JournalInfo) string {
+	if j == nil {
+		return "not read"
+	}
+	s := j.State
+	switch j.State {
+	case "clean":
+		s = "clean (Windows shut down properly or crashed without pending changes)"
+	case "unclean":
+		s = "unclean (Windows stopped with changes not yet written)"
+	case "hibernated":
+		s = "hibernated (Windows is asleep in hiberfil.sys)"
+	}
+	if j.Dirty {
+		s += "; check-disk scheduled"
+	}
+	return s
+}
+
+// volumesText is the "what was found" screen.
+func volumesText(vols []*remedy.Volume) string {
+	var b strings.Builder
+	nWin := 0
+	for _, v := range vols {
+		if v.Status == remedy.StatusSkipped {
+			fmt.Fprintf(&b, "- %s: %s %s, not Windows (%s)\n", where(v), sizeText(v.Size), v.Kind, labelOr(v.Label, "no label"))
+			continue
+		}
+		if v.Windows {
+			nWin++
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", where(v), volumeName(v))
+		fmt.Fprintf(&b, "    size %s, %s\n", sizeText(v.Size), encryptionText(v))
+		if v.Windows {
+			name := v.ComputerName
+			if name == "" {
+				name = "(not readable)"
+			}
+			fmt.Fprintf(&b, "    Windows: yes, computer name %s\n", name)
+			fmt.Fprintf(&b, "    journal: %s\n", journalText(v.Journal))
+			fmt.Fprintf(&b, "    faulty files: %d\n", countVerdict(v, remedy.VerdictFaulty))
+		} else if v.Status == remedy.StatusLocked {
+			fmt.Fprintf(&b, "    Windows: cannot tell until it is unlocked\n")
+		} else if v.Error != "" {
+			fmt.Fprintf(&b, "    problem: %s\n", v.Error)
+		}
+	}
+	if nWin > 1 {
+		fmt.Fprintf(&b, "\n%d Windows installations were found; the wizard handles each of them.\n", nWin)
+	}
+	return b.String()
+}
+
+func labelOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return "label " + s
+}
+
+func countVerdict(v *remedy.Volume, verdict string) int {
+	n := 0
+	for _, f := range v.Files {
+		if f.Verdict == verdict {
+			n++
+		}
+	}
+	return n
+}
+
+// fileLine renders one file of the preview: name, size, last-write time,
+// and why.
+func fileLine(f remedy.File) string {
+	return fmt.Sprintf("  %s\n    in %s\n    %s, last written %s\n    why: %s\n",
+		path.Base(f.Path), path.Dir(f.Path), sizeText(f.Size), f.MTime.UTC().Format("2006-01-02 15:04:05 UTC"), f.Reason)
+}
+
+// previewText is the dry run's report on one volume: what will be deleted
+// and what stays.
+func previewText(v *remedy.Volume) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s)\n\n", volumeName(v), where(v))
+	var del, keep []remedy.File
+	for _, f := range v.Files {
+		if f.Action == remedy.ActionWouldDelete {
+			del = append(del, f)
+		} else {
+			keep = append(keep, f)
+		}
+	}
+	if len(del) > 0 {
+		fmt.Fprintf(&b, "Will be DELETED (%d):\n", len(del))
+		for _, f := range del {
+			b.WriteString(fileLine(f))
+		}
+		b.WriteString("\n")
+	}
+	if len(keep) > 0 {
+		fmt.Fprintf(&b, "Stays (matched the rule's name but not its faulty time) (%d):\n", len(keep))
+		for _, f := range keep {
+			b.WriteString(fileLine(f))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("Everything else on the volume stays as it is.")
+	if v.PlanWrites > 0 {
+		fmt.Fprintf(&b, " (%d disk writes, %s; an undo journal is saved first.)", v.PlanWrites, sizeText(v.PlanBytes))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// statusAdvice says in plain words what an outcome means and what to do.
+func statusAdvice(v *remedy.Volume) string {
+	switch v.Status {
+	case remedy.StatusRemediated:
+		return "The faulty file was deleted and the disk was checked afterwards. Windows should start normally."
+	case remedy.StatusAlreadyClean:
+		return "No faulty file is on this Windows: nothing was changed. If it still does not start, the cause is something else: call the help desk."
+	case remedy.StatusLocked:
+		s := "This volume stayed locked (no key), so nothing was changed."
+		if id := recoveryKeyID(v); id != "" {
+			s += " Get the recovery key with ID " + ShortKeyID(id) + " (full ID " + id + ") from the help desk and run the wizard again."
+		}
+		return s
+	case remedy.StatusRefused:
+		return "Nothing was written: " + v.Error + ". Give this screen's code to the help desk; they will decide what to do."
+	case remedy.StatusNeedsReview:
+		return "A person must decide: " + v.Error + ". Give this screen's code to the help desk."
+	case remedy.StatusFailed:
+		s := "Something went wrong: " + v.Error + "."
+		if v.JournalFile != "" {
+			s += " The undo journal " + v.JournalFile + " can put the disk back ('unbrick undo')."
+		}
+		return s + " Give this screen's code to the help desk."
+	}
+	return v.Error
+}
+
+// resultLine is the plain one-line summary of a volume's outcome printed
+// after the wizard ends, e.g. for the technician's notes.
+func resultLine(v *remedy.Volume, code string) string {
+	return fmt.Sprintf("%s: %s: %s, confirmation code %s", where(v), volumeName(v), v.Status, code)
+}
+
+// since formats a duration for the progress screen.
+func since(d time.Duration) string { return d.Round(time.Millisecond).String() }
