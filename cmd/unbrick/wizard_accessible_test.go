@@ -189,8 +189,8 @@ func TestWizardAccessibleSeveralWindows(t *testing.T) {
 	dir := t.TempDir()
 	demo := filepath.Join(dir, "demo.img")
 	gunzipTo(t, "../../testdata/demo-disk.img.gz", demo)
-	// welcome, volumes, preview x2, confirm, result x2.
-	s, code := runAccessible(t, dir, "\n\n\n\ny\n\n\n", "--log", "logs", demo, plain)
+	// welcome, volumes, preview x2, choice 2 (all), result x2.
+	s, code := runAccessible(t, dir, "\n\n\n\n2\n\n\n", "--log", "logs", demo, plain)
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, s)
 	}
@@ -203,6 +203,32 @@ func TestWizardAccessibleSeveralWindows(t *testing.T) {
 	}
 	for _, c := range m {
 		requireRecord(t, filepath.Join(dir, "logs"), c[1], "remediated")
+	}
+	verifyFixed(t, plain, "win10-plain-ntfs")
+}
+
+// Several Windows installations, one chosen: only that one is fixed and
+// logged; the other disk is byte-identical.
+func TestWizardAccessibleSeveralWindowsChooseOne(t *testing.T) {
+	plain := testcorpus.Disk(t, "win10-plain-ntfs")
+	dir := t.TempDir()
+	demo := filepath.Join(dir, "demo.img")
+	gunzipTo(t, "../../testdata/demo-disk.img.gz", demo)
+	demoBefore := sha256File(t, demo)
+	// welcome, volumes, preview x2, choice 4 (only the second disk), result.
+	s, code := runAccessible(t, dir, "\n\n\n\n4\n\n", "--log", "logs", demo, plain)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, s)
+	}
+	if !strings.Contains(s, "1) No, change nothing") || !strings.Contains(s, "You chose: Only on Windows of W10-PLAIN") {
+		t.Fatalf("transcript:\n%s", s)
+	}
+	requireRecord(t, filepath.Join(dir, "logs"), transcriptCode(t, s), "remediated")
+	if n := len(logRecords(t, filepath.Join(dir, "logs"))); n != 1 {
+		t.Fatalf("%d fleet log records, want 1 (the chosen volume)", n)
+	}
+	if sha256File(t, demo) != demoBefore {
+		t.Fatal("the volume not chosen was written")
 	}
 	verifyFixed(t, plain, "win10-plain-ntfs")
 }
@@ -240,9 +266,10 @@ func TestWizardAccessibleOtherKeys(t *testing.T) {
 		source  string
 	}{
 		{"win10-xts128-bek-startupkey", func(string) string {
-			return "3\n" + testcorpus.Path(t, "src/startup_key.bek") + "\n"
+			// Choices: BEK file, password, skip (no recovery password protector).
+			return "1\n" + testcorpus.Path(t, "src/startup_key.bek") + "\n"
 		}, "BEK file"},
-		{"win7-cbc128-diffuser-password", func(string) string { return "4\npassword12!@\n" }, "typed in the wizard (password)"},
+		{"win7-cbc128-diffuser-password", func(string) string { return "1\npassword12!@\n" }, "typed in the wizard (password)"},
 		{"win10-xts128-recoverypw", func(dir string) string {
 			return "2\n" + filepath.Join(dir, "missing.csv") + "\n" + writeKeyCSV(t, dir) + "\n"
 		}, "keys.csv"},
@@ -255,7 +282,9 @@ func TestWizardAccessibleOtherKeys(t *testing.T) {
 			if code != 0 || !strings.Contains(s, "REMEDIATED") {
 				t.Fatalf("exit %d:\n%s", code, s)
 			}
-			if strings.Contains(s, "password12") {
+			// The whole secret: the temporary directory's name ends in
+			// "password" and random digits, which may start with 12.
+			if strings.Contains(s, "password12!@") {
 				t.Fatal("the transcript shows the password")
 			}
 			r := requireRecord(t, filepath.Join(dir, "logs"), transcriptCode(t, s), "remediated")
@@ -263,7 +292,7 @@ func TestWizardAccessibleOtherKeys(t *testing.T) {
 				t.Fatalf("key_source %q, want %q", ks, c.source)
 			}
 			raw, _ := os.ReadFile(filepath.Join(dir, "logs", "unbrick.jsonl"))
-			if strings.Contains(string(raw), "password12") {
+			if strings.Contains(string(raw), "password12!@") {
 				t.Fatal("the fleet log holds the password")
 			}
 			verifyFixed(t, img, c.variant)

@@ -236,14 +236,15 @@ func requireRecord(t *testing.T, logDir, code, status string) map[string]any {
 // verifyFixed runs the corpus's independent verifier (dislocker, ntfs-3g,
 // sleuthkit, libfsntfs) on img. It needs root and FUSE and takes a while,
 // so it runs when UNBRICK_WIZARD_VERIFY=1 (scripts/ci-wizard.sh sets it).
-func verifyFixed(t *testing.T, img, variant string) {
+// extra are more verify flags (--allow-dirty, --allow-journal-change).
+func verifyFixed(t *testing.T, img, variant string, extra ...string) {
 	t.Helper()
 	if os.Getenv("UNBRICK_WIZARD_VERIFY") != "1" {
 		t.Logf("skipping ../shared/corpus/verify of %s (set UNBRICK_WIZARD_VERIFY=1; scripts/ci-wizard.sh does)", variant)
 		return
 	}
 	verify := testcorpus.Path(t, "verify")
-	out, err := exec.Command(verify, img, variant, "--expect", "fixed").CombinedOutput()
+	out, err := exec.Command(verify, append([]string{img, variant, "--expect", "fixed"}, extra...)...).CombinedOutput()
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	last := lines[len(lines)-1]
 	if err != nil || !strings.HasPrefix(last, "verify: PASS") {

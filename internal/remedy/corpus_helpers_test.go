@@ -92,15 +92,15 @@ func typedKeys(t testing.TB, v variant) ([]TypedKey, []string) {
 	method, secret := v.unlock()
 	switch method {
 	case "recovery_password":
-		return []TypedKey{{bitlocker.RecoveryPassword(secret), "--recovery-password"}}, []string{secret}
+		return []TypedKey{{Key: bitlocker.RecoveryPassword(secret), Source: "--recovery-password"}}, []string{secret}
 	case "password":
-		return []TypedKey{{bitlocker.Password(secret), "--password"}}, []string{secret}
+		return []TypedKey{{Key: bitlocker.Password(secret), Source: "--password"}}, []string{secret}
 	case "bek":
 		b, err := os.ReadFile(testcorpus.Path(t, secret))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return []TypedKey{{bitlocker.BEK(b), "--bek " + filepath.Base(secret)}}, nil
+		return []TypedKey{{Key: bitlocker.BEK(b), Source: "--bek " + filepath.Base(secret)}}, nil
 	}
 	return nil, nil
 }

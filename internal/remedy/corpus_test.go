@@ -2,16 +2,14 @@ package remedy
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/unbrick/unbrick/bitlocker"
-	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/remedy/remedytest"
 	"github.com/unbrick/unbrick/internal/testcorpus"
 	"github.com/unbrick/unbrick/internal/undo"
 	"github.com/unbrick/unbrick/ntfs"
@@ -236,7 +234,7 @@ func TestWrongKeyLocked(t *testing.T) {
 	img := testcorpus.Disk(t, v.name)
 	wrong := "111111-222222-333333-444444-555555-666666-777777-888888"
 	o, _ := fixOpts(t, v)
-	o.Typed = []TypedKey{{bitlocker.RecoveryPassword(wrong), "--recovery-password"}}
+	o.Typed = []TypedKey{{Key: bitlocker.RecoveryPassword(wrong), Source: "--recovery-password"}}
 	var logged []*Volume
 	o.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
 	vols := fix(t, img, o)
@@ -253,93 +251,12 @@ func TestWrongKeyLocked(t *testing.T) {
 	leakCheck(t, []string{wrong}, vols)
 }
 
-// uncleanRestartPage builds a $LogFile restart page of an unclean version
-// 1.1 journal (one log client "NTFS" in use, clean flag clear), as Windows 7
-// leaves it after a crash. Layout: ntfs-3g include/ntfs-3g/logfile.h
-// (RESTART_PAGE_HEADER, RESTART_AREA, LOG_CLIENT_RECORD).
-func uncleanRestartPage(fileSize int64) []byte {
-	const pageSize, raOff, caOff = 4096, 0x30, 0x40
-	b := make([]byte, pageSize)
-	le := binary.LittleEndian
-	copy(b, "RSTR")
-	le.PutUint16(b[0x04:], 0x1E)           // update sequence array offset
-	le.PutUint16(b[0x06:], 1+pageSize/512) // update sequence array count
-	le.PutUint32(b[0x10:], pageSize)       // system page size
-	le.PutUint32(b[0x14:], pageSize)       // log page size
-	le.PutUint16(b[0x18:], raOff)          // restart area offset
-	le.PutUint16(b[0x1A:], 1)              // minor version
-	le.PutUint16(b[0x1C:], 1)              // major version
-	ra := b[raOff:]
-	le.PutUint64(ra[0x00:], 0x5a3c10) // current LSN
-	le.PutUint16(ra[0x08:], 1)        // log clients
-	le.PutUint16(ra[0x0A:], 0xFFFF)   // free list: none
-	le.PutUint16(ra[0x0C:], 0)        // in-use list: client 0
-	le.PutUint16(ra[0x0E:], 0)        // flags: not clean
-	le.PutUint32(ra[0x10:], uint32(67-bits.Len64(uint64(fileSize))))
-	le.PutUint16(ra[0x14:], caOff+0xA0) // restart area length
-	le.PutUint16(ra[0x16:], caOff)      // client array offset
-	le.PutUint64(ra[0x18:], uint64(fileSize))
-	le.PutUint16(ra[0x24:], 0x30) // log record header length
-	le.PutUint16(ra[0x26:], 0x40) // log page data offset
-	le.PutUint32(ra[0x28:], 1)    // open count
-	cl := ra[caOff:]
-	le.PutUint64(cl[0x00:], 0x5a3b00) // oldest LSN
-	le.PutUint64(cl[0x08:], 0x5a3b80) // client restart LSN
-	le.PutUint16(cl[0x10:], 0xFFFF)   // previous client
-	le.PutUint16(cl[0x12:], 0xFFFF)   // next client
-	le.PutUint32(cl[0x1C:], 8)        // name length in bytes
-	copy(cl[0x20:], []byte{'N', 0, 'T', 0, 'F', 0, 'S', 0})
-	// Update sequence protection: the last two bytes of every 512-byte
-	// stride move into the array and hold the sequence number instead.
-	const usn = 1
-	le.PutUint16(b[0x1E:], usn)
-	for i := 1; i <= pageSize/512; i++ {
-		tail := i*512 - 2
-		copy(b[0x1E+2*i:], b[tail:tail+2])
-		le.PutUint16(b[tail:], usn)
-	}
-	return b
-}
-
-// makeUnclean writes unclean restart pages into the OS volume's $LogFile
-// of a plain NTFS image (the corpus journals are empty, all 0xFF).
-func makeUnclean(t *testing.T, img string, partition int) {
-	t.Helper()
-	tg, err := disk.OpenTarget(img, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	c, err := tg.Select(partition)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec := tg.Section(c)
-	nv, err := ntfs.Open(sec, sec.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lf, err := nv.OpenRef(ntfs.MakeRef(ntfs.RecordLogFile, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := lf.FindAttr(ntfs.AttrData, "")
-	if a == nil || !a.NonResident || len(a.Runs) == 0 || a.Runs[0].Length*int64(nv.Boot().ClusterSize) < 8192 {
-		t.Fatal("$LogFile has no non-resident data of two pages")
-	}
-	start := a.Runs[0].LCN * int64(nv.Boot().ClusterSize)
-	pg := uncleanRestartPage(a.DataSize)
-	for _, off := range []int64{0, 4096} {
-		if _, err := sec.WriteAt(pg, start+off); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestUncleanJournal(t *testing.T) {
 	v := oneVariant(t, "win10-plain-ntfs")
 	img := testcorpus.Disk(t, v.name)
-	makeUnclean(t, img, v.osPartition())
+	if err := remedytest.MakeUncleanJournal(img, v.osPartition()); err != nil {
+		t.Fatal(err)
+	}
 	scan := volumeOf(t, Scan(context.Background(), []string{img}, Options{}), v)
 	if scan.Journal == nil || scan.Journal.State != "unclean" {
 		t.Fatalf("scan journal %+v", scan.Journal)

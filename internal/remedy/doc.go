@@ -11,6 +11,23 @@
 //	code := remedy.ExitCode(vols, scan)   // 1 > 4 > 3 > 5 > 0; scan: only read failures
 //	rec  := vol.FleetRecord(&opts)        // internal/fleetlog record, no secret
 //
+// Hooks for front ends that call the engine several times (the wizard):
+//
+//   - Options.Select(target, partition) limits a call to chosen volumes;
+//     the others are not opened and not reported.
+//   - TypedKey.VolumeGUID scopes a key to one BitLocker volume, so it is
+//     not tried (a 2^20-round stretch each time) on every other one.
+//   - Options.KeyCache (NewKeyCache) keeps, per BitLocker volume GUID, the
+//     unwrapped key of every volume unlocked (bitlocker's ReuseKey) and is
+//     tried first: Scan, dry run and Fix sharing one cache derive each key
+//     once. The cache is never logged or written; it formats as a count.
+//   - Options.Progress(v, step) is told when a volume enters each Step:
+//     unlock, evaluate, plan, journal, write, verify, done.
+//   - Volume.KeyDerivations counts the stretches a call spent on a volume.
+//
+// Test fixtures shared with the front ends' tests (an unclean $LogFile
+// restart area written into an image copy) are in internal/remedy/remedytest.
+//
 // # Per volume
 //
 // Targets are processed Options.Parallel at a time; the volumes of one
@@ -18,9 +35,11 @@
 //
 //  1. the partition section; in fix mode (dry run included) wrapped in an
 //     undo.Recorder, which stages every write in memory;
-//  2. BitLocker: open the metadata and unlock with the keys worth trying, one
-//     at a time (each recovery password or password costs a 2^20-round
-//     stretch): the clear key of a suspended volume, typed keys, then the key
+//  2. BitLocker: open the metadata and unlock with the key cache's key for
+//     the volume, if any, else with the keys worth trying, one at a time
+//     (each recovery password or password costs a 2^20-round stretch): the
+//     clear key of a suspended volume, typed keys (those scoped to another
+//     volume GUID left out), then the key
 //     export's entries for the volume's protector IDs, for the computer name
 //     in its metadata description, for the host's SMBIOS serial (at most
 //     keys.MaxCandidates). No key: status locked, and the error names the

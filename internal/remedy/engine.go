@@ -53,16 +53,46 @@ type Options struct {
 	SMBIOS *hostid.SMBIOS
 
 	Parallel int // targets processed at once (>= 1)
+
+	// Select, when set, limits the work to the volumes it accepts: it is
+	// asked about each candidate volume of a target (partition as Linux
+	// numbers it, 0 = the whole target is the volume) before the volume
+	// is opened, and a volume it rejects is neither opened nor reported. The wizard uses it to check a key on one volume and to fix
+	// only the volumes the user chose. Nil: every volume.
+	Select func(target string, partition int) bool
+	// KeyCache, when set, is consulted before any other key (a cached key
+	// costs no stretch) and receives the key of every BitLocker volume
+	// unlocked, so Scan, dry run and Fix sharing it derive each key once.
+	// Nil: no caching across calls (a single Fix still re-opens for
+	// verification without a second stretch).
+	KeyCache *KeyCache
+	// Progress, when set, is told when a volume enters each Step (unlock,
+	// evaluate, plan, journal, write, verify, done). v is the volume's
+	// report so far (Target, Partition, VolumeID...). It must be quick and
+	// safe for concurrent use (targets run in parallel).
+	Progress func(v *Volume, step Step)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
 
-// TypedKey is a key given on the command line: the bitlocker.Key and a
-// label for reports ("--recovery-password", "--bek FILE"); never the
-// secret itself.
+// TypedKey is a key given on the command line or in the wizard: the
+// bitlocker.Key and a label for reports ("--recovery-password", "--bek
+// FILE"); never the secret itself.
 type TypedKey struct {
 	Key    bitlocker.Key
 	Source string
+	// VolumeGUID, when set, scopes the key to the BitLocker volume with
+	// this GUID (braces and case ignored): it is not tried on any other
+	// volume, where it would only cost a 2^20-round stretch to fail. The
+	// wizard scopes each key the user types to the volume it was asked
+	// for. "": tried on every BitLocker volume (command-line keys).
+	VolumeGUID string
+}
+
+// appliesTo reports whether the key may be tried on the volume with this
+// GUID.
+func (k TypedKey) appliesTo(volumeGUID string) bool {
+	return k.VolumeGUID == "" || normGUID(k.VolumeGUID) == normGUID(volumeGUID)
 }
 
 func (o *Options) now() time.Time {
@@ -161,6 +191,9 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 		if err := ctx.Err(); err != nil {
 			break
 		}
+		if o.Select != nil && !o.Select(path, c.Partition) {
+			continue
+		}
 		v := processCandidate(t, c, o, fix, flush, diskName)
 		if v == nil {
 			continue
@@ -214,6 +247,9 @@ func processCandidate(t *disk.Target, c *disk.Candidate, o *Options, fix bool, f
 	}
 	v.Duration = time.Since(start)
 	v.Finished = o.now()
+	if o.Progress != nil {
+		o.Progress(v, StepDone)
+	}
 	return v
 }
 

@@ -117,6 +117,7 @@ func (p *pipeline) steps() error {
 	p.v.Windows = true
 	p.v.Record = true
 	p.identity()
+	p.progress(StepEvaluate)
 	if err := p.journalState(); err != nil {
 		return err
 	}
@@ -208,10 +209,12 @@ func (p *pipeline) commit() error {
 	if p.o.JournalDir == "" {
 		return refused("no journal directory: unbrick never writes without an undo journal")
 	}
-	jf, path, err := createJournal(p.o.JournalDir, p.o.RunID, p.v.VolumeID)
+	p.progress(StepJournal)
+	f, path, err := createJournal(p.o.JournalDir, p.o.RunID, p.v.VolumeID)
 	if err != nil {
 		return refused("%v: nothing was written", err)
 	}
+	jf := &journalProgress{JournalFile: f, p: p}
 	target := p.t.Path()
 	if p.v.Disk != "" {
 		target += " [" + p.v.Disk + "]"
@@ -223,7 +226,7 @@ func (p *pipeline) commit() error {
 		sync = p.flush.Sync
 	}
 	res, err := p.rec.Commit(jf, h, sync)
-	cerr := jf.Close()
+	cerr := f.Close()
 	if errors.Is(err, undo.ErrJournal) || errors.Is(err, undo.ErrDiskChanged) {
 		os.Remove(path)
 		return refused("%v: nothing was written", err)
@@ -241,13 +244,38 @@ func (p *pipeline) commit() error {
 	return nil
 }
 
-// timed runs one step and records its wall time in the report.
+// timed runs one step and records its wall time in the report. The steps
+// named like a Step are reported to Options.Progress as they start
+// (evaluate is reported before the journal state is read; write reports
+// journal and write itself).
 func (p *pipeline) timed(name string, f func() error) error {
+	switch s := Step(name); s {
+	case StepUnlock, StepPlan, StepVerify:
+		p.progress(s)
+	}
 	start := time.Now()
 	err := f()
 	if p.v.Phases == nil {
 		p.v.Phases = map[string]float64{}
 	}
 	p.v.Phases[name] = float64(time.Since(start).Microseconds()) / 1000
+	return err
+}
+
+// journalProgress reports StepWrite to Options.Progress once the undo
+// journal is on the stick (its first successful Sync): the recorder writes
+// the disk only after that.
+type journalProgress struct {
+	undo.JournalFile
+	p      *pipeline
+	synced bool
+}
+
+func (j *journalProgress) Sync() error {
+	err := j.JournalFile.Sync()
+	if err == nil && !j.synced {
+		j.synced = true
+		j.p.progress(StepWrite)
+	}
 	return err
 }

@@ -147,7 +147,7 @@ func TestMalformedKeyNotEchoed(t *testing.T) {
 	v := oneVariant(t, "win10-xts128-recoverypw")
 	img := testcorpus.Disk(t, v.name)
 	typo := "284867-596541-514998-422114-660297-261613-215424-199409"
-	vols := Scan(context.Background(), []string{img}, Options{Typed: []TypedKey{{bitlocker.RecoveryPassword(typo), "typed"}}})
+	vols := Scan(context.Background(), []string{img}, Options{Typed: []TypedKey{{Key: bitlocker.RecoveryPassword(typo), Source: "typed"}}})
 	vol := volumeOf(t, vols, v)
 	if vol.Status != StatusLocked || !strings.Contains(vol.Error, "group 8") {
 		t.Fatalf("status %s error %q", vol.Status, vol.Error)

@@ -20,9 +20,10 @@ type keyTry struct {
 }
 
 // unlock opens the BitLocker layer on base, fills the report's BitLocker
-// fields and unlocks it with the keys worth trying, one at a time (each
-// recovery password or password costs a 2^20-round stretch, so only keys
-// matched to this volume are tried).
+// fields and unlocks it: with the key Options.KeyCache holds for it (no
+// stretch), else with the keys worth trying, one at a time (each recovery
+// password or password costs a 2^20-round stretch, so only keys matched to
+// this volume are tried; v.KeyDerivations counts them).
 func (p *pipeline) unlock(base io.ReaderAt) error {
 	bl, err := bitlocker.Open(base, p.size)
 	if err != nil {
@@ -42,9 +43,23 @@ func (p *pipeline) unlock(base io.ReaderAt) error {
 	p.v.Encryption = "BitLocker " + info.MethodName
 	p.v.VolumeID = info.VolumeGUID
 
-	tries := p.keysFor(info, ids)
-	var errs []string
 	unlocked := !bl.Locked()
+	// A key this process already unwrapped for the volume: no stretch.
+	fromCache := false
+	for _, ck := range p.o.KeyCache.get(info.VolumeGUID) {
+		if unlocked {
+			break
+		}
+		if err := bl.Unlock(ck.key); err == nil {
+			unlocked, fromCache = true, true
+			bi.KeySource, bi.KeyMatch = ck.source, ck.match
+		}
+	}
+	var tries []keyTry
+	if !unlocked {
+		tries = p.keysFor(info, ids)
+	}
+	var errs []string
 	if !unlocked && len(tries) == 0 {
 		err := bl.Unlock() // no key: the error names the recovery key IDs to look up
 		if err == nil {
@@ -57,7 +72,9 @@ func (p *pipeline) unlock(base io.ReaderAt) error {
 		if unlocked {
 			break
 		}
-		if err := bl.Unlock(k.key); err != nil {
+		err := bl.Unlock(k.key)
+		p.v.KeyDerivations += stretches(bl, k.key, err)
+		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", k.source, scrubDigits(err.Error())))
 			continue
 		}
@@ -68,6 +85,9 @@ func (p *pipeline) unlock(base io.ReaderAt) error {
 		return &outcome{StatusLocked, fmt.Errorf("no key opened this volume (tried %d): %s", len(tries), strings.Join(errs, "; "))}
 	}
 	bi.Unlocked = true
+	if !fromCache {
+		p.o.KeyCache.add(info.VolumeGUID, bl, bi.KeySource, bi.KeyMatch)
+	}
 	bi.ProtectorID, bi.UnlockMethod = bl.UnlockedBy()
 	if bi.UnlockMethod == string(bitlocker.ProtectorRecoveryPassword) {
 		bi.RecoveryKeyID = bi.ProtectorID
@@ -88,7 +108,9 @@ func (p *pipeline) keysFor(info *bitlocker.Info, ids []string) []keyTry {
 		out = append(out, keyTry{bitlocker.ClearKey(), "clear key (protection suspended)", "suspended"})
 	}
 	for _, k := range p.o.Typed {
-		out = append(out, keyTry{k.Key, k.Source, "typed"})
+		if k.appliesTo(info.VolumeGUID) {
+			out = append(out, keyTry{k.Key, k.Source, "typed"})
+		}
 	}
 	if p.o.Keys != nil {
 		isID := map[string]bool{}
@@ -100,6 +122,38 @@ func (p *pipeline) keysFor(info *bitlocker.Info, ids []string) []keyTry {
 		}
 	}
 	return out
+}
+
+// stretches is how many 2^20-round key stretches trying k on bl cost
+// (err is what Unlock returned): one per protector of the key's kind tried,
+// up to the one that opened the volume; none for a malformed secret or a
+// key that needs no stretch (startup key, clear key, cached key).
+func stretches(bl *bitlocker.Volume, k bitlocker.Key, err error) int {
+	var kind bitlocker.ProtectorType
+	switch k.Kind() {
+	case "recovery password":
+		kind = bitlocker.ProtectorRecoveryPassword
+	case "password":
+		kind = bitlocker.ProtectorPassword
+	default:
+		return 0
+	}
+	var bad *bitlocker.BadSecretError
+	if errors.As(err, &bad) {
+		return 0
+	}
+	by, _ := bl.UnlockedBy()
+	n := 0
+	for _, pr := range bl.Protectors() {
+		if pr.Type != kind {
+			continue
+		}
+		n++
+		if err == nil && pr.ID == by {
+			break
+		}
+	}
+	return n
 }
 
 func entrySource(e keys.Entry) string {

@@ -18,8 +18,47 @@ import (
 type wizard struct {
 	cfg Config
 	ui  UI
-	// typed are the keys the user supplied that opened a volume.
-	typed []remedy.TypedKey
+	// cache holds the key of every BitLocker volume unlocked so far (by the
+	// first scan, with the command line's keys and key exports, or in the
+	// key dialog): the preview and the fix reuse it, so each key is derived
+	// once per run. Never shown, never logged.
+	cache *remedy.KeyCache
+	// tracked are the volumes the fleet log tracks (Windows system volumes
+	// and locked volumes that could be one), by volKey: the preview and
+	// the fix work on these only.
+	tracked map[string]bool
+
+	mu sync.Mutex
+	// stretches counts the 2^20-round key derivations of the whole run, by
+	// BitLocker volume GUID (tests and benchmarks).
+	stretches map[string]int
+}
+
+func newWizard(cfg Config) *wizard {
+	return &wizard{cfg: cfg, ui: cfg.UI, cache: remedy.NewKeyCache(), tracked: map[string]bool{}, stretches: map[string]int{}}
+}
+
+// count adds the key derivations of an engine call's reports to the run's
+// total and returns the reports.
+func (w *wizard) count(vols []*remedy.Volume) []*remedy.Volume {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, v := range vols {
+		if v.KeyDerivations > 0 {
+			w.stretches[v.VolumeID] += v.KeyDerivations
+		}
+	}
+	return vols
+}
+
+// selectTracked is an Options.Select accepting the tracked volumes only.
+func (w *wizard) selectTracked(target string, partition int) bool {
+	for k := range w.tracked {
+		if strings.HasPrefix(k, fmt.Sprintf("%s\x00%d\x00", target, partition)) {
+			return true
+		}
+	}
+	return false
 }
 
 func volKey(v *remedy.Volume) string {
@@ -30,7 +69,11 @@ func volKey(v *remedy.Volume) string {
 // would for the same outcomes). It never writes to a disk itself: scans,
 // dry runs and the fix are the engine's (internal/remedy).
 func Run(ctx context.Context, cfg Config) int {
-	w := &wizard{cfg: cfg, ui: cfg.UI}
+	return newWizard(cfg).runCode(ctx)
+}
+
+func (w *wizard) runCode(ctx context.Context) int {
+	cfg := w.cfg
 	code, err := w.run(ctx)
 	if errors.Is(err, ErrAborted) {
 		fmt.Fprintln(cfg.Out, "unbrick wizard: left by the user; nothing was written to any disk.")
@@ -43,9 +86,23 @@ func Run(ctx context.Context, cfg Config) int {
 	return code
 }
 
-func (w *wizard) options() remedy.Options {
+// scanOptions are the engine options of the first scan: the command
+// line's keys and key exports, and the key cache that keeps what they open.
+func (w *wizard) scanOptions() remedy.Options {
 	o := w.cfg.Options
-	o.Typed = append(append([]remedy.TypedKey(nil), o.Typed...), w.typed...)
+	o.KeyCache = w.cache
+	return o
+}
+
+// workOptions are the engine options of the preview and the fix: the
+// tracked volumes only, and no key but the cache's, so that no key is
+// derived twice and no key that already failed is tried again (a volume
+// skipped in the key dialog stays locked at no cost).
+func (w *wizard) workOptions() remedy.Options {
+	o := w.cfg.Options
+	o.Keys, o.Typed = nil, nil
+	o.KeyCache = w.cache
+	o.Select = w.selectTracked
 	return o
 }
 
@@ -84,7 +141,7 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 
 	var vols []*remedy.Volume
 	w.ui.Busy("Looking for Windows", "Reading the disks (nothing is written) ...", func(func(string)) {
-		vols = remedy.Scan(ctx, w.cfg.Targets, w.options())
+		vols = w.count(remedy.Scan(ctx, w.cfg.Targets, w.scanOptions()))
 	})
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -94,6 +151,9 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 	for _, v := range vols {
 		if v.Windows || v.Status == remedy.StatusLocked {
 			candidates++
+		}
+		if v.Record {
+			w.tracked[volKey(v)] = true
 		}
 	}
 	if candidates == 0 {
@@ -120,22 +180,25 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		if res.key != nil {
-			w.typed = append(w.typed, *res.key)
-		}
 		if res.vol != nil {
+			// Unlocked, it may turn out not to be a Windows system volume:
+			// then it is neither previewed nor fixed.
+			delete(w.tracked, volKey(v))
 			vols[i] = res.vol
+			if res.vol.Record {
+				w.tracked[volKey(res.vol)] = true
+			}
 		}
 	}
 
 	// Preview (an engine dry run), with the journal choice where needed.
-	o := w.options()
+	o := w.workOptions()
 	var dry []*remedy.Volume
 	for {
 		od := o
 		od.DryRun, od.Log, od.JournalDir = true, nil, ""
 		w.ui.Busy("Preparing the preview", "Planning the changes (nothing is written) ...", func(func(string)) {
-			dry = remedy.Fix(ctx, w.cfg.Targets, od)
+			dry = w.count(remedy.Fix(ctx, w.cfg.Targets, od))
 		})
 		if o.Unclean != "" {
 			break
@@ -160,6 +223,7 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 	}
 
 	toDelete := 0
+	var fixable []*remedy.Volume // volumes with files to delete
 	for _, v := range dry {
 		if (!v.Windows && v.Status != remedy.StatusLocked) || v.Status == remedy.StatusSkipped {
 			continue
@@ -171,6 +235,9 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 			}
 		}
 		toDelete += n
+		if n > 0 {
+			fixable = append(fixable, v)
+		}
 		var title, body string
 		switch v.Status {
 		case remedy.StatusDryRun:
@@ -189,6 +256,26 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		}
 	}
 
+	if len(fixable) > 1 {
+		keep, err := w.chooseVolumes(fixable, toDelete)
+		if err != nil {
+			return 0, err
+		}
+		if len(keep) == len(fixable) {
+			return w.fix(ctx, o)
+		}
+		if len(keep) == 0 {
+			return w.notConfirmed()
+		}
+		// Fix only the chosen volumes; the others are left alone and not
+		// logged, as if the wizard had never been run on them.
+		for _, v := range fixable {
+			if !keep[volKey(v)] {
+				delete(w.tracked, volKey(v))
+			}
+		}
+		return w.fix(ctx, o)
+	}
 	if toDelete > 0 {
 		ok, err := w.ui.Confirm(fmt.Sprintf("Delete %d file(s) now?", toDelete),
 			"The files listed in the preview will be deleted. An undo journal is written to the stick\n"+
@@ -198,14 +285,46 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if !ok {
-			if err := w.ui.Show("Nothing was changed", "You chose not to delete the files. No disk was changed.\nRemove the stick and restart the computer, or run the wizard again."); err != nil {
-				return 0, err
-			}
-			fmt.Fprintln(w.cfg.Out, "unbrick wizard: not confirmed; nothing was written.")
-			return exitcode.OK, nil
+			return w.notConfirmed()
 		}
 	}
 	return w.fix(ctx, o)
+}
+
+// notConfirmed ends the run when the user declines the fix.
+func (w *wizard) notConfirmed() (int, error) {
+	if err := w.ui.Show("Nothing was changed", "You chose not to delete the files. No disk was changed.\nRemove the stick and restart the computer, or run the wizard again."); err != nil {
+		return 0, err
+	}
+	fmt.Fprintln(w.cfg.Out, "unbrick wizard: not confirmed; nothing was written.")
+	return exitcode.OK, nil
+}
+
+// chooseVolumes asks, when several volumes have files to delete, whether to
+// fix all of them, one of them, or none, and returns the chosen volumes
+// (by volKey). The safe answer, nothing, comes first.
+func (w *wizard) chooseVolumes(fixable []*remedy.Volume, files int) (map[string]bool, error) {
+	opts := []Option{
+		{Label: "No, change nothing", Value: "none"},
+		{Label: fmt.Sprintf("Yes, delete them on all %d volumes", len(fixable)), Value: "all"},
+	}
+	for i, v := range fixable {
+		opts = append(opts, Option{Label: "Only on " + volumeName(v) + " (" + where(v) + ")", Value: fmt.Sprint(i)})
+	}
+	c, err := w.ui.Choose(fmt.Sprintf("Delete %d file(s) now?", files),
+		"The files listed in the previews will be deleted. An undo journal is written to the stick\n"+
+			"first, and each disk is checked afterwards. Do not switch the computer off until the\n"+
+			"wizard says it is done. You can also fix one volume only.", opts)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for i, v := range fixable {
+		if c == "all" || c == fmt.Sprint(i) {
+			keep[volKey(v)] = true
+		}
+	}
+	return keep, nil
 }
 
 // askJournal explains an unclean NTFS journal and asks what to do.
@@ -266,6 +385,13 @@ func (w *wizard) fix(ctx context.Context, o remedy.Options) (int, error) {
 	var mu sync.Mutex
 	codes := map[string]string{}
 	var progress func(string)
+	o.Progress = func(v *remedy.Volume, s remedy.Step) {
+		if progress != nil {
+			if line := stepText(s); line != "" {
+				progress(where(v) + ": " + line)
+			}
+		}
+	}
 	o.Log = func(v *remedy.Volume) error {
 		r := v.FleetRecord(&o)
 		if err := log.Append(r); err != nil {
@@ -287,7 +413,7 @@ func (w *wizard) fix(ctx context.Context, o remedy.Options) (int, error) {
 		"Writing the undo journal, deleting, checking. Ctrl-C waits until the disk is consistent.",
 		func(p func(string)) {
 			progress = p
-			vols = remedy.Fix(context.WithoutCancel(ctx), w.cfg.Targets, o)
+			vols = w.count(remedy.Fix(context.WithoutCancel(ctx), w.cfg.Targets, o))
 		})
 
 	var sum strings.Builder
@@ -330,4 +456,23 @@ func (w *wizard) fix(ctx context.Context, o remedy.Options) (int, error) {
 	fmt.Fprint(w.cfg.Out, sum.String())
 	fmt.Fprintf(w.cfg.Out, "fleet log: %s\n%s\n", log.Dir(), final)
 	return remedy.ExitCode(vols, false), nil
+}
+
+// stepText is the progress line for an engine step ("" for none).
+func stepText(s remedy.Step) string {
+	switch s {
+	case remedy.StepUnlock:
+		return "opening BitLocker"
+	case remedy.StepEvaluate:
+		return "checking the files"
+	case remedy.StepPlan:
+		return "planning the deletion"
+	case remedy.StepJournal:
+		return "writing the undo journal to the stick"
+	case remedy.StepWrite:
+		return "deleting the faulty file(s)"
+	case remedy.StepVerify:
+		return "checking the disk after writing"
+	}
+	return ""
 }

@@ -44,18 +44,74 @@ func hasProtector(v *remedy.Volume, types ...bitlocker.ProtectorType) bool {
 	return false
 }
 
+// keyChoices lists the ways to unlock v that can work, from its protector
+// list: a recovery password (typed, or from a key export, which holds
+// recovery passwords) only with a recovery password protector; a .BEK file
+// only with a startup key protector (a "TPM and startup key" protector
+// needs the TPM too, which the stick does not have); the user password
+// only with a password protector. Skip is always last. A volume with only
+// TPM protectors gets skip alone.
+func keyChoices(v *remedy.Volume) []Option {
+	var opts []Option
+	if hasProtector(v, bitlocker.ProtectorRecoveryPassword) {
+		opts = append(opts,
+			Option{Label: "Type the recovery password (48 digits)", Value: "typed"},
+			Option{Label: "Use a key file (key export) from a stick", Value: "export"})
+	}
+	if hasProtector(v, bitlocker.ProtectorStartupKey) {
+		opts = append(opts, Option{Label: "Use a BEK key file (startup or recovery key) from another stick", Value: "bek"})
+	}
+	if hasProtector(v, bitlocker.ProtectorPassword) {
+		opts = append(opts, Option{Label: "Type the user password of the drive", Value: "password"})
+	}
+	return append(opts, Option{Label: "Skip this volume (it stays locked; nothing is changed)", Value: "skip"})
+}
+
+// protectorList names each protector of v with its type, one a line.
+func protectorList(v *remedy.Volume) string {
+	var b strings.Builder
+	for _, p := range v.BitLocker.Protectors {
+		fmt.Fprintf(&b, "  %-36s  %s\n", p.ID, p.Type)
+	}
+	return b.String()
+}
+
+// noUsableKeyText explains a locked volume none of whose protectors the
+// stick can use (TPM only, or kinds unbrick does not take).
+func noUsableKeyText(v *remedy.Volume) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "LOCKED: %s (%s, %s)\n\n", volumeName(v), where(v), sizeText(v.Size))
+	b.WriteString("This volume cannot be unlocked from the stick. Its key protectors are:\n")
+	b.WriteString(protectorList(v))
+	if hasProtector(v, bitlocker.ProtectorTPM, bitlocker.ProtectorTPMPIN, bitlocker.ProtectorTPMStartupKey, bitlocker.ProtectorTPMPINStartupKey) {
+		b.WriteString("\nThe TPM chip hands its key only to the Windows installed on this computer, never\n" +
+			"to the stick, and this volume has no recovery password, startup key (.BEK) or\n" +
+			"password protector that could be used instead. A volume protected by the TPM\n" +
+			"normally also has a recovery password protector; this one does not, so there is no\n" +
+			"recovery key ID to look up.\n")
+	} else {
+		b.WriteString("\nNone of them is a recovery password, startup key (.BEK) or password protector,\n" +
+			"the kinds unbrick can open; there is no recovery key ID to look up.\n")
+	}
+	b.WriteString("\nGive the help desk the BitLocker volume ID " + v.BitLocker.VolumeGUID + " and the\n" +
+		"protector IDs above. This volume is skipped: it stays locked and unchanged.\n")
+	return b.String()
+}
+
 // lockedIntro is the text above the key choices: the key ID large, the
 // full GUID, and (for TPM-protected volumes) why a key is needed at all.
 func lockedIntro(v *remedy.Volume, keyFiles []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "LOCKED: %s (%s, %s)\n\n", volumeName(v), where(v), sizeText(v.Size))
-	if id := recoveryKeyID(v); id != "" {
+	id := recoveryKeyID(v)
+	if id != "" {
 		fmt.Fprintf(&b, "Recovery key ID (first 8 characters, as Windows shows it):\n%s\n", Banner(ShortKeyID(id)))
 		fmt.Fprintf(&b, "Full recovery key ID: %s\n", id)
 	} else {
-		b.WriteString("This volume has NO recovery password protector: only a key file (.BEK), a user password\nor the computer's own TPM can open it.\n")
+		b.WriteString("This volume has NO recovery password protector, so there is no recovery key ID and\n" +
+			"no recovery password to type. Its key protectors are:\n" + protectorList(v))
 	}
-	if hasProtector(v, bitlocker.ProtectorTPM, bitlocker.ProtectorTPMPIN, bitlocker.ProtectorTPMStartupKey, bitlocker.ProtectorTPMPINStartupKey) {
+	if id != "" && hasProtector(v, bitlocker.ProtectorTPM, bitlocker.ProtectorTPMPIN, bitlocker.ProtectorTPMStartupKey, bitlocker.ProtectorTPMPINStartupKey) {
 		b.WriteString("The TPM chip unlocks this drive only for Windows itself, not for the stick: the\n" +
 			"recovery key is needed. Read the key ID to the help desk (or see aka.ms/aadrecoverykey).\n")
 	}
@@ -67,39 +123,39 @@ func lockedIntro(v *remedy.Volume, keyFiles []string) string {
 
 // unlockResult is what the key dialog ends with.
 type unlockResult struct {
-	key  *remedy.TypedKey // the key that opened the volume, nil when skipped
-	vol  *remedy.Volume   // the volume's new report
-	quit bool
+	vol      *remedy.Volume // the volume's new report
+	unlocked bool           // false: skipped, still locked
 }
 
-// tryKey asks the engine (a read-only scan of the volume's target with the
-// key) whether key opens v. The engine has no per-volume unlock call, so
-// the whole target is scanned; see the report to REMEDY.
-func (w *wizard) tryKey(ctx context.Context, v *remedy.Volume, tks []remedy.TypedKey) (*remedy.Volume, *remedy.TypedKey, error) {
+// tryKey asks the engine whether one of tks opens v: a read-only scan of
+// v alone (Options.Select), with the keys scoped to v's BitLocker GUID and
+// no key export. The key that opens it lands in the wizard's key cache, so
+// the preview and the fix reuse it without another stretch.
+func (w *wizard) tryKey(ctx context.Context, v *remedy.Volume, tks []remedy.TypedKey) (*remedy.Volume, error) {
 	o := w.cfg.Options
-	o.Typed = tks
 	o.Keys = nil
+	o.Typed = nil
+	for _, k := range tks {
+		k.VolumeGUID = v.BitLocker.VolumeGUID
+		o.Typed = append(o.Typed, k)
+	}
+	o.KeyCache = w.cache
+	o.Select = func(target string, partition int) bool { return target == v.Target && partition == v.Partition }
 	var got *remedy.Volume
 	w.ui.Busy("Checking the key", "Trying the key on "+where(v)+" ...", func(func(string)) {
-		for _, nv := range remedy.Scan(ctx, []string{v.Target}, o) {
+		for _, nv := range w.count(remedy.Scan(ctx, []string{v.Target}, o)) {
 			if nv.Partition == v.Partition && nv.Offset == v.Offset {
 				got = nv
 			}
 		}
 	})
 	if got == nil {
-		return nil, nil, fmt.Errorf("the volume %s was not found again", where(v))
+		return nil, fmt.Errorf("the volume %s was not found again", where(v))
 	}
 	if got.BitLocker != nil && got.BitLocker.Unlocked {
-		for i := range tks {
-			if tks[i].Source == got.BitLocker.KeySource {
-				return got, &tks[i], nil
-			}
-		}
-		// Opened without our key (a clear key): nothing to carry on.
-		return got, nil, nil
+		return got, nil
 	}
-	return got, nil, errWrongKey
+	return got, errWrongKey
 }
 
 var errWrongKey = errors.New("wrong key")
@@ -111,6 +167,10 @@ func (w *wizard) unlockDialog(ctx context.Context, v *remedy.Volume) (unlockResu
 	id := recoveryKeyID(v)
 	short := ShortKeyID(id)
 	notice := ""
+	opts := keyChoices(v)
+	if len(opts) == 1 { // skip only: nothing the stick can use
+		return unlockResult{vol: v}, w.ui.Show("No key the stick can use for this volume: skipped", noUsableKeyText(v))
+	}
 	for {
 		if wrong >= maxWrongKeys {
 			skip, err := w.ui.Confirm(fmt.Sprintf("%d wrong keys for this volume", wrong),
@@ -123,13 +183,6 @@ func (w *wizard) unlockDialog(ctx context.Context, v *remedy.Volume) (unlockResu
 				return unlockResult{vol: v}, nil
 			}
 			wrong = 0
-		}
-		opts := []Option{
-			{Label: "Type the recovery password (48 digits)", Value: "typed"},
-			{Label: "Use a key file (key export) from a stick", Value: "export"},
-			{Label: "Use a BEK key file (startup or recovery key) from another stick", Value: "bek"},
-			{Label: "Type the user password of the drive", Value: "password"},
-			{Label: "Skip this volume (it stays locked; nothing is changed)", Value: "skip"},
 		}
 		body := lockedIntro(v, w.cfg.KeyFiles)
 		if notice != "" {
@@ -158,10 +211,10 @@ func (w *wizard) unlockDialog(ctx context.Context, v *remedy.Volume) (unlockResu
 		if tk == nil {
 			continue
 		}
-		nv, used, err := w.tryKey(ctx, v, tk)
+		nv, err := w.tryKey(ctx, v, tk)
 		switch {
 		case err == nil:
-			return unlockResult{key: used, vol: nv}, nil
+			return unlockResult{vol: nv, unlocked: true}, nil
 		case errors.Is(err, errWrongKey):
 			wrong++
 			notice = fmt.Sprintf("That key did not open the volume (wrong key %d of %d). No change was made.", wrong, maxWrongKeys)
