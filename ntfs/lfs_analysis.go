@@ -54,20 +54,27 @@ func (lf *LogFile) TransactionsInLog() []*Transaction {
 // JournalAnalysis is what `unbrick ntfs journal` shows about the log and
 // what a replay would do.
 type JournalAnalysis struct {
-	Version          string         `json:"version"`
-	RestartOffset    int64          `json:"restart_page_offset"`
-	RestartNotes     []string       `json:"notes,omitempty"`
-	CurrentLSN       uint64         `json:"current_lsn"`
-	CheckpointLSN    uint64         `json:"checkpoint_lsn"`
-	OldestLSN        uint64         `json:"oldest_lsn"`
-	EndLSN           uint64         `json:"end_lsn"`
-	SeqBits          uint32         `json:"seq_number_bits"`
-	LogPageSize      int64          `json:"log_page_size"`
-	Records          int            `json:"records"`
-	Stop             string         `json:"stop"`
-	Committed        int            `json:"committed_transactions"`
-	Uncommitted      int            `json:"uncommitted_transactions"`
+	Version       string   `json:"version"`
+	RestartOffset int64    `json:"restart_page_offset"`
+	RestartNotes  []string `json:"notes,omitempty"`
+	CurrentLSN    uint64   `json:"current_lsn"`
+	CheckpointLSN uint64   `json:"checkpoint_lsn"`
+	OldestLSN     uint64   `json:"oldest_lsn"`
+	EndLSN        uint64   `json:"end_lsn"`
+	SeqBits       uint32   `json:"seq_number_bits"`
+	LogPageSize   int64    `json:"log_page_size"`
+	Records       int      `json:"records"`
+	Stop          string   `json:"stop"`
+	Committed     int      `json:"committed_transactions"`
+	Uncommitted   int      `json:"uncommitted_transactions"`
+	// Clean: the restart area says nothing needs replay (clean flag, or a
+	// version 1.x log with no client in use); RedoTransactions is then 0.
+	Clean            bool           `json:"journal_clean"`
+	RedoTransactions int            `json:"redo_transactions"`
 	RedoOps          map[string]int `json:"redo_ops"`
+	// Supported and Unsupported split the operation names of RedoOps into
+	// those PlanReplay can redo and those it refuses.
+	Supported        []string       `json:"supported_ops"`
 	Unsupported      []string       `json:"unsupported_ops,omitempty"`
 	OpenAttributes   int            `json:"open_attributes"`
 	DirtyPages       int            `json:"dirty_pages"`
@@ -126,11 +133,26 @@ func AnalyzeJournal(r io.ReaderAt, size int64) (*JournalAnalysis, error) {
 			}
 		}
 	}
-	for op := range unsupported {
-		a.Unsupported = append(a.Unsupported, op)
+	for op := range a.RedoOps {
+		if unsupported[op] {
+			a.Unsupported = append(a.Unsupported, op)
+		} else {
+			a.Supported = append(a.Supported, op)
+		}
 	}
+	sort.Strings(a.Supported)
 	sort.Strings(a.Unsupported)
+	p := lf.Restart.Page
+	a.Clean = p.CleanFlag() || (p.MajorVersion < 2 && !p.ClientsInUse())
+	if !a.Clean {
+		a.RedoTransactions = a.Committed
+	}
 	switch {
+	case a.Clean:
+		// PlanReplay redoes nothing on a clean log (ntfsrecover.c: the
+		// restart area's clean flag; ntfs-3g logfile.c: no client in use).
+		a.ReplayPossible = true
+		a.Why = "the restart area marks the journal clean: nothing to redo"
 	case lf.Damaged:
 		a.Why = "the log is damaged where its walk stopped (" + lf.Stop + "): committed records may be missing, so it must not be replayed or marked clean"
 	case len(a.Unsupported) > 0:
@@ -163,7 +185,7 @@ func (a *JournalAnalysis) String() string {
 	fmt.Fprintf(&b, "  checkpoint LSN %#x, oldest needed LSN %#x, restart-area current LSN %#x, end of log %#x\n",
 		a.CheckpointLSN, a.OldestLSN, a.CurrentLSN, a.EndLSN)
 	fmt.Fprintf(&b, "  %d record(s) read; walk stopped: %s\n", a.Records, a.Stop)
-	fmt.Fprintf(&b, "  transactions: %d committed (to redo), %d uncommitted (Windows would undo them)\n", a.Committed, a.Uncommitted)
+	fmt.Fprintf(&b, "  transactions: %d committed in the log, %d to redo; %d uncommitted (Windows would undo them)\n", a.Committed, a.RedoTransactions, a.Uncommitted)
 	fmt.Fprintf(&b, "  checkpoint tables: %d open attribute(s), %d dirty page(s), %d transaction(s)\n", a.OpenAttributes, a.DirtyPages, a.TableTransaction)
 	ops := make([]string, 0, len(a.RedoOps))
 	for op, n := range a.RedoOps {
@@ -172,6 +194,12 @@ func (a *JournalAnalysis) String() string {
 	sort.Strings(ops)
 	if len(ops) > 0 {
 		fmt.Fprintf(&b, "  committed operations: %s\n", strings.Join(ops, ", "))
+	}
+	if len(a.Supported) > 0 {
+		fmt.Fprintf(&b, "  unbrick can redo: %s\n", strings.Join(a.Supported, ", "))
+	}
+	if len(a.Unsupported) > 0 {
+		fmt.Fprintf(&b, "  unbrick cannot redo: %s\n", strings.Join(a.Unsupported, ", "))
 	}
 	for _, n := range a.RestartNotes {
 		fmt.Fprintf(&b, "  note: %s\n", n)

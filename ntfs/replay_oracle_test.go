@@ -355,6 +355,9 @@ type oracleCase struct {
 	journal func(change []genRecord) *journalGen
 	// mutate edits the built log (torn pages, restart disagreement).
 	mutate func(log []byte)
+	// prepare edits the volume before the replays (after the log is
+	// installed).
+	prepare func(t *testing.T, img string, change []genRecord)
 	// committed: the change must be on the volume afterwards.
 	committed bool
 	// onAfter: the journal is installed on B (the change already on disk).
@@ -527,6 +530,9 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 		tc.mutate(log)
 	}
 	installLog(t, base, log)
+	if tc.prepare != nil {
+		tc.prepare(t, base, change)
+	}
 	if k := os.Getenv("LFS_KEEP"); k != "" {
 		replayCopy(t, base, filepath.Join(k, ch.name+"-"+tc.name+".img"))
 	}
@@ -582,8 +588,16 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 	f.Close()
 	t.Logf("redone %d, skipped %d, %d write(s); ntfsrecover: %s", len(res.Redone), len(res.Skipped), len(res.Plan.Writes), lastLine(string(out)))
 	if sx, sy := fileSHA(t, x), fileSHA(t, y); sx != sy {
-		t.Errorf("images differ: ntfsrecover %s, unbrick %s", sx, sy)
-		diffBytes(t, x, y)
+		if areas := deallocatedRecords(t, y, change); len(areas) > 0 && diffOnlyIn(t, x, y, areas) {
+			// DeallocateFileRecordSegment: we advance the sequence
+			// number as ntfs3 (Windows' restart logic) and ntfs-3g's own
+			// record freeing do; ntfsrecover does not (replay_mft.go).
+			// The replayed record must then equal the after-image below.
+			t.Logf("images differ from ntfsrecover only inside deallocated MFT record(s) %v (sequence number choice)", areas)
+		} else {
+			t.Errorf("images differ: ntfsrecover %s, unbrick %s", sx, sy)
+			diffBytes(t, x, y)
+		}
 	}
 	if check != "" {
 		args := []string{y}
@@ -603,14 +617,37 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 	vbb, fbb := openImage(t, ch.b)
 	defer fbb.Close()
 	for _, n := range changed {
-		ry, _ := vy.ReadRecord(n)
-		rb, _ := vbb.ReadRecord(n)
+		ry, erry := vy.ReadRecord(n)
+		rb, errb := vbb.ReadRecord(n)
+		if erry != nil || errb != nil {
+			// A record that was never a FILE record stays so when
+			// its initialisation is not redone.
+			if tc.committed || errb != nil {
+				t.Errorf("record %d: replayed %v, after-image %v", n, erry, errb)
+			}
+			continue
+		}
 		// Compare all but the LSN and the update sequence number (each
 		// write advances it; a replay may write a record more often than
 		// the tool that made the change).
+		// Bytes past the bytes in use mean nothing (NTFS writers differ
+		// in what they leave there).
+		// Neither do the padding bytes after a resident value.
 		same := func(x, y *Record) bool {
-			u := x.USAOffset
-			return bytes.Equal(x.Raw[0x10:u], y.Raw[0x10:u]) && bytes.Equal(x.Raw[u+2:], y.Raw[u+2:])
+			u, end := x.USAOffset, y.BytesInUse
+			px, py := withoutPadding(x), withoutPadding(y)
+			return x.BytesInUse == y.BytesInUse && bytes.Equal(px[0x10:u], py[0x10:u]) && bytes.Equal(px[u+2:end], py[u+2:end])
+		}
+		if deallocates(change, vy, n) {
+			// A freed record: what matters is the in-use flag and the
+			// sequence number. (ntfs-3g also zeroes the link count of
+			// the record it frees; no logged operation carries that.)
+			got := ry.Flags == rb.Flags && ry.Sequence == rb.Sequence
+			if got != tc.committed {
+				t.Errorf("record %d: flags %#x sequence %d, after-image flags %#x sequence %d; committed %v",
+					n, ry.Flags, ry.Sequence, rb.Flags, rb.Sequence, tc.committed)
+			}
+			continue
 		}
 		if got := same(ry, rb); got != tc.committed {
 			t.Errorf("record %d holds the after-image: %v, want %v", n, got, tc.committed)
@@ -630,6 +667,71 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 	if err != nil || !strings.Contains(string(n), "Volume is clean, nothing to do") {
 		t.Errorf("ntfsrecover -n after replay: %v: %s", err, lastLine(string(n)))
 	}
+}
+
+// deallocatedRecords returns the volume byte ranges of the MFT records the
+// change deallocates.
+func deallocatedRecords(t *testing.T, img string, change []genRecord) [][2]int64 {
+	v, f := openImage(t, img)
+	defer f.Close()
+	var out [][2]int64
+	for _, c := range change {
+		if c.redo == OpDeallocateFileRecordSegment {
+			at := c.lcns[0]*int64(v.boot.ClusterSize) + int64(c.clusterIdx)*512
+			out = append(out, [2]int64{at, at + int64(v.boot.RecordSize)})
+		}
+	}
+	return out
+}
+
+// withoutPadding returns a copy of r's bytes with the padding after each
+// resident attribute's value zeroed.
+func withoutPadding(r *Record) []byte {
+	b := append([]byte(nil), r.Raw...)
+	for _, a := range r.Attributes {
+		if a.Offset+0x18 > len(b) || b[a.Offset+8] != 0 {
+			continue
+		}
+		end := a.Offset + int(binary.LittleEndian.Uint16(b[a.Offset+0x14:])) + int(binary.LittleEndian.Uint32(b[a.Offset+0x10:]))
+		for k := end; k < a.Offset+a.Length && k < len(b); k++ {
+			b[k] = 0
+		}
+	}
+	return b
+}
+
+// deallocates reports whether the change frees MFT record n of v.
+func deallocates(change []genRecord, v *Volume, n uint64) bool {
+	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
+	for _, c := range change {
+		if c.redo == OpDeallocateFileRecordSegment && (c.vcn*cs+int64(c.clusterIdx)*512)/rs == int64(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// diffOnlyIn reports whether the images at x and y differ only inside the
+// given byte ranges.
+func diffOnlyIn(t *testing.T, x, y string, areas [][2]int64) bool {
+	bx, _ := os.ReadFile(x)
+	by, _ := os.ReadFile(y)
+	if len(bx) != len(by) {
+		return false
+	}
+	for i := range bx {
+		if bx[i] == by[i] {
+			continue
+		}
+		in := false
+		for _, a := range areas {
+			in = in || (int64(i) >= a[0] && int64(i) < a[1])
+		}
+		if !in {
+			return false
+		}
+	}
+	return true
 }
 
 func lastLine(s string) string {

@@ -39,7 +39,7 @@ func planReadOnly(t *testing.T, p string) (*ReplayResult, error) {
 func TestReplayRefusesUnsupportedOp(t *testing.T) {
 	a, change := replayBase(t)
 	create := change[0]
-	create.redo, create.undo = OpCreateAttribute, OpDeleteAttribute
+	create.redo, create.undo = OpDeleteDirtyClusters, OpNoop
 	p := filepath.Join(t.TempDir(), "v.img")
 	replayCopy(t, a, p)
 	log, _ := withCheckpoint(4*4096+0x40, 3, change[0], create, forget(0x18)).build()
@@ -47,8 +47,8 @@ func TestReplayRefusesUnsupportedOp(t *testing.T) {
 	before := fileSHA(t, p)
 	_, err := planReadOnly(t, p)
 	var ue *UnsupportedLogOpError
-	if !errors.As(err, &ue) || ue.Op != OpCreateAttribute || !strings.Contains(err.Error(), "CreateAttribute") {
-		t.Fatalf("want an error naming CreateAttribute, got %v", err)
+	if !errors.As(err, &ue) || ue.Op != OpDeleteDirtyClusters || !strings.Contains(err.Error(), "DeleteDirtyClusters") {
+		t.Fatalf("want an error naming DeleteDirtyClusters, got %v", err)
 	}
 	if fileSHA(t, p) != before {
 		t.Fatal("volume changed")
@@ -57,7 +57,7 @@ func TestReplayRefusesUnsupportedOp(t *testing.T) {
 	v, f := openImage(t, p)
 	defer f.Close()
 	an, err := v.AnalyzeJournal()
-	if err != nil || an.ReplayPossible || len(an.Unsupported) != 1 || an.Unsupported[0] != "CreateAttribute" {
+	if err != nil || an.ReplayPossible || len(an.Unsupported) != 1 || an.Unsupported[0] != "DeleteDirtyClusters" {
 		t.Fatalf("analysis %+v, %v", an, err)
 	}
 	// An uncommitted unsupported record is not redone and does not block.
@@ -65,7 +65,7 @@ func TestReplayRefusesUnsupportedOp(t *testing.T) {
 	log, _ = withCheckpoint(4*4096+0x40, 3, append([]genRecord{change[0], forget(0x18)}, func() genRecord { c := create; c.tx = 0x40; return c }())...).build()
 	installLog(t, p, log)
 	if _, err := planReadOnly(t, p); err != nil {
-		t.Fatalf("uncommitted CreateAttribute: %v", err)
+		t.Fatalf("uncommitted DeleteDirtyClusters: %v", err)
 	}
 }
 

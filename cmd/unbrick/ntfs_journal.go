@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/ntfs"
 )
 
 func runNTFSJournal(e *env, args []string) int {
@@ -22,6 +23,9 @@ Shows whether the NTFS volume on TARGET is safe to write: the $LogFile
 journal (version 1.1 or 2.0, clean or not, its restart pages), the volume
 dirty flag (chkdsk scheduled) and the hiberfil.sys header (a live "hibr" /
 "HIBR" image means Windows is hibernated or shut down with Fast Startup).
+It also analyses the log records for a replay: the checkpoint LSN, the
+committed transactions a replay would redo, the operation types they use
+and which of them unbrick can redo (JSON: field "analysis").
 Read-only. A host that crashed in a boot loop usually shows an unclean
 version 2.0 journal: 'ntfs rm --unclean=reset' can empty it.`)
 		fs.PrintDefaults()
@@ -49,14 +53,40 @@ version 2.0 journal: 'ntfs rm --unclean=reset' can empty it.`)
 		fmt.Fprintf(e.Stderr, "%s: %s: %v\n", prog, o.Opened.Name(), err)
 		return exitcode.Failure
 	}
+	// The replay analysis needs the whole log; an unreadable log is
+	// reported next to the restart-page state, which stays usable.
+	rep := journalReport{JournalState: js}
+	if js.JournalVersion != "" {
+		an, aerr := o.Vol.AnalyzeJournal()
+		if aerr != nil {
+			rep.AnalysisError = aerr.Error()
+		} else {
+			rep.Analysis = an
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(js); err != nil {
+		if err := enc.Encode(rep); err != nil {
 			return exitcode.Failure
 		}
 		return exitcode.OK
 	}
 	fmt.Fprintf(e.Stdout, "%s\n%s", o.Opened.Name(), js)
+	switch {
+	case rep.Analysis != nil:
+		fmt.Fprint(e.Stdout, rep.Analysis)
+	case rep.AnalysisError != "":
+		fmt.Fprintf(e.Stdout, "journal replay analysis: unavailable: %s\n", rep.AnalysisError)
+	}
 	return exitcode.OK
+}
+
+// journalReport is the JSON of `ntfs journal`: the journal state's fields
+// (including "clean") at the top level, the replay analysis under
+// "analysis".
+type journalReport struct {
+	*ntfs.JournalState
+	Analysis      *ntfs.JournalAnalysis `json:"analysis,omitempty"`
+	AnalysisError string                `json:"analysis_error,omitempty"`
 }

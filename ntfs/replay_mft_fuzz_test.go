@@ -1,0 +1,98 @@
+package ntfs
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// FuzzRedoMFTRecordOps runs every MFT-record redo on arbitrary record bytes
+// and log data: errors are fine, panics are not, and a change that
+// succeeds must leave bytes in use inside the record.
+func FuzzRedoMFTRecordOps(f *testing.F) {
+	rec := make([]byte, 1024)
+	copy(rec, "FILE")
+	binary.LittleEndian.PutUint16(rec[0x14:], 0x38)
+	binary.LittleEndian.PutUint32(rec[0x18:], 0x38+0x60+8)
+	binary.LittleEndian.PutUint32(rec[0x1C:], 1024)
+	binary.LittleEndian.PutUint16(rec[0x28:], 2)
+	a := rec[0x38:]
+	binary.LittleEndian.PutUint32(a[0:], 0x10)
+	binary.LittleEndian.PutUint32(a[4:], 0x60)
+	binary.LittleEndian.PutUint32(a[0x10:], 0x48)
+	binary.LittleEndian.PutUint16(a[0x14:], 0x18)
+	binary.LittleEndian.PutUint32(rec[0x38+0x60:], 0xFFFFFFFF)
+	attr := make([]byte, 0x18+8)
+	binary.LittleEndian.PutUint32(attr[0:], 0x80)
+	binary.LittleEndian.PutUint32(attr[4:], uint32(len(attr)))
+	binary.LittleEndian.PutUint16(attr[0x0E:], 2)
+	binary.LittleEndian.PutUint16(attr[0x14:], 0x18)
+	binary.LittleEndian.PutUint32(attr[0x10:], 8)
+	for op := OpInitializeFileRecordSegment; op <= OpSetNewAttributeSizes; op++ {
+		f.Add(rec, uint16(op), uint16(0x98), uint16(0), attr, attr)
+		f.Add(rec, uint16(op), uint16(0x38), uint16(0x18), attr[:8], attr[:16])
+	}
+	funcs := map[LogOp]func([]byte, *LogRecord) error{
+		OpInitializeFileRecordSegment: redoInitializeRecord,
+		OpDeallocateFileRecordSegment: func(b []byte, _ *LogRecord) error { return redoDeallocateRecord(b) },
+		OpCreateAttribute:             redoCreateAttribute,
+		OpDeleteAttribute:             redoDeleteAttribute,
+		OpWriteEndOfFileRecordSegment: redoWriteEndOfRecord,
+		OpAddIndexEntryRoot:           redoAddIndexEntryRoot,
+		OpDeleteIndexEntryRoot:        redoDeleteIndexEntryRoot,
+		OpUpdateResidentValue:         redoResizeResident,
+		OpUpdateMappingPairs:          redoUpdateMappingPairs,
+		OpSetNewAttributeSizes:        redoSetNewAttributeSizes,
+	}
+	f.Fuzz(func(t *testing.T, record []byte, op, recOff, attrOff uint16, redo, undo []byte) {
+		fn := funcs[LogOp(op)]
+		if fn == nil || len(redo) > 4096 || len(undo) > 4096 {
+			return
+		}
+		b := make([]byte, 1024)
+		copy(b, record)
+		cd := append(append([]byte(nil), redo...), undo...)
+		r := &LogRecord{Redo: LogOp(op), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd,
+			RedoOffset: 0, RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
+		if err := fn(b, r); err == nil {
+			_ = checkMFTRecordShape(b)
+		}
+	})
+}
+
+// FuzzRedoIndexBlockOps runs the index-block redo on arbitrary block bytes
+// and log data: errors are fine, panics are not.
+func FuzzRedoIndexBlockOps(f *testing.F) {
+	blk := make([]byte, 4096)
+	copy(blk, "INDX")
+	binary.LittleEndian.PutUint32(blk[0x18:], 0x28)
+	binary.LittleEndian.PutUint32(blk[0x1C:], 0x28+0x10)
+	binary.LittleEndian.PutUint32(blk[0x20:], 4096-0x18)
+	binary.LittleEndian.PutUint16(blk[0x40+8:], 0x10)
+	binary.LittleEndian.PutUint32(blk[0x40+12:], 2)
+	entry := make([]byte, 0x60)
+	binary.LittleEndian.PutUint16(entry[8:], 0x60)
+	binary.LittleEndian.PutUint16(entry[10:], 0x44)
+	for op := OpAddIndexEntryAllocation; op <= OpUpdateFileNameAllocation; op++ {
+		f.Add(blk, uint16(op), uint16(0x40), entry, entry)
+		f.Add(blk, uint16(op), uint16(0x40), entry[:0x38], entry[0x18:0x50])
+	}
+	funcs := map[LogOp]func([]byte, *LogRecord) error{
+		OpAddIndexEntryAllocation:    redoAddIndexEntryBlock,
+		OpDeleteIndexEntryAllocation: redoDeleteIndexEntryBlock,
+		OpUpdateFileNameAllocation:   redoUpdateFileNameBlock,
+	}
+	f.Fuzz(func(t *testing.T, block []byte, op, attrOff uint16, redo, undo []byte) {
+		fn := funcs[LogOp(op)]
+		if fn == nil || len(redo) > 8192 || len(undo) > 8192 {
+			return
+		}
+		b := make([]byte, 4096)
+		copy(b, block)
+		cd := append(append([]byte(nil), redo...), undo...)
+		r := &LogRecord{Redo: LogOp(op), AttrOffset: attrOff, ClientData: cd,
+			RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
+		if err := fn(b, r); err == nil {
+			_ = checkIndexEntries(b, indxHdrOff)
+		}
+	})
+}

@@ -1,0 +1,610 @@
+package ntfs
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"github.com/unbrick/unbrick/internal/testcorpus"
+)
+
+// Oracle tests of the MFT-record operations (replay_mft.go): real file
+// creation, deletion and named-stream changes made through the ntfs-3g
+// driver, encoded as the operations Windows logs for them
+// (InitializeFileRecordSegment, DeallocateFileRecordSegment,
+// CreateAttribute, DeleteAttribute, AddIndexEntryRoot,
+// DeleteIndexEntryRoot, UpdateResidentValue, Set/ClearBits on $MFT's
+// bitmap and $Bitmap), replayed by ntfsrecover and by unbrick.
+
+// rawMFTRecord reads record n with its fixups removed; ok is false when it
+// is not a FILE record with valid fixups.
+func rawMFTRecord(t *testing.T, v *Volume, n uint64) ([]byte, bool) {
+	b := make([]byte, v.boot.RecordSize)
+	if _, err := v.mft.ReadAt(b, int64(n)*int64(v.boot.RecordSize)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := applyFixups(b, "record"); err != nil || string(b[:4]) != "FILE" {
+		return b, false
+	}
+	return b, true
+}
+
+func le16(b []byte, o int) int { return int(binary.LittleEndian.Uint16(b[o:])) }
+func le32(b []byte, o int) int { return int(binary.LittleEndian.Uint32(b[o:])) }
+
+type rawAttr struct {
+	off, length int
+	typ         uint32
+	inst        uint16
+}
+
+func rawAttrs(b []byte) []rawAttr {
+	var out []rawAttr
+	for k := le16(b, 0x14); k+8 <= len(b); {
+		typ := binary.LittleEndian.Uint32(b[k:])
+		if typ == 0xFFFFFFFF {
+			break
+		}
+		l := le32(b, k+4)
+		out = append(out, rawAttr{off: k, length: l, typ: typ, inst: uint16(le16(b, k+0x0E))})
+		k += l
+	}
+	return out
+}
+
+// mftRecordOp builds a log record acting on MFT record n.
+func mftRecordOp(v *Volume, n uint64, tx uint32, redo, undo LogOp, recOff, attrOff int, redoData, undoData []byte) genRecord {
+	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
+	off := int64(n) * rs
+	return genRecord{typ: LogRecordStandard, tx: tx, redo: redo, undo: undo,
+		redoData: redoData, undoData: undoData,
+		lcns: []int64{v.boot.MFTLCN + off/cs}, vcn: off / cs, clusterIdx: uint16(off % cs / 512),
+		recOff: uint16(recOff), attrOff: uint16(attrOff)}
+}
+
+// encodeMFTChange encodes the difference between A's and B's record n.
+func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRecord {
+	a, aok := rawMFTRecord(t, va, n)
+	b, bok := rawMFTRecord(t, vb, n)
+	aUse := aok && le16(a, 0x16)&RecordInUse != 0
+	bUse := bok && le16(b, 0x16)&RecordInUse != 0
+	switch {
+	case !aUse && !bUse:
+		return nil
+	case !aUse && bUse:
+		return []genRecord{mftRecordOp(va, n, tx, OpInitializeFileRecordSegment, OpNoop, 0, 0, clone(b[:le32(b, 0x18)]), nil)}
+	case aUse && !bUse:
+		return []genRecord{mftRecordOp(va, n, tx, OpDeallocateFileRecordSegment, OpInitializeFileRecordSegment, 0, 0, nil, clone(a[:le32(a, 0x18)]))}
+	}
+	if bytes.Equal(a[0x10:0x28], b[0x10:0x28]) && bytes.Equal(a[0x30:le32(a, 0x18)], b[0x30:le32(b, 0x18)]) {
+		return nil
+	}
+	aa, ba := rawAttrs(a), rawAttrs(b)
+	key := func(x rawAttr) [2]uint32 { return [2]uint32{x.typ, uint32(x.inst)} }
+	inB := map[[2]uint32]rawAttr{}
+	for _, x := range ba {
+		inB[key(x)] = x
+	}
+	inA := map[[2]uint32]rawAttr{}
+	for _, x := range aa {
+		inA[key(x)] = x
+	}
+	var out []genRecord
+	// 1. same-length resident attributes: value updates, on A's layout;
+	// in an index root, a changed file name key's duplicated information
+	// is an UpdateFileNameRoot.
+	for _, x := range aa {
+		y, ok := inB[key(x)]
+		if !ok || x.length != y.length || a[x.off+8] != 0 {
+			continue
+		}
+		dup := map[int]bool{}
+		if x.typ == uint32(AttrIndexRoot) && le32(a, x.off+le16(a, x.off+0x14)) == 0x30 {
+			ea, eb := rootEntries(a, x.off), rootEntries(b, y.off)
+			for i := range min(len(ea), len(eb)) {
+				e := ea[i][0]
+				if ea[i] != eb[i] || le16(a, x.off+e+12)&2 != 0 {
+					continue
+				}
+				d := x.off + e + 0x18
+				if !bytes.Equal(a[d:d+0x38], b[d:d+0x38]) {
+					out = append(out, mftRecordOp(va, n, tx, OpUpdateFileNameRoot, OpUpdateFileNameRoot, x.off, e,
+						clone(b[d:d+0x38]), clone(a[d:d+0x38])))
+				}
+				for k := e + 0x18; k < e+0x50; k++ {
+					dup[k] = true
+				}
+			}
+		}
+		lo, hi := -1, -1
+		for k := 0; k < x.length; k++ {
+			if !dup[k] && a[x.off+k] != b[y.off+k] {
+				if lo < 0 {
+					lo = k
+				}
+				hi = k + 1
+			}
+		}
+		if lo >= 0 {
+			out = append(out, mftRecordOp(va, n, tx, OpUpdateResidentValue, OpUpdateResidentValue, x.off, lo,
+				clone(b[y.off+lo:y.off+hi]), clone(a[x.off+lo:x.off+hi])))
+		}
+	}
+	// Size changes so far, by the A offset they happen at: an attribute
+	// at A offset o is now at o + the changes before it.
+	type event struct{ at, delta int }
+	var events []event
+	now := func(o int) int {
+		for _, e := range events {
+			if e.at < o {
+				o += e.delta
+			}
+		}
+		return o
+	}
+	// 2. deleted attributes, last first.
+	for i := len(aa) - 1; i >= 0; i-- {
+		x := aa[i]
+		if _, ok := inB[key(x)]; ok {
+			continue
+		}
+		out = append(out, mftRecordOp(va, n, tx, OpDeleteAttribute, OpCreateAttribute, now(x.off), 0, nil, clone(a[x.off:x.off+x.length])))
+		events = append(events, event{x.off, -x.length})
+	}
+	// 3. kept attributes that changed shape, in A's order.
+	for _, x := range aa {
+		y, ok := inB[key(x)]
+		if !ok {
+			continue
+		}
+		off := now(x.off)
+		switch {
+		case a[x.off+8] != 0 && b[y.off+8] != 0:
+			// Non-resident: sizes and mapping pairs (what Windows
+			// logs when a file's allocation changes).
+			ro := le16(a, x.off+0x20)
+			if ro != le16(b, y.off+0x20) {
+				t.Fatalf("record %d: attribute %#x mapping pairs moved", n, x.typ)
+			}
+			sizes := func(r []byte, o int) []byte {
+				s := make([]byte, 24)
+				copy(s[0:], r[o+0x28:o+0x30])  // allocated
+				copy(s[8:], r[o+0x38:o+0x40])  // valid (initialized)
+				copy(s[16:], r[o+0x30:o+0x38]) // file (data) size
+				return s
+			}
+			if sa, sb := sizes(a, x.off), sizes(b, y.off); !bytes.Equal(sa, sb) {
+				out = append(out, mftRecordOp(va, n, tx, OpSetNewAttributeSizes, OpSetNewAttributeSizes, off, 0, sb, sa))
+			}
+			// (sizes first: ntfs-3g checks new mapping pairs against
+			// the allocated size)
+			ma, mb := a[x.off+ro:x.off+x.length], b[y.off+ro:y.off+y.length]
+			if !bytes.Equal(ma, mb) {
+				out = append(out, mftRecordOp(va, n, tx, OpUpdateMappingPairs, OpUpdateMappingPairs, off, ro, clone(mb), clone(ma)))
+			}
+		case x.length == y.length:
+			continue
+		case x.typ != uint32(AttrIndexRoot):
+			// A resident value of another length, the rest of the
+			// header unchanged: one UpdateResidentValue of the whole
+			// value (what Windows logs when a small file's data
+			// changes size).
+			vo := le16(a, x.off+0x14)
+			if a[x.off+8] != 0 || vo != le16(b, y.off+0x14) || !bytes.Equal(a[x.off+8:x.off+0x10], b[y.off+8:y.off+0x10]) {
+				t.Fatalf("record %d: attribute %#x changed length %d -> %d: not encodable here", n, x.typ, x.length, y.length)
+			}
+			av := a[x.off+vo : x.off+vo+le32(a, x.off+0x10)]
+			bv := b[y.off+vo : y.off+vo+le32(b, y.off+0x10)]
+			out = append(out, mftRecordOp(va, n, tx, OpUpdateResidentValue, OpUpdateResidentValue, off, vo, clone(bv), clone(av)))
+		default:
+			// An index root that grew or shrank by one entry.
+			ea, eb := rootEntries(a, x.off), rootEntries(b, y.off)
+			i := 0
+			for i < len(ea) && i < len(eb) && bytes.Equal(a[x.off+ea[i][0]:x.off+ea[i][1]], b[y.off+eb[i][0]:y.off+eb[i][1]]) {
+				i++
+			}
+			switch {
+			case len(eb) == len(ea)+1:
+				e := b[y.off+eb[i][0] : y.off+eb[i][1]]
+				out = append(out, mftRecordOp(va, n, tx, OpAddIndexEntryRoot, OpDeleteIndexEntryRoot, off, ea[i][0], clone(e), nil))
+			case len(ea) == len(eb)+1:
+				e := a[x.off+ea[i][0] : x.off+ea[i][1]]
+				out = append(out, mftRecordOp(va, n, tx, OpDeleteIndexEntryRoot, OpAddIndexEntryRoot, off, ea[i][0], nil, clone(e)))
+			default:
+				t.Fatalf("record %d: index root went from %d to %d entries", n, len(ea), len(eb))
+			}
+		}
+		if y.length != x.length {
+			events = append(events, event{x.off, y.length - x.length})
+		}
+	}
+	// 4. new attributes, in B's order, at B's offsets.
+	for _, y := range ba {
+		if _, ok := inA[key(y)]; ok {
+			continue
+		}
+		out = append(out, mftRecordOp(va, n, tx, OpCreateAttribute, OpDeleteAttribute, y.off, 0, clone(b[y.off:y.off+y.length]), nil))
+	}
+	return out
+}
+
+// rootEntries lists the index entries of the $INDEX_ROOT attribute at off
+// as [start, end) offsets relative to the attribute.
+func rootEntries(b []byte, off int) [][2]int {
+	hdr := le16(b, off+0x14) + 16
+	p, end := hdr+le32(b, off+hdr), hdr+le32(b, off+hdr+4)
+	var out [][2]int
+	for p+16 <= end {
+		l := le16(b, off+p+8)
+		if l < 16 {
+			break
+		}
+		out = append(out, [2]int{p, p + l})
+		p += l
+	}
+	return out
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
+
+// diffBitmapAttr encodes the differences of a non-resident bitmap (record
+// rec, attribute typ) as Set/ClearBits records, one per run of equal new
+// value inside one cluster.
+func diffBitmapAttr(t *testing.T, va, vb *Volume, rec uint64, typ AttrType, tx uint32) []genRecord {
+	read := func(v *Volume) ([]byte, *runReader) {
+		f, err := v.OpenRef(MakeRef(rec, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, size, err := f.attrReader(typ, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, size)
+		if _, err := ra.ReadAt(b, 0); err != nil {
+			t.Fatal(err)
+		}
+		rr, ok := ra.(*runReader)
+		if !ok {
+			t.Fatalf("record %d attribute %#x is resident", rec, typ)
+		}
+		return b, rr
+	}
+	ba, rr := read(va)
+	bb, _ := read(vb)
+	per := int64(va.boot.ClusterSize) * 8
+	bit := func(b []byte, i int64) bool { return i < int64(len(b))*8 && b[i>>3]&(1<<(i&7)) != 0 }
+	var out []genRecord
+	total := int64(max(len(ba), len(bb))) * 8
+	for i := int64(0); i < total; {
+		if bit(ba, i) == bit(bb, i) {
+			i++
+			continue
+		}
+		j, val := i, bit(bb, i)
+		for j < total && j/per == i/per && bit(ba, j) != bit(bb, j) && bit(bb, j) == val {
+			j++
+		}
+		vcn := i / per
+		lcn, _ := rr.lcnOf(vcn)
+		rng := make([]byte, 8)
+		binary.LittleEndian.PutUint32(rng[0:], uint32(i-vcn*per))
+		binary.LittleEndian.PutUint32(rng[4:], uint32(j-i))
+		r := genRecord{typ: LogRecordStandard, tx: tx, redo: OpClearBitsInNonresidentBitMap, undo: OpSetBitsInNonresidentBitMap,
+			redoData: rng, undoData: rng, lcns: []int64{lcn}, vcn: vcn}
+		if val {
+			r.redo, r.undo = r.undo, r.redo
+		}
+		out = append(out, r)
+		i = j
+	}
+	return out
+}
+
+// mftChanges makes the named changes (all when only is empty).
+func mftChanges(t *testing.T, only ...string) []oracleChange {
+	replayNeedTool(t, "mkntfs")
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh.img")
+	if err := os.WriteFile(fresh, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(fresh, 16<<20); err != nil {
+		t.Fatal(err)
+	}
+	replayRun(t, replayNeedTool(t, "mkntfs"), "-F", "-Q", "-q", "-L", "VOLUMEAA", fresh)
+	write := func(p, s string) error { return os.WriteFile(p, []byte(s), 0o644) }
+	type spec struct {
+		name            string
+		prepare, change func(m string) error
+	}
+	specs := []spec{
+		{"create", func(m string) error {
+			// A file made and removed leaves a free MFT record past
+			// the system files for the new file to reuse (the MFT
+			// itself does not grow during the change).
+			if err := os.Mkdir(filepath.Join(m, "d"), 0o755); err != nil {
+				return err
+			}
+			if err := write(filepath.Join(m, "d", "tmp"), "x"); err != nil {
+				return err
+			}
+			return os.Remove(filepath.Join(m, "d", "tmp"))
+		}, func(m string) error { return write(filepath.Join(m, "d", "new.txt"), "hello, journal\n") }},
+		{"delete", func(m string) error {
+			if err := os.Mkdir(filepath.Join(m, "d"), 0o755); err != nil {
+				return err
+			}
+			return write(filepath.Join(m, "d", "old.txt"), "C-00000291 bad channel file\n")
+		}, func(m string) error { return os.Remove(filepath.Join(m, "d", "old.txt")) }},
+		{"stream-add", func(m string) error { return write(filepath.Join(m, "f.txt"), "data\n") },
+			func(m string) error {
+				return syscall.Setxattr(filepath.Join(m, "f.txt"), "user.unbrick", []byte("a named stream"), 0)
+			}},
+		{"stream-remove", func(m string) error {
+			if err := write(filepath.Join(m, "f.txt"), "data\n"); err != nil {
+				return err
+			}
+			return syscall.Setxattr(filepath.Join(m, "f.txt"), "user.unbrick", []byte("a named stream"), 0)
+		}, func(m string) error { return syscall.Removexattr(filepath.Join(m, "f.txt"), "user.unbrick") }},
+		{"resident-grow", func(m string) error { return write(filepath.Join(m, "f.txt"), "data\n") },
+			func(m string) error { return write(filepath.Join(m, "f.txt"), "data\nand a longer resident value\n") }},
+		// The new content differs from the old from its first byte:
+		// ntfsrecover takes a shrunk value whose start is already in
+		// place as done (replay_mft.go redoResizeResident).
+		{"resident-shrink", func(m string) error {
+			return write(filepath.Join(m, "f.txt"), "a resident value of forty bytes or so..\n")
+		}, func(m string) error { return write(filepath.Join(m, "f.txt"), "shorter value, 24 bytes\n") }},
+		{"root-create", func(m string) error {
+			if err := write(filepath.Join(m, "tmp"), "x"); err != nil {
+				return err
+			}
+			return os.Remove(filepath.Join(m, "tmp"))
+		}, func(m string) error { return write(filepath.Join(m, "CrowdStrike.txt"), "hello\n") }},
+		{"root-delete", func(m string) error { return write(filepath.Join(m, "C-00000291-00000000-00000032.sys"), "bad\n") },
+			func(m string) error { return os.Remove(filepath.Join(m, "C-00000291-00000000-00000032.sys")) }},
+		{"root-file-grow", func(m string) error { return write(filepath.Join(m, "f.txt"), "data\n") },
+			func(m string) error { return write(filepath.Join(m, "f.txt"), "data, and more of it\n") }},
+		{"dir-file-grow", func(m string) error {
+			if err := os.Mkdir(filepath.Join(m, "d"), 0o755); err != nil {
+				return err
+			}
+			return write(filepath.Join(m, "d", "f.txt"), "data\n")
+		}, func(m string) error { return write(filepath.Join(m, "d", "f.txt"), "data, and more of it\n") }},
+		{"overwrite", func(m string) error { return write(filepath.Join(m, "f.txt"), "aaaa\n") },
+			func(m string) error { return write(filepath.Join(m, "f.txt"), "bbbb\n") }},
+		{"extend", func(m string) error {
+			return write(filepath.Join(m, "big.bin"), string(bytes.Repeat([]byte("unbrick!"), 1024)))
+		},
+			func(m string) error {
+				f, err := os.OpenFile(filepath.Join(m, "big.bin"), os.O_WRONLY|os.O_APPEND, 0)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				_, err = f.Write(bytes.Repeat([]byte("journal!"), 4096))
+				return err
+			}},
+		{"truncate", func(m string) error {
+			return write(filepath.Join(m, "big.bin"), string(bytes.Repeat([]byte("unbrick!"), 5120)))
+		}, func(m string) error { return os.Truncate(filepath.Join(m, "big.bin"), 8192) }},
+	}
+	var out []oracleChange
+	for _, s := range specs {
+		if len(only) > 0 && !containsString(only, s.name) {
+			continue
+		}
+		c, ok := fuseChange(t, s.name, fresh, dir, s.prepare, s.change)
+		if !ok {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("FUSE mount with ntfs-3g is required under CI")
+			}
+			t.Skip("FUSE mount with ntfs-3g unavailable")
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// encodeVolumeChange encodes every MFT record and bitmap difference of a
+// change as transaction tx; it returns the records and the changed MFT
+// record numbers.
+func encodeVolumeChange(t *testing.T, ch oracleChange, tx uint32) ([]genRecord, []uint64, map[LogOp]int) {
+	va, fa := openImage(t, ch.a)
+	defer fa.Close()
+	vb, fb := openImage(t, ch.b)
+	defer fb.Close()
+	var recs []genRecord
+	var changed []uint64
+	for n := uint64(0); n < min(va.nrecs, vb.nrecs); n++ {
+		if n == RecordLogFile {
+			continue
+		}
+		c := encodeMFTChange(t, va, vb, n, tx)
+		if len(c) > 0 {
+			changed = append(changed, n)
+		}
+		recs = append(recs, c...)
+	}
+	recs = append(recs, encodeIndexBlocks(t, va, vb, RecordRoot, tx)...)
+	recs = append(recs, diffBitmapAttr(t, va, vb, 0, AttrBitmap, tx)...)
+	recs = append(recs, diffBitmapAttr(t, va, vb, RecordBitmap, AttrData, tx)...)
+	ops := map[LogOp]int{}
+	for _, r := range recs {
+		ops[r.redo]++
+	}
+	return recs, changed, ops
+}
+
+func TestReplayOracleMFTOps(t *testing.T) {
+	ntfsrecover := replayNeedTool(t, "ntfsrecover")
+	full := os.Getenv("UNBRICK_JOURNAL_ORACLE") == "full"
+	check := replayCheckTool()
+	cases := []string{"committed", "uncommitted-tail", "already-on-disk", "spans-pages", "wrap-around", "version-2.0"}
+	if !full {
+		cases = cases[:3]
+	}
+	journals := 0
+	seen := map[LogOp]int{}
+	var only []string
+	if !full {
+		only = []string{"create", "delete", "root-create"}
+	}
+	for _, ch := range mftChanges(t, only...) {
+		change, changed, ops := encodeVolumeChange(t, ch, 0x18)
+		for op, k := range ops {
+			seen[op] += k
+		}
+		t.Logf("change %s: MFT records %v, log records by redo op %v", ch.name, changed, ops)
+		for _, tc := range oracleCases {
+			if !containsString(cases, tc.name) {
+				continue
+			}
+			journals++
+			t.Run(ch.name+"/"+tc.name, func(t *testing.T) {
+				oracleRun(t, ntfsrecover, check, ch, tc, change, changed)
+			})
+		}
+	}
+	var names []string
+	for op, k := range seen {
+		names = append(names, op.String()+"="+strconv.Itoa(k))
+	}
+	sort.Strings(names)
+	t.Logf("%d generated journals compared with ntfsrecover; operations encoded: %v", journals, names)
+}
+
+func containsString(a []string, s string) bool {
+	for _, x := range a {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// replayCheckTool is the corpus ntfs-check, or "" without the corpus.
+func replayCheckTool() string {
+	if d := testcorpus.Dir(); d != "" {
+		return filepath.Join(d, "tools", "ntfs-check")
+	}
+	return ""
+}
+
+// encodeIndexBlocks encodes the differences between A's and B's index
+// blocks of directory record dir as AddIndexEntryAllocation,
+// DeleteIndexEntryAllocation and UpdateFileNameAllocation records. Entries
+// are matched by their MFT reference (the end entry by its flag).
+func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32) []genRecord {
+	blocks := func(v *Volume) ([]byte, *runReader) {
+		f, err := v.OpenRef(MakeRef(dir, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, size, err := f.attrReader(AttrIndexAllocation, "$I30")
+		if err != nil {
+			return nil, nil
+		}
+		b := make([]byte, size)
+		if _, err := ra.ReadAt(b, 0); err != nil {
+			t.Fatal(err)
+		}
+		return b, ra.(*runReader)
+	}
+	ba, rr := blocks(va)
+	bb, _ := blocks(vb)
+	if ba == nil || bb == nil {
+		return nil
+	}
+	if len(ba) != len(bb) {
+		t.Fatalf("directory %d: index allocation grew from %d to %d bytes: not encodable here", dir, len(ba), len(bb))
+	}
+	xs, cs := va.boot.IndexBlockSize, int64(va.boot.ClusterSize)
+	var out []genRecord
+	for k := 0; k+xs <= len(ba); k += xs {
+		a, b := clone(ba[k:k+xs]), clone(bb[k:k+xs])
+		if _, _, _, err := applyFixups(a, "A"); err != nil {
+			continue
+		}
+		if _, _, _, err := applyFixups(b, "B"); err != nil {
+			t.Fatalf("directory %d block %d: %v", dir, k/xs, err)
+		}
+		if bytes.Equal(a[0x18:], b[0x18:]) {
+			continue
+		}
+		vcn := int64(k) / cs
+		lcn, _ := rr.lcnOf(vcn)
+		op := func(redo, undo LogOp, attrOff int, rd, ud []byte) genRecord {
+			lcns := make([]int64, max(1, int64(xs)/cs))
+			for i := range lcns {
+				lcns[i] = lcn + int64(i)
+			}
+			return genRecord{typ: LogRecordStandard, tx: tx, redo: redo, undo: undo, redoData: rd, undoData: ud,
+				lcns: lcns, vcn: vcn, attrOff: uint16(attrOff), targetAttr: 0}
+		}
+		type ent struct {
+			off, l int
+			key    string
+		}
+		list := func(x []byte) []ent {
+			var es []ent
+			start, end := 0x18+le32(x, 0x18), 0x18+le32(x, 0x1C)
+			for p := start; p+16 <= end; {
+				l := le16(x, p+8)
+				if l < 16 {
+					break
+				}
+				key := string(x[p : p+8])
+				if le32(x, p+12)&2 != 0 {
+					key = "end"
+				}
+				es = append(es, ent{p, l, key})
+				p += l
+			}
+			return es
+		}
+		ea, eb := list(a), list(b)
+		inA, inB := map[string]ent{}, map[string]ent{}
+		for _, e := range ea {
+			inA[e.key] = e
+		}
+		for _, e := range eb {
+			inB[e.key] = e
+		}
+		// file name information updates, on A's layout
+		for _, e := range ea {
+			f, ok := inB[e.key]
+			if !ok || e.key == "end" {
+				continue
+			}
+			if e.l != f.l {
+				t.Fatalf("directory %d: an entry changed length", dir)
+			}
+			if !bytes.Equal(a[e.off:e.off+0x18], b[f.off:f.off+0x18]) || !bytes.Equal(a[e.off+0x50:e.off+e.l], b[f.off+0x50:f.off+f.l]) {
+				t.Fatalf("directory %d: entry at %#x changed outside its file name information", dir, e.off)
+			}
+			if d, g := a[e.off+0x18:e.off+0x50], b[f.off+0x18:f.off+0x50]; !bytes.Equal(d, g) {
+				out = append(out, op(OpUpdateFileNameAllocation, OpUpdateFileNameAllocation, e.off, clone(g), clone(d)))
+			}
+		}
+		// deleted entries, last first
+		for i := len(ea) - 1; i >= 0; i-- {
+			if _, ok := inB[ea[i].key]; !ok {
+				e := ea[i]
+				out = append(out, op(OpDeleteIndexEntryAllocation, OpAddIndexEntryAllocation, e.off, nil, clone(a[e.off:e.off+e.l])))
+			}
+		}
+		// new entries, in B's order at B's offsets
+		for _, f := range eb {
+			if _, ok := inA[f.key]; !ok {
+				out = append(out, op(OpAddIndexEntryAllocation, OpDeleteIndexEntryAllocation, f.off, clone(b[f.off:f.off+f.l]), nil))
+			}
+		}
+	}
+	return out
+}
