@@ -87,6 +87,12 @@ const (
 	// flag so that Windows runs chkdsk at next boot. Changes the journal
 	// would have redone are lost (no replay).
 	UncleanReset UncleanPolicy = "reset"
+	// UncleanReplay redoes the journal's committed transactions first
+	// (Volume.PlanReplay), as Windows does at mount, and writes only when
+	// every record could be replayed; otherwise it refuses like
+	// UncleanRefuse. The delete itself still needs a clean journal: the
+	// caller replays, re-opens the volume and then plans the delete.
+	UncleanReplay UncleanPolicy = "replay"
 	// HibernatedRefuse refuses to write (the default).
 	HibernatedRefuse HibernatedPolicy = "refuse"
 	// HibernatedDiscard invalidates the hibernation image: Windows cold
@@ -94,15 +100,15 @@ const (
 	HibernatedDiscard HibernatedPolicy = "discard"
 )
 
-// ParseUncleanPolicy parses "refuse" or "reset".
+// ParseUncleanPolicy parses "replay", "refuse" or "reset" ("" is refuse).
 func ParseUncleanPolicy(s string) (UncleanPolicy, error) {
 	switch UncleanPolicy(s) {
-	case UncleanRefuse, UncleanReset:
+	case UncleanRefuse, UncleanReset, UncleanReplay:
 		return UncleanPolicy(s), nil
 	case "":
 		return UncleanRefuse, nil
 	}
-	return "", fmt.Errorf("unknown --unclean policy %q (refuse or reset)", s)
+	return "", fmt.Errorf("unknown --unclean policy %q (replay, refuse or reset)", s)
 }
 
 // ParseHibernatedPolicy parses "refuse" or "discard".

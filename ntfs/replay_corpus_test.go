@@ -57,6 +57,14 @@ func TestReplayThenDeleteCorpus(t *testing.T) {
 	}
 	f.Close()
 	t.Logf("replay: %s", strings.Join(res.Plan.Notes, "; "))
+	sum := 0
+	for _, n := range res.RedoneByOp() {
+		sum += n
+	}
+	if sum != len(res.Redone) || res.RedoneByOp()["UpdateResidentValue"] == 0 {
+		t.Errorf("RedoneByOp %v for %d redone records", res.RedoneByOp(), len(res.Redone))
+	}
+	t.Log(res.Summary())
 	if v2, f2 := openImage(t, a); v2.Info().Label != newLabel {
 		f2.Close()
 		t.Fatalf("label after replay %q, want %q", v2.Info().Label, newLabel)

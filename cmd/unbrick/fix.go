@@ -29,13 +29,13 @@ func runFix(e *env, args []string) int {
 	dryRun := fs.Bool("dry-run", false, "plan and report, write nothing to the disks")
 	logDir := fs.String("log", defaultLogDir, "fleet log `DIR` (unbrick.jsonl, unbrick.csv)")
 	journalDir := fs.String("journal", "", "undo journal `DIR` (default: LOGDIR/journal)")
-	unclean := fs.String("unclean", "refuse", "what to do with an unclean NTFS journal: refuse, or reset (empty it as ntfsfix does; chkdsk runs at next boot)")
+	unclean := fs.String("unclean", "refuse", "what to do with an unclean NTFS journal: refuse; replay (redo its committed transactions as Windows does, in the same undo journal, then delete; a journal with an operation unbrick cannot redo is refused; not the default yet because real Windows journals are still mostly refused); or reset (empty it as ntfsfix does; chkdsk runs at next boot)")
 	technician := fs.String("technician", "", "technician `NAME` for the fleet log")
 	parallel := fs.Int("parallel", 1, "process `N` targets at once")
 	asJSON := fs.Bool("json", false, "print only the fleet log records, as JSON lines")
 	fs.Usage = func() {
 		fmt.Fprintf(e.Stderr, "usage: unbrick fix [key flags] [--rules F] [--dry-run] [--log DIR] [--journal DIR]\n"+
-			"                   [--unclean=refuse|reset] [--technician NAME] [--parallel N] [--json] [TARGET...]\n\n"+
+			"                   [--unclean=refuse|replay|reset] [--technician NAME] [--parallel N] [--json] [TARGET...]\n\n"+
 			"For every Windows system volume on each TARGET (disk image or block device; none:\n"+
 			"the host's disks): unlock, find the files the rules call faulty, plan their deletion,\n"+
 			"write an undo journal, delete, re-open and verify, and append a fleet log record.\n"+

@@ -37,11 +37,11 @@ func runNTFSRm(e *env, args []string) int {
 	kf := addKeyFlags(fs)
 	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
 	dryRun := fs.Bool("dry-run", false, "print the write plan (sectors, bytes changed, structure) and write nothing")
-	unclean := fs.String("unclean", "refuse", "unclean journal: `refuse`, or reset (empty it as ntfsfix does and set the dirty flag)")
+	unclean := fs.String("unclean", "refuse", "unclean journal: `refuse`; replay (redo its committed transactions as Windows does, then delete; refused when the journal holds an operation unbrick cannot redo; not the default yet because real Windows journals are still mostly refused); or reset (empty it as ntfsfix does and set the dirty flag)")
 	hibernated := fs.String("hibernated", "refuse", "live hibernation file: `refuse`, or discard (invalidate it: the hibernated session is lost)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	fs.Usage = func() {
-		ntfsUsage(e.Stderr, "unbrick ntfs rm [key flags] [--partition N] [--dry-run] [--unclean=refuse|reset] [--hibernated=refuse|discard] [--json] TARGET PATH", `
+		ntfsUsage(e.Stderr, "unbrick ntfs rm [key flags] [--partition N] [--dry-run] [--unclean=refuse|replay|reset] [--hibernated=refuse|discard] [--json] TARGET PATH", `
 Deletes the file PATH from the NTFS volume on TARGET (BitLocker is unlocked
 with the key flags), the way Windows would: both directory entries (long
 and 8.3 name) leave the parent's index, the MFT record is freed (sequence
@@ -94,9 +94,25 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 	if err != nil {
 		return fail(exitcode.Failure, fmt.Errorf("%s: %w", o.Name(), err))
 	}
+	v, replay, code, err := rmReplay(v, o.Volume, o.Volume.Size(), up)
+	if err != nil {
+		return fail(code, err)
+	}
 	plan, err := v.PlanDelete(pos[1], ntfs.DeleteOptions{Unclean: up, Hibernated: hp})
 	if err != nil {
 		return fail(ntfsWriteExitCode(err), err)
+	}
+	if replay != nil {
+		// The replay goes first, in the same plan: one Apply writes both.
+		all := &ntfs.Plan{}
+		if err := all.Append(replay.Plan); err != nil {
+			return fail(exitcode.Failure, err)
+		}
+		if err := all.Append(plan); err != nil {
+			return fail(exitcode.Failure, err)
+		}
+		plan = all
+		plan.Notes = append(plan.Notes, replay.Summary())
 	}
 	res.Deleted, res.Notes = plan.Deleted, plan.Notes
 	for i := range plan.Writes {

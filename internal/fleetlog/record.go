@@ -51,17 +51,20 @@ type Record struct {
 	ProtectorID string    `json:"protector_id,omitempty"` // protector that unlocked it
 	// RecoveryKeyID is the ID of the recovery password that was used, if
 	// one was: that key has been exposed and must be rotated.
-	RecoveryKeyID    string        `json:"recovery_key_id,omitempty"`
-	UnlockMethod     string        `json:"unlock_method,omitempty"` // recovery password, password, startup key, clear key, none
-	KeySource        string        `json:"key_source,omitempty"`    // where the key came from: "keys.csv:12", "typed"; never the key
-	Rules            []string      `json:"rules,omitempty"`         // rule IDs applied
-	Files            []File        `json:"files,omitempty"`         // every file a rule matched
-	Status           Status        `json:"status"`
-	Error            string        `json:"error,omitempty"`
-	Duration         time.Duration `json:"-"`
-	DurationMS       int64         `json:"duration_ms"`
-	JournalFile      string        `json:"journal_file,omitempty"` // undo journal of this fix
-	ConfirmationCode string        `json:"confirmation_code"`      // see ConfirmationCode
+	RecoveryKeyID string        `json:"recovery_key_id,omitempty"`
+	UnlockMethod  string        `json:"unlock_method,omitempty"` // recovery password, password, startup key, clear key, none
+	KeySource     string        `json:"key_source,omitempty"`    // where the key came from: "keys.csv:12", "typed"; never the key
+	Rules         []string      `json:"rules,omitempty"`         // rule IDs applied
+	Files         []File        `json:"files,omitempty"`         // every file a rule matched
+	Status        Status        `json:"status"`
+	Error         string        `json:"error,omitempty"`
+	Duration      time.Duration `json:"-"`
+	DurationMS    int64         `json:"duration_ms"`
+	JournalFile   string        `json:"journal_file,omitempty"` // undo journal of this fix
+	// JournalReplayed counts, by NTFS log operation, the committed journal
+	// records unbrick redid before the fix (--unclean=replay).
+	JournalReplayed  map[string]int `json:"journal_replayed,omitempty"`
+	ConfirmationCode string         `json:"confirmation_code"` // see ConfirmationCode
 }
 
 // Clock records the machine clock. Windows keeps the hardware clock in

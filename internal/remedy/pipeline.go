@@ -50,6 +50,9 @@ type pipeline struct {
 	size int64
 	nv   *ntfs.Volume
 	js   *ntfs.JournalState
+	// replay is the journal replay staged before the deletion
+	// (--unclean=replay on an unclean journal); nil otherwise.
+	replay *ntfs.ReplayResult
 
 	faulty []int // indexes into v.Files
 }
@@ -121,6 +124,13 @@ func (p *pipeline) steps() error {
 	if err := p.journalState(); err != nil {
 		return err
 	}
+	if p.fix && p.o.Unclean == ntfs.UncleanReplay && !p.js.Clean && !p.js.Hibernation.Live() {
+		// Replay first (staged, nothing written yet), so that the files
+		// are evaluated on the volume as Windows would see it.
+		if err := p.timed("replay", p.replayJournal); err != nil {
+			return err
+		}
+	}
 	if err := p.timed("evaluate", p.evaluate); err != nil {
 		return err
 	}
@@ -165,6 +175,10 @@ func (p *pipeline) remediate() error {
 		} else {
 			p.v.Status = StatusAlreadyClean
 		}
+		if p.replay != nil {
+			p.v.Journal.Replayed, p.v.Journal.ReplaySkipped = nil, 0
+			p.v.Notes = append(p.v.Notes, "the NTFS journal needs a replay but nothing is to be deleted: the replay was not written")
+		}
 		return nil
 	}
 	if p.sec.Short() || (p.bl != nil && p.bl.Short()) {
@@ -174,6 +188,23 @@ func (p *pipeline) remediate() error {
 	err := p.timed("plan", func() (err error) { plan, err = p.planAndStage(); return err })
 	if err != nil {
 		return err
+	}
+	if p.replay != nil {
+		// The replay was staged first: the undo journal and the report
+		// cover both.
+		all := &ntfs.Plan{}
+		if err := all.Append(p.replay.Plan); err != nil {
+			return failed(err)
+		}
+		if err := all.Append(plan); err != nil {
+			return failed(err)
+		}
+		plan = all
+		summary := p.replay.Summary()
+		if p.o.DryRun {
+			summary = "dry run, would be: " + summary
+		}
+		p.v.Notes = append(p.v.Notes, summary)
 	}
 	p.v.PlanWrites, p.v.PlanBytes = len(plan.Writes), plan.Bytes()
 	p.v.Notes = append(p.v.Notes, plan.Notes...)
@@ -190,6 +221,9 @@ func (p *pipeline) remediate() error {
 		return err
 	}
 	if err := p.timed("verify", p.verify); err != nil {
+		return err
+	}
+	if err := p.verifyReplay(); err != nil {
 		return err
 	}
 	for _, i := range p.faulty {

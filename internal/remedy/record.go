@@ -27,6 +27,9 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 		Duration:    v.Duration,
 		JournalFile: v.JournalFile,
 	}
+	if v.Journal != nil && len(v.Journal.Replayed) > 0 {
+		r.JournalReplayed = v.Journal.Replayed
+	}
 	if o.OnHost && v.clockTZ != nil {
 		bias := int(v.clockTZ.EffectiveBias() / time.Minute)
 		r.Time = v.clockTZ.HardwareClockToUTC(v.Finished)

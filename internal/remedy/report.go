@@ -106,6 +106,11 @@ type JournalInfo struct {
 	Dirty      bool   `json:"dirty"`      // VOLUME_IS_DIRTY (chkdsk scheduled)
 	Hibernated bool   `json:"hibernated"` // hiberfil.sys holds a hibernated session
 	Reset      bool   `json:"reset"`      // --unclean=reset: the fix empties the journal first
+	// Replayed counts, by redo operation, the committed log records
+	// --unclean=replay redid before the deletion (in the same undo
+	// journal); ReplaySkipped the committed records already on disk.
+	Replayed      map[string]int `json:"replayed,omitempty"`
+	ReplaySkipped int            `json:"replay_skipped,omitempty"`
 }
 
 // Volume is the report on one candidate volume of a target.

@@ -1,0 +1,76 @@
+package remedytest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// InstallLogFile writes the gzip-compressed $LogFile image gzPath (such as
+// ntfs/testdata/journal/win10-plain-label.logfile.gz, made by the ntfs
+// package's TestReplayCorpusFixtureWrite for a given corpus volume) over
+// the $LogFile data of the NTFS volume at the given partition of img. The
+// image must be exactly as long as the volume's $LogFile.
+func InstallLogFile(img string, partition int, gzPath string) error {
+	raw, err := os.ReadFile(gzPath)
+	if err != nil {
+		return err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", gzPath, err)
+	}
+	log, err := io.ReadAll(zr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", gzPath, err)
+	}
+	tg, err := disk.OpenTarget(img, true)
+	if err != nil {
+		return err
+	}
+	defer tg.Close()
+	c, err := tg.Select(partition)
+	if err != nil {
+		return err
+	}
+	sec := tg.Section(c)
+	nv, err := ntfs.Open(sec, sec.Size())
+	if err != nil {
+		return fmt.Errorf("open NTFS: %w", err)
+	}
+	lf, err := nv.OpenRef(ntfs.MakeRef(ntfs.RecordLogFile, 0))
+	if err != nil {
+		return fmt.Errorf("open $LogFile: %w", err)
+	}
+	a := lf.FindAttr(ntfs.AttrData, "")
+	if a == nil || !a.NonResident {
+		return fmt.Errorf("$LogFile has no non-resident data")
+	}
+	if a.DataSize != int64(len(log)) {
+		return fmt.Errorf("$LogFile is %d bytes, the image %s %d", a.DataSize, gzPath, len(log))
+	}
+	cs := int64(nv.Boot().ClusterSize)
+	pos := int64(0)
+	for _, r := range a.Runs {
+		if pos >= int64(len(log)) {
+			break
+		}
+		if r.LCN < 0 {
+			return fmt.Errorf("$LogFile has a sparse run")
+		}
+		n := min(r.Length*cs, int64(len(log))-pos)
+		if _, err := sec.WriteAt(log[pos:pos+n], r.LCN*cs); err != nil {
+			return fmt.Errorf("write $LogFile at offset %d: %w", pos, err)
+		}
+		pos += n
+	}
+	if pos != int64(len(log)) {
+		return fmt.Errorf("$LogFile runs hold %d of %d bytes", pos, len(log))
+	}
+	return tg.Sync()
+}

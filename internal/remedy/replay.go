@@ -1,0 +1,70 @@
+package remedy
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// replayJournal handles --unclean=replay on a volume whose journal is not
+// clean: it plans the redo of the journal's committed transactions
+// (ntfs.Volume.PlanReplay) and stages it in the undo recorder, so that the
+// replay reaches the disk through the same single write path, and in the
+// same undo journal, as the deletion that follows. It then re-opens NTFS
+// on the staged volume and requires a clean journal. A journal PlanReplay
+// cannot replay (an operation it does not redo, a damaged log) is refused
+// as --unclean=refuse would: nothing is staged or written.
+func (p *pipeline) replayJournal() error {
+	if p.sec.Short() || (p.bl != nil && p.bl.Short()) {
+		return refused("the NTFS journal ($LogFile) is not clean (%s) and the image ends before the volume does: a volume unbrick cannot see whole is never replayed or modified; nothing was written", p.js.Reason)
+	}
+	res, err := p.nv.PlanReplay()
+	if err != nil {
+		var ue *ntfs.UnsupportedLogOpError
+		var re *ntfs.ReplayRefusedError
+		if errors.As(err, &ue) || errors.As(err, &re) {
+			return &outcome{StatusRefused, fmt.Errorf("the NTFS journal ($LogFile) is not clean (%s) and --unclean=replay cannot replay it: %w", p.js.Reason, err)}
+		}
+		return failed(fmt.Errorf("plan the NTFS journal replay (nothing was written): %w", err))
+	}
+	if err := ntfs.Apply(p.view, res.Plan, ntfs.ApplyOptions{NoSync: true}); err != nil {
+		return failed(fmt.Errorf("stage the NTFS journal replay (nothing was written): %w", err))
+	}
+	nv, err := ntfs.Open(p.view, p.size)
+	if err != nil {
+		return failed(fmt.Errorf("re-open NTFS after the staged journal replay (nothing was written): %w", err))
+	}
+	js, err := nv.JournalState()
+	if err != nil {
+		return failed(fmt.Errorf("read the NTFS journal state after the staged replay (nothing was written): %w", err))
+	}
+	if !js.Clean {
+		return failed(fmt.Errorf("the NTFS journal is still not clean after the staged replay (%s); nothing was written", js.Reason))
+	}
+	p.nv, p.js, p.replay = nv, js, res
+	p.v.Label = nv.Info().Label
+	p.v.Journal.Replayed = res.RedoneByOp()
+	p.v.Journal.ReplaySkipped = len(res.Skipped)
+	return nil
+}
+
+// verifyReplay checks, on the volume re-opened from the disk after the
+// writes, that the journal a replay left is clean.
+func (p *pipeline) verifyReplay() error {
+	if p.replay == nil {
+		return nil
+	}
+	nv, err := p.reopen()
+	if err != nil {
+		return p.verifyFailed(err)
+	}
+	js, err := nv.JournalState()
+	if err != nil {
+		return p.verifyFailed(fmt.Errorf("journal state after the replay: %w", err))
+	}
+	if !js.Clean {
+		return p.verifyFailed(fmt.Errorf("the NTFS journal is not clean after the replay: %s", js.Reason))
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package remedy
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/unbrick/unbrick/internal/remedy/remedytest"
+	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/internal/undo"
+	"github.com/unbrick/unbrick/ntfs"
+)
+
+// Journals made by the ntfs package's TestReplayCorpusFixtureWrite for the
+// win10-plain-ntfs OS volume: a committed ntfslabel change (label all J),
+// and the same followed by a committed DeleteDirtyClusters record.
+var (
+	replayableLog  = filepath.Join("..", "..", "ntfs", "testdata", "journal", "win10-plain-label.logfile.gz")
+	unsupportedLog = filepath.Join("..", "..", "ntfs", "testdata", "journal", "win10-plain-unsupported.logfile.gz")
+)
+
+// uncleanCorpusDisk copies win10-plain-ntfs and installs the journal gz as
+// its OS volume's $LogFile. ntfsrecover must see the committed transaction
+// 0x18 to replay.
+func uncleanCorpusDisk(t *testing.T, gz string) (variant, string) {
+	t.Helper()
+	v := oneVariant(t, "win10-plain-ntfs")
+	img := testcorpus.Disk(t, v.name)
+	if err := remedytest.InstallLogFile(img, v.osPartition(), gz); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := ntfsrecoverDryRun(t, img, v); ok && (strings.Contains(out, "nothing to do") || !strings.Contains(out, "Marking transaction 0x18")) {
+		t.Fatalf("ntfsrecover -n finds no journal to replay: %s", out)
+	}
+	return v, img
+}
+
+// ntfsrecoverDryRun runs ntfs-3g's ntfsrecover -n -v (the independent
+// journal reader) on a copy of the OS volume; ok is false when the tool is
+// missing.
+func ntfsrecoverDryRun(t *testing.T, img string, v variant) (string, bool) {
+	t.Helper()
+	p, err := exec.LookPath("ntfsrecover")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ntfsrecover (ntfs-3g) is needed")
+		}
+		t.Log("ntfsrecover not installed: journal cross-check skipped")
+		return "", false
+	}
+	off := int64(v.osVolume()["offset_bytes"].(float64))
+	size := int64(v.osVolume()["size_bytes"].(float64))
+	in, err := os.Open(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	vol := filepath.Join(t.TempDir(), "os.img")
+	out, err := os.Create(vol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, io.NewSectionReader(in, off, size)); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	b, _ := exec.Command(p, "-n", "-v", vol).CombinedOutput()
+	return string(b), true
+}
+
+// TestUncleanReplay: --unclean=replay on a corpus disk whose journal holds
+// a committed, replayable change redoes it, deletes the faulty files, and
+// commits both in one undo journal. Witnesses: the corpus verify script
+// (ntfs-3g, sleuthkit, libfsntfs), ntfsrecover -n (nothing left to replay)
+// and the undo journal restoring the pre-replay image byte for byte.
+func TestUncleanReplay(t *testing.T) {
+	v, img := uncleanCorpusDisk(t, replayableLog)
+	before := fileSHA256(t, img)
+	o, _ := fixOpts(t, v)
+	o.Unclean = ntfs.UncleanReplay
+
+	o.DryRun = true
+	dry := volumeOf(t, fix(t, img, o), v)
+	if dry.Status != StatusDryRun || fileSHA256(t, img) != before {
+		t.Fatalf("dry run: %s (%s), image changed %v", dry.Status, dry.Error, fileSHA256(t, img) != before)
+	}
+	o.DryRun = false
+
+	var logged []*Volume
+	o.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
+	vols := fix(t, img, o)
+	vol := volumeOf(t, vols, v)
+	if vol.Status != StatusRemediated || ExitCode(vols, false) != 0 {
+		t.Fatalf("--unclean=replay: %s exit %d (%s)", vol.Status, ExitCode(vols, false), vol.Error)
+	}
+	if vol.Journal == nil || vol.Journal.State != "unclean" || vol.Journal.Reset || vol.Journal.Replayed["UpdateResidentValue"] == 0 {
+		t.Fatalf("journal report %+v", vol.Journal)
+	}
+	if rec := vol.FleetRecord(&o); rec.JournalReplayed["UpdateResidentValue"] == 0 {
+		t.Errorf("fleet record does not carry the replayed operations: %+v", rec.JournalReplayed)
+	}
+	if vol.Label == "" || strings.Trim(vol.Label, "J") != "" {
+		t.Errorf("label after the replay %q, want the journal's all-J label", vol.Label)
+	}
+	if !strings.Contains(strings.Join(vol.Notes, "\n"), "NTFS journal replayed (redone: UpdateResidentValue") {
+		t.Errorf("notes do not say what was replayed: %q", vol.Notes)
+	}
+	if len(logged) != 1 || logged[0] != vol {
+		t.Errorf("logged %d records", len(logged))
+	}
+	mustVerify(t, img, v.name, "--expect", "fixed", "--allow-journal-change")
+	if out, ok := ntfsrecoverDryRun(t, img, v); ok {
+		if !strings.Contains(out, "Volume is clean, nothing to do") {
+			t.Errorf("ntfsrecover -n after the replay: %s", out)
+		}
+		t.Logf("ntfsrecover -n after the replay: %s", strings.TrimSpace(out))
+	}
+	again := volumeOf(t, fix(t, img, o), v)
+	if again.Status != StatusAlreadyClean || again.Journal.State != "clean" || again.Journal.Replayed != nil {
+		t.Errorf("second fix: %s journal %+v (%s)", again.Status, again.Journal, again.Error)
+	}
+
+	j, err := undo.ReadFile(vol.JournalFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j.Complete {
+		t.Fatal("undo journal incomplete")
+	}
+	restore(t, img, j)
+	if fileSHA256(t, img) != before {
+		t.Fatal("undo did not give back the pre-replay image")
+	}
+}
+
+// TestUncleanReplayUnsupported: a committed operation the replay does not
+// redo makes --unclean=replay refuse (exit 4) naming it and its LSN, with
+// nothing written and no undo journal.
+func TestUncleanReplayUnsupported(t *testing.T) {
+	v, img := uncleanCorpusDisk(t, unsupportedLog)
+	before := fileSHA256(t, img)
+	o, _ := fixOpts(t, v)
+	o.Unclean = ntfs.UncleanReplay
+	vols := fix(t, img, o)
+	vol := volumeOf(t, vols, v)
+	if vol.Status != StatusRefused || ExitCode(vols, false) != 4 {
+		t.Fatalf("status %s exit %d (%s)", vol.Status, ExitCode(vols, false), vol.Error)
+	}
+	if !strings.Contains(vol.Error, "DeleteDirtyClusters") || !strings.Contains(vol.Error, "log record 0x") {
+		t.Errorf("error does not name the operation and its LSN: %s", vol.Error)
+	}
+	if vol.JournalFile != "" {
+		t.Errorf("an undo journal was written: %s", vol.JournalFile)
+	}
+	if fileSHA256(t, img) != before {
+		t.Fatal("a refused volume was written")
+	}
+}

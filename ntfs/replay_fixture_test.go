@@ -1,0 +1,74 @@
+package ntfs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestReplayCorpusFixtureWrite regenerates the $LogFile images the
+// remediation engine's replay tests install on the corpus disk
+// win10-plain-ntfs (internal/remedy), when UNBRICK_WRITE_REPLAY_FIXTURE=1
+// (needs the corpus and ntfslabel):
+//   - testdata/journal/win10-plain-label.logfile.gz: version 1.1, clients
+//     in use, a checkpoint and a committed transaction 0x18 encoding a real
+//     ntfslabel change of the volume label (all J) as log records, as in
+//     TestReplayThenDeleteCorpus;
+//   - testdata/journal/win10-plain-unsupported.logfile.gz: the same,
+//     followed by a committed transaction 0x20 holding a
+//     DeleteDirtyClusters record, which PlanReplay does not redo.
+//
+// Each file is the whole $LogFile data of that volume, gzip-compressed.
+func TestReplayCorpusFixtureWrite(t *testing.T) {
+	if os.Getenv("UNBRICK_WRITE_REPLAY_FIXTURE") != "1" {
+		t.Skip("set UNBRICK_WRITE_REPLAY_FIXTURE=1 to regenerate the fixtures")
+	}
+	d := loadCorpusDisk(t, "win10-plain-ntfs")
+	a := d.extractVolume(t)
+	b := copyFile(t, a)
+	va, fa := openImage(t, a)
+	label := va.Info().Label
+	fa.Close()
+	if label == "" {
+		t.Fatal("the corpus volume has no label to change")
+	}
+	replayRun(t, replayNeedTool(t, "ntfslabel"), b, strings.Repeat("J", len(label)))
+	va, fa = openImage(t, a)
+	vb, fb := openImage(t, b)
+	change, _ := diffRecords(t, va, vb, 0x18)
+	lfr, err := va.OpenRef(MakeRef(RecordLogFile, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logSize, err := lfr.attrReader(AttrData, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa.Close()
+	fb.Close()
+	good := append(append([]genRecord{}, change...), forget(0x18))
+	bad := append(append([]genRecord{}, good...),
+		genRecord{typ: LogRecordStandard, tx: 0x20, redo: OpDeleteDirtyClusters, undo: OpNoop, redoData: make([]byte, 16)},
+		forget(0x20))
+	for name, recs := range map[string][]genRecord{"win10-plain-label": good, "win10-plain-unsupported": bad} {
+		j := withCheckpoint(4*4096+0x40, 9, recs...)
+		j.size = logSize
+		log, _ := j.build()
+		var gz bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		if _, err := w.Write(log); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join("testdata", "journal", name+".logfile.gz")
+		if err := os.WriteFile(out, gz.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s (%d bytes, $LogFile %d bytes)", out, gz.Len(), len(log))
+	}
+}
