@@ -52,8 +52,13 @@ func TestWriteGatePolicies(t *testing.T) {
 	if notes, err := dirty.WriteGate(UncleanRefuse, HibernatedRefuse); err != nil || !strings.Contains(strings.Join(notes, ""), "left set") {
 		t.Fatalf("dirty: %v %v", notes, err)
 	}
-	if _, err := ParseUncleanPolicy("replay"); err == nil {
+	if _, err := ParseUncleanPolicy("redo"); err == nil {
 		t.Fatal("unknown policy accepted")
+	}
+	for _, s := range []string{"refuse", "reset", "replay"} {
+		if p, err := ParseUncleanPolicy(s); err != nil || string(p) != s {
+			t.Errorf("ParseUncleanPolicy(%q) = %q, %v", s, p, err)
+		}
 	}
 }
 
