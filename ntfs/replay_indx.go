@@ -277,20 +277,7 @@ func redoUpdateFileNameBlock(b []byte, r *LogRecord) error {
 	if !entryAt(b, start, end, p) {
 		return fmt.Errorf("offset %#x is not an index entry of the block", p)
 	}
-	el := int(binary.LittleEndian.Uint16(b[p+8:]))
-	keyLen := int(binary.LittleEndian.Uint16(b[p+10:]))
-	if binary.LittleEndian.Uint32(b[p+12:])&2 != 0 || keyLen < 0x42 || p+el > end || 0x10+keyLen > el {
-		return fmt.Errorf("the index entry at %#x has no file name key", p)
-	}
-	dst := b[p+0x18 : p+0x18+fileNameDupSize]
-	switch {
-	case bytes.Equal(dst, data):
-		return errNoChange
-	case r.Undo == OpCompensationLogRecord || bytes.Equal(dst, undo):
-		copy(dst, data)
-		return nil
-	}
-	return errors.New("the file name information on disk is neither the logged old nor new value")
+	return updateFileNameDup(b, p, end, r, data, undo)
 }
 
 // checkIndexEntries verifies an index header's entries: lengths that walk

@@ -596,10 +596,19 @@ func redoUpdateFileNameRoot(b []byte, r *LogRecord) error {
 	if p != target || p+16 > entriesEnd {
 		return fmt.Errorf("offset %#x is not an index entry of the root", target)
 	}
+	return updateFileNameDup(b, p, entriesEnd, r, data, undo)
+}
+
+// updateFileNameDup redoes an UpdateFileName record on the index entry at
+// p (entries end at end): it checks that the entry carries a file name key
+// and replaces the key's duplicated information with the redo data when
+// the bytes there are the logged old value (or the record is a
+// compensation); bytes already equal to the new value are errNoChange.
+func updateFileNameDup(b []byte, p, end int, r *LogRecord, data, undo []byte) error {
 	el := int(binary.LittleEndian.Uint16(b[p+8:]))
 	keyLen := int(binary.LittleEndian.Uint16(b[p+10:]))
-	if binary.LittleEndian.Uint32(b[p+12:])&2 != 0 || keyLen < 0x42 || p+el > entriesEnd || 0x10+keyLen > el {
-		return fmt.Errorf("the index entry at %#x has no file name key", target)
+	if binary.LittleEndian.Uint32(b[p+12:])&2 != 0 || keyLen < 0x42 || p+el > end || 0x10+keyLen > el {
+		return fmt.Errorf("the index entry at %#x has no file name key", p)
 	}
 	dst := b[p+0x18 : p+0x18+fileNameDupSize]
 	switch {

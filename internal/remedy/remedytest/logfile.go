@@ -29,28 +29,12 @@ func InstallLogFile(img string, partition int, gzPath string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", gzPath, err)
 	}
-	tg, err := disk.OpenTarget(img, true)
+	lf, err := openLogFile(img, partition)
 	if err != nil {
 		return err
 	}
-	defer tg.Close()
-	c, err := tg.Select(partition)
-	if err != nil {
-		return err
-	}
-	sec := tg.Section(c)
-	nv, err := ntfs.Open(sec, sec.Size())
-	if err != nil {
-		return fmt.Errorf("open NTFS: %w", err)
-	}
-	lf, err := nv.OpenRef(ntfs.MakeRef(ntfs.RecordLogFile, 0))
-	if err != nil {
-		return fmt.Errorf("open $LogFile: %w", err)
-	}
-	a := lf.FindAttr(ntfs.AttrData, "")
-	if a == nil || !a.NonResident {
-		return fmt.Errorf("$LogFile has no non-resident data")
-	}
+	defer lf.tg.Close()
+	nv, sec, a := lf.nv, lf.sec, lf.data
 	if a.DataSize != int64(len(log)) {
 		return fmt.Errorf("$LogFile is %d bytes, the image %s %d", a.DataSize, gzPath, len(log))
 	}
@@ -72,5 +56,49 @@ func InstallLogFile(img string, partition int, gzPath string) error {
 	if pos != int64(len(log)) {
 		return fmt.Errorf("$LogFile runs hold %d of %d bytes", pos, len(log))
 	}
-	return tg.Sync()
+	return lf.tg.Sync()
+}
+
+// logFile is the writable $LogFile of a plain NTFS volume in a disk image.
+type logFile struct {
+	tg   *disk.Target
+	sec  *disk.Section
+	nv   *ntfs.Volume
+	data *ntfs.Attribute // $LogFile's non-resident $DATA
+}
+
+// openLogFile opens the image img for writing and finds the $LogFile data
+// of the NTFS volume at the given partition. The caller closes lf.tg.
+func openLogFile(img string, partition int) (*logFile, error) {
+	tg, err := disk.OpenTarget(img, true)
+	if err != nil {
+		return nil, err
+	}
+	lf, err := findLogFile(tg, partition)
+	if err != nil {
+		tg.Close()
+		return nil, err
+	}
+	return lf, nil
+}
+
+func findLogFile(tg *disk.Target, partition int) (*logFile, error) {
+	c, err := tg.Select(partition)
+	if err != nil {
+		return nil, err
+	}
+	sec := tg.Section(c)
+	nv, err := ntfs.Open(sec, sec.Size())
+	if err != nil {
+		return nil, fmt.Errorf("open NTFS: %w", err)
+	}
+	f, err := nv.OpenRef(ntfs.MakeRef(ntfs.RecordLogFile, 0))
+	if err != nil {
+		return nil, fmt.Errorf("open $LogFile: %w", err)
+	}
+	a := f.FindAttr(ntfs.AttrData, "")
+	if a == nil || !a.NonResident || len(a.Runs) == 0 {
+		return nil, fmt.Errorf("$LogFile has no non-resident data")
+	}
+	return &logFile{tg: tg, sec: sec, nv: nv, data: a}, nil
 }

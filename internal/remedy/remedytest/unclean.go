@@ -7,9 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-
-	"github.com/unbrick/unbrick/internal/disk"
-	"github.com/unbrick/unbrick/ntfs"
 )
 
 // UncleanRestartPage builds a $LogFile restart page of an unclean version
@@ -66,25 +63,12 @@ func UncleanRestartPage(fileSize int64) []byte {
 // given partition of the image img (the corpus journals are empty, all
 // 0xFF), so that the volume looks like one Windows left after a crash.
 func MakeUncleanJournal(img string, partition int) error {
-	tg, err := disk.OpenTarget(img, true)
+	lf, err := openLogFile(img, partition)
 	if err != nil {
 		return err
 	}
-	defer tg.Close()
-	c, err := tg.Select(partition)
-	if err != nil {
-		return err
-	}
-	sec := tg.Section(c)
-	nv, err := ntfs.Open(sec, sec.Size())
-	if err != nil {
-		return fmt.Errorf("open NTFS: %w", err)
-	}
-	lf, err := nv.OpenRef(ntfs.MakeRef(ntfs.RecordLogFile, 0))
-	if err != nil {
-		return fmt.Errorf("open $LogFile: %w", err)
-	}
-	a := lf.FindAttr(ntfs.AttrData, "")
+	defer lf.tg.Close()
+	nv, sec, a := lf.nv, lf.sec, lf.data
 	if a == nil || !a.NonResident || len(a.Runs) == 0 || a.Runs[0].Length*int64(nv.Boot().ClusterSize) < 8192 {
 		return fmt.Errorf("$LogFile has no non-resident data of two pages")
 	}
@@ -95,5 +79,5 @@ func MakeUncleanJournal(img string, partition int) error {
 			return fmt.Errorf("write restart page at $LogFile offset %d: %w", off, err)
 		}
 	}
-	return tg.Sync()
+	return lf.tg.Sync()
 }
