@@ -126,10 +126,14 @@ func FuzzIndexEdit(f *testing.F) {
 	f.Add(buildIndexBlock(9, node[:6], true), uint8(2), uint8(1), []byte("C-00000291-00000000-00000032.sys"))
 	f.Add(buildIndexBlock(1, leaf[:1], false), uint8(0), uint8(2), []byte("x"))
 	f.Fuzz(func(t *testing.T, blk []byte, at uint8, op uint8, name []byte) {
-		if len(blk) != 4096 {
+		if len(blk) > 4096 {
 			return
 		}
-		in, err := ParseIndexBlock(append([]byte(nil), blk...), true)
+		// Any shorter input is the start of a block: the mutator keeps
+		// exploring instead of throwing away every length-changing edit.
+		full := make([]byte, 4096)
+		copy(full, blk)
+		in, err := ParseIndexBlock(full, true)
 		if err != nil {
 			return
 		}
