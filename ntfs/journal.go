@@ -100,7 +100,9 @@ const (
 	HibernatedDiscard HibernatedPolicy = "discard"
 )
 
-// ParseUncleanPolicy parses "replay", "refuse" or "reset" ("" is refuse).
+// ParseUncleanPolicy parses "replay", "refuse" or "reset" ("" is refuse:
+// the library's gate never writes by default; the front ends default to
+// replay and call PlanReplay themselves).
 func ParseUncleanPolicy(s string) (UncleanPolicy, error) {
 	switch UncleanPolicy(s) {
 	case UncleanRefuse, UncleanReset, UncleanReplay:
@@ -166,7 +168,7 @@ func (js *JournalState) WriteGate(unclean UncleanPolicy, hib HibernatedPolicy) (
 	}
 	if !js.Clean {
 		if unclean != UncleanReset {
-			return nil, refuse("Choices: boot Windows once so it replays its journal, then retry; or pass --unclean=reset to empty the journal as ntfsfix does (changes Windows had not yet written are lost; the dirty flag is set so chkdsk checks the volume at next boot)",
+			return nil, refuse("Choices: --unclean=replay (the default of fix and ntfs rm) redoes the journal as Windows does at mount, when unbrick can replay every record in it; boot Windows once so it replays its journal, then retry; or pass --unclean=reset to empty the journal as ntfsfix does (changes Windows had not yet written are lost; the dirty flag is set so chkdsk checks the volume at next boot)",
 				"the NTFS journal ($LogFile) is not clean: %s", js.Reason)
 		}
 		notes = append(notes, "journal ($LogFile) emptied without replay ("+js.Reason+"); volume dirty flag set: Windows runs chkdsk at next boot")

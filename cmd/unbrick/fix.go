@@ -13,7 +13,6 @@ import (
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/remedy"
-	"github.com/unbrick/unbrick/ntfs"
 )
 
 // defaultLogDir is where fix writes its fleet log when not booted from the
@@ -29,13 +28,15 @@ func runFix(e *env, args []string) int {
 	dryRun := fs.Bool("dry-run", false, "plan and report, write nothing to the disks")
 	logDir := fs.String("log", defaultLogDir, "fleet log `DIR` (unbrick.jsonl, unbrick.csv)")
 	journalDir := fs.String("journal", "", "undo journal `DIR` (default: LOGDIR/journal)")
-	unclean := fs.String("unclean", "refuse", "what to do with an unclean NTFS journal: refuse; replay (redo its committed transactions as Windows does, in the same undo journal, then delete; a journal with an operation unbrick cannot redo is refused; not the default yet because real Windows journals are still mostly refused); or reset (empty it as ntfsfix does; chkdsk runs at next boot)")
+	unclean := fs.String("unclean", "replay", "what to do with an unclean NTFS journal (a host that crashed): replay (redo its committed transactions as Windows does at mount, in the same undo journal, then delete); refuse (write nothing); or reset (empty it as ntfsfix does; chkdsk runs at next boot)")
+	fallback := fs.String("unclean-fallback", "refuse", "with --unclean=replay, what to do when the journal cannot be replayed (an operation unbrick cannot redo, a damaged log): refuse (write nothing, exit 4) or reset")
 	technician := fs.String("technician", "", "technician `NAME` for the fleet log")
 	parallel := fs.Int("parallel", 1, "process `N` targets at once")
 	asJSON := fs.Bool("json", false, "print only the fleet log records, as JSON lines")
 	fs.Usage = func() {
 		fmt.Fprintf(e.Stderr, "usage: unbrick fix [key flags] [--rules F] [--dry-run] [--log DIR] [--journal DIR]\n"+
-			"                   [--unclean=refuse|replay|reset] [--technician NAME] [--parallel N] [--json] [TARGET...]\n\n"+
+			"                   [--unclean=replay|refuse|reset] [--unclean-fallback=refuse|reset]\n"+
+			"                   [--technician NAME] [--parallel N] [--json] [TARGET...]\n\n"+
 			"For every Windows system volume on each TARGET (disk image or block device; none:\n"+
 			"the host's disks): unlock, find the files the rules call faulty, plan their deletion,\n"+
 			"write an undo journal, delete, re-open and verify, and append a fleet log record.\n"+
@@ -49,7 +50,7 @@ func runFix(e *env, args []string) int {
 		}
 		return exitcode.Usage
 	}
-	policy, err := ntfs.ParseUncleanPolicy(*unclean)
+	policy, fb, err := parseUncleanFlags(*unclean, *fallback)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
 		return exitcode.Usage
@@ -63,7 +64,7 @@ func runFix(e *env, args []string) int {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
 		return exitcode.Usage
 	}
-	o.DryRun, o.Unclean, o.Technician, o.Parallel = *dryRun, policy, *technician, *parallel
+	o.DryRun, o.Unclean, o.UncleanFallback, o.Technician, o.Parallel = *dryRun, policy, fb, *technician, *parallel
 	o.JournalDir = *journalDir
 	if o.JournalDir == "" {
 		o.JournalDir = filepath.Join(*logDir, "journal")

@@ -51,21 +51,21 @@ func corpusVerifyFixed(t *testing.T, img string) {
 	}
 }
 
-// TestCLIFixUncleanReplay: fix --unclean=replay replays a committed
-// journal, deletes, passes the corpus verifier, and undo gives back the
-// pre-replay image byte for byte. Without the flag (default refuse) the
-// same disk is refused untouched.
+// TestCLIFixUncleanReplay: fix with its default policy (replay) replays a
+// committed journal, deletes, passes the corpus verifier, and undo gives
+// back the pre-replay image byte for byte. With --unclean=refuse the same
+// disk is refused untouched.
 func TestCLIFixUncleanReplay(t *testing.T) {
 	img, _ := replayDisk(t, cliReplayableLog)
 	before := sha256File(t, img)
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "logs")
 
-	code, out, errs := runCLI(t, "fix", "--log", logDir, img)
+	code, out, errs := runCLI(t, "fix", "--unclean=refuse", "--log", logDir, img)
 	if code != 4 || sha256File(t, img) != before {
-		t.Fatalf("default policy: exit %d, image changed %v\n%s\n%s", code, sha256File(t, img) != before, out, errs)
+		t.Fatalf("--unclean=refuse: exit %d, image changed %v\n%s\n%s", code, sha256File(t, img) != before, out, errs)
 	}
-	code, out, errs = runCLI(t, "fix", "--unclean=replay", "--log", logDir, img)
+	code, out, errs = runCLI(t, "fix", "--log", logDir, img)
 	if code != 0 || !strings.Contains(out, "status:        remediated") || !strings.Contains(out, "NTFS journal replayed (redone: UpdateResidentValue") {
 		t.Fatalf("fix --unclean=replay: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -75,6 +75,9 @@ func TestCLIFixUncleanReplay(t *testing.T) {
 	if last.JournalFile == "" {
 		t.Fatalf("record %+v has no undo journal", last)
 	}
+	if last.JournalAction != "replayed" || last.JournalReplayed["UpdateResidentValue"] == 0 {
+		t.Errorf("fleet record journal_action %q, journal_replayed %v", last.JournalAction, last.JournalReplayed)
+	}
 	code, out, errs = runCLI(t, "undo", "--journal", last.JournalFile, img)
 	if code != 0 || sha256File(t, img) != before {
 		t.Fatalf("undo: exit %d, identical %v\n%s\n%s", code, sha256File(t, img) == before, out, errs)
@@ -82,17 +85,32 @@ func TestCLIFixUncleanReplay(t *testing.T) {
 }
 
 // TestCLIFixUncleanReplayUnsupported: an operation the replay cannot redo
-// is exit 4, named with its LSN, and nothing is written.
+// is exit 4, named with its LSN, and nothing is written; with
+// --unclean-fallback=reset the journal is emptied instead and the volume
+// fixed, the record saying so.
 func TestCLIFixUncleanReplayUnsupported(t *testing.T) {
 	img, _ := replayDisk(t, cliUnsupportedLog)
 	before := sha256File(t, img)
 	dir := t.TempDir()
-	code, out, errs := runCLI(t, "fix", "--unclean=replay", "--log", filepath.Join(dir, "logs"), img)
-	if code != 4 || !strings.Contains(out+errs, "DeleteDirtyClusters (log record 0x") {
+	code, out, errs := runCLI(t, "fix", "--log", filepath.Join(dir, "logs"), img)
+	if code != 4 || !strings.Contains(out+errs, "DeleteDirtyClusters (log record 0x") || !strings.Contains(out+errs, "--unclean-fallback=reset") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
 	if sha256File(t, img) != before {
 		t.Fatal("a refused replay changed the image")
 	}
 	requireNoJournal(t, dir)
+
+	logDir := filepath.Join(dir, "logs2")
+	code, out, errs = runCLI(t, "fix", "--unclean-fallback=reset", "--log", logDir, img)
+	if code != 0 || !strings.Contains(out, "status:        remediated") {
+		t.Fatalf("--unclean-fallback=reset: exit %d\n%s\n%s", code, out, errs)
+	}
+	recs := readRecords(t, logDir)
+	if last := recs[len(recs)-1]; last.JournalAction != "reset" || len(last.JournalReplayed) != 0 {
+		t.Errorf("fleet record journal_action %q, journal_replayed %v", last.JournalAction, last.JournalReplayed)
+	}
+	if code, _, errs := runCLI(t, "fix", "--unclean-fallback=replay", "--log", logDir, img); code != 2 || !strings.Contains(errs, "--unclean-fallback") {
+		t.Errorf("--unclean-fallback=replay: exit %d, %s", code, errs)
+	}
 }

@@ -27,7 +27,8 @@ It also analyses the log records for a replay: the checkpoint LSN, the
 committed transactions a replay would redo, the operation types they use
 and which of them unbrick can redo (JSON: field "analysis").
 Read-only. A host that crashed in a boot loop usually shows an unclean
-version 2.0 journal: 'ntfs rm --unclean=reset' can empty it.`)
+version 2.0 journal: 'fix' and 'ntfs rm' replay it first by default (what
+they would redo is shown here); --unclean=reset empties it instead.`)
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)

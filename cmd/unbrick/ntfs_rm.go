@@ -37,11 +37,12 @@ func runNTFSRm(e *env, args []string) int {
 	kf := addKeyFlags(fs)
 	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
 	dryRun := fs.Bool("dry-run", false, "print the write plan (sectors, bytes changed, structure) and write nothing")
-	unclean := fs.String("unclean", "refuse", "unclean journal: `refuse`; replay (redo its committed transactions as Windows does, then delete; refused when the journal holds an operation unbrick cannot redo; not the default yet because real Windows journals are still mostly refused); or reset (empty it as ntfsfix does and set the dirty flag)")
+	unclean := fs.String("unclean", "replay", "unclean journal: replay (redo its committed transactions as Windows does at mount, then delete); refuse; or reset (empty it as ntfsfix does and set the dirty flag)")
+	fallback := fs.String("unclean-fallback", "refuse", "with --unclean=replay, a journal unbrick cannot replay: refuse (exit 4) or reset")
 	hibernated := fs.String("hibernated", "refuse", "live hibernation file: `refuse`, or discard (invalidate it: the hibernated session is lost)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	fs.Usage = func() {
-		ntfsUsage(e.Stderr, "unbrick ntfs rm [key flags] [--partition N] [--dry-run] [--unclean=refuse|replay|reset] [--hibernated=refuse|discard] [--json] TARGET PATH", `
+		ntfsUsage(e.Stderr, "unbrick ntfs rm [key flags] [--partition N] [--dry-run] [--unclean=replay|refuse|reset] [--unclean-fallback=refuse|reset] [--hibernated=refuse|discard] [--json] TARGET PATH", `
 Deletes the file PATH from the NTFS volume on TARGET (BitLocker is unlocked
 with the key flags), the way Windows would: both directory entries (long
 and 8.3 name) leave the parent's index, the MFT record is freed (sequence
@@ -49,8 +50,10 @@ number advanced), and its record and clusters are marked free. Writes are
 planned first (--dry-run prints the plan), checked against the disk, made
 in an order that a power cut cannot turn into corruption, and read back.
 Refused (exit 4), writing nothing: directories, hard links, reparse points,
-object IDs, an unclean journal or a hibernated Windows
-(unless --unclean / --hibernated allow it), a stale $MFTMirr.
+object IDs, a hibernated Windows (unless --hibernated=discard), an
+unclean journal unbrick cannot replay (unless --unclean-fallback=reset or
+--unclean=reset), a stale $MFTMirr. An unclean journal is replayed first
+by default, as Windows does when it mounts the volume.
 Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 		fs.PrintDefaults()
 	}
@@ -66,7 +69,7 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 		fs.Usage()
 		return exitcode.Usage
 	}
-	up, err := ntfs.ParseUncleanPolicy(*unclean)
+	up, fb, err := parseUncleanFlags(*unclean, *fallback)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return exitcode.Usage
@@ -94,7 +97,7 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 	if err != nil {
 		return fail(exitcode.Failure, fmt.Errorf("%s: %w", o.Name(), err))
 	}
-	v, replay, code, err := rmReplay(v, o.Volume, o.Volume.Size(), up)
+	v, replay, up, code, err := rmReplay(v, o.Volume, o.Volume.Size(), up, fb, hp)
 	if err != nil {
 		return fail(code, err)
 	}

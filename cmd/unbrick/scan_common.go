@@ -128,9 +128,12 @@ func printVolume(w io.Writer, v *remedy.Volume) {
 	if j := v.Journal; j != nil {
 		fmt.Fprintf(&b, "  journal:       %s (%s); dirty flag %v", j.State, j.Detail, j.Dirty)
 		if j.Reset {
-			b.WriteString("; emptied (--unclean=reset)")
+			b.WriteString("; emptied (reset)")
 		}
 		b.WriteString("\n")
+		if j.ReplayImpossible != "" {
+			fmt.Fprintf(&b, "                 not replayable: %s\n", j.ReplayImpossible)
+		}
 	}
 	for _, f := range v.Files {
 		fmt.Fprintf(&b, "  file:          %s\n", f.Path)

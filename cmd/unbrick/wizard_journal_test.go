@@ -47,7 +47,7 @@ func TestWizardAccessibleUncleanJournal(t *testing.T) {
 		if code != 4 {
 			t.Fatalf("exit %d, want 4 (refused):\n%s", code, s)
 		}
-		for _, want := range []string{"journal: unclean", "Windows did not shut down cleanly", "Reset the journal, as Linux's ntfsfix does",
+		for _, want := range []string{"journal: unclean", "Windows did not shut down cleanly", "but it cannot here", "Reset the journal, as Linux's ntfsfix does",
 			"You chose: Leave the volume unchanged (refused)", "Preview: this volume will NOT be changed",
 			"You chose to leave the unclean journal alone", "REFUSED"} {
 			if !strings.Contains(s, want) {
@@ -178,4 +178,33 @@ func TestWizardTUINoRecoveryPasswordProtector(t *testing.T) {
 		t.Fatalf("exit code %d, want 3 (locked)", c)
 	}
 	requireRecord(t, filepath.Join(dir, "logs"), code, "locked")
+}
+
+// A journal unbrick can replay (a committed volume-label change, encoded
+// as the log records Windows writes): the wizard does not ask, it says
+// in the preview and the result what it finishes first, and the fixed
+// disk passes the corpus verifier.
+func TestWizardAccessibleReplayedJournal(t *testing.T) {
+	img, _ := replayDisk(t, cliReplayableLog)
+	dir := t.TempDir()
+	// welcome, volumes, preview, confirm, result.
+	s, code := runAccessible(t, dir, "\n\n\ny\n\n", "--log", "logs", img)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, s)
+	}
+	for _, want := range []string{"journal: unclean", "unbrick finishes them first",
+		"committed but not yet", "They are finished first, exactly as Windows would", "journal replay: UpdateResidentValue",
+		"They were finished first", "REMEDIATED"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("transcript lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Windows did not shut down cleanly") {
+		t.Fatalf("asked about a journal unbrick can replay:\n%s", s)
+	}
+	recs := readRecords(t, filepath.Join(dir, "logs"))
+	if last := recs[len(recs)-1]; last.JournalAction != "replayed" || last.JournalReplayed["UpdateResidentValue"] == 0 {
+		t.Errorf("fleet record journal_action %q, journal_replayed %v", last.JournalAction, last.JournalReplayed)
+	}
+	verifyFixed(t, img, uncleanVariant, "--allow-journal-change")
 }

@@ -62,9 +62,13 @@ type Record struct {
 	DurationMS    int64         `json:"duration_ms"`
 	JournalFile   string        `json:"journal_file,omitempty"` // undo journal of this fix
 	// JournalReplayed counts, by NTFS log operation, the committed journal
-	// records unbrick redid before the fix (--unclean=replay).
-	JournalReplayed  map[string]int `json:"journal_replayed,omitempty"`
-	ConfirmationCode string         `json:"confirmation_code"` // see ConfirmationCode
+	// records unbrick redid before the fix (--unclean=replay, the default).
+	JournalReplayed map[string]int `json:"journal_replayed,omitempty"`
+	// JournalAction is what the fix did with an unclean NTFS journal:
+	// "replayed", "reset" (emptied; chkdsk runs at next boot) or "refused"
+	// (left alone, nothing written); empty when the journal was clean.
+	JournalAction    string `json:"journal_action,omitempty"`
+	ConfirmationCode string `json:"confirmation_code"` // see ConfirmationCode
 }
 
 // Clock records the machine clock. Windows keeps the hardware clock in

@@ -251,6 +251,10 @@ func TestWrongKeyLocked(t *testing.T) {
 	leakCheck(t, []string{wrong}, vols)
 }
 
+// TestUncleanJournal: a journal whose restart area says unclean but whose
+// log holds no record at its current LSN (MakeUncleanJournal) cannot be
+// replayed: the default (replay, falling back to refuse) refuses it and
+// writes nothing; --unclean-fallback=reset and --unclean=reset empty it.
 func TestUncleanJournal(t *testing.T) {
 	v := oneVariant(t, "win10-plain-ntfs")
 	img := testcorpus.Disk(t, v.name)
@@ -268,18 +272,33 @@ func TestUncleanJournal(t *testing.T) {
 	if vol.Status != StatusRefused || ExitCode(vols, false) != 4 {
 		t.Fatalf("default policy: %s exit %d (%s)", vol.Status, ExitCode(vols, false), vol.Error)
 	}
+	if vol.Journal.ReplayImpossible == "" || !strings.Contains(vol.Error, "cannot replay") || !strings.Contains(vol.Error, "--unclean-fallback=reset") {
+		t.Errorf("refusal does not say why the replay is impossible and what to do: %q (%q)", vol.Error, vol.Journal.ReplayImpossible)
+	}
+	if rec := vol.FleetRecord(&o); rec.JournalAction != "refused" {
+		t.Errorf("fleet record journal_action %q, want refused", rec.JournalAction)
+	}
 	if fileSHA256(t, img) != before {
 		t.Fatal("a refused volume was written")
 	}
-	o.Unclean = ntfs.UncleanReset
-	vol = volumeOf(t, fix(t, img, o), v)
-	if vol.Status != StatusRemediated || !vol.Journal.Reset {
-		t.Fatalf("--unclean=reset: %s (%s)", vol.Status, vol.Error)
-	}
-	mustVerify(t, img, v.name, "--expect", "fixed", "--allow-dirty", "--allow-journal-change")
-	again := volumeOf(t, fix(t, img, o), v)
-	if again.Status != StatusAlreadyClean || !again.Journal.Dirty {
-		t.Errorf("after reset: %s, dirty %v", again.Status, again.Journal.Dirty)
+	for _, pol := range []struct{ unclean, fallback ntfs.UncleanPolicy }{{"", ntfs.UncleanReset}, {ntfs.UncleanReset, ""}} {
+		img := testcorpus.Disk(t, v.name)
+		if err := remedytest.MakeUncleanJournal(img, v.osPartition()); err != nil {
+			t.Fatal(err)
+		}
+		o.Unclean, o.UncleanFallback = pol.unclean, pol.fallback
+		vol = volumeOf(t, fix(t, img, o), v)
+		if vol.Status != StatusRemediated || !vol.Journal.Reset || vol.FleetRecord(&o).JournalAction != "reset" {
+			t.Fatalf("%+v: %s (%s), journal %+v", pol, vol.Status, vol.Error, vol.Journal)
+		}
+		if (pol.fallback == ntfs.UncleanReset) != (vol.Journal.ReplayImpossible != "") {
+			t.Errorf("%+v: replay_impossible %q", pol, vol.Journal.ReplayImpossible)
+		}
+		mustVerify(t, img, v.name, "--expect", "fixed", "--allow-dirty", "--allow-journal-change")
+		again := volumeOf(t, fix(t, img, o), v)
+		if again.Status != StatusAlreadyClean || !again.Journal.Dirty {
+			t.Errorf("after reset: %s, dirty %v", again.Status, again.Journal.Dirty)
+		}
 	}
 }
 

@@ -47,14 +47,16 @@
 //  3. NTFS: open; a volume without Windows/System32/config/SYSTEM is not a
 //     Windows system volume (status skipped, no fleet record);
 //  4. host identity: the computer name from the SYSTEM hive (internal/hostid);
-//  5. journal state (ntfs JournalState): in fix mode an unclean $LogFile is
-//     refused unless Options.Unclean is reset or replay, a hibernated
-//     Windows always; a dirty flag alone is fine and stays set. With replay
-//     the journal's committed transactions are redone (ntfs PlanReplay)
-//     into the recorder first, NTFS is re-opened on the staged volume and
-//     its journal must be clean; a journal PlanReplay cannot replay is
-//     refused (nothing written). The replay is committed with the deletion
-//     in one undo journal, and counted by operation in JournalInfo;
+//  5. journal state (ntfs JournalState): in fix mode a hibernated Windows
+//     is refused; a dirty flag alone is fine and stays set. An unclean
+//     $LogFile is replayed (Options.Unclean replay, the default): the
+//     journal's committed transactions are redone (ntfs PlanReplay) into
+//     the recorder first, NTFS is re-opened on the staged volume and its
+//     journal must be clean. A journal PlanReplay cannot replay falls back
+//     to Options.UncleanFallback: refused (the default, nothing written)
+//     or reset. Unclean refuse refuses, reset empties the journal. The
+//     replay is committed with the deletion in one undo journal, and
+//     counted by operation in JournalInfo;
 //  6. rules (internal/rules): the entries of the rules' directories, with
 //     $STANDARD_INFORMATION last-write time, size, sha256 and all-zero test;
 //     no faulty file: already-clean, or needs-review when a match is neither

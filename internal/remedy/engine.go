@@ -31,9 +31,14 @@ type Options struct {
 	Rules *rules.Set
 
 	// Fix only.
-	DryRun     bool
-	Unclean    ntfs.UncleanPolicy // "" = refuse
-	JournalDir string
+	DryRun bool
+	// Unclean is what fix does with an unclean NTFS journal: replay (the
+	// default, also for ""), refuse or reset. UncleanFallback is what it
+	// does when a replay is impossible (an operation unbrick cannot redo,
+	// a damaged log): refuse (the default, also for "") or reset.
+	Unclean         ntfs.UncleanPolicy
+	UncleanFallback ntfs.UncleanPolicy
+	JournalDir      string
 	// Approve, when set, is asked about each needs-review file of a volume
 	// during fix (the wizard shows it to the technician); true deletes it
 	// as if the rule had called it faulty. Nil: such files are left alone.

@@ -27,12 +27,14 @@ func (p *pipeline) journalState() error {
 }
 
 // journalPolicy decides whether fix may write: a hibernated volume is
-// refused; an unclean journal is refused unless the policy is reset; a
+// refused; an unclean journal is refused unless the policy is reset (or
+// replay, which pipeline.replayJournal has already done, leaving a clean
+// journal); a
 // dirty flag alone is fine (it stays set).
 func (p *pipeline) journalPolicy() error {
 	// The notes WriteGate returns come back with the plan (PlanDelete runs
 	// the same gate), so only its verdict matters here.
-	if _, err := p.js.WriteGate(p.o.Unclean, ntfs.HibernatedRefuse); err != nil {
+	if _, err := p.js.WriteGate(p.unclean, ntfs.HibernatedRefuse); err != nil {
 		var re *ntfs.RefusedError
 		if errors.As(err, &re) {
 			return &outcome{StatusRefused, err}

@@ -53,6 +53,9 @@ type pipeline struct {
 	// replay is the journal replay staged before the deletion
 	// (--unclean=replay on an unclean journal); nil otherwise.
 	replay *ntfs.ReplayResult
+	// unclean is the journal policy in force for this volume: the
+	// option's, or its fallback once a replay proved impossible.
+	unclean ntfs.UncleanPolicy
 
 	faulty []int // indexes into v.Files
 }
@@ -124,7 +127,8 @@ func (p *pipeline) steps() error {
 	if err := p.journalState(); err != nil {
 		return err
 	}
-	if p.fix && p.o.Unclean == ntfs.UncleanReplay && !p.js.Clean && !p.js.Hibernation.Live() {
+	p.unclean = p.o.uncleanPolicy()
+	if p.fix && p.unclean == ntfs.UncleanReplay && !p.js.Clean && !p.js.Hibernation.Live() {
 		// Replay first (staged, nothing written yet), so that the files
 		// are evaluated on the volume as Windows would see it.
 		if err := p.timed("replay", p.replayJournal); err != nil {

@@ -14,7 +14,7 @@ import (
 func (p *pipeline) planAndStage() (*ntfs.Plan, error) {
 	var total *ntfs.Plan
 	nv := p.nv
-	opts := ntfs.DeleteOptions{Unclean: p.o.Unclean, Hibernated: ntfs.HibernatedRefuse, Now: p.o.Now}
+	opts := ntfs.DeleteOptions{Unclean: p.unclean, Hibernated: ntfs.HibernatedRefuse, Now: p.o.Now}
 	for k, i := range p.faulty {
 		path := p.v.Files[i].Path
 		if k > 0 {

@@ -27,8 +27,11 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 		Duration:    v.Duration,
 		JournalFile: v.JournalFile,
 	}
-	if v.Journal != nil && len(v.Journal.Replayed) > 0 {
-		r.JournalReplayed = v.Journal.Replayed
+	if j := v.Journal; j != nil {
+		if len(j.Replayed) > 0 {
+			r.JournalReplayed = j.Replayed
+		}
+		r.JournalAction = j.Action(v.Status)
 	}
 	if o.OnHost && v.clockTZ != nil {
 		bias := int(v.clockTZ.EffectiveBias() / time.Minute)

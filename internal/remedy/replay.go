@@ -7,14 +7,36 @@ import (
 	"github.com/unbrick/unbrick/ntfs"
 )
 
-// replayJournal handles --unclean=replay on a volume whose journal is not
-// clean: it plans the redo of the journal's committed transactions
-// (ntfs.Volume.PlanReplay) and stages it in the undo recorder, so that the
-// replay reaches the disk through the same single write path, and in the
-// same undo journal, as the deletion that follows. It then re-opens NTFS
-// on the staged volume and requires a clean journal. A journal PlanReplay
-// cannot replay (an operation it does not redo, a damaged log) is refused
-// as --unclean=refuse would: nothing is staged or written.
+// uncleanPolicy is the journal policy fix starts with: Options.Unclean,
+// replay when unset.
+func (o *Options) uncleanPolicy() ntfs.UncleanPolicy {
+	if o.Unclean == "" {
+		return ntfs.UncleanReplay
+	}
+	return o.Unclean
+}
+
+// uncleanFallback is the policy fix falls back to when a replay is
+// impossible: Options.UncleanFallback, refuse when unset.
+func (o *Options) uncleanFallback() ntfs.UncleanPolicy {
+	if o.UncleanFallback == "" {
+		return ntfs.UncleanRefuse
+	}
+	return o.UncleanFallback
+}
+
+// replayJournal handles the replay policy (the default) on a volume whose
+// journal is not clean: it plans the redo of the journal's committed
+// transactions (ntfs.Volume.PlanReplay) and stages it in the undo
+// recorder, so that the replay reaches the disk through the same single
+// write path, and in the same undo journal, as the deletion that follows.
+// It then re-opens NTFS on the staged volume and requires a clean journal.
+//
+// A journal PlanReplay cannot replay (an operation it does not redo, a
+// damaged log) stages nothing: the volume falls back to
+// Options.UncleanFallback. With refuse (the default) it is refused, the
+// error naming the operation and the log record; with reset the journal
+// is emptied as --unclean=reset does, and the report says why.
 func (p *pipeline) replayJournal() error {
 	if p.sec.Short() || (p.bl != nil && p.bl.Short()) {
 		return refused("the NTFS journal ($LogFile) is not clean (%s) and the image ends before the volume does: a volume unbrick cannot see whole is never replayed or modified; nothing was written", p.js.Reason)
@@ -23,10 +45,16 @@ func (p *pipeline) replayJournal() error {
 	if err != nil {
 		var ue *ntfs.UnsupportedLogOpError
 		var re *ntfs.ReplayRefusedError
-		if errors.As(err, &ue) || errors.As(err, &re) {
-			return &outcome{StatusRefused, fmt.Errorf("the NTFS journal ($LogFile) is not clean (%s) and --unclean=replay cannot replay it: %w", p.js.Reason, err)}
+		if !errors.As(err, &ue) && !errors.As(err, &re) {
+			return failed(fmt.Errorf("plan the NTFS journal replay (nothing was written): %w", err))
 		}
-		return failed(fmt.Errorf("plan the NTFS journal replay (nothing was written): %w", err))
+		p.v.Journal.ReplayImpossible = err.Error()
+		if fb := p.o.uncleanFallback(); fb == ntfs.UncleanReset {
+			p.unclean = fb
+			p.v.Notes = append(p.v.Notes, "the NTFS journal could not be replayed ("+err.Error()+"): --unclean-fallback=reset empties it instead")
+			return nil
+		}
+		return &outcome{StatusRefused, fmt.Errorf("the NTFS journal ($LogFile) is not clean (%s) and unbrick cannot replay it: %w; to fix the volume anyway pass --unclean-fallback=reset (or --unclean=reset), which empties the journal as ntfsfix does and has chkdsk check the volume at next boot", p.js.Reason, err)}
 	}
 	if err := ntfs.Apply(p.view, res.Plan, ntfs.ApplyOptions{NoSync: true}); err != nil {
 		return failed(fmt.Errorf("stage the NTFS journal replay (nothing was written): %w", err))

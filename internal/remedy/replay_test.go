@@ -5,13 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/unbrick/unbrick/internal/remedy/remedytest"
 	"github.com/unbrick/unbrick/internal/testcorpus"
 	"github.com/unbrick/unbrick/internal/undo"
-	"github.com/unbrick/unbrick/ntfs"
 )
 
 // Journals made by the ntfs package's TestReplayCorpusFixtureWrite for the
@@ -20,6 +20,8 @@ import (
 var (
 	replayableLog  = filepath.Join("..", "..", "ntfs", "testdata", "journal", "win10-plain-label.logfile.gz")
 	unsupportedLog = filepath.Join("..", "..", "ntfs", "testdata", "journal", "win10-plain-unsupported.logfile.gz")
+	// The BitLocker corpus volume's, version 2.0 (TestReplayFixtureWriteBitLocker).
+	bitLockerReplayLog = filepath.Join("..", "..", "ntfs", "testdata", "journal", "win10-xts128-recoverypw-label.logfile.gz")
 )
 
 // uncleanCorpusDisk copies win10-plain-ntfs and installs the journal gz as
@@ -38,9 +40,10 @@ func uncleanCorpusDisk(t *testing.T, gz string) (variant, string) {
 	return v, img
 }
 
-// ntfsrecoverDryRun runs ntfs-3g's ntfsrecover -n -v (the independent
-// journal reader) on a copy of the OS volume; ok is false when the tool is
-// missing.
+// ntfsrecoverDryRun runs ntfs-3g's ntfsrecover -n -v -k (the independent
+// journal reader; -k accepts a version 2.0 journal) on a copy of the OS
+// volume, decrypted by dislocker-file when it is BitLocker; ok is false
+// when the tools are missing.
 func ntfsrecoverDryRun(t *testing.T, img string, v variant) (string, bool) {
 	t.Helper()
 	p, err := exec.LookPath("ntfsrecover")
@@ -53,12 +56,30 @@ func ntfsrecoverDryRun(t *testing.T, img string, v variant) (string, bool) {
 	}
 	off := int64(v.osVolume()["offset_bytes"].(float64))
 	size := int64(v.osVolume()["size_bytes"].(float64))
+	vol := filepath.Join(t.TempDir(), "os.img")
+	if v.encrypted() {
+		dl, err := exec.LookPath("dislocker-file")
+		if err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("dislocker-file is needed")
+			}
+			return "", false
+		}
+		method, secret := v.unlock()
+		if method != "recovery_password" {
+			t.Fatalf("%s: unlock method %s not handled here", v.name, method)
+		}
+		if out, err := exec.Command(dl, "-q", "-r", "-O", strconv.FormatInt(off, 10), "-V", img, "-p"+secret, "--", vol).CombinedOutput(); err != nil {
+			t.Fatalf("dislocker-file: %v\n%s", err, out)
+		}
+		b, _ := exec.Command(p, "-n", "-v", "-k", vol).CombinedOutput()
+		return string(b), true
+	}
 	in, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	vol := filepath.Join(t.TempDir(), "os.img")
 	out, err := os.Create(vol)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +88,7 @@ func ntfsrecoverDryRun(t *testing.T, img string, v variant) (string, bool) {
 		t.Fatal(err)
 	}
 	out.Close()
-	b, _ := exec.Command(p, "-n", "-v", vol).CombinedOutput()
+	b, _ := exec.Command(p, "-n", "-v", "-k", vol).CombinedOutput()
 	return string(b), true
 }
 
@@ -80,7 +101,7 @@ func TestUncleanReplay(t *testing.T) {
 	v, img := uncleanCorpusDisk(t, replayableLog)
 	before := fileSHA256(t, img)
 	o, _ := fixOpts(t, v)
-	o.Unclean = ntfs.UncleanReplay
+	// The default policy is replay.
 
 	o.DryRun = true
 	dry := volumeOf(t, fix(t, img, o), v)
@@ -99,8 +120,8 @@ func TestUncleanReplay(t *testing.T) {
 	if vol.Journal == nil || vol.Journal.State != "unclean" || vol.Journal.Reset || vol.Journal.Replayed["UpdateResidentValue"] == 0 {
 		t.Fatalf("journal report %+v", vol.Journal)
 	}
-	if rec := vol.FleetRecord(&o); rec.JournalReplayed["UpdateResidentValue"] == 0 {
-		t.Errorf("fleet record does not carry the replayed operations: %+v", rec.JournalReplayed)
+	if rec := vol.FleetRecord(&o); rec.JournalReplayed["UpdateResidentValue"] == 0 || rec.JournalAction != "replayed" {
+		t.Errorf("fleet record does not carry the replay: %+v, action %q", rec.JournalReplayed, rec.JournalAction)
 	}
 	if vol.Label == "" || strings.Trim(vol.Label, "J") != "" {
 		t.Errorf("label after the replay %q, want the journal's all-J label", vol.Label)
@@ -137,13 +158,13 @@ func TestUncleanReplay(t *testing.T) {
 }
 
 // TestUncleanReplayUnsupported: a committed operation the replay does not
-// redo makes --unclean=replay refuse (exit 4) naming it and its LSN, with
-// nothing written and no undo journal.
+// redo makes the default policy (replay, falling back to refuse) refuse
+// (exit 4) naming it and its LSN, with nothing written and no undo
+// journal.
 func TestUncleanReplayUnsupported(t *testing.T) {
 	v, img := uncleanCorpusDisk(t, unsupportedLog)
 	before := fileSHA256(t, img)
 	o, _ := fixOpts(t, v)
-	o.Unclean = ntfs.UncleanReplay
 	vols := fix(t, img, o)
 	vol := volumeOf(t, vols, v)
 	if vol.Status != StatusRefused || ExitCode(vols, false) != 4 {
@@ -157,5 +178,50 @@ func TestUncleanReplayUnsupported(t *testing.T) {
 	}
 	if fileSHA256(t, img) != before {
 		t.Fatal("a refused volume was written")
+	}
+}
+
+// TestDefaultReplayBitLocker: the BitLocker corpus disk, its OS volume's
+// $LogFile replaced by an unclean version 2.0 journal holding a committed
+// real change (ntfs TestReplayFixtureWriteBitLocker), is fixed with the
+// default options: replay, then delete, in one undo journal. Witnesses:
+// ntfsrecover -n on dislocker's decryption (a transaction to replay
+// before, nothing after) and the corpus verify script (dislocker, ntfs-3g,
+// sleuthkit, libfsntfs).
+func TestDefaultReplayBitLocker(t *testing.T) {
+	v := oneVariant(t, "win10-xts128-recoverypw")
+	img := testcorpus.Disk(t, v.name)
+	typed, secrets := typedKeys(t, v)
+	if err := remedytest.InstallLogFile(img, v.osPartition(), bitLockerReplayLog, typed[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := ntfsrecoverDryRun(t, img, v); ok && !strings.Contains(out, "Marking transaction 0x18") {
+		t.Fatalf("ntfsrecover -n finds no journal to replay: %s", out)
+	}
+	before := fileSHA256(t, img)
+	o, _ := fixOpts(t, v)
+	vols := fix(t, img, o)
+	vol := volumeOf(t, vols, v)
+	if vol.Status != StatusRemediated || ExitCode(vols, false) != 0 {
+		t.Fatalf("default policy: %s exit %d (%s)", vol.Status, ExitCode(vols, false), vol.Error)
+	}
+	if vol.Journal == nil || vol.Journal.State != "unclean" || vol.Journal.Replayed["UpdateResidentValue"] == 0 || vol.FleetRecord(&o).JournalAction != "replayed" {
+		t.Fatalf("journal report %+v", vol.Journal)
+	}
+	if strings.Trim(vol.Label, "J") != "" {
+		t.Errorf("label after the replay %q, want the journal's all-J label", vol.Label)
+	}
+	leakCheck(t, secrets, vols)
+	mustVerify(t, img, v.name, "--expect", "fixed", "--allow-journal-change")
+	if out, ok := ntfsrecoverDryRun(t, img, v); ok && !strings.Contains(out, "Volume is clean, nothing to do") {
+		t.Errorf("ntfsrecover -n after the replay: %s", out)
+	}
+	j, err := undo.ReadFile(vol.JournalFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore(t, img, j)
+	if fileSHA256(t, img) != before {
+		t.Fatal("undo did not give back the pre-replay image")
 	}
 }

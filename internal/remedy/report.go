@@ -111,6 +111,27 @@ type JournalInfo struct {
 	// journal); ReplaySkipped the committed records already on disk.
 	Replayed      map[string]int `json:"replayed,omitempty"`
 	ReplaySkipped int            `json:"replay_skipped,omitempty"`
+	// ReplayImpossible says why the journal could not be replayed (the
+	// operation and log record unbrick cannot redo, or the damage); the
+	// volume was then refused or, with --unclean-fallback=reset, reset.
+	ReplayImpossible string `json:"replay_impossible,omitempty"`
+}
+
+// Action says what a fix did, or would do, with an unclean journal, given
+// the volume's final status: "replayed", "reset", "refused", or "" (clean
+// journal, or nothing was to be written).
+func (j *JournalInfo) Action(s Status) string {
+	switch {
+	case j == nil || j.State == "clean":
+		return ""
+	case s == StatusRefused:
+		return "refused"
+	case j.Reset:
+		return "reset"
+	case len(j.Replayed) > 0 || j.ReplaySkipped > 0:
+		return "replayed"
+	}
+	return ""
 }
 
 // Volume is the report on one candidate volume of a target.

@@ -200,7 +200,10 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		w.ui.Busy("Preparing the preview", "Planning the changes (nothing is written) ...", func(func(string)) {
 			dry = w.count(remedy.Fix(ctx, w.cfg.Targets, od))
 		})
-		if o.Unclean != "" {
+		// Unclean journals are replayed by default (as Windows does when
+		// it starts); the technician is asked only about those unbrick
+		// cannot replay, unless the policy was set on the command line.
+		if o.UncleanFallback != "" || (o.Unclean != "" && o.Unclean != ntfs.UncleanReplay) {
 			break
 		}
 		unclean := []*remedy.Volume{}
@@ -219,7 +222,7 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		if !reset {
 			break
 		}
-		o.Unclean = ntfs.UncleanPolicy("reset")
+		o.UncleanFallback = ntfs.UncleanReset
 	}
 
 	toDelete := 0
@@ -333,10 +336,18 @@ func (w *wizard) askJournal(vols []*remedy.Volume) (bool, error) {
 	for _, v := range vols {
 		names = append(names, volumeName(v)+" ("+where(v)+")")
 	}
+	why := ""
+	for _, v := range vols {
+		if v.Journal.ReplayImpossible != "" {
+			why = "\n\nunbrick normally finishes those changes first, exactly as Windows does when it\n" +
+				"starts, but it cannot here:\n  " + v.Journal.ReplayImpossible
+			break
+		}
+	}
 	body := strings.Join(names, "\n") + "\n\n" +
 		"Windows stopped (the crash) with file system changes still in its journal. Reading\n" +
 		"the disk past those changes could miss newer data, so unbrick does not write there on\n" +
-		"its own. You can choose:\n\n" +
+		"its own." + why + "\n\nYou can choose:\n\n" +
 		"- Reset the journal, as Linux's ntfsfix does, then delete the faulty file. Changes\n" +
 		"  Windows had not finished are dropped (usually just the last seconds before the\n" +
 		"  crash), and Windows runs a disk check at the next start.\n" +

@@ -3,6 +3,7 @@ package wizard
 import (
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func journalText(j *remedy.JournalInfo) string {
 	case "clean":
 		s = "clean (Windows shut down properly or crashed without pending changes)"
 	case "unclean":
-		s = "unclean (Windows stopped with changes not yet written)"
+		s = "unclean (Windows stopped with changes not yet written; unbrick finishes them first, as Windows does at start)"
 	case "hibernated":
 		s = "hibernated (Windows is asleep in hiberfil.sys)"
 	}
@@ -192,6 +193,7 @@ func previewText(v *remedy.Volume) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(replayText(v.Journal, true))
 	b.WriteString("Everything else on the volume stays as it is.")
 	if v.PlanWrites > 0 {
 		fmt.Fprintf(&b, " (%d disk writes, %s; an undo journal is saved first.)", v.PlanWrites, sizeText(v.PlanBytes))
@@ -200,11 +202,37 @@ func previewText(v *remedy.Volume) string {
 	return b.String()
 }
 
+// replayText explains a journal replay in plain words: how many changes
+// Windows had committed but not yet written, of which kinds, and that they
+// are (or were) redone first. Empty when there was no replay.
+func replayText(j *remedy.JournalInfo, preview bool) string {
+	if j == nil || len(j.Replayed) == 0 {
+		if j != nil && j.Reset {
+			return "The journal of unfinished changes is emptied first (as ntfsfix does); Windows checks\nthe disk at its next start.\n\n"
+		}
+		return ""
+	}
+	n := 0
+	var kinds []string
+	for op, c := range j.Replayed {
+		n += c
+		kinds = append(kinds, fmt.Sprintf("%s %d", op, c))
+	}
+	sort.Strings(kinds)
+	verb := "were finished first"
+	if preview {
+		verb = "are finished first"
+	}
+	return fmt.Sprintf("Windows crashed with %d change(s) in its journal that it had committed but not yet\n"+
+		"written to the disk. They %s, exactly as Windows would at its next start\n"+
+		"(journal replay: %s), in the same undo journal as the deletion.\n\n", n, verb, strings.Join(kinds, ", "))
+}
+
 // statusAdvice says in plain words what an outcome means and what to do.
 func statusAdvice(v *remedy.Volume) string {
 	switch v.Status {
 	case remedy.StatusRemediated:
-		return "The faulty file was deleted and the disk was checked afterwards. Windows should start normally."
+		return replayText(v.Journal, false) + "The faulty file was deleted and the disk was checked afterwards. Windows should start normally."
 	case remedy.StatusAlreadyClean:
 		return "No faulty file is on this Windows: nothing was changed. If it still does not start, the cause is something else: call the help desk."
 	case remedy.StatusLocked:

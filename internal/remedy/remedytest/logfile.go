@@ -3,10 +3,12 @@ package remedytest
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/disk"
 	"github.com/unbrick/unbrick/ntfs"
 )
@@ -15,8 +17,11 @@ import (
 // ntfs/testdata/journal/win10-plain-label.logfile.gz, made by the ntfs
 // package's TestReplayCorpusFixtureWrite for a given corpus volume) over
 // the $LogFile data of the NTFS volume at the given partition of img. The
-// image must be exactly as long as the volume's $LogFile.
-func InstallLogFile(img string, partition int, gzPath string) error {
+// image must be exactly as long as the volume's $LogFile. A BitLocker
+// volume is unlocked with keys and written through its encryption (the
+// bitlocker package's write path; the tests that use this then read the
+// disk back with dislocker, an independent decoder).
+func InstallLogFile(img string, partition int, gzPath string, keys ...bitlocker.Key) error {
 	raw, err := os.ReadFile(gzPath)
 	if err != nil {
 		return err
@@ -29,12 +34,12 @@ func InstallLogFile(img string, partition int, gzPath string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", gzPath, err)
 	}
-	lf, err := openLogFile(img, partition)
+	lf, err := openLogFile(img, partition, keys...)
 	if err != nil {
 		return err
 	}
 	defer lf.tg.Close()
-	nv, sec, a := lf.nv, lf.sec, lf.data
+	nv, sec, a := lf.nv, lf.vol, lf.data
 	if a.DataSize != int64(len(log)) {
 		return fmt.Errorf("$LogFile is %d bytes, the image %s %d", a.DataSize, gzPath, len(log))
 	}
@@ -59,22 +64,23 @@ func InstallLogFile(img string, partition int, gzPath string) error {
 	return lf.tg.Sync()
 }
 
-// logFile is the writable $LogFile of a plain NTFS volume in a disk image.
+// logFile is the writable $LogFile of an NTFS volume in a disk image.
 type logFile struct {
 	tg   *disk.Target
-	sec  *disk.Section
+	vol  io.WriterAt // the NTFS volume: the partition, or its BitLocker view
 	nv   *ntfs.Volume
 	data *ntfs.Attribute // $LogFile's non-resident $DATA
 }
 
 // openLogFile opens the image img for writing and finds the $LogFile data
-// of the NTFS volume at the given partition. The caller closes lf.tg.
-func openLogFile(img string, partition int) (*logFile, error) {
+// of the NTFS volume at the given partition (a BitLocker volume is
+// unlocked with keys). The caller closes lf.tg.
+func openLogFile(img string, partition int, keys ...bitlocker.Key) (*logFile, error) {
 	tg, err := disk.OpenTarget(img, true)
 	if err != nil {
 		return nil, err
 	}
-	lf, err := findLogFile(tg, partition)
+	lf, err := findLogFile(tg, partition, keys)
 	if err != nil {
 		tg.Close()
 		return nil, err
@@ -82,13 +88,27 @@ func openLogFile(img string, partition int) (*logFile, error) {
 	return lf, nil
 }
 
-func findLogFile(tg *disk.Target, partition int) (*logFile, error) {
+func findLogFile(tg *disk.Target, partition int, keys []bitlocker.Key) (*logFile, error) {
 	c, err := tg.Select(partition)
 	if err != nil {
 		return nil, err
 	}
 	sec := tg.Section(c)
-	nv, err := ntfs.Open(sec, sec.Size())
+	type volume interface {
+		io.ReaderAt
+		io.WriterAt
+		Size() int64
+	}
+	var vol volume = sec
+	if bl, err := bitlocker.Open(sec, sec.Size()); err == nil {
+		if err := bl.Unlock(keys...); err != nil {
+			return nil, fmt.Errorf("unlock BitLocker: %w", err)
+		}
+		vol = bl
+	} else if !errors.Is(err, bitlocker.ErrNotBitLocker) {
+		return nil, fmt.Errorf("open BitLocker: %w", err)
+	}
+	nv, err := ntfs.Open(vol, vol.Size())
 	if err != nil {
 		return nil, fmt.Errorf("open NTFS: %w", err)
 	}
@@ -100,5 +120,5 @@ func findLogFile(tg *disk.Target, partition int) (*logFile, error) {
 	if a == nil || !a.NonResident || len(a.Runs) == 0 {
 		return nil, fmt.Errorf("$LogFile has no non-resident data")
 	}
-	return &logFile{tg: tg, sec: sec, nv: nv, data: a}, nil
+	return &logFile{tg: tg, vol: vol, nv: nv, data: a}, nil
 }

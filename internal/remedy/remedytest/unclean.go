@@ -68,7 +68,7 @@ func MakeUncleanJournal(img string, partition int) error {
 		return err
 	}
 	defer lf.tg.Close()
-	nv, sec, a := lf.nv, lf.sec, lf.data
+	nv, sec, a := lf.nv, lf.vol, lf.data
 	if a == nil || !a.NonResident || len(a.Runs) == 0 || a.Runs[0].Length*int64(nv.Boot().ClusterSize) < 8192 {
 		return fmt.Errorf("$LogFile has no non-resident data of two pages")
 	}

@@ -1,0 +1,95 @@
+package ntfs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/unbrick/unbrick/internal/testcorpus"
+)
+
+// bitLockerFixtureVariant is the BitLocker corpus disk whose OS volume gets
+// a replayable journal in the remediation engine's tests.
+const bitLockerFixtureVariant = "win10-xts128-recoverypw"
+
+// TestReplayFixtureWriteBitLocker regenerates
+// testdata/journal/win10-xts128-recoverypw-label.logfile.gz when
+// UNBRICK_WRITE_REPLAY_FIXTURE=1 (needs the corpus, dislocker-file and
+// ntfslabel): the $LogFile, version 2.0 as Windows 10 writes it, of the
+// BitLocker corpus volume, holding a checkpoint and a committed transaction
+// 0x18 that encodes a real ntfslabel change (label all J) of that volume
+// as log records. The volume is decrypted by dislocker, not by us, so that
+// the journal describes the volume as an independent reader sees it. The
+// engine's test (internal/remedy TestDefaultReplayBitLocker) installs it
+// through the BitLocker write path and fixes the disk with the default
+// policy; regenerate it whenever the corpus is rebuilt.
+func TestReplayFixtureWriteBitLocker(t *testing.T) {
+	if os.Getenv("UNBRICK_WRITE_REPLAY_FIXTURE") != "1" {
+		t.Skip("set UNBRICK_WRITE_REPLAY_FIXTURE=1 to regenerate the fixture")
+	}
+	dislocker := needTool(t, "dislocker-file")
+	m := testcorpus.LoadManifest(t)
+	v := m.Variant(t, bitLockerFixtureVariant)
+	disk := testcorpus.Disk(t, bitLockerFixtureVariant)
+	off, _ := osVolumeGeometry(t, v)
+	_, dargs := unlockArgs(t, v)
+	a := filepath.Join(t.TempDir(), "plain.ntfs")
+	args := append([]string{"-q", "-r", "-O", strconv.Itoa(int(off)), "-V", disk}, dargs...)
+	args = append(args, "--", a)
+	if out, err := exec.Command(dislocker, args...).CombinedOutput(); err != nil {
+		t.Fatalf("dislocker-file: %v\n%s", err, out)
+	}
+	b := copyFile(t, a)
+	va, fa := openImage(t, a)
+	label := va.Info().Label
+	fa.Close()
+	if label == "" {
+		t.Fatal("the corpus volume has no label to change")
+	}
+	replayRun(t, replayNeedTool(t, "ntfslabel"), b, strings.Repeat("J", len(label)))
+	va, fa = openImage(t, a)
+	vb, fb := openImage(t, b)
+	change, _ := diffRecords(t, va, vb, 0x18)
+	lfr, err := va.OpenRef(MakeRef(RecordLogFile, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logSize, err := lfr.attrReader(AttrData, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa.Close()
+	fb.Close()
+	j := &journalGen{size: logSize, pageSize: 4096, major: 2, startSeq: 9,
+		records: append([]genRecord{{typ: LogRecordCheckpoint, client: checkpointClient()}}, append(change, forget(0x18))...)}
+	j.startOff = j.geometry().FirstPage + 0x40
+	log, _ := j.build()
+
+	// The independent reader must see the transaction to replay.
+	installLog(t, a, log)
+	if p, err := exec.LookPath("ntfsrecover"); err == nil {
+		// -k: accept a version 2.0 journal (ntfsrecover calls it Fast Startup).
+		out, _ := exec.Command(p, "-n", "-v", "-k", a).CombinedOutput()
+		if !strings.Contains(string(out), "Marking transaction 0x18") {
+			t.Fatalf("ntfsrecover -n does not see the committed transaction: %s", out)
+		}
+	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if _, err := w.Write(log); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join("testdata", "journal", bitLockerFixtureVariant+"-label.logfile.gz")
+	if err := os.WriteFile(out, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s (%d bytes, $LogFile %d bytes, version 2.0)", out, gz.Len(), len(log))
+}
