@@ -114,3 +114,26 @@ func TestCLIFixUncleanReplayUnsupported(t *testing.T) {
 		t.Errorf("--unclean-fallback=replay: exit %d, %s", code, errs)
 	}
 }
+
+// TestCLIScanUncleanJournal: scan (read-only) says what fix would do with
+// an unclean journal: replay it (counted by operation), or not, naming the
+// operation it cannot redo. It writes nothing and exits 0.
+func TestCLIScanUncleanJournal(t *testing.T) {
+	for _, tc := range []struct {
+		log, want, action string
+	}{
+		{cliReplayableLog, "fix would replay the NTFS journal first", "would-replay"},
+		{cliUnsupportedLog, "not replayable: journal replay: cannot redo DeleteDirtyClusters", "would-refuse"},
+	} {
+		img, _ := replayDisk(t, tc.log)
+		before := sha256File(t, img)
+		code, out, errs := runCLI(t, "scan", img)
+		if code != 0 || !strings.Contains(out, tc.want) || sha256File(t, img) != before {
+			t.Fatalf("scan %s: exit %d, image changed %v, want %q\n%s\n%s", filepath.Base(tc.log), code, sha256File(t, img) != before, tc.want, out, errs)
+		}
+		code, out, _ = runCLI(t, "scan", "--json", img)
+		if code != 0 || strings.Contains(out, `"replay_impossible"`) != (tc.action == "would-refuse") {
+			t.Errorf("scan --json %s: exit %d\n%s", filepath.Base(tc.log), code, out)
+		}
+	}
+}

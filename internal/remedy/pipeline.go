@@ -135,6 +135,9 @@ func (p *pipeline) steps() error {
 			return err
 		}
 	}
+	if !p.fix && !p.js.Clean && !p.js.Hibernation.Live() {
+		p.replayVerdict()
+	}
 	if err := p.timed("evaluate", p.evaluate); err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package remedy
 import (
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/unbrick/unbrick/ntfs"
 )
@@ -77,6 +79,20 @@ func (p *pipeline) replayJournal() error {
 	return nil
 }
 
+// replayVerdict, for scan, plans the journal replay (reading only) and
+// reports what fix would redo, or why it could not replay.
+func (p *pipeline) replayVerdict() {
+	res, err := p.nv.PlanReplay()
+	if err != nil {
+		p.v.Journal.ReplayImpossible = err.Error()
+		return
+	}
+	p.v.Journal.Replayed = res.RedoneByOp()
+	p.v.Journal.ReplaySkipped = len(res.Skipped)
+	p.v.Notes = append(p.v.Notes, "fix would replay the NTFS journal first, redoing "+opCounts(p.v.Journal.Replayed)+
+		fmt.Sprintf(" (%d committed record(s) already on disk)", len(res.Skipped)))
+}
+
 // verifyReplay checks, on the volume re-opened from the disk after the
 // writes, that the journal a replay left is clean.
 func (p *pipeline) verifyReplay() error {
@@ -95,4 +111,21 @@ func (p *pipeline) verifyReplay() error {
 		return p.verifyFailed(fmt.Errorf("the NTFS journal is not clean after the replay: %s", js.Reason))
 	}
 	return nil
+}
+
+// opCounts renders operation counts as "UpdateResidentValue 2, ..." in
+// name order ("nothing" when empty).
+func opCounts(m map[string]int) string {
+	if len(m) == 0 {
+		return "nothing"
+	}
+	names := make([]string, 0, len(m))
+	for op := range m {
+		names = append(names, op)
+	}
+	sort.Strings(names)
+	for i, op := range names {
+		names[i] = fmt.Sprintf("%s %d", op, m[op])
+	}
+	return strings.Join(names, ", ")
 }

@@ -1,6 +1,7 @@
 package remedy
 
 import (
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -100,6 +101,10 @@ func ntfsrecoverDryRun(t *testing.T, img string, v variant) (string, bool) {
 func TestUncleanReplay(t *testing.T) {
 	v, img := uncleanCorpusDisk(t, replayableLog)
 	before := fileSHA256(t, img)
+	scan := volumeOf(t, Scan(context.Background(), []string{img}, Options{}), v)
+	if scan.Journal.Replayed["UpdateResidentValue"] == 0 || scan.Journal.Action(scan.Status) != "would-replay" || fileSHA256(t, img) != before {
+		t.Fatalf("scan: journal %+v, action %q", scan.Journal, scan.Journal.Action(scan.Status))
+	}
 	o, _ := fixOpts(t, v)
 	// The default policy is replay.
 

@@ -117,21 +117,28 @@ type JournalInfo struct {
 	ReplayImpossible string `json:"replay_impossible,omitempty"`
 }
 
-// Action says what a fix did, or would do, with an unclean journal, given
-// the volume's final status: "replayed", "reset", "refused", or "" (clean
-// journal, or nothing was to be written).
+// Action says what a fix did with an unclean journal, given the volume's
+// final status: "replayed", "reset", "refused", or "" (clean journal, or
+// nothing was to be written). After a dry run or a scan it says what fix
+// would do: "would-replay", "would-reset" or "would-refuse".
 func (j *JournalInfo) Action(s Status) string {
+	a := ""
 	switch {
 	case j == nil || j.State == "clean":
 		return ""
 	case s == StatusRefused:
-		return "refused"
+		a = "refused"
 	case j.Reset:
-		return "reset"
+		a = "reset"
 	case len(j.Replayed) > 0 || j.ReplaySkipped > 0:
-		return "replayed"
+		a = "replayed"
+	case s == StatusScanned && j.ReplayImpossible != "":
+		a = "refused"
 	}
-	return ""
+	if s == StatusDryRun || s == StatusScanned {
+		return map[string]string{"replayed": "would-replay", "reset": "would-reset", "refused": "would-refuse"}[a]
+	}
+	return a
 }
 
 // Volume is the report on one candidate volume of a target.

@@ -99,6 +99,9 @@ func journalText(j *remedy.JournalInfo) string {
 		s = "clean (Windows shut down properly or crashed without pending changes)"
 	case "unclean":
 		s = "unclean (Windows stopped with changes not yet written; unbrick finishes them first, as Windows does at start)"
+		if j.ReplayImpossible != "" {
+			s = "unclean (Windows stopped with changes not yet written, which unbrick cannot finish: you will be asked)"
+		}
 	case "hibernated":
 		s = "hibernated (Windows is asleep in hiberfil.sys)"
 	}
