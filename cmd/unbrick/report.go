@@ -102,6 +102,26 @@ func printReport(w io.Writer, s *fleetlog.Summary, never []fleetlog.InventoryIte
 			r.VolumeID, r.ConfirmationCode, h.Records, oneLine(r.Error))
 	}
 	tw.Flush()
+	var replayed, reset []string
+	for _, h := range s.Hosts {
+		name := h.Latest.Host.Name()
+		if name == "" {
+			name = h.Latest.VolumeID
+		}
+		if h.JournalReplayed {
+			replayed = append(replayed, name)
+		}
+		if h.JournalReset {
+			reset = append(reset, name)
+		}
+	}
+	if len(replayed)+len(reset) > 0 {
+		fmt.Fprintf(w, "\nNTFS journals replayed before the fix (as Windows does at start): %d host(s)\n", len(replayed))
+		fmt.Fprintf(w, "NTFS journals emptied (reset; chkdsk runs at next start, unwritten changes lost: check these hosts): %d\n", len(reset))
+		for _, n := range reset {
+			fmt.Fprintf(w, "  %s\n", n)
+		}
+	}
 	fmt.Fprintf(w, "\nrecovery keys used (%d): rotate these keys now that they have been typed or copied\n", len(s.Keys))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range s.Keys {
@@ -144,6 +164,9 @@ type reportJSON struct {
 	Hosts     []fleetlog.Record        `json:"hosts"`
 	KeysUsed  []string                 `json:"recovery_keys_used"`
 	NeverSeen []fleetlog.InventoryItem `json:"never_seen,omitempty"`
+	// JournalReset lists the hosts whose NTFS journal a fix emptied
+	// (chkdsk at next start): the help desk should check them.
+	JournalReset []string `json:"journal_reset_hosts,omitempty"`
 }
 
 func printReportJSON(e *env, s *fleetlog.Summary, never []fleetlog.InventoryItem, withInv bool) int {
@@ -153,6 +176,13 @@ func printReportJSON(e *env, s *fleetlog.Summary, never []fleetlog.InventoryItem
 	}
 	for _, h := range s.Hosts {
 		out.Hosts = append(out.Hosts, h.Latest.Record)
+		if h.JournalReset {
+			name := h.Latest.Host.Name()
+			if name == "" {
+				name = h.Latest.VolumeID
+			}
+			out.JournalReset = append(out.JournalReset, name)
+		}
 	}
 	for _, k := range s.Keys {
 		out.KeysUsed = append(out.KeysUsed, k.KeyID)

@@ -88,3 +88,37 @@ func TestReport(t *testing.T) {
 		t.Errorf("missing dir: %d", code)
 	}
 }
+
+// TestReportJournalActions: hosts whose NTFS journal a fix emptied are
+// listed for the help desk even when a later record of theirs is clean;
+// replayed journals are counted.
+func TestReportJournalActions(t *testing.T) {
+	root := t.TempDir()
+	t0 := time.Date(2024, 7, 19, 8, 0, 0, 0, time.UTC)
+	rec := func(host, vol string, st fleetlog.Status, at time.Time, action string) *fleetlog.Record {
+		return &fleetlog.Record{Time: at, RunID: "run-" + at.Format("1504"), ToolVersion: "t", Host: fleetlog.Host{ComputerName: host},
+			Target: "/dev/sda", Partition: 3, VolumeID: vol, Status: st, JournalAction: action}
+	}
+	writeLog(t, filepath.Join(root, "stick"),
+		rec("PC-RESET-01", "VOL-1", fleetlog.StatusRemediated, t0, "reset"),
+		rec("PC-RESET-01", "VOL-1", fleetlog.StatusAlreadyClean, t0.Add(time.Hour), ""),
+		rec("PC-REPLAY-02", "VOL-2", fleetlog.StatusRemediated, t0, "replayed"),
+		rec("PC-CLEAN-03", "VOL-3", fleetlog.StatusRemediated, t0, ""))
+	code, out, errs := runCLI(t, "report", root)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	for _, want := range []string{"NTFS journals replayed before the fix (as Windows does at start): 1 host(s)",
+		"check these hosts): 1\n  PC-RESET-01\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	code, out, _ = runCLI(t, "report", "--json", root)
+	var js struct {
+		JournalReset []string `json:"journal_reset_hosts"`
+	}
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js.JournalReset) != 1 || js.JournalReset[0] != "PC-RESET-01" {
+		t.Errorf("json: code %d, %v, %+v\n%s", code, err, js, out)
+	}
+}

@@ -26,6 +26,7 @@ func sample(host, vol string, status Status, t time.Time) *Record {
 		Files: []File{{Path: "Windows/System32/drivers/CrowdStrike/C-00000291-00000000-00000032.sys", Size: 40960,
 			MTime: time.Date(2024, 7, 19, 4, 9, 27, 0, time.UTC), SHA256: strings.Repeat("ab", 32), Action: "deleted", Reason: "faulty", Rule: "crowdstrike-2024-07-19"}},
 		Status: status, Duration: 152 * time.Millisecond, JournalFile: "journal/x.journal",
+		JournalReplayed: map[string]int{"UpdateResidentValue": 2}, JournalAction: "replayed",
 	}
 }
 
@@ -83,6 +84,11 @@ func TestAppendAndRead(t *testing.T) {
 	cf.Close()
 	if err != nil || len(rows) != 4 || !reflect.DeepEqual(rows[0], CSVHeader) {
 		t.Fatalf("csv: %v %v", rows, err)
+	}
+	for _, row := range rows[1:] {
+		if len(row) != len(CSVHeader) || row[len(row)-1] != "replayed" {
+			t.Errorf("csv row %v: want %d columns ending with journal_action", row, len(CSVHeader))
+		}
 	}
 	// A torn last line is reported, not fatal.
 	f, _ := os.OpenFile(filepath.Join(dir, JSONLName), os.O_APPEND|os.O_WRONLY, 0)

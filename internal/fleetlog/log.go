@@ -26,6 +26,7 @@ var CSVHeader = []string{
 	"time", "run_id", "technician", "computer_name", "bitlocker_name", "smbios_serial", "target", "disk",
 	"partition", "volume_id", "encryption", "protector_id", "recovery_key_id", "unlock_method", "rules",
 	"status", "files_deleted", "files", "error", "duration_ms", "journal_file", "confirmation_code", "tool_version",
+	"journal_action",
 }
 
 // Log appends records to DIR/unbrick.jsonl and DIR/unbrick.csv. It is safe
@@ -162,5 +163,6 @@ func csvRow(r *Record) []string {
 		r.Target, r.Disk, strconv.Itoa(r.Partition), r.VolumeID, r.Encryption, r.ProtectorID, r.RecoveryKeyID, r.UnlockMethod,
 		strings.Join(r.Rules, " "), string(r.Status), strconv.Itoa(deleted), strings.Join(files, "; "), r.Error,
 		strconv.FormatInt(r.DurationMS, 10), r.JournalFile, r.ConfirmationCode, r.ToolVersion,
+		r.JournalAction,
 	}
 }

@@ -10,6 +10,11 @@ import (
 type HostResult struct {
 	Latest  LoadedRecord
 	Records int
+	// JournalReset: a fix emptied this host's NTFS journal
+	// (journal_action reset) in one of its records: Windows runs chkdsk
+	// at its next start and changes it had not written are lost, so the
+	// help desk should check the host. JournalReplayed: a fix replayed it.
+	JournalReset, JournalReplayed bool
 }
 
 // UsedKey is a recovery key that was used (and so must be rotated).
@@ -99,7 +104,12 @@ func Merge(recs []LoadedRecord) *Summary {
 				best = i
 			}
 		}
-		s.Hosts = append(s.Hosts, HostResult{Latest: recs[best], Records: len(idx)})
+		h := HostResult{Latest: recs[best], Records: len(idx)}
+		for _, i := range idx {
+			h.JournalReset = h.JournalReset || recs[i].JournalAction == "reset"
+			h.JournalReplayed = h.JournalReplayed || recs[i].JournalAction == "replayed"
+		}
+		s.Hosts = append(s.Hosts, h)
 		s.Counts[recs[best].Status]++
 	}
 	sort.Slice(s.Hosts, func(i, j int) bool {
