@@ -44,27 +44,7 @@ func TestReplayFixtureWriteBitLocker(t *testing.T) {
 	if out, err := exec.Command(dislocker, args...).CombinedOutput(); err != nil {
 		t.Fatalf("dislocker-file: %v\n%s", err, out)
 	}
-	b := copyFile(t, a)
-	va, fa := openImage(t, a)
-	label := va.Info().Label
-	fa.Close()
-	if label == "" {
-		t.Fatal("the corpus volume has no label to change")
-	}
-	replayRun(t, replayNeedTool(t, "ntfslabel"), b, strings.Repeat("J", len(label)))
-	va, fa = openImage(t, a)
-	vb, fb := openImage(t, b)
-	change, _ := diffRecords(t, va, vb, 0x18)
-	lfr, err := va.OpenRef(MakeRef(RecordLogFile, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, logSize, err := lfr.attrReader(AttrData, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fa.Close()
-	fb.Close()
+	change, logSize, _ := labelChange(t, a, 0x18)
 	j := &journalGen{size: logSize, pageSize: 4096, major: 2, startSeq: 9,
 		records: append([]genRecord{{typ: LogRecordCheckpoint, client: checkpointClient()}}, append(change, forget(0x18))...)}
 	j.startOff = j.geometry().FirstPage + 0x40

@@ -1,0 +1,39 @@
+package ntfs
+
+import (
+	"strings"
+	"testing"
+)
+
+// labelChange encodes a real change of the plain NTFS volume image vol as
+// log records of transaction tx: ntfslabel (ntfs-3g) sets the volume label
+// to as many Js as it has characters on a copy, and the MFT records that
+// differ become the log records Windows would write for them. It returns
+// the records (without ForgetTransaction), the size of vol's $LogFile and
+// the new label. vol itself is not changed.
+func labelChange(t *testing.T, vol string, tx uint32) ([]genRecord, int64, string) {
+	t.Helper()
+	changed := copyFile(t, vol)
+	va, fa := openImage(t, vol)
+	label := va.Info().Label
+	fa.Close()
+	if label == "" {
+		t.Fatal("the volume has no label to change")
+	}
+	newLabel := strings.Repeat("J", len(label))
+	replayRun(t, replayNeedTool(t, "ntfslabel"), changed, newLabel)
+	va, fa = openImage(t, vol)
+	defer fa.Close()
+	vb, fb := openImage(t, changed)
+	defer fb.Close()
+	recs, _ := diffRecords(t, va, vb, tx)
+	lfr, err := va.OpenRef(MakeRef(RecordLogFile, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, logSize, err := lfr.attrReader(AttrData, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs, logSize, newLabel
+}
