@@ -144,7 +144,7 @@ func printVolume(w io.Writer, v *remedy.Volume) {
 		}
 		b.WriteString("\n")
 	}
-	if v.Windows && len(v.Files) == 0 && v.Status != remedy.StatusLocked {
+	if v.Windows && len(v.Files) == 0 && v.Status != remedy.StatusLocked && len(v.Rules) > 0 {
 		fmt.Fprintf(&b, "  files:         no file matches the rules (%s)\n", strings.Join(v.Rules, ", "))
 	}
 	if v.PlanText != "" {

@@ -32,6 +32,9 @@ func (p *pipeline) journalState() error {
 // journal); a
 // dirty flag alone is fine (it stays set).
 func (p *pipeline) journalPolicy() error {
+	if p.replayRefusal != nil {
+		return p.replayRefusal
+	}
 	// The notes WriteGate returns come back with the plan (PlanDelete runs
 	// the same gate), so only its verdict matters here.
 	if _, err := p.js.WriteGate(p.unclean, ntfs.HibernatedRefuse); err != nil {

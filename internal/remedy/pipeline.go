@@ -56,6 +56,9 @@ type pipeline struct {
 	// unclean is the journal policy in force for this volume: the
 	// option's, or its fallback once a replay proved impossible.
 	unclean ntfs.UncleanPolicy
+	// replayRefusal: the journal could not be replayed and the fallback
+	// is refuse; journalPolicy returns it.
+	replayRefusal error
 
 	faulty []int // indexes into v.Files
 }

@@ -36,9 +36,10 @@ func (o *Options) uncleanFallback() ntfs.UncleanPolicy {
 //
 // A journal PlanReplay cannot replay (an operation it does not redo, a
 // damaged log) stages nothing: the volume falls back to
-// Options.UncleanFallback. With refuse (the default) it is refused, the
-// error naming the operation and the log record; with reset the journal
-// is emptied as --unclean=reset does, and the report says why.
+// Options.UncleanFallback. With refuse (the default) it is refused once
+// its files are evaluated, the error naming the operation and the log
+// record; with reset the journal is emptied as --unclean=reset does, and
+// the report says why.
 func (p *pipeline) replayJournal() error {
 	if p.sec.Short() || (p.bl != nil && p.bl.Short()) {
 		return refused("the NTFS journal ($LogFile) is not clean (%s) and the image ends before the volume does: a volume unbrick cannot see whole is never replayed or modified; nothing was written", p.js.Reason)
@@ -56,7 +57,11 @@ func (p *pipeline) replayJournal() error {
 			p.v.Notes = append(p.v.Notes, "the NTFS journal could not be replayed ("+err.Error()+"): --unclean-fallback=reset empties it instead")
 			return nil
 		}
-		return &outcome{StatusRefused, fmt.Errorf("the NTFS journal ($LogFile) is not clean (%s) and unbrick cannot replay it: %w; to fix the volume anyway pass --unclean-fallback=reset (or --unclean=reset), which empties the journal as ntfsfix does and has chkdsk check the volume at next boot", p.js.Reason, err)}
+		// The refusal comes from journalPolicy, after the files were
+		// evaluated (read-only), so that the report still says what the
+		// rules found on the volume.
+		p.replayRefusal = &outcome{StatusRefused, fmt.Errorf("the NTFS journal ($LogFile) is not clean (%s) and unbrick cannot replay it: %w; to fix the volume anyway pass --unclean-fallback=reset (or --unclean=reset), which empties the journal as ntfsfix does and has chkdsk check the volume at next boot", p.js.Reason, err)}
+		return nil
 	}
 	if err := ntfs.Apply(p.view, res.Plan, ntfs.ApplyOptions{NoSync: true}); err != nil {
 		return failed(fmt.Errorf("stage the NTFS journal replay (nothing was written): %w", err))
