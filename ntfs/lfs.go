@@ -110,8 +110,16 @@ func (g *lfsGeometry) NextLSN(l LSN, n int) LSN {
 	for {
 		page := g.PageOf(off)
 		room := page + g.PageSize - off
-		if remaining <= room {
+		if remaining < room {
 			off += remaining
+			break
+		}
+		if remaining == room {
+			// The record ends at its page's end: the next one starts
+			// after the next page's header (a page never holds a record
+			// at offset 0).
+			page, seq = g.nextPage(page, seq)
+			off = page + int64(g.DataOffset)
 			break
 		}
 		remaining -= room

@@ -21,6 +21,7 @@ type genRecord struct {
 	recOff     uint16
 	attrOff    uint16
 	clusterIdx uint16
+	attrFlags  uint16 // ntfs-3g ACTS_ON_MFT / ACTS_ON_INDX
 	vcn        int64
 	client     []byte // raw client data for non-standard records
 	// clientFn, when set, makes the client data from the LSNs of the
@@ -53,6 +54,7 @@ func (r *genRecord) clientData() []byte {
 	le.PutUint16(cd[16:], r.recOff)
 	le.PutUint16(cd[18:], r.attrOff)
 	le.PutUint16(cd[20:], r.clusterIdx)
+	le.PutUint16(cd[22:], r.attrFlags)
 	le.PutUint64(cd[24:], uint64(r.vcn))
 	for i, l := range r.lcns {
 		le.PutUint64(cd[32+8*i:], uint64(l))

@@ -14,8 +14,10 @@ import (
 //	table header (0x18): 0x00 entry size, 0x02 entries, 0x04 total,
 //	  0x0C free goal, 0x10 first free, 0x14 last free
 //	every entry starts with a u32: 0xFFFFFFFF = allocated, else the free list link
-//	open attribute entry (on disk, 0x2C bytes in 1.x): 0x08 file reference,
-//	  0x10 LSN of the open, 0x1C attribute type, 0x28 bytes per index
+//	open attribute entry (0x2C bytes, NTFS restart version 0): 0x08 file
+//	  reference, 0x10 LSN of the open, 0x1C attribute type, 0x28 bytes per
+//	  index; (0x28 bytes, later versions): 0x04 bytes per index, 0x08
+//	  attribute type, 0x10 file reference, 0x18 LSN of the open
 //	dirty page entry: 0x04 target attribute (offset of its open attribute
 //	  entry), 0x08 transfer length, 0x0C LCN count, 0x10 VCN, 0x18 oldest
 //	  LSN, 0x20 LCNs (on-disk 1.x entries may use the 32-bit layout)
@@ -70,21 +72,28 @@ type OpenAttribute struct {
 	entryRaw []byte
 }
 
-// parseOpenAttributes decodes the open attribute table as NTFS 1.x/2.x
-// write it to disk (the 0x2C-byte layout; ntfs3 OPEN_ATTR_ENRTY_32).
+// parseOpenAttributes decodes the open attribute table. Its entry size
+// tells the layout (ntfs3 fslog.c: the NTFS restart area's major version 0
+// uses OPEN_ATTR_ENRTY_32, 0x2C bytes: file reference at 0x08, open LSN at
+// 0x10, attribute type at 0x1C; later versions OPEN_ATTR_ENRTY, 0x28
+// bytes: type at 0x08, file reference at 0x10, open LSN at 0x18).
 func parseOpenAttributes(t *RestartTable) ([]OpenAttribute, error) {
 	if t.EntrySize < 0x28 {
 		return nil, fmt.Errorf("open attribute table entry size %d is smaller than 40 bytes", t.EntrySize)
 	}
 	var out []OpenAttribute
 	for off, e := range t.Allocated {
-		out = append(out, OpenAttribute{
-			Index:    off,
-			File:     FileRef(binary.LittleEndian.Uint64(e[0x08:])),
-			OpenLSN:  LSN(binary.LittleEndian.Uint64(e[0x10:])),
-			Type:     AttrType(binary.LittleEndian.Uint32(e[0x1C:])),
-			entryRaw: e,
-		})
+		a := OpenAttribute{Index: off, entryRaw: e}
+		if t.EntrySize == 0x28 {
+			a.Type = AttrType(binary.LittleEndian.Uint32(e[0x08:]))
+			a.File = FileRef(binary.LittleEndian.Uint64(e[0x10:]))
+			a.OpenLSN = LSN(binary.LittleEndian.Uint64(e[0x18:]))
+		} else {
+			a.File = FileRef(binary.LittleEndian.Uint64(e[0x08:]))
+			a.OpenLSN = LSN(binary.LittleEndian.Uint64(e[0x10:]))
+			a.Type = AttrType(binary.LittleEndian.Uint32(e[0x1C:]))
+		}
+		out = append(out, a)
 	}
 	sortByIndex(out)
 	return out, nil

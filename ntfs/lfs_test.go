@@ -45,6 +45,18 @@ func TestLSNArithmetic(t *testing.T) {
 	if n := g.NextLSN(l2, 0x100); g.Offset(n) != 0x5040+0x100-0x60 {
 		t.Errorf("spanning record: %#x", g.Offset(n))
 	}
+	// A record ending exactly at its page's end (here spanning into a
+	// second page and filling it): the next one starts after the next
+	// page's header, never at a page's offset 0.
+	if n := g.NextLSN(l2, 0x60); g.Offset(n) != 0x5040 {
+		t.Errorf("record filling its page: %#x", g.Offset(n))
+	}
+	if n := g.NextLSN(l2, 0x60+4096-0x40); g.Offset(n) != 0x6040 {
+		t.Errorf("record filling the next page too: %#x", g.Offset(n))
+	}
+	if n := g.NextLSN(g.MakeLSN(7, (2<<20)-0x60), 0x60); g.Seq(n) != 8 || g.Offset(n) != 4*4096+0x40 {
+		t.Errorf("record filling the last page: seq %d offset %#x", g.Seq(n), g.Offset(n))
+	}
 	// Wrap: past the last page to the first log page, one lap later.
 	last := g.MakeLSN(7, (2<<20)-0x100)
 	n := g.NextLSN(last, 0x200)

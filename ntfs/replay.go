@@ -21,7 +21,9 @@ import (
 //     that reset the log);
 //   - the MFT record is found through the log record's LCN list, cluster
 //     index (512-byte units) and target VCN; we additionally check that this
-//     place is where $MFT's run list puts that record, and refuse otherwise;
+//     place is where $MFT's run list puts that record (for a record the
+//     log's own $MFT growth added, the run list as redone so far), and
+//     refuse otherwise;
 //   - after a change the MFT record's LSN is set to the log record's LSN and
 //     its update sequence number is advanced, and a record inside the
 //     $MFTMirr range is also written to the mirror (the whole cluster, as
@@ -35,7 +37,11 @@ import (
 // redo them and then undo them; when their changes never reached the disk
 // both end at the same state. When they did reach the disk (the MFT
 // record's LSN is at or past an uncommitted record's LSN) an undo would be
-// needed, which is not implemented: PlanReplay refuses.
+// needed, which is not implemented: PlanReplay refuses. (Reaching the
+// disk is judged by the MFT record's or index block's LSN, by the bits for
+// bitmap changes, and by the bytes for other non-resident data. A record
+// whose undo operation is Noop, such as a new file record or a new index
+// block, needs no undo either way: Windows' undo pass skips it.)
 //
 // Operation types redone: UpdateResidentValue (same length; a size change
 // of a whole resident value in replay_mft.go); SetBitsInNonresidentBitMap
@@ -43,14 +49,23 @@ import (
 // (replay_bits.go); InitializeFileRecordSegment,
 // DeallocateFileRecordSegment, CreateAttribute, DeleteAttribute,
 // WriteEndOfFileRecordSegment (same length), AddIndexEntryRoot,
-// DeleteIndexEntryRoot, UpdateFileNameRoot (replay_mft.go);
-// UpdateMappingPairs and SetNewAttributeSizes (replay_nonresident.go);
-// AddIndexEntryAllocation, DeleteIndexEntryAllocation and
-// UpdateFileNameAllocation (replay_indx.go). Operations that change nothing on disk (Noop, ForgetTransaction,
-// OpenNonresidentAttribute, the table dumps) are accepted. Every other
-// operation, and every shape of a supported one that is not implemented,
-// makes PlanReplay fail with *UnsupportedLogOpError (naming the operation
-// and the LSN) before anything is written.
+// DeleteIndexEntryRoot, UpdateFileNameRoot, SetIndexEntryVcnRoot
+// (replay_mft.go); UpdateMappingPairs and SetNewAttributeSizes
+// (replay_nonresident.go); AddIndexEntryAllocation,
+// DeleteIndexEntryAllocation, UpdateFileNameAllocation,
+// WriteEndOfIndexBuffer and SetIndexEntryVcnAllocation (replay_indx.go);
+// UpdateNonresidentValue on index blocks (a whole new block or part of
+// one) and on other non-resident data such as $Secure's $SDS, its target
+// found through the open attribute table (replay_nrvalue.go,
+// replay_attrs.go); the Windows 10 operations ZeroEndOfFileRecord,
+// UpdateRecordDataRoot and UpdateRecordDataAllocation (replay_win10.go;
+// the last two are backed by ntfs3 alone, ntfsrecover refuses them).
+// Operations that change nothing on disk (Noop, ForgetTransaction,
+// OpenNonresidentAttribute, which only feeds the open attribute table, and
+// the table dumps) are accepted. Every other operation, and every shape of
+// a supported one that is not implemented, makes PlanReplay fail with
+// *UnsupportedLogOpError (naming the operation and the LSN) before
+// anything is written.
 //
 // Where ntfsrecover and Linux ntfs3 disagree we follow ntfs3 (fslog.c
 // mirrors the structures and restart passes of Windows' NTFS, while
@@ -62,6 +77,10 @@ import (
 //     file size (ntfs3 NEW_ATTRIBUTE_SIZES); ntfsrecover copies it in
 //     on-disk order (allocated, data, initialized). Same result when the
 //     two sizes are equal;
+//   - UpdateNonresidentValue on an index block: ntfsrecover checks the
+//     block's LSN and stamps the log record's, ntfs3 does neither; we do
+//     as ntfsrecover (so that later records on the block see the change),
+//     ntfs3's block would keep the LSN the logged image carries;
 //   - shapes where the two compute different records (a resident value
 //     shrinking by a non-multiple of 8, part of a value changing size,
 //     WriteEndOfFileRecordSegment changing the record's length, mapping
@@ -71,21 +90,34 @@ import (
 
 // Not done yet (for the next session; facts from ntfsrecover playlog.c and
 // Linux ntfs3 fslog.c do_action):
-//   - WriteEndOfIndexBuffer, SetIndexEntryVcnAllocation,
-//     UpdateNonresidentValue (on index blocks and on other non-resident
-//     data), SetIndexEntryVcnRoot, the Windows 10 operations
-//     (UpdateRecordDataRoot/Allocation, ZeroEndOfFileRecord); the index
-//     block operations should resolve their block through the open
-//     attribute table (replay_indx.go checks the INDX block's own VCN and
-//     $Bitmap instead).
 //   - Windows redoes every record from the dirty page table's oldest LSN,
 //     committed or not, then undoes the open transactions; we (like
 //     ntfsrecover) redo only committed ones and refuse when an uncommitted
 //     change is seen on disk. Implementing undo would lift that refusal.
-//   - resolving TargetAttr through the open attribute table (we check LCNs
-//     against the run lists of $MFT, $MFTMirr, $Bitmap and $MFT:$BITMAP).
-//   - an MFT record past the end of $MFT's current data (the log grew $MFT)
-//     is refused.
+//   - UpdateNonresidentValue shapes the two sources place differently
+//     (attribute offset not 0; outside index blocks a cluster index not 0;
+//     no redo data), or on $MFT, $MFTMirr or $LogFile, are refused; so is
+//     one whose target attribute no table dump or OpenNonresidentAttribute
+//     record names (the attribute itself may be in an extension record the
+//     file's $ATTRIBUTE_LIST names). The open attribute entry is read in ntfs3's layout
+//     (ntfsrecover reads its fields 8 bytes further on); a Windows log
+//     read wrongly is refused, never misapplied, because the attribute must
+//     map the logged VCN to the logged clusters.
+//   - the remaining Windows 10 operations UpdateRelativeDataIndex and
+//     UpdateRelativeDataAllocation (0x23, 0x24: neither source implements
+//     them) are refused.
+//   - MFT operations are checked against $MFT's run list, bitmap
+//     operations against $Bitmap's and $MFT:$BITMAP's run lists; only the
+//     index-block and non-resident value operations use the open attribute
+//     table.
+//   - an MFT record past the end of $MFT as the volume was opened is
+//     accepted when the replay has grown $MFT (its record 0's $DATA, as
+//     redone so far, holds it); $MFT data runs kept in an extension record
+//     of $MFT are not followed there, such a record is refused.
+//   - a log page size different from the system page size is refused
+//     (*ReplayRefusedError): ntfs3 rejects such a log and ntfsrecover
+//     rewrites its restart pages at the log page size, so no reference
+//     replays it the way the on-disk layout says.
 //   - a checkpoint record whose NTFS restart area major version is 1 looks
 //     like a CompensationLogRecord to ntfsrecover, which then moves the
 //     client oldest LSN it writes back; we keep the oldest LSN.
@@ -106,7 +138,7 @@ func (e *UnsupportedLogOpError) Error() string {
 	if e.Undo {
 		verb = "undo"
 	}
-	return fmt.Sprintf("journal replay: cannot %s %s (log record %#x): %s; nothing was written (use --unclean=refuse or reset)",
+	return fmt.Sprintf("journal replay: cannot %s %s (log record %#x): %s; nothing was written",
 		verb, e.Op, uint64(e.LSN), e.Reason)
 }
 
@@ -115,7 +147,7 @@ func (e *UnsupportedLogOpError) Error() string {
 type ReplayRefusedError struct{ Reason string }
 
 func (e *ReplayRefusedError) Error() string {
-	return "journal replay refused: " + e.Reason + "; nothing was written (run chkdsk on Windows, or use --unclean=reset to discard the journal)"
+	return "journal replay refused: " + e.Reason + "; nothing was written"
 }
 
 // replaySupported reports whether PlanReplay can redo op.
@@ -123,7 +155,8 @@ func replaySupported(op LogOp) bool {
 	switch op {
 	case OpNoop, OpForgetTransaction, OpOpenNonresidentAttribute, OpOpenAttributeTableDump,
 		OpAttributeNamesDump, OpDirtyPageTableDump, OpTransactionTableDump,
-		OpUpdateResidentValue, OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
+		OpUpdateResidentValue, OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap,
+		OpUpdateNonresidentValue:
 		return true
 	}
 	_, mft := mftUndoPairs[op]
@@ -148,12 +181,15 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 	}
 	lf := a.Log
 	clean := lf.Restart.Page.CleanFlag() || (lf.Restart.Page.MajorVersion < 2 && !lf.Restart.Page.ClientsInUse())
+	if lf.Restart.Page.LogPageSize != lf.Restart.Page.SystemPageSize {
+		// ntfs3 (log_replay) rejects such a log; ntfsrecover rewrites its
+		// restart pages at the log page size, where the layout puts them
+		// at the system page size. With no agreeing source we refuse.
+		return nil, &ReplayRefusedError{Reason: fmt.Sprintf("the log page size %d differs from the system page size %d, a layout no reference replays the same way (not implemented)",
+			lf.Restart.Page.LogPageSize, lf.Restart.Page.SystemPageSize)}
+	}
 	if lf.Damaged && !clean {
 		return nil, &ReplayRefusedError{Reason: a.Why}
-	}
-	if lf.Restart.Page.LogPageSize != lf.Restart.Page.SystemPageSize {
-		return nil, fmt.Errorf("journal replay: log page size %d differs from system page size %d: not implemented yet",
-			lf.Restart.Page.LogPageSize, lf.Restart.Page.SystemPageSize)
 	}
 	logFile, err := v.OpenRef(MakeRef(RecordLogFile, 0))
 	if err != nil {
@@ -182,7 +218,9 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 			redo[r.LSN] = t.Committed
 		}
 	}
+	attrs := newOpenAttrTable(lf)
 	for _, r := range lf.Records {
+		attrs.note(r)
 		if clean {
 			// Nothing to redo (ntfsrecover.c dorest: clean when the
 			// restart area's clean flag is set; ntfs-3g logfile.c: or
@@ -198,7 +236,7 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 			committed = r.TransactionID == 0
 		}
 		if !committed {
-			if applied, err := v.recordReachedDisk(ov, r, latest); err != nil {
+			if applied, err := v.recordReachedDisk(ov, attrs, r, latest); err != nil {
 				return nil, err
 			} else if applied {
 				return nil, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true,
@@ -225,10 +263,22 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 				return nil, err
 			}
 			res.Redone = append(res.Redone, r.LSN)
+		case OpUpdateNonresidentValue:
+			done, err := v.redoNonresidentValue(ov, attrs, r, latest)
+			if err != nil {
+				return nil, err
+			}
+			if done {
+				res.Redone = append(res.Redone, r.LSN)
+			} else {
+				res.Skipped = append(res.Skipped, r.LSN)
+			}
 		default:
 			redo := v.redoMFTRecordOp
 			if _, ok := indxUndoPairs[r.Redo]; ok {
-				redo = v.redoIndexBlockOp
+				redo = func(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+					return v.redoIndexBlockOp(ov, attrs, r, latest)
+				}
 			} else if _, ok := mftUndoPairs[r.Redo]; !ok {
 				continue // no change on disk (Noop, ForgetTransaction, table dumps)
 			}
@@ -255,7 +305,13 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 // mftTarget locates the MFT record a log record acts on, checking the log's
 // LCN against $MFT's run list. It returns the record number and its volume
 // byte offset.
-func (v *Volume) mftTarget(r *LogRecord) (uint64, int64, error) {
+//
+// A record past the end of $MFT as the volume was opened is accepted when
+// $MFT's own record as the replay has left it (ov: the log grew $MFT with
+// UpdateMappingPairs and SetNewAttributeSizes records redone before this
+// one) holds it: inside its data size, its clusters where the new run list
+// puts them.
+func (v *Volume) mftTarget(ov *overlay, r *LogRecord) (uint64, int64, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	if len(r.LCNs) == 0 {
 		return 0, 0, bad("the record names no cluster")
@@ -267,7 +323,11 @@ func (v *Volume) mftTarget(r *LogRecord) (uint64, int64, error) {
 	}
 	n := uint64(mftOff / rs)
 	if n >= v.nrecs {
-		return 0, 0, bad(fmt.Sprintf("MFT record %d is past the end of $MFT", n))
+		at, err := v.grownMFTRecord(ov, r, n)
+		if err != nil {
+			return 0, 0, bad(fmt.Sprintf("MFT record %d is past the end of $MFT as the volume was opened: %v", n, err))
+		}
+		return n, at, nil
 	}
 	ext, err := v.RecordExtents(n)
 	if err != nil {
@@ -278,6 +338,33 @@ func (v *Volume) mftTarget(r *LogRecord) (uint64, int64, error) {
 		return 0, 0, bad(fmt.Sprintf("the log's cluster %d does not hold MFT record %d according to $MFT's run list", r.LCNs[0], n))
 	}
 	return n, at, nil
+}
+
+// grownMFTRecord locates MFT record n, past the end of $MFT's data as the
+// volume was opened, through $MFT's record 0 in the overlay.
+func (v *Volume) grownMFTRecord(ov *overlay, r *LogRecord, n uint64) (int64, error) {
+	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
+	mft, err := v.overlayRecord(ov, 0)
+	if err != nil {
+		return 0, err
+	}
+	a := mft.FindAttr(AttrData, "")
+	if a == nil || !a.NonResident || a.LowestVCN != 0 {
+		return 0, errors.New("$MFT's record holds no non-resident $DATA starting at VCN 0")
+	}
+	if int64(n+1)*rs > a.DataSize || int64(n+1)*rs > a.InitializedSize {
+		return 0, fmt.Errorf("$MFT's data (%d bytes, %d initialized) does not reach it", a.DataSize, a.InitializedSize)
+	}
+	mftOff := int64(n) * rs
+	first, last := mftOff/cs, (mftOff+rs-1)/cs
+	lcns := make([]int64, 0, last-first+1)
+	for i := int64(0); i <= last-first; i++ {
+		lcns = append(lcns, r.LCNs[0]+i)
+	}
+	if r.TargetVCN != first || !runsMap(a.Runs, first, lcns) {
+		return 0, fmt.Errorf("the log's cluster %d is not where $MFT's run list puts it", r.LCNs[0])
+	}
+	return r.LCNs[0]*cs + mftOff%cs, nil
 }
 
 // readMFTRecord reads record n at volume offset at through the overlay and
@@ -308,20 +395,29 @@ func reached(recLSN, l, latest LSN) bool {
 // has a clear bit, may have reached the disk: Windows would undo it, and
 // an uncommitted cleared bit left as is would hand out clusters still in
 // use). Other operations are assumed not to have reached the disk.
-func (v *Volume) recordReachedDisk(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
+	if r.Undo == OpNoop {
+		// Nothing to roll back whether or not the change reached the
+		// disk (Windows' undo pass skips Noop: ntfs3 can_skip_action);
+		// e.g. a new file record or a new index block.
+		return false, nil
+	}
 	switch r.Redo {
 	case OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
 		return v.bitsReachedDisk(ov, r)
-	case OpAddIndexEntryAllocation, OpDeleteIndexEntryAllocation, OpUpdateFileNameAllocation:
+	case OpUpdateNonresidentValue:
+		return v.nonresidentValueReached(ov, attrs, r, latest)
+	case OpAddIndexEntryAllocation, OpDeleteIndexEntryAllocation, OpUpdateFileNameAllocation,
+		OpWriteEndOfIndexBuffer, OpSetIndexEntryVcnAllocation, OpUpdateRecordDataAllocation:
 		return v.indexBlockReached(ov, r, latest)
 	case OpUpdateResidentValue, OpInitializeFileRecordSegment, OpDeallocateFileRecordSegment,
 		OpWriteEndOfFileRecordSegment, OpCreateAttribute, OpDeleteAttribute, OpUpdateMappingPairs,
 		OpSetNewAttributeSizes, OpAddIndexEntryRoot, OpDeleteIndexEntryRoot, OpSetIndexEntryVcnRoot,
-		OpUpdateFileNameRoot:
+		OpUpdateFileNameRoot, OpZeroEndOfFileRecord, OpUpdateRecordDataRoot:
 	default:
 		return false, nil
 	}
-	n, at, err := v.mftTarget(r)
+	n, at, err := v.mftTarget(ov, r)
 	if err != nil {
 		return false, err
 	}
@@ -347,7 +443,7 @@ func (v *Volume) redoUpdateResident(ov *overlay, r *LogRecord, latest LSN) (bool
 	if r.RedoLength != r.UndoLength {
 		return v.redoMFTRecordWith(ov, r, latest, redoResizeResident)
 	}
-	n, at, err := v.mftTarget(r)
+	n, at, err := v.mftTarget(ov, r)
 	if err != nil {
 		return false, err
 	}

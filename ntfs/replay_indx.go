@@ -7,9 +7,12 @@ import (
 	"fmt"
 )
 
-// Redo of the operations on directory index blocks (INDX records of an
-// $INDEX_ALLOCATION): AddIndexEntryAllocation, DeleteIndexEntryAllocation
-// and UpdateFileNameAllocation.
+// Redo of the operations on index blocks (INDX records of an
+// $INDEX_ALLOCATION): AddIndexEntryAllocation, DeleteIndexEntryAllocation,
+// UpdateFileNameAllocation, WriteEndOfIndexBuffer,
+// SetIndexEntryVcnAllocation and (replay_win10.go)
+// UpdateRecordDataAllocation. UpdateNonresidentValue on an index block is
+// in replay_nrvalue.go.
 //
 // Sources (facts only): ntfs-3g ntfsprogs/playlog.c (play_one_redo ON_INDX,
 // redo_add_index, redo_delete_index, redo_update_index, write_protected)
@@ -23,9 +26,12 @@ import (
 // as ntfsrecover does (nothing reads past the entries).
 //
 // Target check: Windows resolves the block through the open attribute
-// table; we do not use it yet. Instead we require a valid INDX block at the
-// logged clusters, whose own VCN is the log record's target VCN, on
-// clusters $Bitmap marks in use, and refuse otherwise.
+// table. We require a valid INDX block at the logged clusters, whose own
+// VCN is the log record's target VCN, on clusters $Bitmap marks in use;
+// when the open attribute table (checkpoint dump and
+// OpenNonresidentAttribute records) names the target attribute, it must
+// also be an $INDEX_ALLOCATION mapping the target VCN to those clusters.
+// Anything else is refused.
 
 // indxUndoPairs lists, per supported index-block operation, the undo
 // operations accepted with it (ntfsrecover distribute_redos).
@@ -33,6 +39,9 @@ var indxUndoPairs = map[LogOp][]LogOp{
 	OpAddIndexEntryAllocation:    {OpDeleteIndexEntryAllocation},
 	OpDeleteIndexEntryAllocation: {OpAddIndexEntryAllocation, OpCompensationLogRecord},
 	OpUpdateFileNameAllocation:   {OpUpdateFileNameAllocation, OpCompensationLogRecord},
+	OpWriteEndOfIndexBuffer:      {OpWriteEndOfIndexBuffer, OpCompensationLogRecord},
+	OpSetIndexEntryVcnAllocation: {OpSetIndexEntryVcnAllocation, OpCompensationLogRecord},
+	OpUpdateRecordDataAllocation: {OpUpdateRecordDataAllocation, OpCompensationLogRecord},
 }
 
 // INDX block header fields (ntfs-3g layout.h INDEX_BLOCK; libfsntfs
@@ -45,8 +54,18 @@ const (
 	indxHdrOff = 0x18
 )
 
-// indxTarget returns the volume offset of the index block r acts on.
+// indxTarget returns the volume offset of the index block r acts on; the
+// record offset must be 0 (the block starts where the log says).
 func (v *Volume) indxTarget(r *LogRecord) (int64, error) {
+	if r.RecordOffset != 0 {
+		return 0, fmt.Errorf("record offset %d inside an index block operation is not implemented", r.RecordOffset)
+	}
+	return v.indxPlace(r)
+}
+
+// indxPlace returns the volume offset of the index block at r's clusters
+// and cluster index.
+func (v *Volume) indxPlace(r *LogRecord) (int64, error) {
 	cs, xs := int64(v.boot.ClusterSize), int64(v.boot.IndexBlockSize)
 	if len(r.LCNs) == 0 {
 		return 0, errors.New("the record names no cluster")
@@ -57,9 +76,9 @@ func (v *Volume) indxTarget(r *LogRecord) (int64, error) {
 		}
 	}
 	at := r.LCNs[0]*cs + int64(r.ClusterIndex)*512
-	if int64(r.ClusterIndex)*512+xs > int64(len(r.LCNs))*cs || r.RecordOffset != 0 {
-		return 0, fmt.Errorf("a %d-byte index block at cluster index %d, record offset %d does not fit the %d listed cluster(s)",
-			xs, r.ClusterIndex, r.RecordOffset, len(r.LCNs))
+	if int64(r.ClusterIndex)*512+xs > int64(len(r.LCNs))*cs {
+		return 0, fmt.Errorf("a %d-byte index block at cluster index %d does not fit the %d listed cluster(s)",
+			xs, r.ClusterIndex, len(r.LCNs))
 	}
 	for _, lcn := range r.LCNs {
 		if lcn < 0 || lcn >= v.boot.TotalClusters() {
@@ -70,7 +89,10 @@ func (v *Volume) indxTarget(r *LogRecord) (int64, error) {
 }
 
 // redoIndexBlockOp redoes an index-block operation; false: already there.
-func (v *Volume) redoIndexBlockOp(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+// When the open attribute table names the record's target attribute, it
+// must be an $INDEX_ALLOCATION whose run list puts the target VCN on the
+// logged clusters (replay_attrs.go).
+func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	if !containsOp(indxUndoPairs[r.Redo], r.Undo) {
 		return false, bad(fmt.Sprintf("undo operation %s with this redo is not implemented yet", r.Undo))
@@ -78,6 +100,15 @@ func (v *Volume) redoIndexBlockOp(ov *overlay, r *LogRecord, latest LSN) (bool, 
 	at, err := v.indxTarget(r)
 	if err != nil {
 		return false, bad(err.Error())
+	}
+	if _, ok := attrs[r.TargetAttr]; ok {
+		ra, err := v.resolveTarget(ov, attrs, r)
+		if err != nil {
+			return false, bad(err.Error())
+		}
+		if ra.typ != AttrIndexAllocation {
+			return false, bad(fmt.Sprintf("the open attribute table names attribute %#x of file %s, not an index allocation", uint32(ra.typ), ra.ref))
+		}
 	}
 	b, err := ov.read(at, v.boot.IndexBlockSize)
 	if err != nil {
@@ -116,6 +147,12 @@ func (v *Volume) redoIndexBlockOp(ov *overlay, r *LogRecord, latest LSN) (bool, 
 		cerr = redoDeleteIndexEntryBlock(b, r)
 	case OpUpdateFileNameAllocation:
 		cerr = redoUpdateFileNameBlock(b, r)
+	case OpWriteEndOfIndexBuffer:
+		cerr = redoWriteEndOfIndexBlock(b, r)
+	case OpSetIndexEntryVcnAllocation:
+		cerr = redoSetIndexEntryVcnBlock(b, r)
+	case OpUpdateRecordDataAllocation:
+		cerr = redoUpdateRecordDataBlock(b, r)
 	}
 	if errors.Is(cerr, errNoChange) {
 		return false, nil
@@ -140,6 +177,12 @@ func (v *Volume) indexBlockReached(ov *overlay, r *LogRecord, latest LSN) (bool,
 	if err != nil {
 		return false, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true, Reason: err.Error()}
 	}
+	return v.indexBlockAtReached(ov, at, r, latest)
+}
+
+// indexBlockAtReached reports whether the index block at volume offset at
+// has an LSN at or past r's.
+func (v *Volume) indexBlockAtReached(ov *overlay, at int64, r *LogRecord, latest LSN) (bool, error) {
 	b, err := ov.read(at, v.boot.IndexBlockSize)
 	if err != nil {
 		return false, err
@@ -278,6 +321,62 @@ func redoUpdateFileNameBlock(b []byte, r *LogRecord) error {
 		return fmt.Errorf("offset %#x is not an index entry of the block", p)
 	}
 	return updateFileNameDup(b, p, end, r, data, undo)
+}
+
+// redoWriteEndOfIndexBlock replaces the block's entries from the entry at
+// the attribute offset on by the redo data and sets the index length to
+// end there (ntfs3 do_action WriteEndOfIndexBuffer: index length = the
+// redo data's end less the 0x18-byte header, within the allocated size;
+// ntfsrecover redo_write_index: the same when the bytes differ, a length
+// that is a multiple of 8). Bytes already equal to the redo data with the
+// index length already at their end are done; equal bytes with another
+// index length are refused (ntfsrecover would leave the length, ntfs3 set
+// it).
+func redoWriteEndOfIndexBlock(b []byte, r *LogRecord) error {
+	data := r.RedoData()
+	start, end, alloc, err := blockEntries(b, indxHdrOff)
+	if err != nil {
+		return err
+	}
+	p := int(r.AttrOffset)
+	if len(data) == 0 || len(data)%8 != 0 {
+		return fmt.Errorf("%d bytes of index entries, want a positive multiple of 8", len(data))
+	}
+	if !entryAt(b, start, end, p) {
+		return fmt.Errorf("offset %#x is not an index entry of the block", p)
+	}
+	if p+len(data) > alloc {
+		return fmt.Errorf("%d bytes of entries at %#x run past the allocated size", len(data), p)
+	}
+	newLen := uint32(p + len(data) - indxHdrOff)
+	if bytes.Equal(b[p:p+len(data)], data) {
+		if binary.LittleEndian.Uint32(b[indxHdrOff+4:]) == newLen {
+			return errNoChange
+		}
+		return errors.New("the entries are in place but the index length differs: the sources disagree on this shape")
+	}
+	copy(b[p:], data)
+	binary.LittleEndian.PutUint32(b[indxHdrOff+4:], newLen)
+	return nil
+}
+
+// redoSetIndexEntryVcnBlock sets the sub-node VCN of the entry at the
+// attribute offset (ntfs3 do_action SetIndexEntryVcnAllocation; ntfsrecover
+// redo_update_vcn, entry length - 8, written when it differs).
+func redoSetIndexEntryVcnBlock(b []byte, r *LogRecord) error {
+	data := r.RedoData()
+	start, end, _, err := blockEntries(b, indxHdrOff)
+	if err != nil {
+		return err
+	}
+	if len(data) != 8 {
+		return fmt.Errorf("%d bytes of VCN, want 8", len(data))
+	}
+	p := int(r.AttrOffset)
+	if !entryAt(b, start, end, p) {
+		return fmt.Errorf("offset %#x is not an index entry of the block", p)
+	}
+	return setEntryVCN(b, p, end, data, nil, false)
 }
 
 // checkIndexEntries verifies an index header's entries: lengths that walk

@@ -10,9 +10,10 @@ import (
 // Redo of the operations that restructure one MFT record:
 // InitializeFileRecordSegment, DeallocateFileRecordSegment,
 // CreateAttribute, DeleteAttribute, WriteEndOfFileRecordSegment (same
-// length), AddIndexEntryRoot, DeleteIndexEntryRoot, UpdateResidentValue
-// with a size change, and (replay_nonresident.go) UpdateMappingPairs and
-// SetNewAttributeSizes.
+// length), AddIndexEntryRoot, DeleteIndexEntryRoot, UpdateFileNameRoot,
+// SetIndexEntryVcnRoot, UpdateResidentValue with a size change, and
+// (replay_nonresident.go) UpdateMappingPairs and SetNewAttributeSizes,
+// (replay_win10.go) ZeroEndOfFileRecord and UpdateRecordDataRoot.
 //
 // Sources (facts only): ntfs-3g ntfsprogs/playlog.c (redo_create_file,
 // redo_delete_file, insert_resident, remove_resident, redo_write_end,
@@ -47,6 +48,9 @@ var mftUndoPairs = map[LogOp][]LogOp{
 	OpAddIndexEntryRoot:           {OpDeleteIndexEntryRoot},
 	OpDeleteIndexEntryRoot:        {OpAddIndexEntryRoot, OpCompensationLogRecord},
 	OpUpdateFileNameRoot:          {OpUpdateFileNameRoot, OpCompensationLogRecord},
+	OpSetIndexEntryVcnRoot:        {OpSetIndexEntryVcnRoot},
+	OpZeroEndOfFileRecord:         {OpNoop},
+	OpUpdateRecordDataRoot:        {OpUpdateRecordDataRoot, OpCompensationLogRecord},
 	OpUpdateMappingPairs:          {OpUpdateMappingPairs},
 	OpSetNewAttributeSizes:        {OpSetNewAttributeSizes, OpCompensationLogRecord},
 }
@@ -93,6 +97,12 @@ func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, e
 		change = redoDeleteIndexEntryRoot
 	case OpUpdateFileNameRoot:
 		change = redoUpdateFileNameRoot
+	case OpSetIndexEntryVcnRoot:
+		change = redoSetIndexEntryVcnRoot
+	case OpZeroEndOfFileRecord:
+		change = redoZeroEndOfRecord
+	case OpUpdateRecordDataRoot:
+		change = redoUpdateRecordDataRoot
 	case OpUpdateMappingPairs:
 		change = redoUpdateMappingPairs
 	case OpSetNewAttributeSizes:
@@ -106,7 +116,7 @@ func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, e
 // result.
 func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change func(b []byte, r *LogRecord) error) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
-	n, at, err := v.mftTarget(r)
+	n, at, err := v.mftTarget(ov, r)
 	if err != nil {
 		return false, err
 	}
@@ -597,6 +607,55 @@ func redoUpdateFileNameRoot(b []byte, r *LogRecord) error {
 		return fmt.Errorf("offset %#x is not an index entry of the root", target)
 	}
 	return updateFileNameDup(b, p, entriesEnd, r, data, undo)
+}
+
+// redoSetIndexEntryVcnRoot sets the sub-node VCN (the entry's last 8
+// bytes) of the index entry at record offset + attribute offset in the
+// $INDEX_ROOT at record offset.
+//
+// Sources: ntfs3 do_action SetIndexEntryVcnRoot writes the 8 redo bytes at
+// the entry's end less 8; ntfsrecover redo_update_root_vcn writes them at
+// the same place (entry length - 8) only when the bytes there equal the
+// undo data. We write when they equal the undo data, take bytes equal to
+// the redo data as done, and refuse anything else (the disk and the log
+// disagree), and an entry without a sub-node.
+func redoSetIndexEntryVcnRoot(b []byte, r *LogRecord) error {
+	data, undo := r.RedoData(), r.UndoData()
+	off := int(r.RecordOffset)
+	hdr, entriesEnd, err := indexRootHeader(b, off)
+	if err != nil {
+		return err
+	}
+	if len(data) != 8 || len(undo) != 8 {
+		return fmt.Errorf("%d bytes of VCN (undo %d), want 8", len(data), len(undo))
+	}
+	target := off + int(r.AttrOffset)
+	if !entryAt(b, hdr+int(binary.LittleEndian.Uint32(b[hdr:])), entriesEnd, target) {
+		return fmt.Errorf("offset %#x is not an index entry of the root", target)
+	}
+	return setEntryVCN(b, target, entriesEnd, data, undo, true)
+}
+
+// setEntryVCN writes data over the sub-node VCN of the index entry at p
+// (entries end at end). With expect, the old bytes must be the undo data
+// (or already the new ones).
+func setEntryVCN(b []byte, p, end int, data, undo []byte, expect bool) error {
+	if p+16 > end {
+		return fmt.Errorf("no index entry at %#x", p)
+	}
+	el := int(binary.LittleEndian.Uint16(b[p+8:]))
+	if el < 24 || el%8 != 0 || p+el > end || binary.LittleEndian.Uint32(b[p+12:])&1 == 0 {
+		return fmt.Errorf("the index entry at %#x has no sub-node", p)
+	}
+	dst := b[p+el-8 : p+el]
+	switch {
+	case bytes.Equal(dst, data):
+		return errNoChange
+	case !expect || bytes.Equal(dst, undo):
+		copy(dst, data)
+		return nil
+	}
+	return errors.New("the sub-node VCN on disk is neither the logged old nor new value")
 }
 
 // updateFileNameDup redoes an UpdateFileName record on the index entry at

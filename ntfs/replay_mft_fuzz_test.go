@@ -27,9 +27,10 @@ func FuzzRedoMFTRecordOps(f *testing.F) {
 	binary.LittleEndian.PutUint16(attr[0x0E:], 2)
 	binary.LittleEndian.PutUint16(attr[0x14:], 0x18)
 	binary.LittleEndian.PutUint32(attr[0x10:], 8)
-	for op := OpInitializeFileRecordSegment; op <= OpSetNewAttributeSizes; op++ {
+	for op := OpInitializeFileRecordSegment; op <= OpUpdateFileNameRoot; op++ {
 		f.Add(rec, uint16(op), uint16(0x98), uint16(0), attr, attr)
 		f.Add(rec, uint16(op), uint16(0x38), uint16(0x18), attr[:8], attr[:16])
+		f.Add(rec, uint16(op), uint16(0x38), uint16(0x30), attr[:8], attr[8:16])
 	}
 	funcs := map[LogOp]func([]byte, *LogRecord) error{
 		OpInitializeFileRecordSegment: redoInitializeRecord,
@@ -42,7 +43,13 @@ func FuzzRedoMFTRecordOps(f *testing.F) {
 		OpUpdateResidentValue:         redoResizeResident,
 		OpUpdateMappingPairs:          redoUpdateMappingPairs,
 		OpSetNewAttributeSizes:        redoSetNewAttributeSizes,
+		OpUpdateFileNameRoot:          redoUpdateFileNameRoot,
+		OpSetIndexEntryVcnRoot:        redoSetIndexEntryVcnRoot,
+		OpZeroEndOfFileRecord:         redoZeroEndOfRecord,
+		OpUpdateRecordDataRoot:        redoUpdateRecordDataRoot,
 	}
+	f.Add(rec, uint16(OpZeroEndOfFileRecord), uint16(0xA0), uint16(0), make([]byte, 1024-0xA0), []byte(nil))
+	f.Add(rec, uint16(OpUpdateRecordDataRoot), uint16(0x38), uint16(0x20), attr[:8], attr[8:16])
 	f.Fuzz(func(t *testing.T, record []byte, op, recOff, attrOff uint16, redo, undo []byte) {
 		fn := funcs[LogOp(op)]
 		if fn == nil || len(redo) > 4096 || len(undo) > 4096 {
@@ -72,27 +79,81 @@ func FuzzRedoIndexBlockOps(f *testing.F) {
 	entry := make([]byte, 0x60)
 	binary.LittleEndian.PutUint16(entry[8:], 0x60)
 	binary.LittleEndian.PutUint16(entry[10:], 0x44)
-	for op := OpAddIndexEntryAllocation; op <= OpUpdateFileNameAllocation; op++ {
-		f.Add(blk, uint16(op), uint16(0x40), entry, entry)
-		f.Add(blk, uint16(op), uint16(0x40), entry[:0x38], entry[0x18:0x50])
+	// a whole block image as UpdateNonresidentValue logs a new block
+	img := append([]byte(nil), blk...)
+	binary.LittleEndian.PutUint16(img[4:], 0x28)
+	binary.LittleEndian.PutUint16(img[6:], 9)
+	binary.LittleEndian.PutUint32(img[0x18:], 0x40-0x18)
+	vcnEntry := make([]byte, 0x18)
+	binary.LittleEndian.PutUint16(vcnEntry[8:], 0x18)
+	binary.LittleEndian.PutUint32(vcnEntry[12:], 3)
+	for op := OpUpdateNonresidentValue; op <= OpUpdateFileNameAllocation; op++ {
+		f.Add(blk, uint16(op), uint16(0), uint16(0x40), entry, entry)
+		f.Add(blk, uint16(op), uint16(0), uint16(0x40), entry[:0x38], entry[0x18:0x50])
+		f.Add(img, uint16(op), uint16(0), uint16(0x40), vcnEntry[0x10:], vcnEntry)
 	}
+	f.Add(make([]byte, 4096), uint16(OpUpdateNonresidentValue), uint16(0), uint16(0), img[:0x58], []byte(nil))
+	f.Add(img, uint16(OpUpdateNonresidentValue), uint16(0x40), uint16(0), entry, entry)
 	funcs := map[LogOp]func([]byte, *LogRecord) error{
 		OpAddIndexEntryAllocation:    redoAddIndexEntryBlock,
 		OpDeleteIndexEntryAllocation: redoDeleteIndexEntryBlock,
 		OpUpdateFileNameAllocation:   redoUpdateFileNameBlock,
+		OpWriteEndOfIndexBuffer:      redoWriteEndOfIndexBlock,
+		OpSetIndexEntryVcnAllocation: redoSetIndexEntryVcnBlock,
+		OpUpdateRecordDataAllocation: redoUpdateRecordDataBlock,
 	}
-	f.Fuzz(func(t *testing.T, block []byte, op, attrOff uint16, redo, undo []byte) {
-		fn := funcs[LogOp(op)]
-		if fn == nil || len(redo) > 8192 || len(undo) > 8192 {
+	f.Add(blk, uint16(OpUpdateRecordDataAllocation), uint16(0), uint16(0x40), entry[:0x14], entry[:0x14])
+	f.Fuzz(func(t *testing.T, block []byte, op, recOff, attrOff uint16, redo, undo []byte) {
+		if len(redo) > 8192 || len(undo) > 8192 {
 			return
 		}
 		b := make([]byte, 4096)
 		copy(b, block)
 		cd := append(append([]byte(nil), redo...), undo...)
-		r := &LogRecord{Redo: LogOp(op), AttrOffset: attrOff, ClientData: cd,
+		r := &LogRecord{Redo: LogOp(op), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd, LSN: 0x1000,
 			RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
+		if LogOp(op) == OpUpdateNonresidentValue {
+			// the block as on disk (with fixups) and the value written
+			// into it: a result must be a consistent, protectable block
+			if nb, err := indexBlockValue(b, r, r.RedoData(), 0, 0x2000); err == nil {
+				if err := checkIndexBlock(nb, len(nb)); err != nil {
+					t.Fatalf("indexBlockValue returned an inconsistent block: %v", err)
+				}
+				if err := protectRecord(nb); err != nil {
+					t.Fatalf("indexBlockValue returned a block that cannot be protected: %v", err)
+				}
+			}
+			return
+		}
+		fn := funcs[LogOp(op)]
+		if fn == nil {
+			return
+		}
 		if err := fn(b, r); err == nil {
 			_ = checkIndexEntries(b, indxHdrOff)
+		}
+	})
+}
+
+// FuzzOpenAttrEntry decodes arbitrary OpenNonresidentAttribute redo and
+// undo data into the open attribute table: no panic.
+func FuzzOpenAttrEntry(f *testing.F) {
+	e := make([]byte, 0x2C)
+	binary.LittleEndian.PutUint64(e[0x08:], uint64(MakeRef(9, 9)))
+	binary.LittleEndian.PutUint32(e[0x1C:], uint32(AttrData))
+	f.Add(e, []byte("$\x00S\x00D\x00S\x00"))
+	f.Add(e[:0x28], []byte(nil))
+	f.Fuzz(func(t *testing.T, redo, undo []byte) {
+		if len(redo) > 4096 || len(undo) > 4096 {
+			return
+		}
+		cd := append(append([]byte(nil), redo...), undo...)
+		r := &LogRecord{Type: LogRecordStandard, Redo: OpOpenNonresidentAttribute, ClientData: cd, TargetAttr: 0x18,
+			RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
+		tab := openAttrTable{}
+		tab.note(r)
+		if a, ok := tab[0x18]; ok && len(redo) != 0x28 && len(redo) != 0x2C {
+			t.Fatalf("an entry of %d bytes was accepted: %+v", len(redo), a)
 		}
 	})
 }

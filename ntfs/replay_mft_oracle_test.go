@@ -25,6 +25,9 @@ import (
 // is not a FILE record with valid fixups.
 func rawMFTRecord(t *testing.T, v *Volume, n uint64) ([]byte, bool) {
 	b := make([]byte, v.boot.RecordSize)
+	if n >= v.nrecs {
+		return b, false // past the end of $MFT's data
+	}
 	if _, err := v.mft.ReadAt(b, int64(n)*int64(v.boot.RecordSize)); err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +192,12 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 			}
 		case x.length == y.length:
 			continue
-		case x.typ != uint32(AttrIndexRoot):
+		case x.typ != uint32(AttrIndexRoot) || !rootChangeByOneEntry(a, x.off, b, y.off):
 			// A resident value of another length, the rest of the
 			// header unchanged: one UpdateResidentValue of the whole
 			// value (what Windows logs when a small file's data
-			// changes size).
+			// changes size; an index root that moved its entries
+			// into a new index block is rewritten the same way).
 			vo := le16(a, x.off+0x14)
 			if a[x.off+8] != 0 || vo != le16(b, y.off+0x14) || !bytes.Equal(a[x.off+8:x.off+0x10], b[y.off+8:y.off+0x10]) {
 				t.Fatalf("record %d: attribute %#x changed length %d -> %d: not encodable here", n, x.typ, x.length, y.length)
@@ -202,10 +206,38 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 			bv := b[y.off+vo : y.off+vo+le32(b, y.off+0x10)]
 			out = append(out, mftRecordOp(va, n, tx, OpUpdateResidentValue, OpUpdateResidentValue, off, vo, clone(bv), clone(av)))
 		default:
-			// An index root that grew or shrank by one entry.
+			// An index root that grew or shrank by one entry; sub-node
+			// VCNs of kept entries that changed (a split below) are
+			// SetIndexEntryVcnRoot records on A's layout, first.
 			ea, eb := rootEntries(a, x.off), rootEntries(b, y.off)
+			// Entries are matched by file reference in a file name
+			// index, by their key in a view index ($SDH, $SII...).
+			i30 := le32(a, x.off+le16(a, x.off+0x14)) == 0x30
+			ekey := func(r []byte, o int, e [2]int) string {
+				if le16(r, o+e[0]+12)&2 != 0 {
+					return "end"
+				}
+				if i30 {
+					return string(r[o+e[0] : o+e[0]+8])
+				}
+				return string(r[o+e[0]+16 : o+e[0]+16+le16(r, o+e[0]+10)])
+			}
+			inBE := map[string][2]int{}
+			for _, e := range eb {
+				inBE[ekey(b, y.off, e)] = e
+			}
+			for _, e := range ea {
+				f, ok := inBE[ekey(a, x.off, e)]
+				if !ok || le16(a, x.off+e[0]+12)&1 == 0 || le16(b, y.off+f[0]+12)&1 == 0 {
+					continue
+				}
+				va8, vb8 := a[x.off+e[1]-8:x.off+e[1]], b[y.off+f[1]-8:y.off+f[1]]
+				if !bytes.Equal(va8, vb8) {
+					out = append(out, mftRecordOp(va, n, tx, OpSetIndexEntryVcnRoot, OpSetIndexEntryVcnRoot, off, e[0], clone(vb8), clone(va8)))
+				}
+			}
 			i := 0
-			for i < len(ea) && i < len(eb) && bytes.Equal(a[x.off+ea[i][0]:x.off+ea[i][1]], b[y.off+eb[i][0]:y.off+eb[i][1]]) {
+			for i < len(ea) && i < len(eb) && ekey(a, x.off, ea[i]) == ekey(b, y.off, eb[i]) {
 				i++
 			}
 			switch {
@@ -223,14 +255,39 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 			events = append(events, event{x.off, y.length - x.length})
 		}
 	}
-	// 4. new attributes, in B's order, at B's offsets.
+	// 4. new attributes, in order of their instance numbers (the order
+	// they were made in, which keeps the record's next instance number
+	// moving one by one), each at its B offset less the B attributes
+	// before it not yet created.
+	var fresh []rawAttr
 	for _, y := range ba {
-		if _, ok := inA[key(y)]; ok {
-			continue
+		if _, ok := inA[key(y)]; !ok {
+			fresh = append(fresh, y)
 		}
-		out = append(out, mftRecordOp(va, n, tx, OpCreateAttribute, OpDeleteAttribute, y.off, 0, clone(b[y.off:y.off+y.length]), nil))
+	}
+	made := map[int]bool{}
+	byInst := append([]rawAttr(nil), fresh...)
+	sort.Slice(byInst, func(i, j int) bool { return byInst[i].inst < byInst[j].inst })
+	for _, y := range byInst {
+		off := y.off
+		for _, z := range fresh {
+			if z.off < y.off && !made[z.off] {
+				off -= z.length
+			}
+		}
+		made[y.off] = true
+		out = append(out, mftRecordOp(va, n, tx, OpCreateAttribute, OpDeleteAttribute, off, 0, clone(b[y.off:y.off+y.length]), nil))
 	}
 	return out
+}
+
+// rootChangeByOneEntry reports whether the index root at A offset ao
+// became the one at B offset bo by adding or removing one entry, its
+// index header flags unchanged.
+func rootChangeByOneEntry(a []byte, ao int, b []byte, bo int) bool {
+	ea, eb := rootEntries(a, ao), rootEntries(b, bo)
+	ha, hb := ao+le16(a, ao+0x14)+16, bo+le16(b, bo+0x14)+16
+	return (len(ea) == len(eb)+1 || len(eb) == len(ea)+1) && a[ha+12] == b[hb+12]
 }
 
 // rootEntries lists the index entries of the $INDEX_ROOT attribute at off
@@ -415,13 +472,39 @@ func mftChanges(t *testing.T, only ...string) []oracleChange {
 // change as transaction tx; it returns the records and the changed MFT
 // record numbers.
 func encodeVolumeChange(t *testing.T, ch oracleChange, tx uint32) ([]genRecord, []uint64, map[LogOp]int) {
+	return encodeVolumeChangeWith(t, ch, tx, indexEntries)
+}
+
+// indexMode says how changes inside existing index blocks are encoded.
+type indexMode int
+
+const (
+	// indexEntries: Add/DeleteIndexEntryAllocation, UpdateFileNameAllocation.
+	indexEntries indexMode = iota
+	// indexValue: one partial UpdateNonresidentValue per changed block.
+	indexValue
+	// indexWriteEnd: one WriteEndOfIndexBuffer per changed block, from
+	// its first changed entry (what Windows logs when it cuts a block in
+	// a split).
+	indexWriteEnd
+)
+
+// encodeVolumeChangeWith is encodeVolumeChange with the changes inside
+// existing index blocks encoded as mode says. The
+// order is MFT records, bitmaps, then index blocks and other non-resident
+// data (clusters are allocated before they are written, as Windows logs
+// it).
+//
+// Each of streams (a file path and a $DATA stream name) is also encoded
+// as UpdateNonresidentValue records (encodeNonresidentData).
+func encodeVolumeChangeWith(t *testing.T, ch oracleChange, tx uint32, mode indexMode, streams ...[2]string) ([]genRecord, []uint64, map[LogOp]int) {
 	va, fa := openImage(t, ch.a)
 	defer fa.Close()
 	vb, fb := openImage(t, ch.b)
 	defer fb.Close()
 	var recs []genRecord
 	var changed []uint64
-	for n := uint64(0); n < min(va.nrecs, vb.nrecs); n++ {
+	for n := uint64(0); n < vb.nrecs; n++ { // (records past A's $MFT: the change grew it)
 		if n == RecordLogFile {
 			continue
 		}
@@ -431,9 +514,29 @@ func encodeVolumeChange(t *testing.T, ch oracleChange, tx uint32) ([]genRecord, 
 		}
 		recs = append(recs, c...)
 	}
-	recs = append(recs, encodeIndexBlocks(t, va, vb, RecordRoot, tx)...)
 	recs = append(recs, diffBitmapAttr(t, va, vb, 0, AttrBitmap, tx)...)
 	recs = append(recs, diffBitmapAttr(t, va, vb, RecordBitmap, AttrData, tx)...)
+	key := uint16(0x18)
+	for n := uint64(0); n < min(va.nrecs, vb.nrecs); n++ {
+		if rb, ok := rawMFTRecord(t, vb, n); !ok || le16(rb, 0x16)&(RecordInUse|RecordDirectory) != RecordInUse|RecordDirectory {
+			continue
+		}
+		c := encodeIndexBlocks(t, va, vb, n, tx, mode, key)
+		if len(c) > 0 {
+			key += 0x2C
+		}
+		recs = append(recs, c...)
+	}
+	sds := encodeNonresidentData(t, va, vb, RecordSecure, "$SDS", tx, key)
+	recs = append(recs, sds...)
+	for _, st := range streams {
+		key += 0x2C
+		f, err := vb.Lookup(st[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, encodeNonresidentData(t, va, vb, f.Ref().Record(), st[1], tx, key)...)
+	}
 	ops := map[LogOp]int{}
 	for _, r := range recs {
 		ops[r.redo]++
@@ -498,9 +601,14 @@ func replayCheckTool() string {
 
 // encodeIndexBlocks encodes the differences between A's and B's index
 // blocks of directory record dir as AddIndexEntryAllocation,
-// DeleteIndexEntryAllocation and UpdateFileNameAllocation records. Entries
-// are matched by their MFT reference (the end entry by its flag).
-func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32) []genRecord {
+// DeleteIndexEntryAllocation and UpdateFileNameAllocation records (or as
+// mode says otherwise). Entries
+// are matched by their MFT reference (the end entry by its flag). A block
+// B has and A has not (the index grew a block) is one
+// UpdateNonresidentValue carrying the block's header and entries, as
+// Windows logs a new index block, after an OpenNonresidentAttribute record
+// naming the directory's $INDEX_ALLOCATION at table offset key.
+func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode indexMode, key uint16) []genRecord {
 	blocks := func(v *Volume) ([]byte, *runReader) {
 		f, err := v.OpenRef(MakeRef(dir, 0))
 		if err != nil {
@@ -516,36 +624,115 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32) []ge
 		}
 		return b, ra.(*runReader)
 	}
-	ba, rr := blocks(va)
-	bb, _ := blocks(vb)
-	if ba == nil || bb == nil {
+	ba, rra := blocks(va)
+	bb, rrb := blocks(vb)
+	if bb == nil {
+		if ba != nil {
+			t.Fatalf("directory %d lost its index allocation: not encodable here", dir)
+		}
 		return nil
 	}
-	if len(ba) != len(bb) {
-		t.Fatalf("directory %d: index allocation grew from %d to %d bytes: not encodable here", dir, len(ba), len(bb))
+	if len(ba) > len(bb) {
+		t.Fatalf("directory %d: index allocation shrank from %d to %d bytes: not encodable here", dir, len(ba), len(bb))
 	}
 	xs, cs := va.boot.IndexBlockSize, int64(va.boot.ClusterSize)
+	rb, _ := rawMFTRecord(t, vb, dir)
+	ref := MakeRef(dir, uint16(le16(rb, 0x10)))
 	var out []genRecord
-	for k := 0; k+xs <= len(ba); k += xs {
-		a, b := clone(ba[k:k+xs]), clone(bb[k:k+xs])
-		if _, _, _, err := applyFixups(a, "A"); err != nil {
-			continue
+	opened := false
+	open := func() {
+		if !opened {
+			out = append(out, openAttrRecord(ref, AttrIndexAllocation, key, tx))
+			opened = true
 		}
+	}
+	value := func(lcns []int64, vcn int64, recOff int, data, undo []byte) {
+		open()
+		undoOp := OpNoop
+		if undo != nil {
+			undoOp = OpUpdateNonresidentValue
+		}
+		out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpUpdateNonresidentValue, undo: undoOp,
+			redoData: data, undoData: undo, lcns: lcns, vcn: vcn, recOff: uint16(recOff), targetAttr: key})
+	}
+	for k := 0; k+xs <= len(bb); k += xs {
+		vcn := int64(k) / cs
+		blockLCNs := func(rr *runReader) []int64 {
+			lcns := make([]int64, max(1, int64(xs)/cs))
+			for i := range lcns {
+				l, ok := rr.lcnOf(vcn + int64(i))
+				if !ok {
+					t.Fatalf("directory %d: no cluster at VCN %d", dir, vcn+int64(i))
+				}
+				lcns[i] = l
+			}
+			return lcns
+		}
+		b := clone(bb[k : k+xs])
 		if _, _, _, err := applyFixups(b, "B"); err != nil {
 			t.Fatalf("directory %d block %d: %v", dir, k/xs, err)
+		}
+		var a []byte
+		if k+xs <= len(ba) {
+			a = clone(ba[k : k+xs])
+			if _, _, _, err := applyFixups(a, "A"); err != nil || string(a[:4]) != "INDX" {
+				a = nil
+			}
+		}
+		if a == nil {
+			// A new block: its header and entries.
+			used := align8(0x18 + le32(b, 0x1C))
+			value(blockLCNs(rrb), vcn, 0, clone(b[:used]), nil)
+			continue
 		}
 		if bytes.Equal(a[0x18:], b[0x18:]) {
 			continue
 		}
-		vcn := int64(k) / cs
-		lcn, _ := rr.lcnOf(vcn)
+		open() // (before any append of a record that names key)
+		lcn, _ := rra.lcnOf(vcn)
+		if mode == indexWriteEnd {
+			// The first entry at which A and B differ; before it the
+			// blocks agree.
+			p := 0x18 + le32(a, 0x18)
+			for p+16 <= 0x18+le32(a, 0x1C) {
+				l := le16(a, p+8)
+				if l < 16 || !bytes.Equal(a[p:p+l], b[p:p+l]) {
+					break
+				}
+				p += l
+			}
+			es := 0x18 + le32(a, 0x18)
+			if !bytes.Equal(a[es:p], b[es:p]) || !bytes.Equal(a[0x18:0x1C], b[0x18:0x1C]) || !bytes.Equal(a[0x20:0x28], b[0x20:0x28]) {
+				t.Fatalf("directory %d block %d: header or entries before %#x differ", dir, k/xs, p)
+			}
+			lcns := make([]int64, max(1, int64(xs)/cs))
+			for i := range lcns {
+				lcns[i] = lcn + int64(i)
+			}
+			rd, ud := clone(b[p:0x18+le32(b, 0x1C)]), clone(a[p:0x18+le32(a, 0x1C)])
+			open()
+			out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpWriteEndOfIndexBuffer, undo: OpWriteEndOfIndexBuffer,
+				redoData: rd, undoData: ud, lcns: lcns, vcn: vcn, attrOff: uint16(p), targetAttr: key})
+			continue
+		}
+		if mode == indexValue {
+			lo, hi := 0x18, xs
+			for lo < xs && a[lo] == b[lo] {
+				lo++
+			}
+			for hi > lo && a[hi-1] == b[hi-1] {
+				hi--
+			}
+			value(blockLCNs(rra), vcn, lo, clone(b[lo:hi]), clone(a[lo:hi]))
+			continue
+		}
 		op := func(redo, undo LogOp, attrOff int, rd, ud []byte) genRecord {
 			lcns := make([]int64, max(1, int64(xs)/cs))
 			for i := range lcns {
 				lcns[i] = lcn + int64(i)
 			}
 			return genRecord{typ: LogRecordStandard, tx: tx, redo: redo, undo: undo, redoData: rd, undoData: ud,
-				lcns: lcns, vcn: vcn, attrOff: uint16(attrOff), targetAttr: 0}
+				lcns: lcns, vcn: vcn, attrOff: uint16(attrOff), targetAttr: key}
 		}
 		type ent struct {
 			off, l int
@@ -579,13 +766,26 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32) []ge
 		// file name information updates, on A's layout
 		for _, e := range ea {
 			f, ok := inB[e.key]
+			if ok && e.key == "end" && le32(a, e.off+12)&1 != 0 && le32(b, f.off+12)&1 != 0 {
+				if va8, vb8 := a[e.off+e.l-8:e.off+e.l], b[f.off+f.l-8:f.off+f.l]; !bytes.Equal(va8, vb8) {
+					out = append(out, op(OpSetIndexEntryVcnAllocation, OpSetIndexEntryVcnAllocation, e.off, clone(vb8), clone(va8)))
+				}
+			}
 			if !ok || e.key == "end" {
 				continue
 			}
 			if e.l != f.l {
 				t.Fatalf("directory %d: an entry changed length", dir)
 			}
-			if !bytes.Equal(a[e.off:e.off+0x18], b[f.off:f.off+0x18]) || !bytes.Equal(a[e.off+0x50:e.off+e.l], b[f.off+0x50:f.off+f.l]) {
+			tail := 0
+			if le32(a, e.off+12)&1 != 0 && le32(b, f.off+12)&1 != 0 {
+				// the sub-node VCN: a SetIndexEntryVcnAllocation
+				tail = 8
+				if va8, vb8 := a[e.off+e.l-8:e.off+e.l], b[f.off+f.l-8:f.off+f.l]; !bytes.Equal(va8, vb8) {
+					out = append(out, op(OpSetIndexEntryVcnAllocation, OpSetIndexEntryVcnAllocation, e.off, clone(vb8), clone(va8)))
+				}
+			}
+			if !bytes.Equal(a[e.off:e.off+0x18], b[f.off:f.off+0x18]) || !bytes.Equal(a[e.off+0x50:e.off+e.l-tail], b[f.off+0x50:f.off+f.l-tail]) {
 				t.Fatalf("directory %d: entry at %#x changed outside its file name information", dir, e.off)
 			}
 			if d, g := a[e.off+0x18:e.off+0x50], b[f.off+0x18:f.off+0x50]; !bytes.Equal(d, g) {
@@ -605,6 +805,102 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32) []ge
 				out = append(out, op(OpAddIndexEntryAllocation, OpDeleteIndexEntryAllocation, f.off, clone(b[f.off:f.off+f.l]), nil))
 			}
 		}
+	}
+	return out
+}
+
+// openAttrRecord is an OpenNonresidentAttribute record putting attribute
+// typ of file ref at open attribute table offset key. ntfs3 and ntfsrecover
+// read the 0x2C-byte entry with their fields 8 bytes apart
+// (replay_attrs.go); the entry carries the reference and type in both
+// places so that each reads the same attribute.
+func openAttrRecord(ref FileRef, typ AttrType, key uint16, tx uint32) genRecord {
+	e := make([]byte, 0x2C)
+	binary.LittleEndian.PutUint32(e[0:], 0xFFFFFFFF)
+	binary.LittleEndian.PutUint64(e[0x08:], uint64(ref)) // ntfs3 OPEN_ATTR_ENRTY_32
+	binary.LittleEndian.PutUint32(e[0x1C:], uint32(typ))
+	binary.LittleEndian.PutUint64(e[0x10:], uint64(ref)) // ntfsrecover ATTR_OLD
+	binary.LittleEndian.PutUint32(e[0x24:], uint32(typ))
+	binary.LittleEndian.PutUint32(e[0x28:], 4096) // bytes per index (ntfs3)
+	return genRecord{typ: LogRecordStandard, tx: tx, redo: OpOpenNonresidentAttribute, undo: OpNoop, redoData: e, targetAttr: key}
+}
+
+// encodeNonresidentData encodes the differences of file rec's non-resident
+// $DATA stream name between A and B as UpdateNonresidentValue records
+// (undo: the old bytes), at most 1 KiB each and inside one cluster, after
+// an OpenNonresidentAttribute record at table offset key.
+func encodeNonresidentData(t *testing.T, va, vb *Volume, rec uint64, name string, tx uint32, key uint16) []genRecord {
+	read := func(v *Volume) ([]byte, *runReader) {
+		f, err := v.OpenRef(MakeRef(rec, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ra, size, err := f.attrReader(AttrData, name)
+		if err != nil {
+			return nil, nil
+		}
+		rr, ok := ra.(*runReader)
+		if !ok {
+			return nil, nil
+		}
+		b := make([]byte, size)
+		if _, err := ra.ReadAt(b, 0); err != nil {
+			t.Fatal(err)
+		}
+		return b, rr
+	}
+	db, rr := read(vb)
+	if db == nil {
+		return nil
+	}
+	// A's bytes: the same clusters (B's run list) read from A's image, so
+	// that a stream that grew inside its allocation compares cluster by
+	// cluster.
+	cs0 := int64(vb.boot.ClusterSize)
+	da := make([]byte, len(db))
+	for off := int64(0); off < int64(len(db)); off += cs0 {
+		lcn, ok := rr.lcnOf(off / cs0)
+		if !ok || lcn < 0 {
+			t.Fatalf("record %d stream %s: no cluster at VCN %d", rec, name, off/cs0)
+		}
+		n := min(cs0, int64(len(db))-off)
+		if _, err := va.r.ReadAt(da[off:off+n], lcn*cs0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rb, _ := rawMFTRecord(t, vb, rec)
+	ref := MakeRef(rec, uint16(le16(rb, 0x10)))
+	cs := int64(va.boot.ClusterSize)
+	var out []genRecord
+	for i := int64(0); i < int64(len(da)); {
+		if da[i] == db[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < int64(len(da)) && j-i < 1024 && j/cs == i/cs && da[j] != db[j] {
+			j++
+		}
+		// keep equal bytes inside a run of changes together
+		for j < int64(len(da)) && j-i < 1024 && j/cs == i/cs {
+			k := j
+			for k < int64(len(da)) && k-j < 16 && k/cs == i/cs && da[k] == db[k] {
+				k++
+			}
+			if k < int64(len(da)) && k/cs == i/cs && k-i < 1024 && da[k] != db[k] {
+				j = k + 1
+				continue
+			}
+			break
+		}
+		if len(out) == 0 {
+			out = append(out, openAttrRecord(ref, AttrData, key, tx))
+		}
+		vcn := i / cs
+		lcn, _ := rr.lcnOf(vcn)
+		out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpUpdateNonresidentValue, undo: OpUpdateNonresidentValue,
+			redoData: clone(db[i:j]), undoData: clone(da[i:j]), lcns: []int64{lcn}, vcn: vcn, recOff: uint16(i % cs), targetAttr: key})
+		i = j
 	}
 	return out
 }

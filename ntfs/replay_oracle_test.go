@@ -135,6 +135,11 @@ func oracleChanges(t *testing.T) []oracleChange {
 // fuseChange makes A = fresh after prepare and B = A after change, both
 // through the ntfs-3g driver; ok is false when FUSE is unavailable.
 func fuseChange(t *testing.T, name, fresh, dir string, prepare, change func(mnt string) error) (oracleChange, bool) {
+	return fuseChangeOpts(t, name, fresh, dir, nil, prepare, change)
+}
+
+// fuseChangeOpts is fuseChange with ntfs-3g mount options (-o opts...).
+func fuseChangeOpts(t *testing.T, name, fresh, dir string, opts []string, prepare, change func(mnt string) error) (oracleChange, bool) {
 	mnt3g, err := exec.LookPath("ntfs-3g")
 	if err != nil {
 		return oracleChange{}, false
@@ -144,7 +149,11 @@ func fuseChange(t *testing.T, name, fresh, dir string, prepare, change func(mnt 
 		t.Fatal(err)
 	}
 	mount := func(img string, do func(string) error) bool {
-		if out, err := exec.Command(mnt3g, img, mnt).CombinedOutput(); err != nil {
+		args := []string{img, mnt}
+		for _, o := range opts {
+			args = append(args, "-o", o)
+		}
+		if out, err := exec.Command(mnt3g, args...).CombinedOutput(); err != nil {
 			t.Logf("ntfs-3g mount: %v: %s", err, out)
 			return false
 		}
@@ -517,7 +526,9 @@ func TestReplayOracleNtfsrecover(t *testing.T) {
 	t.Logf("%d generated journals compared with ntfsrecover", journals)
 }
 
-func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc oracleCase, change []genRecord, changed []uint64) {
+// oracleRun runs one generated journal through both tools and compares;
+// it returns the image unbrick replayed ("" when both refused).
+func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc oracleCase, change []genRecord, changed []uint64) string {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.img")
 	if tc.onAfter {
@@ -560,7 +571,7 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 			t.Fatal("a refused replay changed the volume")
 		}
 		t.Logf("refused (ntfsrecover went ahead: %s): %v", lastLine(string(out)), perr)
-		return
+		return ""
 	}
 	if tc.refuse {
 		f.Close()
@@ -571,7 +582,7 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 		if fileSHA(t, x) != before || fileSHA(t, y) != before {
 			t.Fatal("a refused replay changed the volume")
 		}
-		return
+		return ""
 	}
 	if err != nil {
 		f.Close()
@@ -667,6 +678,7 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 	if err != nil || !strings.Contains(string(n), "Volume is clean, nothing to do") {
 		t.Errorf("ntfsrecover -n after replay: %v: %s", err, lastLine(string(n)))
 	}
+	return y
 }
 
 // deallocatedRecords returns the volume byte ranges of the MFT records the
