@@ -161,7 +161,7 @@ func printVolume(w io.Writer, v *remedy.Volume) {
 	}
 	if len(v.Phases) > 0 {
 		b.WriteString("  timing:       ")
-		for _, ph := range []string{"unlock", "evaluate", "plan", "write", "verify"} {
+		for _, ph := range []string{"unlock", "replay", "evaluate", "plan", "write", "verify"} {
 			if ms, ok := v.Phases[ph]; ok {
 				fmt.Fprintf(&b, " %s %.1f ms,", ph, ms)
 			}
