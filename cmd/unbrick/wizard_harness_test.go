@@ -155,6 +155,17 @@ func (w *tmuxWizard) typeText(s string) {
 	w.tmux("send-keys", "-t", w.name, "-l", s)
 }
 
+// sendBytes writes raw bytes to the wizard's terminal, as a terminal whose
+// key sequences tmux has no name for sends them.
+func (w *tmuxWizard) sendBytes(b []byte) {
+	w.t.Helper()
+	args := []string{"send-keys", "-t", w.name, "-H"}
+	for _, c := range b {
+		args = append(args, fmt.Sprintf("%02x", c))
+	}
+	w.tmux(args...)
+}
+
 // next presses Enter on the screen showing want (waiting for it first).
 func (w *tmuxWizard) next(want string) string {
 	w.t.Helper()

@@ -5,7 +5,7 @@
 // renders their reports.
 //
 // API (usable): Run(ctx, Config) int runs the flow and returns the exit
-// code; NewTUI (full screen, github.com/charmbracelet/huh v1 forms with an
+// code; NewTUI (full screen, charm.land/huh/v2 forms with an
 // ASCII theme for the Linux VGA console and serial lines) and NewLineUI
 // (accessible mode: plain numbered/line prompts) implement UI; ModeReason
 // picks the accessible mode (flag, $UNBRICK_ACCESSIBLE, kernel command line

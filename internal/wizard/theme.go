@@ -1,19 +1,21 @@
 package wizard
 
 import (
-	"github.com/charmbracelet/huh"
-	"github.com/charmbracelet/lipgloss"
+	"charm.land/huh/v2"
+	"charm.land/lipgloss/v2"
 )
 
 // asciiBorder is a left bar drawn with '|', which every console font has
 // (the Linux VGA font lacks the heavy bar huh's themes use).
 var asciiBorder = lipgloss.Border{Left: "|"}
 
-// Theme returns the wizard's huh theme: ThemeBase's layout with ASCII-only
+// Theme returns the wizard's huh styles: ThemeBase's layout with ASCII-only
 // decorations and the 16 ANSI colours, so it reads the same on a Linux VGA
-// console (TERM=linux, no terminfo), a serial terminal and an xterm.
-func Theme() *huh.Theme {
-	t := huh.ThemeBase()
+// console (TERM=linux, no terminfo), a serial terminal and an xterm, on a
+// dark or a light background alike. The wizard therefore never asks the
+// terminal for its background colour (huh's own themes need that answer).
+func Theme() *huh.Styles {
+	t := huh.ThemeBase(true)
 	red, yellow, cyan := lipgloss.Color("1"), lipgloss.Color("3"), lipgloss.Color("6")
 
 	t.Focused.Base = lipgloss.NewStyle().PaddingLeft(1).BorderStyle(asciiBorder).BorderLeft(true).BorderForeground(cyan)
@@ -44,4 +46,11 @@ func Theme() *huh.Theme {
 	t.Help.ShortSeparator = lipgloss.NewStyle().SetString(" | ")
 	t.Help.FullSeparator = lipgloss.NewStyle().SetString("   ")
 	return t
+}
+
+// formTheme is Theme as a huh.Theme for huh.Form.WithTheme; the styles are
+// built once per form and serve either background.
+func formTheme() huh.Theme {
+	st := Theme()
+	return huh.ThemeFunc(func(bool) *huh.Styles { return st })
 }

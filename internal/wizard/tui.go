@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/huh"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/huh/v2"
 )
 
 // TUI is the full-screen front end: one huh form per screen, ASCII theme,
@@ -26,16 +26,25 @@ func NewTUI(in io.Reader, out io.Writer) *TUI {
 	return &TUI{in: in, out: out}
 }
 
-// formModel wraps a huh form: it maps F-keys to digits when asked and gives
-// the form a usable size on terminals that report 0x0 (serial lines).
+// formModel wraps a huh form: it shows it on the alternate screen, maps
+// F-keys to digits when asked (the Linux console's F1..F5 included) and
+// gives the form a usable size on terminals that report 0x0 (serial lines).
 type formModel struct {
 	form   *huh.Form
 	digits bool
+	fkeys  *linuxFKeyJoiner
+}
+
+func newFormModel(f *huh.Form, digits bool) formModel {
+	return formModel{form: f, digits: digits, fkeys: &linuxFKeyJoiner{}}
 }
 
 func (m formModel) Init() tea.Cmd { return m.form.Init() }
 
 func (m formModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if msg = m.fkeys.join(msg); msg == nil {
+		return m, nil
+	}
 	switch k := msg.(type) {
 	case tea.WindowSizeMsg:
 		if k.Width <= 0 {
@@ -45,10 +54,10 @@ func (m formModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			k.Height = 24
 		}
 		msg = k
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		if m.digits {
 			if r, ok := fkeyDigit(k); ok {
-				msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}}
+				msg = tea.KeyPressMsg{Code: r, Text: string(r)}
 			}
 		}
 	}
@@ -59,7 +68,11 @@ func (m formModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, cmd
 }
 
-func (m formModel) View() string { return m.form.View() }
+func (m formModel) View() tea.View {
+	v := tea.NewView(m.form.View())
+	v.AltScreen = true
+	return v
+}
 
 // run shows one form until it is submitted or aborted.
 func (u *TUI) run(digits bool, groups ...*huh.Group) error {
@@ -68,7 +81,7 @@ func (u *TUI) run(digits bool, groups ...*huh.Group) error {
 
 // runForm shows f until it is submitted or aborted.
 func (u *TUI) runForm(digits bool, f *huh.Form) error {
-	p := tea.NewProgram(formModel{form: f, digits: digits}, tea.WithInput(u.in), tea.WithOutput(u.out), tea.WithAltScreen())
+	p := tea.NewProgram(newFormModel(f, digits), tea.WithInput(u.in), tea.WithOutput(u.out))
 	if _, err := p.Run(); err != nil {
 		if errors.Is(err, tea.ErrInterrupted) || errors.Is(err, tea.ErrProgramKilled) {
 			return ErrAborted
@@ -143,7 +156,7 @@ func newInputForm(q Question, v *string) *huh.Form {
 // newForm makes a form with the wizard's theme whose submit and cancel
 // end the program.
 func newForm(groups ...*huh.Group) *huh.Form {
-	f := huh.NewForm(groups...).WithTheme(Theme()).WithShowHelp(false)
+	f := huh.NewForm(groups...).WithTheme(formTheme()).WithShowHelp(false)
 	f.SubmitCmd = tea.Quit
 	f.CancelCmd = tea.Quit
 	return f
@@ -164,7 +177,7 @@ func (u *TUI) Busy(title, body string, work func(progress func(string))) bool {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	m := &busyModel{title: title, body: body}
-	p := tea.NewProgram(m, tea.WithInput(u.in), tea.WithOutput(u.out), tea.WithAltScreen(), tea.WithoutSignalHandler())
+	p := tea.NewProgram(m, tea.WithInput(u.in), tea.WithOutput(u.out), tea.WithoutSignalHandler())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -220,8 +233,8 @@ func (m *busyModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case interruptMsg:
 		m.interrupted = true
 		m.notice = string(k) + ": " + interruptNotice
-	case tea.KeyMsg:
-		if k.Type == tea.KeyCtrlC {
+	case tea.KeyPressMsg:
+		if isCtrlC(k) {
 			m.interrupted = true
 			m.notice = "Ctrl-C: " + interruptNotice
 		}
@@ -232,7 +245,20 @@ func (m *busyModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m *busyModel) View() string {
+func (m *busyModel) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	return v
+}
+
+// isCtrlC reports whether k is Ctrl-C (in raw mode the terminal sends it as
+// a key, not as SIGINT).
+func isCtrlC(k tea.KeyPressMsg) bool {
+	return k.Code == 'c' && k.Mod&^lockMods == tea.ModCtrl
+}
+
+// render draws the progress screen.
+func (m *busyModel) render() string {
 	var b strings.Builder
 	spin := `|/-\`[m.frame%4]
 	st := Theme()

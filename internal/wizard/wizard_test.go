@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	tea "github.com/charmbracelet/bubbletea"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/unbrick/unbrick/internal/keys"
 	"github.com/unbrick/unbrick/internal/remedy"
@@ -52,57 +52,58 @@ func TestCheckRecoveryPassword(t *testing.T) {
 	}
 }
 
-func TestFKeyDigits(t *testing.T) {
-	want := map[tea.KeyType]rune{tea.KeyF1: '1', tea.KeyF5: '5', tea.KeyF9: '9', tea.KeyF10: '0'}
-	for k, r := range want {
-		got, ok := fkeyDigit(tea.KeyMsg{Type: k})
-		if !ok || got != r {
-			t.Errorf("%v -> %q %v, want %q", k, got, ok, r)
-		}
-	}
-	for _, k := range []tea.KeyType{tea.KeyF11, tea.KeyF12, tea.KeyEnter, tea.KeyRunes} {
-		if _, ok := fkeyDigit(tea.KeyMsg{Type: k}); ok {
-			t.Errorf("%v mapped to a digit", k)
-		}
-	}
-	if _, ok := fkeyDigit(tea.KeyMsg{Type: tea.KeyF1, Alt: true}); ok {
-		t.Error("Alt-F1 mapped to a digit")
-	}
-}
-
 // The full-screen recovery password question turns F-keys into digits and
 // shows the validator's group error.
 func TestTUIRecoveryPasswordFKeys(t *testing.T) {
 	var v string
-	m := formModel{digits: true}
 	q := Question{Title: "Enter the recovery password", Digits: true, Validate: validateRecoveryPassword}
 	f := newInputForm(q, &v)
-	m.form = f
-	var mm tea.Model = m
+	var mm tea.Model = newFormModel(f, true)
 	mm.Init()
 	mm, _ = mm.Update(tea.WindowSizeMsg{Width: 0, Height: 0})
 	for _, r := range strings.TrimSuffix(goodPW, "199408") + "19940" {
-		mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+		mm, _ = mm.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
-	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyF9}) // '9': 199409, a typo
-	view := ansi.Strip(mm.View())
+	mm, _ = mm.Update(tea.KeyPressMsg{Code: tea.KeyF9}) // '9': 199409, a typo
+	if !mm.View().AltScreen {
+		t.Error("the form is not on the alternate screen")
+	}
+	view := ansi.Strip(mm.View().Content)
 	if !strings.Contains(view, "215424-199409") {
 		t.Fatalf("F9 did not type 9:\n%s", view)
 	}
-	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
-	view = ansi.Strip(mm.View())
+	mm, _ = mm.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	view = ansi.Strip(mm.View().Content)
 	if !strings.Contains(view, "group 8") {
 		t.Fatalf("no group 8 error after Enter:\n%s", view)
 	}
-	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyBackspace})
-	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyF8})
-	mm, _ = mm.Update(tea.KeyMsg{Type: tea.KeyEnter})
-	for _, r := range mm.View() {
+	mm, _ = mm.Update(tea.KeyPressMsg{Code: tea.KeyBackspace})
+	mm, _ = mm.Update(tea.KeyPressMsg{Code: tea.KeyF8})
+	mm, _ = mm.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	for _, r := range mm.View().Content {
 		if r >= 0x80 {
 			t.Fatalf("non-ASCII %q on the screen", r)
 		}
 	}
 	if v != goodPW {
+		t.Fatalf("value %q", v)
+	}
+}
+
+// A secret question shows a mask, never the typed text.
+func TestTUISecretEcho(t *testing.T) {
+	var v string
+	var mm tea.Model = newFormModel(newInputForm(Question{Title: "BitLocker password", Secret: true}, &v), false)
+	mm.Init()
+	mm, _ = mm.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	for _, r := range "hunter2" {
+		mm, _ = mm.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
+	}
+	view := ansi.Strip(mm.View().Content)
+	if strings.Contains(view, "hunter2") || !strings.Contains(view, "*******") {
+		t.Fatalf("secret echo:\n%s", view)
+	}
+	if v != "hunter2" {
 		t.Fatalf("value %q", v)
 	}
 }
@@ -232,9 +233,16 @@ func TestLineUIBusySIGINT(t *testing.T) {
 
 func TestBusyModelCtrlC(t *testing.T) {
 	m := &busyModel{title: "Fixing"}
-	m.Update(tea.KeyMsg{Type: tea.KeyCtrlC})
-	if !m.interrupted || !strings.Contains(ansi.Strip(m.View()), "finished first") {
-		t.Fatalf("Ctrl-C not acknowledged:\n%s", m.View())
+	m.Update(tea.KeyPressMsg{Code: 'c'})
+	if m.interrupted {
+		t.Fatal("a plain c counted as Ctrl-C")
+	}
+	m.Update(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	if !m.interrupted || !strings.Contains(ansi.Strip(m.View().Content), "finished first") {
+		t.Fatalf("Ctrl-C not acknowledged:\n%s", m.View().Content)
+	}
+	if !m.View().AltScreen {
+		t.Error("the progress screen is not on the alternate screen")
 	}
 	_, cmd := m.Update(doneMsg{})
 	if cmd == nil {
