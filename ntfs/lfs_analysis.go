@@ -16,8 +16,8 @@ import (
 // ForgetTransaction record). Records with transaction id 0 belong to no
 // transaction and count as committed. A transaction still open at the end
 // of the log is what Windows would roll back (undo pass). Its changes are
-// not redone by us; if they reached the disk they need undo, which is not
-// implemented (see replay.go).
+// not redone by us; those that reached the disk are rolled back after the
+// redo (replay_undo.go).
 
 // Transaction groups the records of one transaction id.
 type Transaction struct {

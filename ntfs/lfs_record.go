@@ -121,6 +121,10 @@ type LogRecord struct {
 	LCNs           []int64
 	ClientData     []byte // the client data, ClientDataLen bytes
 	checkpointArea *CheckpointArea
+	// undoPass marks the view of a record whose undo operation and undo
+	// data stand in its redo fields (replay_undo.go): the change is made
+	// whatever the page LSN says, and the page keeps its LSN.
+	undoPass bool
 }
 
 // RedoData is the redo payload (nil when out of range).

@@ -35,13 +35,17 @@ import (
 //
 // Uncommitted transactions: their records are not redone. Windows would
 // redo them and then undo them; when their changes never reached the disk
-// both end at the same state. When they did reach the disk (the MFT
-// record's LSN is at or past an uncommitted record's LSN) an undo would be
-// needed, which is not implemented: PlanReplay refuses. (Reaching the
-// disk is judged by the MFT record's or index block's LSN, by the bits for
-// bitmap changes, and by the bytes for other non-resident data. A record
-// whose undo operation is Noop, such as a new file record or a new index
-// block, needs no undo either way: Windows' undo pass skips it.)
+// both end at the same state. A record whose change did reach the disk
+// (judged by the MFT record's or index block's LSN, by the bits for bitmap
+// changes, and by the bytes for other non-resident data) is rolled back
+// after the redo pass, newest first, by its undo operation and undo data,
+// on the same overlay (replay_undo.go: sources, pairs, what is refused).
+// A record whose undo operation is Noop, such as a new index block, needs
+// no undo (Windows' undo pass skips it); a new file record is the
+// exception (replay_undo.go). A change found on disk under a page LSN
+// older than its uncommitted log record (a volume written without its
+// journal) is refused: Windows would redo and undo it, the write-ahead
+// rule says it cannot be there.
 //
 // Operation types redone: UpdateResidentValue (same length; a size change
 // of a whole resident value in replay_mft.go); SetBitsInNonresidentBitMap
@@ -91,9 +95,13 @@ import (
 // Not done yet (for the next session; facts from ntfsrecover playlog.c and
 // Linux ntfs3 fslog.c do_action):
 //   - Windows redoes every record from the dirty page table's oldest LSN,
-//     committed or not, then undoes the open transactions; we (like
-//     ntfsrecover) redo only committed ones and refuse when an uncommitted
-//     change is seen on disk. Implementing undo would lift that refusal.
+//     committed or not, then undoes the open transactions following each
+//     one's undo-next chain; we redo only committed ones and roll back the
+//     uncommitted changes found on disk, newest first. A transaction
+//     holding compensation records (partly rolled back before the crash)
+//     is refused when it needs a roll-back, and so are the roll-back
+//     shapes the redo code refuses (e.g. a resident value shrinking by a
+//     non-multiple of 8).
 //   - UpdateNonresidentValue shapes the two sources place differently
 //     (attribute offset not 0; outside index blocks a cluster index not 0;
 //     no redo data), or on $MFT, $MFTMirr or $LogFile, are refused; so is
@@ -170,6 +178,9 @@ type ReplayResult struct {
 	Analysis *JournalAnalysis
 	Redone   []LSN // records whose change is in the plan
 	Skipped  []LSN // committed records already on disk
+	// Undone: uncommitted records whose change had reached the disk and
+	// whose roll-back is in the plan, newest first.
+	Undone []LSN
 }
 
 // PlanReplay plans the redo of the committed transactions in the volume's
@@ -219,6 +230,7 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 		}
 	}
 	attrs := newOpenAttrTable(lf)
+	var pending []*LogRecord // uncommitted records whose change reached the disk
 	for _, r := range lf.Records {
 		attrs.note(r)
 		if clean {
@@ -236,11 +248,18 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 			committed = r.TransactionID == 0
 		}
 		if !committed {
+			// Judged here, with the records before it redone; rolled
+			// back after the redo pass (replay_undo.go).
+			if !needsUndo(r) {
+				continue
+			}
 			if applied, err := v.recordReachedDisk(ov, attrs, r, latest); err != nil {
 				return nil, err
 			} else if applied {
+				pending = append(pending, r)
+			} else if v.staleChangeOnDisk(ov, attrs, r, latest) {
 				return nil, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true,
-					Reason: "the change of an uncommitted transaction reached the disk; rolling it back is not implemented yet"}
+					Reason: "the change of an uncommitted transaction is on disk although the page's LSN predates the log record (the volume was written without its journal); rolling back such a change is not implemented"}
 			}
 			continue
 		}
@@ -293,12 +312,20 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 			}
 		}
 	}
+	undone, err := v.undoUncommitted(ov, attrs, lf, pending, latest)
+	if err != nil {
+		return nil, err
+	}
+	res.Undone = undone
 	if err := v.stageCleanRestart(ov, rr, lf); err != nil {
 		return nil, err
 	}
 	res.Plan = ov.plan()
-	res.Plan.Notes = append(res.Plan.Notes, fmt.Sprintf("journal replayed: %d committed record(s) redone, %d already on disk; $LogFile marked clean (version 1.1)",
-		len(res.Redone), len(res.Skipped)))
+	note := fmt.Sprintf("journal replayed: %d committed record(s) redone, %d already on disk", len(res.Redone), len(res.Skipped))
+	if len(pending) > 0 {
+		note += fmt.Sprintf("; %d uncommitted record(s) rolled back (%d of them changed the volume)", len(pending), len(undone))
+	}
+	res.Plan.Notes = append(res.Plan.Notes, note+"; $LogFile marked clean (version 1.1)")
 	return res, nil
 }
 
@@ -396,10 +423,11 @@ func reached(recLSN, l, latest LSN) bool {
 // an uncommitted cleared bit left as is would hand out clusters still in
 // use). Other operations are assumed not to have reached the disk.
 func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
-	if r.Undo == OpNoop {
+	if !needsUndo(r) {
 		// Nothing to roll back whether or not the change reached the
 		// disk (Windows' undo pass skips Noop: ntfs3 can_skip_action);
-		// e.g. a new file record or a new index block.
+		// e.g. a new index block (a new file record is the exception:
+		// replay_undo.go).
 		return false, nil
 	}
 	switch r.Redo {
@@ -419,6 +447,13 @@ func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecor
 	}
 	n, at, err := v.mftTarget(ov, r)
 	if err != nil {
+		if r.Redo == OpInitializeFileRecordSegment && r.Undo == OpNoop {
+			// A new record where $MFT (as redone so far) has none,
+			// e.g. past its end when the log's growth of $MFT is
+			// uncommitted too: it cannot be on disk, and before
+			// undo existed it was never looked at.
+			return false, nil
+		}
 		return false, err
 	}
 	b, err := v.readMFTRecord(ov, at, n)
@@ -451,7 +486,7 @@ func (v *Volume) redoUpdateResident(ov *overlay, r *LogRecord, latest LSN) (bool
 	if err != nil {
 		return false, err
 	}
-	if reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
+	if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
 		return false, nil
 	}
 	target := int(r.RecordOffset) + int(r.AttrOffset)
@@ -594,6 +629,9 @@ type overlay struct {
 	orig  map[int64][]byte // sector offset -> bytes on disk
 	cur   map[int64][]byte // sector offset -> staged bytes
 	order []int64          // sectors in order of first change
+	// base, for a fork (replay_undo.go), is the overlay this one reads
+	// through; its sectors are copied on first access.
+	base *overlay
 }
 
 func newOverlay(r io.ReaderAt, sectorSize int64) *overlay {
@@ -603,6 +641,15 @@ func newOverlay(r io.ReaderAt, sectorSize int64) *overlay {
 func (o *overlay) sector(off int64) ([]byte, error) {
 	if b, ok := o.cur[off]; ok {
 		return b, nil
+	}
+	if o.base != nil {
+		b, err := o.base.sector(off)
+		if err != nil {
+			return nil, err
+		}
+		o.orig[off] = o.base.orig[off]
+		o.cur[off] = append([]byte(nil), b...)
+		return o.cur[off], nil
 	}
 	b := make([]byte, o.ss)
 	if _, err := o.r.ReadAt(b, off); err != nil {

@@ -16,28 +16,7 @@ import (
 func TestReplayThenDeleteCorpus(t *testing.T) {
 	d := loadCorpusDisk(t, "win10-plain-ntfs")
 	a := d.extractVolume(t)
-	b := copyFile(t, a)
-	va, fa := openImage(t, a)
-	label := va.Info().Label
-	fa.Close()
-	if label == "" {
-		t.Fatal("the corpus volume has no label to change")
-	}
-	newLabel := strings.Repeat("J", len(label))
-	replayRun(t, replayNeedTool(t, "ntfslabel"), b, newLabel)
-	va, fa = openImage(t, a)
-	vb, fb := openImage(t, b)
-	change, _ := diffRecords(t, va, vb, 0x18)
-	lfr, err := va.OpenRef(MakeRef(RecordLogFile, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, logSize, err := lfr.attrReader(AttrData, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fa.Close()
-	fb.Close()
+	change, logSize, newLabel := labelChange(t, a, 0x18)
 	j := withCheckpoint(4*4096+0x40, 9, append(change, forget(0x18))...)
 	j.size = logSize
 	log, _ := j.build()

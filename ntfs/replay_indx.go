@@ -136,7 +136,7 @@ func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *LogRecord
 			return false, bad(fmt.Sprintf("cluster %d of the index block is free in $Bitmap", lcn))
 		}
 	}
-	if reached(LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
+	if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
 		return false, nil
 	}
 	var cerr error
@@ -163,7 +163,9 @@ func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *LogRecord
 	if err := checkIndexEntries(b, indxHdrOff); err != nil {
 		return false, bad(fmt.Sprintf("the redone index block at cluster %d would be inconsistent: %v", r.LCNs[0], err))
 	}
-	binary.LittleEndian.PutUint64(b[indxLSNOff:], uint64(r.LSN))
+	if !r.undoPass {
+		binary.LittleEndian.PutUint64(b[indxLSNOff:], uint64(r.LSN))
+	}
 	if err := protectRecord(b); err != nil {
 		return false, fmt.Errorf("journal replay: index block at cluster %d: %w", r.LCNs[0], err)
 	}

@@ -79,8 +79,14 @@ func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, e
 	if !containsOp(pairs, r.Undo) {
 		return false, bad(fmt.Sprintf("undo operation %s with this redo is not implemented yet", r.Undo))
 	}
+	return v.redoMFTRecordWith(ov, r, latest, mftChange(r.Redo))
+}
+
+// mftChange is the change function of the MFT operation op (nil when op
+// is not one).
+func mftChange(op LogOp) func(b []byte, r *LogRecord) error {
 	var change func(b []byte, r *LogRecord) error
-	switch r.Redo {
+	switch op {
 	case OpInitializeFileRecordSegment:
 		change = redoInitializeRecord
 	case OpDeallocateFileRecordSegment:
@@ -108,7 +114,7 @@ func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, e
 	case OpSetNewAttributeSizes:
 		change = redoSetNewAttributeSizes
 	}
-	return v.redoMFTRecordWith(ov, r, latest, change)
+	return change
 }
 
 // redoMFTRecordWith runs change on the fixed-up MFT record r acts on,
@@ -128,7 +134,7 @@ func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change
 	_, _, _, ferr := applyFixups(b, fmt.Sprintf("MFT record %d", n))
 	switch {
 	case ferr == nil && string(b[:4]) == "FILE":
-		if reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
+		if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
 			return false, nil
 		}
 	case r.Redo == OpInitializeFileRecordSegment && fullRecordImage(r.RedoData(), r, v.boot.RecordSize):
@@ -399,7 +405,7 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 		return fmt.Errorf("shrinking a resident value from %d to %d bytes is not implemented yet (the sources disagree)", oldLen, newLen)
 	}
 	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if used+resize > int(binary.LittleEndian.Uint32(b[mftAllocOff:])) || target+max(newLen, oldLen)+max(resize, 0) > len(b) {
+	if alloc := int(binary.LittleEndian.Uint32(b[mftAllocOff:])); used+resize > alloc || alloc > len(b) || used > len(b) || target+max(newLen, oldLen) > len(b) {
 		return fmt.Errorf("a %d-byte value does not fit the record", newLen)
 	}
 	if resize >= 0 {
@@ -721,7 +727,11 @@ func checkMFTRecordShape(b []byte) error {
 // write_protected and write_mirr: the whole MFT cluster is copied to the
 // mirror's cluster for the same VCN).
 func (v *Volume) stageMFTRecord(ov *overlay, r *LogRecord, n uint64, at int64, b []byte) error {
-	binary.LittleEndian.PutUint64(b[8:], uint64(r.LSN))
+	if !r.undoPass {
+		// (an undo keeps the record's LSN: ntfs3 do_action with no
+		// redo LSN, ntfsrecover write_protected outside its sync mode)
+		binary.LittleEndian.PutUint64(b[8:], uint64(r.LSN))
+	}
 	if err := protectRecord(b); err != nil {
 		return fmt.Errorf("journal replay: MFT record %d: %w", n, err)
 	}

@@ -548,7 +548,7 @@ func TestReplayOracleMFTOps(t *testing.T) {
 	ntfsrecover := replayNeedTool(t, "ntfsrecover")
 	full := os.Getenv("UNBRICK_JOURNAL_ORACLE") == "full"
 	check := replayCheckTool()
-	cases := []string{"committed", "uncommitted-tail", "already-on-disk", "spans-pages", "wrap-around", "version-2.0"}
+	cases := []string{"committed", "uncommitted-tail", "uncommitted-reached", "already-on-disk", "spans-pages", "wrap-around", "version-2.0"}
 	if !full {
 		cases = cases[:3]
 	}

@@ -174,7 +174,7 @@ func indexBlockValue(raw []byte, r *LogRecord, data []byte, wantVCN int64, lates
 	switch {
 	case valid:
 		blockVCN := int64(binary.LittleEndian.Uint64(b[indxVCNOff:]))
-		if blockVCN == wantVCN && reached(LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
+		if blockVCN == wantVCN && !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
 			return nil, errNoChange
 		}
 		if blockVCN != wantVCN && !full {
@@ -235,7 +235,9 @@ func checkIndexBlock(b []byte, xs int) error {
 
 // stageIndexBlock sets the block's LSN to r's, protects it and stages it.
 func (v *Volume) stageIndexBlock(ov *overlay, r *LogRecord, at int64, b []byte) error {
-	binary.LittleEndian.PutUint64(b[indxLSNOff:], uint64(r.LSN))
+	if !r.undoPass {
+		binary.LittleEndian.PutUint64(b[indxLSNOff:], uint64(r.LSN))
+	}
 	if err := protectRecord(b); err != nil {
 		return fmt.Errorf("journal replay: index block at cluster %d: %w", r.LCNs[0], err)
 	}

@@ -287,8 +287,10 @@ func TestReplayUncommittedNonresidentValueOnDisk(t *testing.T) {
 			res, err := planReadOnly(t, p)
 			var ue *UnsupportedLogOpError
 			switch {
-			case tc.refuse && (!errors.As(err, &ue) || !ue.Undo || ue.Op != OpUpdateNonresidentValue):
-				t.Fatalf("want an undo refusal of UpdateNonresidentValue, got %v", err)
+			case tc.refuse && (!errors.As(err, &ue) || !ue.Undo || !strings.Contains(err.Error(), "predates the log record")):
+				// The after image ntfs-3g wrote carries no LSN of
+				// the log: its changes are there with older LSNs.
+				t.Fatalf("want an undo refusal (change on disk under an older page LSN), got %v", err)
 			case !tc.refuse && err != nil:
 				t.Fatal(err)
 			case !tc.refuse && len(res.Redone) != 0:

@@ -44,9 +44,13 @@ func (r *ReplayResult) Summary() string {
 	if len(parts) > 0 {
 		what = "redone: " + strings.Join(parts, ", ")
 	}
-	skipped := 0
+	skipped, undone := 0, 0
 	if r != nil {
-		skipped = len(r.Skipped)
+		skipped, undone = len(r.Skipped), len(r.Undone)
 	}
-	return fmt.Sprintf("NTFS journal replayed (%s; %d record(s) already on disk); $LogFile marked clean", what, skipped)
+	rolled := ""
+	if undone > 0 {
+		rolled = fmt.Sprintf("; %d uncommitted record(s) rolled back", undone)
+	}
+	return fmt.Sprintf("NTFS journal replayed (%s; %d record(s) already on disk%s); $LogFile marked clean", what, skipped, rolled)
 }

@@ -17,7 +17,14 @@
 # sha256-identical results, the corpus ntfs-check, ntfsls/ntfscat listings
 # of the replayed volume; refusals; fuzzed log pages on a real volume;
 # short fuzzing of the log parser, the MFT-record and index-block redo and
-# the open attribute table. UpdateRecordDataRoot/Allocation (which
+# undo and the open attribute table.
+# Undo: every change above also as an uncommitted transaction that reached
+# the disk (the after image, its records stamped with the log's LSNs),
+# rolled back by us and by `ntfsrecover -u 1` (sha256-identical, or a
+# difference confined to the next attribute instance of a record whose new
+# attribute is rolled back, ntfs3's choice; where ntfsrecover -u itself
+# fails, a WriteEndOfIndexBuffer of another length, ntfs-check and the
+# ntfsls listing judge ours); the records must hold the before image. UpdateRecordDataRoot/Allocation (which
 # ntfsrecover does not implement) are checked against ntfs-3g-made $Secure
 # records.
 # Needs ntfs-3g (mkntfs, ntfslabel, ntfsfix, ntfsrecover, ntfsls, ntfscat,
@@ -27,7 +34,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CI=${CI:-true}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-if ! UNBRICK_JOURNAL_ORACLE=full go test -count=1 -v -run 'TestReplayOracle|TestReplayFuzzedLogPages|TestReplaySetNewAttributeSizesOrder|TestReplayMFTRefusals|TestReplayIndexBlockRefusals|TestReplayNonresidentValueRefusals|TestReplayIndexOpChecksOpenAttribute|TestReplayUpdateRecordDataRoot' ./ntfs >"$out" 2>&1; then
+if ! UNBRICK_JOURNAL_ORACLE=full go test -count=1 -v -run 'TestReplayOracle|TestReplayFuzzedLogPages|TestReplaySetNewAttributeSizesOrder|TestReplayMFTRefusals|TestReplayIndexBlockRefusals|TestReplayNonresidentValueRefusals|TestReplayIndexOpChecksOpenAttribute|TestReplayUpdateRecordDataRoot|TestReplayUndoRefusals' ./ntfs >"$out" 2>&1; then
   cat "$out"; exit 1
 fi
 grep -E 'generated journals|corrupted journals|change .*: MFT records|^ok' "$out"
@@ -38,5 +45,7 @@ go test -count=1 -run 'Journal' ./cmd/unbrick
 # -fuzztime (golang/go#75804, fixed in go1.27).
 go test -run XXX -fuzz FuzzReadLogFile -fuzztime 200000x -parallel 1 ./ntfs
 go test -run XXX -fuzz FuzzRedoMFTRecordOps -fuzztime 400000x -parallel 1 ./ntfs
+go test -run XXX -fuzz FuzzUndoMFTRecordOps -fuzztime 200000x -parallel 1 ./ntfs
+go test -run XXX -fuzz FuzzUndoIndexBlockOps -fuzztime 200000x -parallel 1 ./ntfs
 go test -run XXX -fuzz FuzzRedoIndexBlockOps -fuzztime 400000x -parallel 1 ./ntfs
 go test -run XXX -fuzz FuzzOpenAttrEntry -fuzztime 100000x -parallel 1 ./ntfs
