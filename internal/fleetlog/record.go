@@ -64,6 +64,9 @@ type Record struct {
 	// JournalReplayed counts, by NTFS log operation, the committed journal
 	// records unbrick redid before the fix (--unclean=replay, the default).
 	JournalReplayed map[string]int `json:"journal_replayed,omitempty"`
+	// JournalRolledBack counts the records of uncommitted transactions
+	// the replay rolled back (their changes had reached the disk).
+	JournalRolledBack int `json:"journal_rolled_back,omitempty"`
 	// JournalAction is what the fix did with an unclean NTFS journal:
 	// "replayed", "reset" (emptied; chkdsk runs at next boot) or "refused"
 	// (left alone, nothing written); empty when the journal was clean.

@@ -186,7 +186,7 @@ func (p *pipeline) remediate() error {
 			p.v.Status = StatusAlreadyClean
 		}
 		if p.replay != nil {
-			p.v.Journal.Replayed, p.v.Journal.ReplaySkipped = nil, 0
+			p.v.Journal.Replayed, p.v.Journal.ReplaySkipped, p.v.Journal.RolledBack = nil, 0, 0
 			p.v.Notes = append(p.v.Notes, "the NTFS journal needs a replay but nothing is to be deleted: the replay was not written")
 		}
 		return nil

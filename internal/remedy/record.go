@@ -32,6 +32,7 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 			r.JournalReplayed = j.Replayed
 		}
 		r.JournalAction = j.Action(v.Status)
+		r.JournalRolledBack = j.RolledBack
 	}
 	if o.OnHost && v.clockTZ != nil {
 		bias := int(v.clockTZ.EffectiveBias() / time.Minute)

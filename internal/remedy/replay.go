@@ -81,6 +81,7 @@ func (p *pipeline) replayJournal() error {
 	p.v.Label = nv.Info().Label
 	p.v.Journal.Replayed = res.RedoneByOp()
 	p.v.Journal.ReplaySkipped = len(res.Skipped)
+	p.v.Journal.RolledBack = len(res.Undone)
 	return nil
 }
 
@@ -94,8 +95,9 @@ func (p *pipeline) replayVerdict() {
 	}
 	p.v.Journal.Replayed = res.RedoneByOp()
 	p.v.Journal.ReplaySkipped = len(res.Skipped)
+	p.v.Journal.RolledBack = len(res.Undone)
 	p.v.Notes = append(p.v.Notes, "fix would replay the NTFS journal first, redoing "+opCounts(p.v.Journal.Replayed)+
-		fmt.Sprintf(" (%d committed record(s) already on disk)", len(res.Skipped)))
+		fmt.Sprintf(" (%d committed record(s) already on disk, %d uncommitted record(s) to roll back)", len(res.Skipped), len(res.Undone)))
 }
 
 // verifyReplay checks, on the volume re-opened from the disk after the

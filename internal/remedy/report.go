@@ -111,6 +111,9 @@ type JournalInfo struct {
 	// journal); ReplaySkipped the committed records already on disk.
 	Replayed      map[string]int `json:"replayed,omitempty"`
 	ReplaySkipped int            `json:"replay_skipped,omitempty"`
+	// RolledBack counts the records of uncommitted transactions whose
+	// changes had reached the disk and were rolled back, as Windows does.
+	RolledBack int `json:"rolled_back,omitempty"`
 	// ReplayImpossible says why the journal could not be replayed (the
 	// operation and log record unbrick cannot redo, or the damage); the
 	// volume was then refused or, with --unclean-fallback=reset, reset.
@@ -130,7 +133,7 @@ func (j *JournalInfo) Action(s Status) string {
 		a = "refused"
 	case j.Reset:
 		a = "reset"
-	case len(j.Replayed) > 0 || j.ReplaySkipped > 0:
+	case len(j.Replayed) > 0 || j.ReplaySkipped > 0 || j.RolledBack > 0:
 		a = "replayed"
 	case s == StatusScanned && j.ReplayImpossible != "":
 		a = "refused"

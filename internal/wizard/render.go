@@ -209,7 +209,7 @@ func previewText(v *remedy.Volume) string {
 // Windows had committed but not yet written, of which kinds, and that they
 // are (or were) redone first. Empty when there was no replay.
 func replayText(j *remedy.JournalInfo, preview bool) string {
-	if j == nil || len(j.Replayed) == 0 {
+	if j == nil || (len(j.Replayed) == 0 && j.RolledBack == 0) {
 		if j != nil && j.Reset {
 			return "The journal of unfinished changes is emptied first (as ntfsfix does); Windows checks\nthe disk at its next start.\n\n"
 		}
@@ -222,13 +222,21 @@ func replayText(j *remedy.JournalInfo, preview bool) string {
 		kinds = append(kinds, fmt.Sprintf("%s %d", op, c))
 	}
 	sort.Strings(kinds)
-	verb := "were finished first"
+	verb, undo := "were finished first", "were undone"
 	if preview {
-		verb = "are finished first"
+		verb, undo = "are finished first", "are undone"
 	}
-	return fmt.Sprintf("Windows crashed with %d change(s) in its journal that it had committed but not yet\n"+
-		"written to the disk. They %s, exactly as Windows would at its next start\n"+
-		"(journal replay: %s), in the same undo journal as the deletion.\n\n", n, verb, strings.Join(kinds, ", "))
+	s := ""
+	if n > 0 {
+		s = fmt.Sprintf("Windows crashed with %d change(s) in its journal that it had committed but not yet\n"+
+			"written to the disk. They %s, exactly as Windows would at its next start\n"+
+			"(journal replay: %s), in the same undo journal as the deletion.\n", n, verb, strings.Join(kinds, ", "))
+	}
+	if j.RolledBack > 0 {
+		s += fmt.Sprintf("%d half-done change(s) that Windows had not committed %s first, as Windows\n"+
+			"would at its next start, in the same undo journal as the deletion.\n", j.RolledBack, undo)
+	}
+	return s + "\n"
 }
 
 // statusAdvice says in plain words what an outcome means and what to do.
