@@ -1,8 +1,6 @@
 package ntfs
 
 import (
-	"bytes"
-	"compress/gzip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,17 +57,6 @@ func TestReplayFixtureWriteBitLocker(t *testing.T) {
 			t.Fatalf("ntfsrecover -n does not see the committed transaction: %s", out)
 		}
 	}
-	var gz bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	if _, err := w.Write(log); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join("testdata", "journal", bitLockerFixtureVariant+"-label.logfile.gz")
-	if err := os.WriteFile(out, gz.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s (%d bytes, $LogFile %d bytes, version 2.0)", out, gz.Len(), len(log))
+	n := writeLogFixture(t, bitLockerFixtureVariant+"-label", log)
+	t.Logf("wrote the %s fixture (%d bytes, $LogFile %d bytes, version 2.0)", bitLockerFixtureVariant, n, len(log))
 }

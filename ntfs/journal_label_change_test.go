@@ -1,6 +1,10 @@
 package ntfs
 
 import (
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -36,4 +40,23 @@ func labelChange(t *testing.T, vol string, tx uint32) ([]genRecord, int64, strin
 		t.Fatal(err)
 	}
 	return recs, logSize, newLabel
+}
+
+// writeLogFixture stores a generated $LogFile image, gzip-compressed, as
+// testdata/journal/NAME.logfile.gz and returns its compressed size.
+func writeLogFixture(t *testing.T, name string, log []byte) int {
+	t.Helper()
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if _, err := w.Write(log); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join("testdata", "journal", name+".logfile.gz")
+	if err := os.WriteFile(out, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return gz.Len()
 }

@@ -1,10 +1,7 @@
 package ntfs
 
 import (
-	"bytes"
-	"compress/gzip"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -36,18 +33,7 @@ func TestReplayCorpusFixtureWrite(t *testing.T) {
 		j := withCheckpoint(4*4096+0x40, 9, recs...)
 		j.size = logSize
 		log, _ := j.build()
-		var gz bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		if _, err := w.Write(log); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join("testdata", "journal", name+".logfile.gz")
-		if err := os.WriteFile(out, gz.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s (%d bytes, $LogFile %d bytes)", out, gz.Len(), len(log))
+		n := writeLogFixture(t, name, log)
+		t.Logf("wrote the %s fixture (%d bytes, $LogFile %d bytes)", name, n, len(log))
 	}
 }
