@@ -157,7 +157,10 @@ var ErrLogPageNotRCRD = errors.New("not a log record page (RCRD)")
 // parseLogPage decodes the log record page b (PageSize bytes, as stored)
 // read at offset off. A page whose update sequence does not match is
 // returned with FixupErr set (its data is not trustworthy past the first
-// torn stride).
+// torn stride). The page takes b over: its fixups are removed in place and
+// Data is b, so the caller must pass a buffer it no longer uses (each page
+// is then read and fixed up once, and records inside one page can be
+// slices of it).
 func parseLogPage(b []byte, off int64) (*LogPage, error) {
 	if len(b) < logMinPageSize || len(b)%fixupStride != 0 {
 		return nil, fmt.Errorf("$LogFile page at %d: %d bytes is not a whole number of 512-byte blocks", off, len(b))
@@ -165,7 +168,7 @@ func parseLogPage(b []byte, off int64) (*LogPage, error) {
 	if string(b[:4]) != "RCRD" {
 		return nil, ErrLogPageNotRCRD
 	}
-	p := &LogPage{Offset: off, Data: append([]byte(nil), b...)}
+	p := &LogPage{Offset: off, Data: b}
 	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
 	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
 	if usaCount != len(b)/fixupStride+1 || usaOff < rcrdHeaderSize || usaOff%2 != 0 || usaOff+2*usaCount > fixupStride-2 {
@@ -194,6 +197,28 @@ type lfsPages struct {
 	cache map[int64]*LogPage
 	// tails maps a target page offset to the most recent tail copy.
 	tails map[int64]*LogPage
+	// slab holds LogRecords not yet handed out: records are allocated
+	// in blocks rather than one by one (a full 64 MiB log holds some
+	// 200,000 of them).
+	slab  []LogRecord
+	slabN int // size of the last slab
+}
+
+// lfsRecordSlab is the largest number of LogRecords allocated at a time
+// (about 136 KiB, a whole number of the runtime's 8 KiB pages at 136 bytes
+// each). Slabs start at 16 records and double, so that a short journal
+// does not pay for a big one.
+const lfsRecordSlab = 1024
+
+// newRecord returns a zero LogRecord from the slab.
+func (ps *lfsPages) newRecord() *LogRecord {
+	if len(ps.slab) == 0 {
+		ps.slabN = min(max(2*ps.slabN, 16), lfsRecordSlab)
+		ps.slab = make([]LogRecord, ps.slabN)
+	}
+	r := &ps.slab[0]
+	ps.slab = ps.slab[1:]
+	return r
 }
 
 func newLFSPages(r io.ReaderAt, size int64, g *lfsGeometry) *lfsPages {

@@ -255,20 +255,28 @@ func readLogRecordAt(ps *lfsPages, l LSN) (*LogRecord, error) {
 		if !p.isTailCopyOfV1 && int64(p.LastLSN-l) < 0 {
 			return nil, end("page at %d was last written before this record (its last LSN %#x): end of log", page, uint64(p.LastLSN))
 		}
-		take := min(int64(need-len(buf)), g.PageSize-pos)
-		buf = append(buf, p.Data[pos:pos+take]...)
 		if first {
-			if got := LSN(binary.LittleEndian.Uint64(buf)); got != l {
+			// The header is inside the first page (checked above).
+			hdr := p.Data[pos : pos+logRecordHeaderSize]
+			if got := LSN(binary.LittleEndian.Uint64(hdr)); got != l {
 				return nil, end("the page holds record %#x there instead: end of log", uint64(got))
 			}
-		}
-		if need == logRecordHeaderSize && len(buf) >= logRecordHeaderSize {
-			n := binary.LittleEndian.Uint32(buf[0x18:])
+			n := binary.LittleEndian.Uint32(hdr[0x18:])
 			if n > maxLogRecordBytes || int64(n) > g.FileSize/2 {
 				return nil, bad("client data length %d is implausible", n)
 			}
 			need = logRecordHeaderSize + int(n)
+			if stop := pos + int64(need); stop <= g.PageSize {
+				// The whole record is in this page: the record keeps
+				// a slice of it (pages are read once and never
+				// changed; the capacity ends with the record).
+				buf = p.Data[pos:stop:stop]
+				break
+			}
+			buf = make([]byte, 0, need)
 		}
+		take := min(int64(need-len(buf)), g.PageSize-pos)
+		buf = append(buf, p.Data[pos:pos+take]...)
 		if len(buf) < need && pos+take >= g.PageSize {
 			page, seq = g.nextPage(page, seq)
 			pos = int64(g.DataOffset)
@@ -276,8 +284,8 @@ func readLogRecordAt(ps *lfsPages, l LSN) (*LogRecord, error) {
 			pos += take
 		}
 	}
-	rec, err := parseLogRecord(buf)
-	if err != nil {
+	rec := ps.newRecord()
+	if err := decodeLogRecord(rec, buf); err != nil {
 		return nil, bad("%v", err)
 	}
 	return rec, nil

@@ -147,10 +147,20 @@ const ntfsClientHeaderSize = 0x20
 // parseLogRecord decodes a whole record (header and client data, already
 // gathered across pages).
 func parseLogRecord(b []byte) (*LogRecord, error) {
-	if len(b) < logRecordHeaderSize {
-		return nil, fmt.Errorf("log record of %d bytes is shorter than its header", len(b))
+	r := new(LogRecord)
+	if err := decodeLogRecord(r, b); err != nil {
+		return nil, err
 	}
-	r := &LogRecord{
+	return r, nil
+}
+
+// decodeLogRecord is parseLogRecord into r (the log reader hands out
+// records from slabs; lfs_reader.go).
+func decodeLogRecord(r *LogRecord, b []byte) error {
+	if len(b) < logRecordHeaderSize {
+		return fmt.Errorf("log record of %d bytes is shorter than its header", len(b))
+	}
+	*r = LogRecord{
 		LSN:           LSN(binary.LittleEndian.Uint64(b[0x00:])),
 		PrevLSN:       LSN(binary.LittleEndian.Uint64(b[0x08:])),
 		UndoNextLSN:   LSN(binary.LittleEndian.Uint64(b[0x10:])),
@@ -162,14 +172,14 @@ func parseLogRecord(b []byte) (*LogRecord, error) {
 		Flags:         binary.LittleEndian.Uint16(b[0x28:]),
 	}
 	if int64(r.ClientDataLen) != int64(len(b)-logRecordHeaderSize) {
-		return nil, fmt.Errorf("log record %#x: client data length %d, have %d bytes", uint64(r.LSN), r.ClientDataLen, len(b)-logRecordHeaderSize)
+		return fmt.Errorf("log record %#x: client data length %d, have %d bytes", uint64(r.LSN), r.ClientDataLen, len(b)-logRecordHeaderSize)
 	}
 	r.ClientData = b[logRecordHeaderSize:]
 	switch r.Type {
 	case LogRecordStandard:
 		cd := r.ClientData
 		if len(cd) < ntfsClientHeaderSize {
-			return nil, fmt.Errorf("log record %#x: %d bytes of client data, an NTFS record needs %d", uint64(r.LSN), len(cd), ntfsClientHeaderSize)
+			return fmt.Errorf("log record %#x: %d bytes of client data, an NTFS record needs %d", uint64(r.LSN), len(cd), ntfsClientHeaderSize)
 		}
 		r.Redo = LogOp(binary.LittleEndian.Uint16(cd[0x00:]))
 		r.Undo = LogOp(binary.LittleEndian.Uint16(cd[0x02:]))
@@ -185,27 +195,30 @@ func parseLogRecord(b []byte) (*LogRecord, error) {
 		r.AttrFlags = binary.LittleEndian.Uint16(cd[0x16:])
 		r.TargetVCN = int64(binary.LittleEndian.Uint64(cd[0x18:]))
 		if ntfsClientHeaderSize+8*n > len(cd) {
-			return nil, fmt.Errorf("log record %#x: %d LCNs do not fit in %d bytes of client data", uint64(r.LSN), n, len(cd))
+			return fmt.Errorf("log record %#x: %d LCNs do not fit in %d bytes of client data", uint64(r.LSN), n, len(cd))
 		}
-		for i := 0; i < n; i++ {
-			r.LCNs = append(r.LCNs, int64(binary.LittleEndian.Uint64(cd[ntfsClientHeaderSize+8*i:])))
+		if n > 0 {
+			r.LCNs = make([]int64, n)
+		}
+		for i := range n {
+			r.LCNs[i] = int64(binary.LittleEndian.Uint64(cd[ntfsClientHeaderSize+8*i:]))
 		}
 		if r.RedoLength > 0 && r.RedoData() == nil {
-			return nil, fmt.Errorf("log record %#x: redo data (offset %d, %d bytes) lies outside its %d bytes of client data", uint64(r.LSN), r.RedoOffset, r.RedoLength, len(cd))
+			return fmt.Errorf("log record %#x: redo data (offset %d, %d bytes) lies outside its %d bytes of client data", uint64(r.LSN), r.RedoOffset, r.RedoLength, len(cd))
 		}
 		if r.UndoLength > 0 && r.UndoData() == nil {
-			return nil, fmt.Errorf("log record %#x: undo data (offset %d, %d bytes) lies outside its %d bytes of client data", uint64(r.LSN), r.UndoOffset, r.UndoLength, len(cd))
+			return fmt.Errorf("log record %#x: undo data (offset %d, %d bytes) lies outside its %d bytes of client data", uint64(r.LSN), r.UndoOffset, r.UndoLength, len(cd))
 		}
 	case LogRecordCheckpoint:
 		ca, err := parseCheckpointArea(r.ClientData)
 		if err != nil {
-			return nil, fmt.Errorf("log record %#x: %w", uint64(r.LSN), err)
+			return fmt.Errorf("log record %#x: %w", uint64(r.LSN), err)
 		}
 		r.checkpointArea = ca
 	default:
-		return nil, fmt.Errorf("log record %#x: unknown record type %d", uint64(r.LSN), r.Type)
+		return fmt.Errorf("log record %#x: unknown record type %d", uint64(r.LSN), r.Type)
 	}
-	return r, nil
+	return nil
 }
 
 // CheckpointArea is the NTFS client restart area a checkpoint record

@@ -49,8 +49,9 @@ import (
 //
 // Operation types redone: UpdateResidentValue (same length; a size change
 // of a whole resident value in replay_mft.go); SetBitsInNonresidentBitMap
-// and ClearBitsInNonresidentBitMap on $Bitmap or $MFT's $BITMAP
-// (replay_bits.go); InitializeFileRecordSegment,
+// and ClearBitsInNonresidentBitMap on $Bitmap, $MFT's $BITMAP or a
+// non-resident $BITMAP the open attribute table names, such as a large
+// directory's $I30 bitmap (replay_bits.go); InitializeFileRecordSegment,
 // DeallocateFileRecordSegment, CreateAttribute, DeleteAttribute,
 // WriteEndOfFileRecordSegment (same length), AddIndexEntryRoot,
 // DeleteIndexEntryRoot, UpdateFileNameRoot, SetIndexEntryVcnRoot
@@ -114,10 +115,10 @@ import (
 //   - the remaining Windows 10 operations UpdateRelativeDataIndex and
 //     UpdateRelativeDataAllocation (0x23, 0x24: neither source implements
 //     them) are refused.
-//   - MFT operations are checked against $MFT's run list, bitmap
-//     operations against $Bitmap's and $MFT:$BITMAP's run lists; only the
-//     index-block and non-resident value operations use the open attribute
-//     table.
+//   - MFT operations are checked against $MFT's run list; bitmap
+//     operations against $Bitmap's and $MFT:$BITMAP's run lists, else the
+//     open attribute table (a $BITMAP attribute only); the index-block and
+//     non-resident value operations use the open attribute table.
 //   - an MFT record past the end of $MFT as the volume was opened is
 //     accepted when the replay has grown $MFT (its record 0's $DATA, as
 //     redone so far, holds it); $MFT data runs kept in an extension record
@@ -278,7 +279,7 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 				res.Skipped = append(res.Skipped, r.LSN)
 			}
 		case OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
-			if err := v.redoBits(ov, r); err != nil {
+			if err := v.redoBits(ov, attrs, r); err != nil {
 				return nil, err
 			}
 			res.Redone = append(res.Redone, r.LSN)
@@ -432,7 +433,7 @@ func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecor
 	}
 	switch r.Redo {
 	case OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
-		return v.bitsReachedDisk(ov, r)
+		return v.bitsReachedDisk(ov, attrs, r)
 	case OpUpdateNonresidentValue:
 		return v.nonresidentValueReached(ov, attrs, r, latest)
 	case OpAddIndexEntryAllocation, OpDeleteIndexEntryAllocation, OpUpdateFileNameAllocation,

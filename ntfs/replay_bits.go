@@ -13,15 +13,25 @@ import (
 // bitmap at the target VCN). The change is the same whatever is on disk, so
 // it is always redone (ntfsrecover playlog.c redo_force_bits). We refuse a
 // range that runs past the listed clusters, and LCNs that are not where the
-// run list of $Bitmap's data or of $MFT's $BITMAP puts the target VCN (the
-// open attribute table is not used to resolve the target attribute yet).
+// target bitmap's run list puts the target VCN. The target is $Bitmap's
+// data or $MFT's $BITMAP (checked against their run lists on disk), or any
+// other non-resident $BITMAP attribute that the open attribute table names
+// for the record's TargetAttr, such as the $I30 $BITMAP of a large
+// directory (resolved as for UpdateNonresidentValue, replay_attrs.go: the
+// attribute as the replay has left it must map the target VCN to the
+// logged clusters). A table entry naming an attribute of another type
+// (e.g. a $DATA stream) is refused: only bitmaps take bit operations.
+// A roll-back (replay_undo.go) resolves the target through the table as
+// the whole log left it; an entry reused since then for another attribute
+// is refused rather than misapplied, since that attribute would have to be
+// a $BITMAP mapping the same VCN to the same clusters.
 
 const (
 	attrFlagActsOnMFT  = 0x0002 // log record attribute flags (ntfs-3g ACTS_ON_MFT)
 	attrFlagActsOnINDX = 0x0008
 )
 
-func (v *Volume) redoBits(ov *overlay, r *LogRecord) error {
+func (v *Volume) redoBits(ov *overlay, attrs openAttrTable, r *LogRecord) error {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	set := r.Redo == OpSetBitsInNonresidentBitMap
 	switch {
@@ -43,7 +53,7 @@ func (v *Volume) redoBits(ov *overlay, r *LogRecord) error {
 	if first+count > int64(len(r.LCNs))*cs*8 {
 		return bad(fmt.Sprintf("bits %d..%d run past the %d listed cluster(s)", first, first+count, len(r.LCNs)))
 	}
-	if err := v.checkBitmapLCNs(r); err != nil {
+	if err := v.checkBitmapLCNs(ov, attrs, r); err != nil {
 		return bad(err.Error())
 	}
 	for i, lcn := range r.LCNs {
@@ -70,8 +80,28 @@ func (v *Volume) redoBits(ov *overlay, r *LogRecord) error {
 }
 
 // checkBitmapLCNs verifies that r's clusters are those of $Bitmap's data or
-// of $MFT's $BITMAP at r's target VCN.
-func (v *Volume) checkBitmapLCNs(r *LogRecord) error {
+// of $MFT's $BITMAP at r's target VCN, or else those of the non-resident
+// $BITMAP attribute the open attribute table names for r.
+func (v *Volume) checkBitmapLCNs(ov *overlay, attrs openAttrTable, r *LogRecord) error {
+	if v.isVolumeBitmap(r) {
+		return nil
+	}
+	if _, ok := attrs[r.TargetAttr]; !ok {
+		return fmt.Errorf("clusters %v at VCN %d are neither $Bitmap's nor $MFT's bitmap, and target attribute %#x is not in the open attribute table", r.LCNs, r.TargetVCN, r.TargetAttr)
+	}
+	a, err := v.resolveTarget(ov, attrs, r)
+	if err != nil {
+		return fmt.Errorf("clusters %v at VCN %d are neither $Bitmap's nor $MFT's bitmap: %w", r.LCNs, r.TargetVCN, err)
+	}
+	if a.typ != AttrBitmap {
+		return fmt.Errorf("open attribute %#x is attribute type %#x of file %s, not a $BITMAP: bit operations on it are refused", r.TargetAttr, uint32(a.typ), a.ref)
+	}
+	return nil
+}
+
+// isVolumeBitmap reports whether r's clusters are those of $Bitmap's data
+// or of $MFT's $BITMAP at r's target VCN (their run lists on disk).
+func (v *Volume) isVolumeBitmap(r *LogRecord) bool {
 	for _, c := range []struct {
 		rec uint64
 		t   AttrType
@@ -97,15 +127,15 @@ func (v *Volume) checkBitmapLCNs(r *LogRecord) error {
 			}
 		}
 		if match {
-			return nil
+			return true
 		}
 	}
-	return fmt.Errorf("clusters %v at VCN %d are neither $Bitmap's nor $MFT's bitmap: other bitmaps are not implemented yet", r.LCNs, r.TargetVCN)
+	return false
 }
 
 // bitsReachedDisk reports whether any bit of r's range already has the
 // value r's redo gives it.
-func (v *Volume) bitsReachedDisk(ov *overlay, r *LogRecord) (bool, error) {
+func (v *Volume) bitsReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecord) (bool, error) {
 	data := r.RedoData()
 	if len(data) < 8 || len(r.LCNs) == 0 {
 		return false, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: "malformed bitmap range"}
@@ -116,7 +146,7 @@ func (v *Volume) bitsReachedDisk(ov *overlay, r *LogRecord) (bool, error) {
 	if first+count > int64(len(r.LCNs))*cs*8 {
 		return false, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: "bitmap range runs past the listed clusters"}
 	}
-	if err := v.checkBitmapLCNs(r); err != nil {
+	if err := v.checkBitmapLCNs(ov, attrs, r); err != nil {
 		return false, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: err.Error()}
 	}
 	set := r.Redo == OpSetBitsInNonresidentBitMap

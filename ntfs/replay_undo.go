@@ -121,7 +121,7 @@ func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *LogRecord, late
 		if len(ud) < 8 || len(rd) < 8 || string(rd[:8]) != string(ud[:8]) {
 			return false, refuse("the undo bitmap range is not the redo range (ntfsrecover undoes the redo range, ntfs3 the undo range): not implemented")
 		}
-		err = v.redoBits(ov, u)
+		err = v.redoBits(ov, attrs, u)
 		done = err == nil
 	case r.Redo == OpUpdateNonresidentValue && r.Undo == OpUpdateNonresidentValue:
 		if r.UndoLength == 0 {

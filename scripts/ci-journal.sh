@@ -12,7 +12,10 @@
 # Windows writes for them (MFT record, attribute, mapping pair, size,
 # index root and index block operations, UpdateNonresidentValue through the
 # open attribute table, WriteEndOfIndexBuffer, SetIndexEntryVcnRoot /
-# Allocation, ZeroEndOfFileRecord), committed, uncommitted, spanning pages,
+# Allocation, ZeroEndOfFileRecord; SetBits/ClearBits on $Bitmap and on a
+# directory's non-resident $I30 $BITMAP, that shape built by hand from an
+# ntfs-3g volume because ntfs-3g keeps it resident, then changed by the
+# ntfs-3g driver), committed, uncommitted, spanning pages,
 # wrap-around, restart pages disagreeing, torn pages, version 2.0;
 # sha256-identical results, the corpus ntfs-check, ntfsls/ntfscat listings
 # of the replayed volume; refusals; fuzzed log pages on a real volume;
