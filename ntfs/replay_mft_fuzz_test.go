@@ -5,28 +5,37 @@ import (
 	"testing"
 )
 
-// FuzzRedoMFTRecordOps runs every MFT-record redo on arbitrary record bytes
-// and log data: errors are fine, panics are not, and a change that
-// succeeds must leave bytes in use inside the record.
-func FuzzRedoMFTRecordOps(f *testing.F) {
-	rec := make([]byte, 1024)
+// mftFuzzSeed is the seed MFT record of the MFT-record fuzz targets: a
+// 1024-byte FILE record (next attribute id nextID) holding one resident
+// $STANDARD_INFORMATION-sized attribute and the end marker, and a small
+// resident $DATA attribute to create or insert.
+func mftFuzzSeed(nextID uint16) (rec, attr []byte) {
+	rec = make([]byte, 1024)
 	copy(rec, "FILE")
 	binary.LittleEndian.PutUint16(rec[0x14:], 0x38)
 	binary.LittleEndian.PutUint32(rec[0x18:], 0x38+0x60+8)
 	binary.LittleEndian.PutUint32(rec[0x1C:], 1024)
-	binary.LittleEndian.PutUint16(rec[0x28:], 2)
+	binary.LittleEndian.PutUint16(rec[0x28:], nextID)
 	a := rec[0x38:]
 	binary.LittleEndian.PutUint32(a[0:], 0x10)
 	binary.LittleEndian.PutUint32(a[4:], 0x60)
 	binary.LittleEndian.PutUint32(a[0x10:], 0x48)
 	binary.LittleEndian.PutUint16(a[0x14:], 0x18)
 	binary.LittleEndian.PutUint32(rec[0x38+0x60:], 0xFFFFFFFF)
-	attr := make([]byte, 0x18+8)
+	attr = make([]byte, 0x18+8)
 	binary.LittleEndian.PutUint32(attr[0:], 0x80)
 	binary.LittleEndian.PutUint32(attr[4:], uint32(len(attr)))
 	binary.LittleEndian.PutUint16(attr[0x0E:], 2)
 	binary.LittleEndian.PutUint16(attr[0x14:], 0x18)
 	binary.LittleEndian.PutUint32(attr[0x10:], 8)
+	return rec, attr
+}
+
+// FuzzRedoMFTRecordOps runs every MFT-record redo on arbitrary record bytes
+// and log data: errors are fine, panics are not, and a change that
+// succeeds must leave bytes in use inside the record.
+func FuzzRedoMFTRecordOps(f *testing.F) {
+	rec, attr := mftFuzzSeed(2)
 	for op := OpInitializeFileRecordSegment; op <= OpUpdateFileNameRoot; op++ {
 		f.Add(rec, uint16(op), uint16(0x98), uint16(0), attr, attr)
 		f.Add(rec, uint16(op), uint16(0x38), uint16(0x18), attr[:8], attr[:16])

@@ -185,49 +185,7 @@ func fuseChangeOpts(t *testing.T, name, fresh, dir string, opts []string, prepar
 // SetBits/ClearBits records, one per run of equal new value inside one
 // cluster of $Bitmap.
 func diffBitmap(t *testing.T, va, vb *Volume, tx uint32) []genRecord {
-	read := func(v *Volume) ([]byte, *runReader) {
-		f, err := v.OpenRef(MakeRef(RecordBitmap, 0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ra, size, err := f.attrReader(AttrData, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, size)
-		if _, err := ra.ReadAt(b, 0); err != nil {
-			t.Fatal(err)
-		}
-		return b, ra.(*runReader)
-	}
-	ba, rr := read(va)
-	bb, _ := read(vb)
-	bitsPerCluster := int64(va.boot.ClusterSize) * 8
-	var out []genRecord
-	bit := func(b []byte, i int64) bool { return b[i>>3]&(1<<(i&7)) != 0 }
-	for i := int64(0); i < int64(len(ba))*8; {
-		if bit(ba, i) == bit(bb, i) {
-			i++
-			continue
-		}
-		j, val := i, bit(bb, i)
-		for j < int64(len(ba))*8 && j/bitsPerCluster == i/bitsPerCluster && bit(ba, j) != bit(bb, j) && bit(bb, j) == val {
-			j++
-		}
-		vcn := i / bitsPerCluster
-		lcn, _ := rr.lcnOf(vcn)
-		rng := make([]byte, 8)
-		binary.LittleEndian.PutUint32(rng[0:], uint32(i-vcn*bitsPerCluster))
-		binary.LittleEndian.PutUint32(rng[4:], uint32(j-i))
-		r := genRecord{typ: LogRecordStandard, tx: tx, redo: OpClearBitsInNonresidentBitMap, undo: OpSetBitsInNonresidentBitMap,
-			redoData: rng, undoData: rng, lcns: []int64{lcn}, vcn: vcn}
-		if val {
-			r.redo, r.undo = r.undo, r.redo
-		}
-		out = append(out, r)
-		i = j
-	}
-	return out
+	return diffBitmapAttr(t, va, vb, RecordBitmap, AttrData, tx)
 }
 
 func touchChange(t *testing.T, fresh, dir string) (oracleChange, bool) {

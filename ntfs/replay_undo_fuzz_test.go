@@ -27,24 +27,7 @@ func undoMFTFunc(r *LogRecord) (func([]byte, *LogRecord) error, *LogRecord) {
 // pair (the undo operation with the undo data, through undoView) on
 // arbitrary record bytes and log data: errors are fine, panics are not.
 func FuzzUndoMFTRecordOps(f *testing.F) {
-	rec := make([]byte, 1024)
-	copy(rec, "FILE")
-	binary.LittleEndian.PutUint16(rec[0x14:], 0x38)
-	binary.LittleEndian.PutUint32(rec[0x18:], 0x38+0x60+8)
-	binary.LittleEndian.PutUint32(rec[0x1C:], 1024)
-	binary.LittleEndian.PutUint16(rec[0x28:], 3)
-	a := rec[0x38:]
-	binary.LittleEndian.PutUint32(a[0:], 0x10)
-	binary.LittleEndian.PutUint32(a[4:], 0x60)
-	binary.LittleEndian.PutUint32(a[0x10:], 0x48)
-	binary.LittleEndian.PutUint16(a[0x14:], 0x18)
-	binary.LittleEndian.PutUint32(rec[0x38+0x60:], 0xFFFFFFFF)
-	attr := make([]byte, 0x18+8)
-	binary.LittleEndian.PutUint32(attr[0:], 0x80)
-	binary.LittleEndian.PutUint32(attr[4:], uint32(len(attr)))
-	binary.LittleEndian.PutUint16(attr[0x0E:], 2)
-	binary.LittleEndian.PutUint16(attr[0x14:], 0x18)
-	binary.LittleEndian.PutUint32(attr[0x10:], 8)
+	rec, attr := mftFuzzSeed(3)
 	for redo, undos := range mftUndoPairs {
 		for _, undo := range undos {
 			f.Add(rec, uint16(redo), uint16(undo), uint16(0x98), uint16(0), attr, []byte(nil))
