@@ -80,33 +80,44 @@ func runFix(e *env, args []string) int {
 		return exitcode.Refused
 	}
 	o.RunID = remedy.NewRunID(time.Now())
+	// Every record is kept for the screen, saved or not: when the fleet log
+	// cannot be written, the copy printed here (on the stick: in the screen
+	// transcript) is the only one.
 	var mu sync.Mutex
-	var recs []*fleetlog.Record
+	recs := map[*remedy.Volume]*fleetlog.Record{}
 	o.Log = func(v *remedy.Volume) error {
 		r := v.FleetRecord(&o)
-		if err := log.Append(r); err != nil {
-			return err
-		}
 		mu.Lock()
-		recs = append(recs, r)
+		recs[v] = r
 		mu.Unlock()
-		return nil
+		return log.Append(r)
 	}
 	vols := remedy.Fix(context.Background(), targets, o)
-	if *asJSON {
-		enc := json.NewEncoder(e.Stdout)
-		for _, r := range recs {
-			enc.Encode(r)
+	var ordered []*fleetlog.Record
+	unsaved := 0
+	for _, v := range vols {
+		if r := recs[v]; r != nil {
+			ordered = append(ordered, r)
+			if v.LogError != "" {
+				unsaved++
+			}
 		}
-	} else {
+	}
+	if !*asJSON {
 		for _, v := range vols {
 			printVolume(e.Stdout, v)
 		}
-		fmt.Fprintf(e.Stdout, "fleet log: %d record(s) appended to %s\n", len(recs), filepath.Join(log.Dir(), fleetlog.JSONLName))
-		enc := json.NewEncoder(e.Stdout)
-		for _, r := range recs {
-			enc.Encode(r)
-		}
+		jsonl := filepath.Join(log.Dir(), fleetlog.JSONLName)
+		fmt.Fprintf(e.Stdout, "fleet log: %d record(s) appended to %s\n", len(ordered)-unsaved, jsonl)
+	}
+	enc := json.NewEncoder(e.Stdout)
+	for _, r := range ordered {
+		enc.Encode(r)
+	}
+	if unsaved > 0 {
+		fmt.Fprintf(e.Stderr, "unbrick fix: %d fleet log record(s) could not be saved in %s (retried at the end of the run); "+
+			"the disks are as each status says, and the records are printed on standard output above (on the unbrick stick, also in logs/boot-*.log): "+
+			"keep that copy, free space in the log directory and add them to the fleet log by hand; exit code 1\n", unsaved, log.Dir())
 	}
 	return remedy.ExitCode(vols, false)
 }

@@ -172,7 +172,14 @@ func printVolume(w io.Writer, v *remedy.Volume) {
 	if v.Error != "" {
 		fmt.Fprintf(&b, ": %s", v.Error)
 	}
-	b.WriteString("\n\n")
+	b.WriteString("\n")
+	if v.FinishedRun != "" {
+		fmt.Fprintf(&b, "  finished:      the interrupted fix of run %s was completed from its undo journal first\n", v.FinishedRun)
+	}
+	if v.LogError != "" {
+		fmt.Fprintf(&b, "  fleet log:     THE RECORD COULD NOT BE SAVED (%s); it is printed below: keep this output\n", v.LogError)
+	}
+	b.WriteString("\n")
 	io.WriteString(w, b.String())
 }
 

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
+	"time"
 
 	"github.com/unbrick/unbrick/internal/disk"
 	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/remedy"
 	"github.com/unbrick/unbrick/internal/undo"
 )
@@ -19,8 +23,10 @@ func runUndo(e *env, args []string) int {
 	fs.SetOutput(e.Stderr)
 	journal := fs.String("journal", "", "undo journal `FILE` written by 'unbrick fix' (JDIR/<run-id>-<volume-id>.journal)")
 	check := fs.Bool("check", false, "only check that the journal can be restored; write nothing")
+	logDir := fs.String("log", defaultLogDir, "fleet log `DIR`: an 'undone' record is appended there, so that reports count the host as faulty again")
+	technician := fs.String("technician", "", "technician `NAME` for the fleet log")
 	fs.Usage = func() {
-		fmt.Fprintf(e.Stderr, "usage: unbrick undo --journal FILE [--check] TARGET\n\n"+
+		fmt.Fprintf(e.Stderr, "usage: unbrick undo --journal FILE [--check] [--log DIR] [--technician NAME] TARGET\n\n"+
 			"Restores the bytes a fix replaced on TARGET (the disk image or block device the\n"+
 			"fix ran on), newest first, after checking that every range still holds what the\n"+
 			"fix wrote. Needs no key: the journal holds the bytes as stored on disk.\n\n")
@@ -54,7 +60,18 @@ func runUndo(e *env, args []string) int {
 	}
 	defer t.Close()
 	var sync func() error
+	var log *fleetlog.Log
 	if !*check {
+		unlock, err := t.Lock()
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "unbrick undo: %v\n", err)
+			return exitcode.Refused
+		}
+		defer unlock()
+		if log, err = fleetlog.Open(*logDir); err != nil {
+			fmt.Fprintf(e.Stderr, "unbrick undo: cannot open the fleet log: %v; nothing was done (pass --log DIR)\n", err)
+			return exitcode.Refused
+		}
 		fl, err := remedy.OpenFlusher(pos[0])
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "unbrick undo: %v\n", err)
@@ -86,5 +103,20 @@ func runUndo(e *env, args []string) int {
 		}
 		fmt.Fprintln(e.Stdout)
 	}
+	if *check || res.Restored == 0 {
+		return exitcode.OK
+	}
+	rec := &fleetlog.Record{Time: time.Now(), ToolVersion: toolVersion(), RunID: remedy.NewRunID(time.Now()),
+		Technician: *technician, Target: pos[0], Partition: -1, VolumeID: h.VolumeID,
+		Status: fleetlog.StatusUndone, JournalFile: *journal, UndoneRun: h.RunID,
+		Error: "the fix of run " + h.RunID + " was undone: the disk holds what it held before that fix (the faulty files are back)"}
+	fleetlog.Prepare(rec)
+	if err := log.Append(rec); err != nil {
+		fmt.Fprintf(e.Stderr, "unbrick undo: the disk was restored, but the 'undone' record could not be saved in %s (%v); it is printed below: add it to the fleet log by hand\n", log.Dir(), err)
+		json.NewEncoder(e.Stdout).Encode(rec)
+		return exitcode.Failure
+	}
+	fmt.Fprintf(e.Stdout, "fleet log: 'undone' record appended to %s\n", filepath.Join(log.Dir(), fleetlog.JSONLName))
+	json.NewEncoder(e.Stdout).Encode(rec)
 	return exitcode.OK
 }

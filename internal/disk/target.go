@@ -46,7 +46,17 @@ func OpenTarget(path string, writable bool) (*Target, error) {
 			flag |= os.O_EXCL
 		}
 	}
-	f, err := os.OpenFile(path, flag, 0)
+	// Refuse what is neither a file nor a block device before opening it:
+	// opening a FIFO would wait forever for a writer.
+	if fi, err := os.Stat(path); err == nil {
+		if m := fi.Mode(); !m.IsRegular() && !(m&os.ModeDevice != 0 && m&os.ModeCharDevice == 0) {
+			if m.IsDir() {
+				return nil, fmt.Errorf("target %s is a directory, not a disk image or block device", path)
+			}
+			return nil, fmt.Errorf("target %s is neither a regular file nor a block device (mode %v): give a disk image or a block device", path, m)
+		}
+	}
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if writable && errors.Is(err, syscall.EBUSY) {
 			return nil, fmt.Errorf("open %s for writing: %w (it, or a partition on it, is mounted or in use; unmount it first)", path, err)

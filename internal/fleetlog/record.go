@@ -16,10 +16,23 @@ const (
 	StatusLocked       Status = "locked"        // BitLocker volume without a usable key
 	StatusRefused      Status = "refused"       // unsafe state or policy; nothing written
 	StatusFailed       Status = "failed"        // an error
+	// StatusUnrecognized: a partition that may hold Windows (a Microsoft
+	// basic data partition, an unknown type, a damaged first sector, one
+	// past the end of the image) that unbrick could not open as BitLocker
+	// or NTFS; a human has to look (exit 5).
+	StatusUnrecognized Status = "unrecognized"
+	// StatusNoWindows: a run looked at every disk of a host (or a disk
+	// image) and found no Windows system volume; a human has to look
+	// (exit 5), since a host reported fine must have been looked at.
+	StatusNoWindows Status = "no-windows"
+	// StatusUndone: `unbrick undo` put the disk back as it was before a
+	// fix (UndoneRun names the fix's run): the faulty files are back.
+	StatusUndone Status = "undone"
 )
 
 // Statuses lists every status in report order.
-var Statuses = []Status{StatusRemediated, StatusAlreadyClean, StatusNeedsReview, StatusDryRun, StatusLocked, StatusRefused, StatusFailed}
+var Statuses = []Status{StatusRemediated, StatusAlreadyClean, StatusNeedsReview, StatusDryRun, StatusLocked, StatusRefused, StatusFailed,
+	StatusUnrecognized, StatusNoWindows, StatusUndone}
 
 // Valid reports whether s is one of Statuses.
 func (s Status) Valid() bool {
@@ -60,7 +73,12 @@ type Record struct {
 	Error         string        `json:"error,omitempty"`
 	Duration      time.Duration `json:"-"`
 	DurationMS    int64         `json:"duration_ms"`
-	JournalFile   string        `json:"journal_file,omitempty"` // undo journal of this fix
+	JournalFile   string        `json:"journal_file,omitempty"` // undo journal of this fix (of the fix undone, for status undone)
+	// UndoneRun is the run ID of the fix an undo reversed (status undone).
+	UndoneRun string `json:"undone_run,omitempty"`
+	// FinishedRun is the run ID of an interrupted fix this run finished
+	// from its undo journal (roll forward) before doing its own work.
+	FinishedRun string `json:"finished_run,omitempty"`
 	// JournalReplayed counts, by NTFS log operation, the committed journal
 	// records unbrick redid before the fix (--unclean=replay, the default).
 	JournalReplayed map[string]int `json:"journal_replayed,omitempty"`

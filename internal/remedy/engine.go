@@ -148,7 +148,85 @@ func runAll(ctx context.Context, targets []string, o Options, fix bool) []*Volum
 	for _, r := range results {
 		out = append(out, r...)
 	}
+	if o.OnHost && o.Select == nil {
+		out = hostNoWindows(out, &o, fix)
+	}
+	if fix {
+		retryLog(out, &o)
+	}
 	return out
+}
+
+// noWindows reports a target (or, booted on a host, the whole host) on
+// which no Windows system volume was found: a run never lets a host it
+// could not fix pass as fine.
+func noWindows(target string, size int64, why string) *Volume {
+	return &Volume{Target: target, TargetSize: size, Partition: -1, Kind: "none", Encryption: "none",
+		Status: StatusNoWindows, Record: true,
+		Error: "no Windows system volume found" + why + ": check that these are the host's disks (and that its disk controller is visible), then look at the host by other means"}
+}
+
+// tracked reports whether a target's results include a volume the fleet
+// log tracks (a Windows system volume, a locked or unrecognised volume that
+// could be one, or a failure).
+func tracked(vols []*Volume) bool {
+	for _, v := range vols {
+		if v.Record || v.Status == StatusBusy {
+			return true
+		}
+	}
+	return false
+}
+
+// hostNoWindows, for a run booted on the host, replaces the targets'
+// no-windows reports by one for the host when nothing else was found on
+// any of its disks (a data disk without Windows is normal when the system
+// disk was fixed).
+func hostNoWindows(vols []*Volume, o *Options, fix bool) []*Volume {
+	var out []*Volume
+	for _, v := range vols {
+		if v.Status != StatusNoWindows {
+			out = append(out, v)
+		}
+	}
+	if tracked(out) {
+		return out
+	}
+	v := noWindows("host", 0, " on any disk of this host")
+	v.Finished = o.now()
+	if fix && o.Log != nil {
+		logVolume(v, o)
+	}
+	return append(out, v)
+}
+
+// logVolume hands a finished volume to Options.Log. A record that cannot
+// be saved does not change what happened on the disk: the status stays,
+// LogError says the record is missing, and retryLog tries again at the
+// end of the run.
+func logVolume(v *Volume, o *Options) {
+	if err := o.Log(v); err != nil {
+		v.LogError = err.Error()
+	}
+}
+
+// retryLog tries once more, at the end of the run, to save the records
+// that could not be saved when their volume finished.
+func retryLog(vols []*Volume, o *Options) {
+	if o.Log == nil {
+		return
+	}
+	for _, v := range vols {
+		if v.LogError == "" || !v.Record {
+			continue
+		}
+		if err := o.Log(v); err == nil {
+			v.LogError = ""
+			v.Notes = append(v.Notes, "the fleet log record was saved on a second attempt at the end of the run")
+		} else {
+			v.LogError = err.Error()
+		}
+	}
 }
 
 // targetFailure reports a target that could not be read at all.
@@ -165,14 +243,37 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 		return []*Volume{targetFailure(path, 0, err)}
 	}
 	defer t.Close()
+	if writable {
+		// One writer per disk, from planning to the record.
+		unlock, err := t.Lock()
+		if err != nil {
+			v := targetFailure(path, t.Size(), err)
+			if errors.Is(err, disk.ErrBusy) {
+				v.Status, v.Record = StatusBusy, false
+			}
+			return []*Volume{v}
+		}
+		defer unlock()
+	}
 	cands, err := t.Candidates()
 	if err != nil {
 		if errors.Is(err, disk.ErrUnrecognized) {
-			v := targetFailure(path, t.Size(), fmt.Errorf("%w: not a disk image or volume unbrick recognises", err))
-			v.Record = false
+			v := targetFailure(path, t.Size(), fmt.Errorf("%w: not a disk image or volume unbrick recognises%s", err, gzipHint(t)))
+			v.Status, v.Kind = StatusUnrecognized, "unrecognized"
+			v.Record = !o.OnHost // booted on a host: counted in the host's no-windows report
+			if o.OnHost {
+				v.Status = StatusNoWindows
+			}
+			if fix && v.Record && o.Log != nil {
+				logVolume(v, o)
+			}
 			return []*Volume{v}
 		}
-		return []*Volume{targetFailure(path, t.Size(), err)}
+		v := targetFailure(path, t.Size(), err)
+		if fix && o.Log != nil {
+			logVolume(v, o)
+		}
+		return []*Volume{v}
 	}
 	var flush *Flusher
 	if writable {
@@ -204,17 +305,33 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 			continue
 		}
 		if fix && v.Record && o.Log != nil {
-			if err := o.Log(v); err != nil {
-				v.Notes = append(v.Notes, "fleet log: "+err.Error())
-				if v.Status != StatusFailed {
-					v.Status = StatusFailed
-					v.Error = fmt.Sprintf("could not write the fleet log record: %v", err)
-				}
-			}
+			logVolume(v, o)
+		}
+		out = append(out, v)
+	}
+	if o.Select == nil && ctx.Err() == nil && !tracked(out) {
+		v := noWindows(path, t.Size(), " on this disk")
+		v.Disk = diskName
+		v.Finished = o.now()
+		v.Record = !o.OnHost
+		for _, s := range out {
+			v.Notes = append(v.Notes, fmt.Sprintf("partition %d: %s (%s)", s.Partition, s.Kind, s.Status))
+		}
+		if fix && v.Record && o.Log != nil {
+			logVolume(v, o)
 		}
 		out = append(out, v)
 	}
 	return out
+}
+
+// gzipHint tells the user to decompress a gzip-compressed image.
+func gzipHint(t *disk.Target) string {
+	var b [2]byte
+	if n, _ := t.ReadAt(b[:], 0); n == 2 && b[0] == 0x1f && b[1] == 0x8b {
+		return " (it is gzip-compressed: decompress it first, e.g. gunzip -k " + t.Path() + ")"
+	}
+	return ""
 }
 
 // newVolume fills the report fields every candidate has.
@@ -247,6 +364,12 @@ func processCandidate(t *disk.Target, c *disk.Candidate, o *Options, fix bool, f
 			v.Error += " (" + c.Note + ")"
 		}
 		v.Record = true
+	case c.MayHoldWindows():
+		v.Status = StatusUnrecognized
+		v.Kind = "unrecognized"
+		v.Error = fmt.Sprintf("%s may hold Windows but is not a BitLocker or NTFS volume unbrick can open: %s; check that the disk or image is complete and is the right one, then look at it by other means",
+			partName(c), c.Unrecognized())
+		v.Record = true
 	default:
 		return nil
 	}
@@ -256,6 +379,13 @@ func processCandidate(t *disk.Target, c *disk.Candidate, o *Options, fix bool, f
 		o.Progress(v, StepDone)
 	}
 	return v
+}
+
+func partName(c *disk.Candidate) string {
+	if c.Partition == 0 {
+		return "the volume"
+	}
+	return fmt.Sprintf("partition %d", c.Partition)
 }
 
 // uniqueTargets drops targets that name a file or device already listed

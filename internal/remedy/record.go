@@ -26,6 +26,7 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 		Error:       v.Error,
 		Duration:    v.Duration,
 		JournalFile: v.JournalFile,
+		FinishedRun: v.FinishedRun,
 	}
 	if j := v.Journal; j != nil {
 		if len(j.Replayed) > 0 {

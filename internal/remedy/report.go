@@ -25,6 +25,17 @@ const (
 	// StatusSkipped: the volume is not a Windows system volume (a recovery
 	// or data partition); reported, never logged.
 	StatusSkipped Status = "skipped"
+	// StatusUnrecognized: a partition that may hold Windows but is neither
+	// BitLocker nor NTFS as far as unbrick can tell (damaged signature,
+	// past the end of the image): logged, exit 5.
+	StatusUnrecognized Status = "unrecognized"
+	// StatusNoWindows: no Windows system volume on the target (or, booted
+	// on a host, on any of its disks): logged, exit 5.
+	StatusNoWindows Status = "no-windows"
+	// StatusBusy: another unbrick run holds the target; nothing was read
+	// for planning and nothing written. Not logged (the other run logs the
+	// host); exit 4.
+	StatusBusy Status = "busy"
 )
 
 // ExitCode maps a status to the process exit code it stands for.
@@ -32,11 +43,11 @@ func (s Status) ExitCode() int {
 	switch s {
 	case StatusRemediated, StatusAlreadyClean, StatusDryRun, StatusScanned, StatusSkipped, "":
 		return exitcode.OK
-	case StatusNeedsReview:
+	case StatusNeedsReview, StatusUnrecognized, StatusNoWindows:
 		return exitcode.NeedsReview
 	case StatusLocked:
 		return exitcode.Locked
-	case StatusRefused:
+	case StatusRefused, StatusBusy:
 		return exitcode.Refused
 	default:
 		return exitcode.Failure
@@ -89,6 +100,9 @@ type BitLockerInfo struct {
 	State       string      `json:"state,omitempty"`
 	Description string      `json:"description,omitempty"`
 	Protectors  []Protector `json:"protectors"`
+	// MetadataCopies says, per FVE metadata copy, "valid" or what is wrong
+	// with it.
+	MetadataCopies []string `json:"metadata_copies,omitempty"`
 	// Unlock outcome.
 	Unlocked     bool   `json:"unlocked"`
 	ProtectorID  string `json:"protector_id,omitempty"` // protector that opened it
@@ -178,8 +192,15 @@ type Volume struct {
 	// clear key or a startup key.
 	KeyDerivations int `json:"key_derivations,omitempty"`
 
-	Status      Status        `json:"status"`
-	Error       string        `json:"error,omitempty"`
+	Status Status `json:"status"`
+	Error  string `json:"error,omitempty"`
+	// LogError is set when the volume's fleet log record could not be
+	// saved (the status still says what happened on the disk); the run
+	// then exits 1 so that the missing record is noticed.
+	LogError string `json:"log_error,omitempty"`
+	// FinishedRun is the run ID of an interrupted fix whose undo journal
+	// this run rolled forward before its own work.
+	FinishedRun string        `json:"finished_run,omitempty"`
 	JournalFile string        `json:"journal_file,omitempty"`
 	Duration    time.Duration `json:"duration_ns"`
 	Finished    time.Time     `json:"finished"` // system clock, UTC
@@ -200,6 +221,9 @@ func ExitCode(vols []*Volume, scan bool) int {
 		c := v.Status.ExitCode()
 		if scan && c != exitcode.Failure {
 			c = exitcode.OK
+		}
+		if v.LogError != "" {
+			c = exitcode.Failure
 		}
 		codes = append(codes, c)
 	}

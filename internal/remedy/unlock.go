@@ -39,6 +39,12 @@ func (p *pipeline) unlock(base io.ReaderAt) error {
 		bi.Protectors = append(bi.Protectors, Protector{ID: pr.ID, Type: string(pr.Type), Code: fmt.Sprintf("0x%04x", pr.Code)})
 		ids = append(ids, pr.ID)
 	}
+	for i, c := range info.MetadataCopies {
+		if c != "valid" {
+			p.v.Notes = append(p.v.Notes, fmt.Sprintf("BitLocker metadata copy %d of %d is damaged (%s); unbrick uses a valid copy, and Windows repairs the damaged one", i+1, len(info.MetadataCopies), c))
+		}
+	}
+	bi.MetadataCopies = info.MetadataCopies
 	p.v.BitLocker = bi
 	p.v.Encryption = "BitLocker " + info.MethodName
 	p.v.VolumeID = info.VolumeGUID
