@@ -133,10 +133,11 @@ func TestWizardAccessibleNoWindows(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "blank.img")
 	os.WriteFile(img, make([]byte, 4<<20), 0o644)
-	s, _ := runAccessible(t, dir, "\n\n", "--log", "logs", img)
-	if !strings.Contains(s, "No Windows found") {
-		t.Fatalf("transcript:\n%s", s)
+	s, code := runAccessible(t, dir, "\n\n", "--log", "logs", img)
+	if !strings.Contains(s, "No Windows found") || code != 5 {
+		t.Fatalf("exit %d, want 5; transcript:\n%s", code, s)
 	}
+	requireRecord(t, filepath.Join(dir, "logs"), transcriptCode(t, s), "no-windows")
 }
 
 func TestWizardAccessibleRefused(t *testing.T) {

@@ -258,12 +258,11 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 	cands, err := t.Candidates()
 	if err != nil {
 		if errors.Is(err, disk.ErrUnrecognized) {
-			v := targetFailure(path, t.Size(), fmt.Errorf("%w: not a disk image or volume unbrick recognises%s", err, gzipHint(t)))
-			v.Status, v.Kind = StatusUnrecognized, "unrecognized"
+			// No partition table and no volume: nothing that could be
+			// Windows was found on this disk.
+			v := targetFailure(path, t.Size(), fmt.Errorf("no Windows system volume found: %w: not a disk image or volume unbrick recognises%s", err, gzipHint(t)))
+			v.Status, v.Kind = StatusNoWindows, "unrecognized"
 			v.Record = !o.OnHost // booted on a host: counted in the host's no-windows report
-			if o.OnHost {
-				v.Status = StatusNoWindows
-			}
 			if fix && v.Record && o.Log != nil {
 				logVolume(v, o)
 			}

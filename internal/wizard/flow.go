@@ -157,15 +157,17 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		}
 	}
 	if candidates == 0 {
+		code := w.recordUnfixed(vols)
 		body := "No Windows installation was found on: " + strings.Join(w.cfg.Targets, ", ") + "\n\n" + volumesText(vols) +
 			"\nIf this computer does have Windows, its disk may be hidden behind a RAID or Intel RST/VMD\n" +
 			"controller: do NOT change the firmware's storage mode (Windows would stop starting);\n" +
-			"call the help desk. Nothing was written to any disk."
+			"call the help desk. Nothing was written to any disk.\n\n" +
+			"Confirmation code:  " + code + "\nRead the confirmation code to the help desk."
 		if err := w.ui.Show("No Windows found", body); err != nil {
 			return 0, err
 		}
-		fmt.Fprintln(w.cfg.Out, "unbrick wizard: no Windows found; nothing was written.")
-		return remedy.ExitCode(vols, true), nil
+		fmt.Fprintf(w.cfg.Out, "unbrick wizard: no Windows found; nothing was written; confirmation code %s\n", code)
+		return remedy.ExitCode(vols, false), nil
 	}
 	if err := w.ui.Show("Disks and Windows volumes found", volumesText(vols)); err != nil {
 		return 0, err
@@ -383,6 +385,35 @@ func keptText(v *remedy.Volume) string {
 		}
 	}
 	return b.String()
+}
+
+// recordUnfixed writes the fleet log records of a scan that found nothing
+// to fix (no Windows, or only volumes unbrick cannot recognise), so that a
+// fleet report never counts this host as fine, and returns their
+// confirmation codes.
+func (w *wizard) recordUnfixed(vols []*remedy.Volume) string {
+	log, err := fleetlog.Open(w.cfg.LogDir)
+	if err != nil {
+		return "(none: the log could not be opened: " + err.Error() + ")"
+	}
+	o := w.scanOptions()
+	o.RunID = remedy.NewRunID(time.Now())
+	var codes []string
+	for _, v := range vols {
+		if !v.Record {
+			continue
+		}
+		r := v.FleetRecord(&o)
+		if err := log.Append(r); err != nil {
+			codes = append(codes, "(none: the log record could not be written: "+err.Error()+")")
+			continue
+		}
+		codes = append(codes, r.ConfirmationCode)
+	}
+	if len(codes) == 0 {
+		return "(none)"
+	}
+	return strings.Join(codes, ", ")
 }
 
 // fix runs the engine's fix with the fleet log, then shows the outcomes.

@@ -256,6 +256,10 @@ func statusAdvice(v *remedy.Volume) string {
 		return "Nothing was written: " + v.Error + ". Give this screen's code to the help desk; they will decide what to do."
 	case remedy.StatusNeedsReview:
 		return "A person must decide: " + v.Error + ". Give this screen's code to the help desk."
+	case remedy.StatusUnrecognized, remedy.StatusNoWindows:
+		return "Nothing was written: " + v.Error + ". Give this screen's code to the help desk."
+	case remedy.StatusBusy:
+		return "Nothing was written: " + v.Error + "."
 	case remedy.StatusFailed:
 		s := "Something went wrong: " + v.Error + "."
 		if v.JournalFile != "" {
