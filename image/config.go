@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/unbrick/unbrick/internal/inputfile"
 )
 
 // ConfigName is the settings file in the root of the LOGS partition.
@@ -45,15 +47,33 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// ReadConfigFile reads and parses the settings file at path (see
+// ParseConfig). A device, FIFO or directory is refused without blocking
+// (the error wraps inputfile.ErrNotRegular), and so is a file over
+// inputfile.MaxConfig (inputfile.ErrTooLarge). Errors name path (and the
+// line). On error the defaults are returned with it.
+func ReadConfigFile(path string) (Config, error) {
+	data, err := inputfile.Read(path, "settings file", inputfile.MaxConfig)
+	if err != nil {
+		return DefaultConfig(), err
+	}
+	return parseConfig(path, data)
+}
+
 // ParseConfig reads unbrick.conf. Unknown keys and bad values are errors
 // that name the line; missing keys keep their defaults. A UTF-8 BOM and
-// CRLF line ends (Notepad) are accepted.
+// CRLF line ends (Notepad) are accepted. More than inputfile.MaxConfig
+// bytes is an error (wrapping inputfile.ErrTooLarge).
 func ParseConfig(r io.Reader) (Config, error) {
-	c := DefaultConfig()
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	data, err := inputfile.ReadAll(r, ConfigName, "settings file", inputfile.MaxConfig)
 	if err != nil {
-		return c, fmt.Errorf("read %s: %w", ConfigName, err)
+		return DefaultConfig(), err
 	}
+	return parseConfig(ConfigName, data)
+}
+
+func parseConfig(name string, data []byte) (Config, error) {
+	c := DefaultConfig()
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
@@ -67,7 +87,7 @@ func ParseConfig(r io.Reader) (Config, error) {
 		}
 		k, v, ok := strings.Cut(line, "=")
 		if !ok {
-			return c, fmt.Errorf("%s line %d: %q is not \"key = value\"", ConfigName, n, line)
+			return c, fmt.Errorf("%s line %d: %q is not \"key = value\"", name, n, line)
 		}
 		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
 		switch k {
@@ -80,18 +100,18 @@ func ParseConfig(r io.Reader) (Config, error) {
 		case "disk_wait":
 			d, err := strconv.Atoi(v)
 			if err != nil {
-				return c, fmt.Errorf("%s line %d: disk_wait = %q is not a number of seconds", ConfigName, n, v)
+				return c, fmt.Errorf("%s line %d: disk_wait = %q is not a number of seconds", name, n, v)
 			}
 			c.DiskWait = d
 		default:
-			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font)", ConfigName, n, k)
+			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font)", name, n, k)
 		}
 		if err := c.Validate(); err != nil {
-			return c, fmt.Errorf("%s line %d: %w", ConfigName, n, err)
+			return c, fmt.Errorf("%s line %d: %w", name, n, err)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return c, fmt.Errorf("read %s: %w", ConfigName, err)
+		return c, fmt.Errorf("read %s: %w", name, err)
 	}
 	return c, c.Validate()
 }

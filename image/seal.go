@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"filippo.io/age"
+
+	"github.com/unbrick/unbrick/internal/inputfile"
 )
 
 // SealedSuffix marks a key file sealed with age (C2SP age-encryption.org/v1,
@@ -20,6 +22,9 @@ const DefaultWorkFactor = 18
 
 // MinPassphraseLen is the shortest passphrase accepted for sealing.
 const MinPassphraseLen = 8
+
+// maxUnsealed bounds what Unseal returns (a variable for tests).
+var maxUnsealed int64 = inputfile.MaxKeyExport
 
 // ErrWrongPassphrase is returned by Unseal when the passphrase does not open
 // the file.
@@ -52,7 +57,10 @@ func Seal(plaintext []byte, passphrase string, workFactor int) ([]byte, error) {
 }
 
 // Unseal decrypts an age file sealed with Seal. A passphrase that does not
-// fit returns ErrWrongPassphrase; a damaged file returns another error.
+// fit returns ErrWrongPassphrase; a damaged file returns another error, and
+// so does content over inputfile.MaxKeyExport once decrypted (wrapping
+// inputfile.ErrTooLarge). Read the sealed file itself with
+// inputfile.Read(path, "sealed key file", inputfile.MaxKeyExport).
 func Unseal(sealed []byte, passphrase string) ([]byte, error) {
 	id, err := age.NewScryptIdentity(passphrase)
 	if err != nil {
@@ -67,9 +75,13 @@ func Unseal(sealed []byte, passphrase string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("open sealed key file: %w", err)
 	}
-	data, err := io.ReadAll(r)
+	data, err := io.ReadAll(io.LimitReader(r, maxUnsealed+1))
 	if err != nil {
 		return nil, fmt.Errorf("open sealed key file (damaged?): %w", err)
+	}
+	if int64(len(data)) > maxUnsealed {
+		clear(data)
+		return nil, fmt.Errorf("sealed key file holds more than %d bytes once decrypted: %w; seal a smaller key export", maxUnsealed, inputfile.ErrTooLarge)
 	}
 	return data, nil
 }

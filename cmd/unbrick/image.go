@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"debug/elf"
 	"errors"
 	"flag"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/unbrick/unbrick/image"
 	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/inputfile"
+	"github.com/unbrick/unbrick/internal/keys"
 )
 
 // runImage is `unbrick image`: build the bootable USB image, read its logs.
@@ -86,14 +89,9 @@ func runImageBuild(e *env, args []string) int {
 	}
 	cfg := image.DefaultConfig()
 	if *configFile != "" {
-		f, err := os.Open(*configFile)
-		if err != nil {
-			return fail("config: %v", err)
-		}
-		cfg, err = image.ParseConfig(f)
-		f.Close()
-		if err != nil {
-			return fail("config %s: %v", *configFile, err)
+		var err error
+		if cfg, err = image.ReadConfigFile(*configFile); err != nil {
+			return fail("--config: %v", err)
 		}
 	}
 	if *mode != "" {
@@ -122,17 +120,17 @@ func runImageBuild(e *env, args []string) int {
 	}
 	var keyFiles []image.File
 	for _, k := range keys {
-		data, err := os.ReadFile(k)
+		data, err := inputfile.Read(k, "key file", inputfile.MaxKeyExport)
 		if err != nil {
-			return fail("key file: %v", err)
+			return fail("%v", err)
 		}
 		keyFiles = append(keyFiles, image.File{Name: filepath.Base(k), Data: data})
 	}
 	var rulesFile *image.File
 	if *rules != "" {
-		data, err := os.ReadFile(*rules)
+		data, err := inputfile.Read(*rules, "rules file", inputfile.MaxRules)
 		if err != nil {
-			return fail("rules file: %v", err)
+			return fail("%v", err)
 		}
 		rulesFile = &image.File{Name: filepath.Base(*rules), Data: data}
 	}
@@ -167,11 +165,14 @@ func runImageBuild(e *env, args []string) int {
 // statically linked x86-64 Linux ELF (no PT_INTERP): the initramfs has no
 // dynamic loader and no libc.
 func readStaticInit(p string) ([]byte, error) {
-	f, err := elf.Open(p)
+	data, err := inputfile.Read(p, "/init binary", inputfile.MaxProgram)
+	if err != nil {
+		return nil, err
+	}
+	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("/init binary %s: not a Linux ELF program (%v); build a static one with scripts/build-static.sh and pass --init", p, err)
 	}
-	defer f.Close()
 	if f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
 		return nil, fmt.Errorf("/init binary %s is not an x86-64 executable", p)
 	}
@@ -180,19 +181,17 @@ func readStaticInit(p string) ([]byte, error) {
 			return nil, fmt.Errorf("/init binary %s is dynamically linked; build a static one with scripts/build-static.sh and run that (or pass --init STATIC_BINARY)", p)
 		}
 	}
-	return os.ReadFile(p)
+	return data, nil
 }
 
 // buildPassphrase reads the sealing passphrase from a file (first line) or
 // asks twice on the terminal.
 func buildPassphrase(e *env, file string) (string, error) {
 	if file != "" {
-		data, err := os.ReadFile(file)
+		line, err := keys.ReadPassphraseFile(file)
 		if err != nil {
-			return "", fmt.Errorf("passphrase file: %w", err)
+			return "", fmt.Errorf("--passphrase-file: %w", err)
 		}
-		line, _, _ := strings.Cut(string(data), "\n")
-		line = strings.TrimRight(line, "\r")
 		if len(line) < image.MinPassphraseLen {
 			return "", fmt.Errorf("passphrase in %s is shorter than %d characters", file, image.MinPassphraseLen)
 		}

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/unbrick/unbrick/bitlocker"
@@ -86,31 +83,11 @@ func (k *keyFlags) resolve(e *env) (*keySource, error) {
 		rps = append(rps, v)
 	}
 	if f := k.recoveryPasswordFile; f != "" {
-		var r io.Reader
-		if f == "-" {
-			r = e.Stdin
-		} else {
-			fh, err := os.Open(f)
-			if err != nil {
-				return nil, usage("--recovery-password-file: %v", err)
-			}
-			defer fh.Close()
-			r = fh
+		lines, err := keys.ReadRecoveryPasswordFile(f, e.Stdin)
+		if err != nil {
+			return nil, usage("--recovery-password-file: %v", err)
 		}
-		sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
-		n := 0
-		for sc.Scan() {
-			if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
-				rps = append(rps, line)
-				n++
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, usage("--recovery-password-file %s: %v", f, err)
-		}
-		if n == 0 {
-			return nil, usage("--recovery-password-file %s holds no recovery password", f)
-		}
+		rps = append(rps, lines...)
 	}
 	pws := append([]string(nil), k.passwords...)
 	if v := e.Getenv(envPassword); v != "" {
@@ -124,12 +101,9 @@ func (k *keyFlags) resolve(e *env) (*keySource, error) {
 		ks.explicit = append(ks.explicit, bitlocker.RawFVEK(b))
 	}
 	for _, f := range k.beks {
-		b, err := os.ReadFile(f)
+		b, err := keys.ReadBEKFile(f)
 		if err != nil {
 			return nil, usage("--bek: %v", err)
-		}
-		if len(b) > 1<<16 {
-			return nil, usage("--bek %s: %d bytes, too large for a .BEK file", f, len(b))
 		}
 		ks.explicit = append(ks.explicit, bitlocker.BEK(b))
 	}

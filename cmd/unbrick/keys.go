@@ -58,13 +58,9 @@ func keysPassphrase(e *env, file string) keys.PassphraseFunc {
 func readIdentities(files []string) ([]keys.Identity, error) {
 	var ids []keys.Identity
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		got, err := keys.ReadIdentityFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("identity file: %w", err)
-		}
-		got, err := keys.ParseIdentities(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, err
 		}
 		ids = append(ids, got...)
 	}
@@ -126,21 +122,11 @@ func runKeysSeal(e *env, args []string) int {
 		opts.Recipients = append(opts.Recipients, rc)
 	}
 	for _, f := range recipFiles {
-		b, err := os.ReadFile(f)
+		rs, err := keys.ReadRecipientsFile(f)
 		if err != nil {
-			return fail("recipients file: %v", err)
+			return fail("%v", err)
 		}
-		for i, l := range strings.Split(string(b), "\n") {
-			l = strings.TrimSpace(l)
-			if l == "" || strings.HasPrefix(l, "#") {
-				continue
-			}
-			rc, err := keys.ParseRecipient(l)
-			if err != nil {
-				return fail("%s: line %d: %v", f, i+1, err)
-			}
-			opts.Recipients = append(opts.Recipients, rc)
-		}
+		opts.Recipients = append(opts.Recipients, rs...)
 	}
 
 	// Read and check every file before asking for a passphrase.

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
+	"github.com/unbrick/unbrick/internal/inputfile"
 	"github.com/unbrick/unbrick/internal/keys"
 )
 
@@ -25,7 +25,7 @@ func LoadInventory(path string, opts keys.LoadOptions) ([]InventoryItem, error) 
 	if err != nil && !errors.Is(err, keys.ErrUnknownFormat) {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
-	data, rerr := os.ReadFile(path)
+	data, rerr := inputfile.Read(path, "inventory file", inputfile.MaxKeyExport)
 	if rerr != nil {
 		return nil, fmt.Errorf("inventory: %w", rerr)
 	}

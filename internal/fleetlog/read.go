@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/unbrick/unbrick/internal/inputfile"
 )
 
 // LoadedRecord is a record with where it was read.
@@ -77,7 +79,7 @@ func ReadPaths(paths []string) ([]LoadedRecord, []ReadProblem, error) {
 }
 
 func readFile(path string) ([]LoadedRecord, []ReadProblem, error) {
-	f, err := os.Open(path)
+	f, err := inputfile.Open(path, "fleet log")
 	if err != nil {
 		return nil, nil, fmt.Errorf("log: %w", err)
 	}

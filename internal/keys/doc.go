@@ -4,6 +4,19 @@
 // Status: usable. LoadFile/LoadFiles/Parse/ParseFile, Entry, Set (NewSet,
 // ForProtector, ForComputer, ForSerial, Candidates), NormalizeKeyID,
 // NormalizeRecoveryPassword, Seal and sealed (age) bundles all work.
+// ReadBEKFile, ReadRecoveryPasswordFile ("-" = standard input),
+// ReadPassphraseFile, ReadIdentityFile and ReadRecipientsFile read the
+// small files the key flags name.
+//
+// # Reading files
+//
+// Every file is read whole through internal/inputfile: a device, FIFO,
+// socket or directory is refused without blocking (errors wrap
+// inputfile.ErrNotRegular) and so is a file over its limit (errors wrap
+// inputfile.ErrTooLarge): 256 MiB for a key export (a sealed bundle's
+// decrypted content too), 1 MiB for a list of recovery passwords or
+// recipients, 64 KiB for a BEK, passphrase or identity file. Standard
+// input, where accepted, has the same limit.
 //
 // # Formats
 //

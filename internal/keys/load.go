@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/unbrick/unbrick/internal/inputfile"
 )
 
 // MaxFileSize bounds a key file LoadFile will read (256 MiB: a million-row
-// export is about 100 MiB).
-const MaxFileSize = 256 << 20
+// export is about 100 MiB). It is inputfile.MaxKeyExport.
+const MaxFileSize = inputfile.MaxKeyExport
 
 // ErrUnknownFormat: the file is none of the key export layouts Parse knows.
 var ErrUnknownFormat = errors.New("unrecognised key file format")
@@ -67,24 +68,12 @@ func LoadFiles(paths []string, opts LoadOptions) ([]Entry, error) {
 // reported in the Result, not as an error; the error is for a file that
 // cannot be read or recognised at all.
 func ParseFile(path string, opts LoadOptions) (*Result, error) {
-	f, err := os.Open(path)
+	// inputfile refuses a device, FIFO, socket or directory (without
+	// blocking on a FIFO) and a file over MaxFileSize; its errors name the
+	// path and wrap inputfile.ErrNotRegular / inputfile.ErrTooLarge.
+	data, err := inputfile.Read(path, "key file", MaxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("open key file: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("key file %s is a directory; name the export file", path)
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("key file %s is %d bytes; more than the %d-byte limit for a key export", path, st.Size(), MaxFileSize)
-	}
-	data := make([]byte, st.Size())
-	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
-		return nil, fmt.Errorf("read key file %s: %w", path, err)
+		return nil, err
 	}
 	return Parse(path, data, opts)
 }

@@ -2,9 +2,9 @@ package keys
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"strings"
+
+	"github.com/unbrick/unbrick/internal/inputfile"
 )
 
 // PassphraseEnv is the environment variable that may hold a sealed bundle's
@@ -45,15 +45,18 @@ func lookupPassphrase(bundle, file string, getenv func(string) string, prompt Pa
 }
 
 // ReadPassphraseFile returns the first line of file, without its line end.
+// The file must be a regular file of at most inputfile.MaxKeyFile bytes;
+// a device, FIFO or directory is refused without blocking.
 func ReadPassphraseFile(file string) (string, error) {
-	b, err := os.ReadFile(file)
+	b, err := inputfile.Read(file, "passphrase file", inputfile.MaxKeyFile)
 	if err != nil {
-		return "", fmt.Errorf("passphrase file: %w", err)
+		return "", err
 	}
+	defer clear(b)
 	line, _, _ := strings.Cut(string(b), "\n")
 	line = strings.TrimSuffix(line, "\r")
 	if line == "" {
-		return "", errors.New("passphrase file " + file + ": first line is empty")
+		return "", errors.New("passphrase file " + file + ": first line is empty; put the passphrase on the first line")
 	}
 	return line, nil
 }

@@ -11,6 +11,8 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
+
+	"github.com/unbrick/unbrick/internal/inputfile"
 )
 
 // Identity is an age identity (X25519, SSH) that can open a sealed bundle.
@@ -97,7 +99,8 @@ func openSealed(name string, data []byte, opts LoadOptions) (*Result, error) {
 		return nil, fmt.Errorf("%s: sealed key bundle is damaged (authentication failed): %w", name, err)
 	}
 	if len(plain) > maxSealedPlain {
-		return nil, fmt.Errorf("%s: sealed key bundle is larger than %d bytes", name, maxSealedPlain)
+		clear(plain)
+		return nil, fmt.Errorf("%s: the decrypted sealed key bundle is larger than %d MiB: %w; seal a smaller export", name, maxSealedPlain>>20, inputfile.ErrTooLarge)
 	}
 	if bytes.HasPrefix(plain, []byte(strings.Join(sealedHeader, ",")+"\n")) {
 		return parseSealedPlain(name, plain)

@@ -50,7 +50,7 @@ func (p *pipeline) evaluate() error {
 	for _, d := range set.Decide(facts) {
 		f := File{Path: d.File.Path, Size: d.File.Size, MTime: d.File.MTime.UTC(), SHA256: d.File.SHA256,
 			Verdict: verdictName(d.Verdict.Action), Reason: d.Verdict.Reason, Rule: d.Verdict.Rule,
-			Action: ActionNone, record: refs[d.File.Path]}
+			Action: ActionNone, record: refs[d.File.Path], cause: d.Verdict.Cause}
 		if d.File.AllZero != nil {
 			f.AllZero = *d.File.AllZero
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/rules"
 	"github.com/unbrick/unbrick/internal/undo"
 	"github.com/unbrick/unbrick/ntfs"
 )
@@ -160,6 +161,7 @@ func (p *pipeline) remediate() error {
 		return err
 	}
 	review := false
+	var causes rules.Cause
 	for i := range p.v.Files {
 		f := &p.v.Files[i]
 		switch f.Verdict {
@@ -174,6 +176,7 @@ func (p *pipeline) remediate() error {
 			}
 			f.Action = ActionReview
 			review = true
+			causes |= f.cause
 		default:
 			f.Action = ActionKept
 		}
@@ -181,7 +184,7 @@ func (p *pipeline) remediate() error {
 	if len(p.faulty) == 0 {
 		if review {
 			p.v.Status = StatusNeedsReview
-			p.v.Error = "a file matched the rule but its time is outside the faulty window: a human must decide"
+			p.v.Error = "a file matched a rule but needs review (" + causes.String() + "): a human must decide"
 		} else {
 			p.v.Status = StatusAlreadyClean
 		}
@@ -241,7 +244,7 @@ func (p *pipeline) remediate() error {
 	}
 	if review {
 		p.v.Status = StatusNeedsReview
-		p.v.Error = "faulty files deleted; another match is outside the faulty window: a human must decide"
+		p.v.Error = "faulty files deleted; another match needs review (" + causes.String() + "): a human must decide"
 	} else {
 		p.v.Status = StatusRemediated
 	}

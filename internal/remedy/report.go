@@ -5,6 +5,7 @@ import (
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/hostid"
+	"github.com/unbrick/unbrick/internal/rules"
 )
 
 // Status is a volume's outcome, as the fleet log records it.
@@ -82,7 +83,9 @@ type File struct {
 	Action  string    `json:"action"`
 	Rule    string    `json:"rule,omitempty"`
 
-	record uint64 // MFT record number (verification)
+	record uint64      // MFT record number (verification)
+	cause  rules.Cause // why the verdict is needs-review
+
 }
 
 // Protector is one BitLocker key protector as reported.

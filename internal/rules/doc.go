@@ -2,7 +2,8 @@
 //
 // Status: usable. Builtin() (rule crowdstrike-2024-07-19), Parse/ParseFile
 // for --rules files, Set.Evaluate (one file), Set.Decide (a host's files,
-// with max_files), Set.Dirs (where to look).
+// with max_files and max_files_per_host), Set.Dirs (where to look),
+// Verdict.Cause (why a file needs review).
 //
 // # Built-in rule
 //
@@ -19,6 +20,7 @@
 //
 //	{
 //	  "format": "unbrick-rules/1",
+//	  "max_files_per_host": 8,                 // optional, 1..100, default 8: more deletions on one host, all rules together -> all needs-review
 //	  "rules": [{
 //	    "id": "vendor-2025-03-01",            // required, unique
 //	    "description": "what and why",         // optional
@@ -41,12 +43,23 @@
 // inclusive byte counts; sha256 lists digests of known-bad content; all_zero
 // means non-empty content of only zero bytes. A file that matches directory
 // and name is delete when a faulty_when condition holds, else keep when a
-// good_when condition holds, else needs-review.
+// good_when condition holds, else needs-review. A needs-review verdict
+// carries a Cause naming why (a faulty_when window, size bound, digest or
+// all_zero test that did not hold; max_files; max_files_per_host; a
+// directory; unreadable content), and its Reason lists each failed member
+// ("faulty_when[0]: size 500 bytes, not within [1000, 2000]"). Causes of
+// several files combine with |; Cause.String names them for a host-level
+// message.
 //
 // Safety: the directory must lie under the allowlist (default
-// Windows/System32/drivers/<vendor>/, any vendor, or deeper); absolute
-// paths, drive letters, "." and ".." are refused; a rule never deletes a
-// directory; a rule that would delete more than max_files files on one
-// volume deletes none of them (they become needs-review). Every error names
-// the file, line, rule and field.
+// Windows/System32/drivers/<vendor>/, any vendor, or deeper) and not under
+// the denylist (default Windows/System32/drivers/etc, which holds the
+// hosts file, and anything below it); absolute paths, drive letters, "."
+// and ".." are refused; a rule never deletes a directory; a rule that
+// would delete more than max_files files on one volume deletes none of
+// them, and when the rules together would delete more than
+// max_files_per_host (default 8, at most 100) files on one volume none is
+// deleted (they become needs-review). Every error names the file, line,
+// rule and field. ParseFile reads through internal/inputfile: a device,
+// FIFO or directory, or a file over 4 MiB, is refused.
 package rules

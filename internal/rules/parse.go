@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/unbrick/unbrick/internal/inputfile"
 )
 
 // FormatID is the value of the "format" member of a rules file.
 const FormatID = "unbrick-rules/1"
 
-// MaxRuleFileSize bounds a rules file.
-const MaxRuleFileSize = 1 << 20
+// MaxRuleFileSize bounds a rules file (inputfile.MaxRules, 4 MiB).
+const MaxRuleFileSize = inputfile.MaxRules
 
 // MaxFilesLimit is the largest max_files a rule may set.
 const MaxFilesLimit = 100
@@ -23,10 +24,22 @@ const MaxFilesLimit = 100
 // DefaultMaxFiles is max_files when a rule does not set it.
 const DefaultMaxFiles = 4
 
+// DefaultMaxFilesPerHost is max_files_per_host when a rules file does not
+// set it: the most files the whole set may delete on one host (one Windows
+// volume), whatever each rule's max_files.
+const DefaultMaxFilesPerHost = 8
+
+// MaxFilesPerHostLimit is the largest max_files_per_host a rules file may
+// set.
+const MaxFilesPerHostLimit = 100
+
 // Options control parsing.
 type Options struct {
 	// Allow is the directory allowlist; nil means DefaultAllow.
 	Allow []string
+	// Deny lists directories no rule may name, even inside Allow (each
+	// with everything under it); nil means DefaultDeny.
+	Deny []string
 }
 
 // Error is a problem in a rules file, with where it is.
@@ -56,8 +69,9 @@ func (e *Error) Error() string {
 }
 
 type fileJSON struct {
-	Format string            `json:"format"`
-	Rules  []json.RawMessage `json:"rules"`
+	Format          string            `json:"format"`
+	MaxFilesPerHost *int              `json:"max_files_per_host"`
+	Rules           []json.RawMessage `json:"rules"`
 }
 
 type ruleJSON struct {
@@ -79,18 +93,14 @@ type conditionJSON struct {
 	AllZero        *bool    `json:"all_zero"`
 }
 
-// ParseFile reads a rules file (see Parse).
+// ParseFile reads a rules file (see Parse). A device, FIFO, socket or
+// directory is refused without blocking (the error wraps
+// inputfile.ErrNotRegular), and so is a file over MaxRuleFileSize
+// (inputfile.ErrTooLarge); the errors name the path.
 func ParseFile(path string, opts Options) (*Set, error) {
-	st, err := os.Stat(path)
+	data, err := inputfile.Read(path, "rules file", MaxRuleFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("rules file: %w", err)
-	}
-	if st.Size() > MaxRuleFileSize {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("is %d bytes; a rules file is at most %d", st.Size(), MaxRuleFileSize)}
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("rules file: %w", err)
+		return nil, err
 	}
 	return Parse(path, data, opts)
 }
@@ -99,9 +109,12 @@ func ParseFile(path string, opts Options) (*Set, error) {
 // [...]}, unknown members refused. Every problem is an *Error naming the
 // line, the rule and the field.
 func Parse(name string, data []byte, opts Options) (*Set, error) {
-	allow := opts.Allow
+	allow, deny := opts.Allow, opts.Deny
 	if allow == nil {
 		allow = DefaultAllow
+	}
+	if deny == nil {
+		deny = DefaultDeny
 	}
 	data = bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF})
 	var f fileJSON
@@ -114,7 +127,14 @@ func Parse(name string, data []byte, opts Options) (*Set, error) {
 	if len(f.Rules) == 0 {
 		return nil, &Error{File: name, Field: "rules", Msg: "no rules"}
 	}
-	s := &Set{}
+	s := &Set{MaxFilesPerHost: DefaultMaxFilesPerHost}
+	if n := f.MaxFilesPerHost; n != nil {
+		if *n < 1 || *n > MaxFilesPerHostLimit {
+			return nil, &Error{File: name, Line: lineOfKey(data, 0, "max_files_per_host"), Field: "max_files_per_host",
+				Msg: fmt.Sprintf("is %d; want 1..%d", *n, MaxFilesPerHostLimit)}
+		}
+		s.MaxFilesPerHost = *n
+	}
 	seen := map[string]bool{}
 	pos := 0
 	for i, raw := range f.Rules {
@@ -143,7 +163,7 @@ func Parse(name string, data []byte, opts Options) (*Set, error) {
 			}
 			return &Error{File: name, Line: l, Rule: label, Field: field, Msg: msg}
 		}
-		r, err := buildRule(rj, allow, fail)
+		r, err := buildRule(rj, allow, deny, fail)
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +177,7 @@ func Parse(name string, data []byte, opts Options) (*Set, error) {
 	return s, nil
 }
 
-func buildRule(rj ruleJSON, allow []string, fail func(field, msg string) error) (*Rule, error) {
+func buildRule(rj ruleJSON, allow, deny []string, fail func(field, msg string) error) (*Rule, error) {
 	r := &Rule{ID: strings.TrimSpace(rj.ID), Description: rj.Description, Name: rj.Name, MaxFiles: DefaultMaxFiles}
 	if r.ID == "" {
 		return nil, fail("id", "is missing; give the rule a short name such as vendor-2025-01-31")
@@ -168,6 +188,13 @@ func buildRule(rj ruleJSON, allow []string, fail func(field, msg string) error) 
 	}
 	if !allowed(dir, allow) {
 		return nil, fail("directory", fmt.Sprintf("%q is outside the allowed directories (%s)", dir, strings.Join(allow, ", ")))
+	}
+	if d, ok := under(dir, deny); ok {
+		why := ""
+		if strings.EqualFold(strings.Trim(d, "/"), "Windows/System32/drivers/etc") {
+			why = " (it holds the hosts file and network settings, not driver files)"
+		}
+		return nil, fail("directory", fmt.Sprintf("%q is under %s, where rules may never delete%s; name the vendor's own directory", dir, d, why))
 	}
 	r.Directory = dir
 	if err := checkGlob(rj.Name); err != nil {

@@ -12,6 +12,12 @@ import (
 // for exactly one path element. Comparison ignores case.
 var DefaultAllow = []string{"Windows/System32/drivers/*"}
 
+// DefaultDeny lists directories inside the allowlist that no rule may
+// name, with everything under them: Windows/System32/drivers/etc holds the
+// hosts file, networks, protocol and services, not any vendor's driver
+// files. Comparison ignores case.
+var DefaultDeny = []string{"Windows/System32/drivers/etc"}
+
 // cleanDir checks a rule's directory and returns it normalised (forward
 // slashes, no leading or trailing slash). It refuses absolute paths, drive
 // letters, "." and ".." elements, empty elements and control characters.
@@ -49,8 +55,16 @@ func cleanDir(d string) (string, error) {
 // patterns: the pattern's elements ("*" = any one element) must match the
 // first elements of dir, case-insensitively.
 func allowed(dir string, allow []string) bool {
+	_, ok := under(dir, allow)
+	return ok
+}
+
+// under returns the first pattern of list that dir (clean) lies under
+// (equal to, or inside): the pattern's elements ("*" = any one element)
+// match the first elements of dir, case-insensitively.
+func under(dir string, list []string) (string, bool) {
 	de := strings.Split(strings.ToLower(dir), "/")
-	for _, a := range allow {
+	for _, a := range list {
 		pe := strings.Split(strings.ToLower(strings.Trim(strings.ReplaceAll(a, `\`, "/"), "/")), "/")
 		if len(de) < len(pe) {
 			continue
@@ -63,10 +77,10 @@ func allowed(dir string, allow []string) bool {
 			}
 		}
 		if ok {
-			return true
+			return a, true
 		}
 	}
-	return false
+	return "", false
 }
 
 // checkGlob validates a name glob: path.Match syntax, no path separator,

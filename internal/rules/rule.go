@@ -23,6 +23,69 @@ type Verdict struct {
 	Action Action
 	Reason string
 	Rule   string // rule ID
+	// Cause says why Action is NeedsReview (0 for Delete and Keep); Reason
+	// has the detail. Causes of several files combine with |, and
+	// Cause.String names them all for a host-level message.
+	Cause Cause
+}
+
+// Cause is why a file needs review: a set of bits, one per kind of reason.
+type Cause uint16
+
+// Causes of NeedsReview.
+const (
+	// CauseWindow: no faulty_when condition held, and for at least one the
+	// last-write time is outside its modified_from/modified_before window.
+	CauseWindow Cause = 1 << iota
+	// CauseSize: as CauseWindow, for a min_size/max_size bound.
+	CauseSize
+	// CauseDigest: as CauseWindow, for a sha256 list without the file's digest.
+	CauseDigest
+	// CauseNotZero: as CauseWindow, for all_zero on content that is not.
+	CauseNotZero
+	// CauseMaxFiles: the file is faulty, but its rule would delete more
+	// files on the host than its max_files.
+	CauseMaxFiles
+	// CauseHostCap: the file is faulty, but the set would delete more files
+	// on the host than max_files_per_host.
+	CauseHostCap
+	// CauseDirectory: the match is a directory; rules never delete those.
+	CauseDirectory
+	// CauseUnreadable: the content a condition needs could not be read.
+	CauseUnreadable
+)
+
+var causeText = []struct {
+	c    Cause
+	text string
+}{
+	{CauseWindow, "last-write time outside the faulty window"},
+	{CauseSize, "size outside the faulty size bounds"},
+	{CauseDigest, "SHA-256 not on the known-bad list"},
+	{CauseNotZero, "content not all zero bytes"},
+	{CauseMaxFiles, "more matching faulty files than the rule's max_files"},
+	{CauseHostCap, "more faulty files on the host than max_files_per_host"},
+	{CauseDirectory, "a directory matched"},
+	{CauseUnreadable, "content could not be read"},
+}
+
+// String names every cause in c, separated by "; ", for messages such as
+// "a file matched a rule but needs review (last-write time outside the
+// faulty window)". The zero Cause is "no cause recorded".
+func (c Cause) String() string {
+	if c == 0 {
+		return "no cause recorded"
+	}
+	var parts []string
+	for _, t := range causeText {
+		if c&t.c != 0 {
+			parts = append(parts, t.text)
+		}
+	}
+	if rest := c &^ (CauseUnreadable<<1 - 1); rest != 0 {
+		parts = append(parts, fmt.Sprintf("cause %#x", uint16(rest)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Rule targets files named by a glob in one directory of a Windows volume.
@@ -59,28 +122,38 @@ type Condition struct {
 
 func (c *Condition) needsContent() bool { return c.AllZero || len(c.SHA256) > 0 }
 
-// holds evaluates the condition; reason describes why it held.
-func (c *Condition) holds(f *FileFacts) (ok bool, reason string, err error) {
+// holds evaluates the condition: when it holds, reason describes why;
+// when it does not, miss names the members that failed and missWhy
+// describes each ("last written ..., not inside the window [...)"). The
+// time and size members are always checked; the content members (sha256,
+// all_zero) only when those held, so a file outside the window is not
+// read for nothing. err is a content read error.
+func (c *Condition) holds(f *FileFacts) (ok bool, reason string, miss Cause, missWhy []string, err error) {
 	var why []string
 	if !c.ModifiedFrom.IsZero() || !c.ModifiedBefore.IsZero() {
-		if !c.ModifiedFrom.IsZero() && f.MTime.Before(c.ModifiedFrom) {
-			return false, "", nil
+		text := fmt.Sprintf("last written %s, %s", fmtTime(f.MTime), c.windowText())
+		if !c.ModifiedFrom.IsZero() && f.MTime.Before(c.ModifiedFrom) || !c.ModifiedBefore.IsZero() && !f.MTime.Before(c.ModifiedBefore) {
+			miss |= CauseWindow
+			missWhy = append(missWhy, fmt.Sprintf("last written %s, not %s", fmtTime(f.MTime), c.windowText()))
+		} else {
+			why = append(why, text)
 		}
-		if !c.ModifiedBefore.IsZero() && !f.MTime.Before(c.ModifiedBefore) {
-			return false, "", nil
-		}
-		why = append(why, fmt.Sprintf("last written %s, %s", fmtTime(f.MTime), c.windowText()))
-	}
-	if c.MinSize != nil && f.Size < *c.MinSize || c.MaxSize != nil && f.Size > *c.MaxSize {
-		return false, "", nil
 	}
 	if c.MinSize != nil || c.MaxSize != nil {
-		why = append(why, fmt.Sprintf("size %d bytes %s", f.Size, c.sizeText()))
+		if c.MinSize != nil && f.Size < *c.MinSize || c.MaxSize != nil && f.Size > *c.MaxSize {
+			miss |= CauseSize
+			missWhy = append(missWhy, fmt.Sprintf("size %d bytes, not %s", f.Size, c.sizeText()))
+		} else {
+			why = append(why, fmt.Sprintf("size %d bytes %s", f.Size, c.sizeText()))
+		}
+	}
+	if miss != 0 {
+		return false, "", miss, missWhy, nil
 	}
 	if len(c.SHA256) > 0 {
 		sum, err := f.sha256()
 		if err != nil {
-			return false, "", err
+			return false, "", 0, nil, err
 		}
 		found := false
 		for _, s := range c.SHA256 {
@@ -89,21 +162,21 @@ func (c *Condition) holds(f *FileFacts) (ok bool, reason string, err error) {
 			}
 		}
 		if !found {
-			return false, "", nil
+			return false, "", CauseDigest, []string{"SHA-256 " + sum + " is not on the rule's list"}, nil
 		}
 		why = append(why, "SHA-256 "+sum+" is on the rule's list")
 	}
 	if c.AllZero {
 		z, err := f.allZero()
 		if err != nil {
-			return false, "", err
+			return false, "", 0, nil, err
 		}
 		if !z {
-			return false, "", nil
+			return false, "", CauseNotZero, []string{fmt.Sprintf("content (%d bytes) is not all zero bytes", f.Size)}, nil
 		}
 		why = append(why, fmt.Sprintf("content is all zero bytes (%d bytes)", f.Size))
 	}
-	return true, strings.Join(why, "; "), nil
+	return true, strings.Join(why, "; "), 0, nil, nil
 }
 
 func (c *Condition) windowText() string {

@@ -138,7 +138,7 @@ func TestDecideMaxFiles(t *testing.T) {
 		t.Fatalf("%d decisions", len(ds))
 	}
 	for _, d := range ds {
-		if d.Verdict.Action != NeedsReview || !strings.Contains(d.Verdict.Reason, "more than its limit of 4") {
+		if d.Verdict.Action != NeedsReview || !strings.Contains(d.Verdict.Reason, "more than its max_files (4)") {
 			t.Errorf("%s: %+v", d.File.Path, d.Verdict)
 		}
 	}

@@ -11,6 +11,34 @@ import (
 // match a file decides it.
 type Set struct {
 	Rules []*Rule
+	// MaxFilesPerHost caps the files the whole set deletes on one host
+	// (one Windows volume; see Decide): max_files_per_host in a rules file,
+	// 1..MaxFilesPerHostLimit. 0 means DefaultMaxFilesPerHost.
+	MaxFilesPerHost int
+}
+
+// HostCap returns the per-host deletion cap in force: MaxFilesPerHost, or
+// DefaultMaxFilesPerHost when that is 0 (negative counts as 0; anything
+// above MaxFilesPerHostLimit as that limit).
+func (s *Set) HostCap() int {
+	switch n := s.MaxFilesPerHost; {
+	case n <= 0:
+		return DefaultMaxFilesPerHost
+	case n > MaxFilesPerHostLimit:
+		return MaxFilesPerHostLimit
+	default:
+		return n
+	}
+}
+
+// CheckHostCap returns an error naming the cap when deleting n files on
+// one host would exceed it, for a caller that adds deletions after Decide
+// (a technician's approvals, say). Decide applies the cap itself.
+func (s *Set) CheckHostCap(n int) error {
+	if c := s.HostCap(); n > c {
+		return fmt.Errorf("the rules would delete %d files on this host, more than max_files_per_host (%d); nothing is deleted automatically: check the files, or raise max_files_per_host in the rules file (at most %d)", n, c, MaxFilesPerHostLimit)
+	}
+	return nil
 }
 
 // BuiltinID is the ID of the built-in rule.
@@ -78,39 +106,50 @@ func (s *Set) Evaluate(f *FileFacts) (v Verdict, ok bool) {
 	return Verdict{}, false
 }
 
-// Evaluate decides one file the rule matches (see Rule).
+// Evaluate decides one file the rule matches (see Rule). A NeedsReview
+// verdict's Cause and Reason say why: a directory, unreadable content, or
+// which members of the faulty_when conditions did not hold.
 func (r *Rule) Evaluate(f *FileFacts) Verdict {
 	v := Verdict{Rule: r.ID}
-	if f.IsDir {
-		v.Action, v.Reason = NeedsReview, "is a directory; rules never delete directories"
+	review := func(c Cause, reason string) Verdict {
+		v.Action, v.Cause, v.Reason = NeedsReview, c, reason
 		return v
 	}
-	for _, c := range r.FaultyWhen {
-		ok, why, err := c.holds(f)
+	if f.IsDir {
+		return review(CauseDirectory, "is a directory; rules never delete directories")
+	}
+	var miss Cause
+	var missWhy []string
+	for i, c := range r.FaultyWhen {
+		ok, why, m, mw, err := c.holds(f)
 		if err != nil {
-			v.Action, v.Reason = NeedsReview, "cannot check the file: "+err.Error()
-			return v
+			return review(CauseUnreadable, "cannot check the file: "+err.Error())
 		}
 		if ok {
 			v.Action, v.Reason = Delete, "faulty: "+why
 			return v
 		}
+		miss |= m
+		for _, w := range mw {
+			missWhy = append(missWhy, fmt.Sprintf("faulty_when[%d]: %s", i, w))
+		}
 	}
 	for _, c := range r.GoodWhen {
-		ok, why, err := c.holds(f)
+		ok, why, _, _, err := c.holds(f)
 		if err != nil {
-			v.Action, v.Reason = NeedsReview, "cannot check the file: "+err.Error()
-			return v
+			return review(CauseUnreadable, "cannot check the file: "+err.Error())
 		}
 		if ok {
 			v.Action, v.Reason = Keep, "good: "+why
 			return v
 		}
 	}
-	v.Action = NeedsReview
-	v.Reason = fmt.Sprintf("name matches %s but it is neither faulty nor known good (last written %s, %d bytes): check it, and the host clock",
-		r.Name, fmtTime(f.MTime), f.Size)
-	return v
+	advice := "check it"
+	if miss&CauseWindow != 0 {
+		advice = "check it, and the host clock"
+	}
+	return review(miss, fmt.Sprintf("name matches %s but it is neither faulty nor known good (last written %s, %d bytes; %s): %s",
+		r.Name, fmtTime(f.MTime), f.Size, strings.Join(missWhy, "; "), advice))
 }
 
 // Decision is a verdict on one file of a host.
@@ -120,8 +159,11 @@ type Decision struct {
 }
 
 // Decide evaluates every file of one host (one Windows volume) and applies
-// each rule's MaxFiles: when a rule would delete more files than that, all
-// of its deletions become NeedsReview. Files no rule targets are left out.
+// the deletion caps: when a rule would delete more files than its
+// MaxFiles, all of its deletions become NeedsReview (CauseMaxFiles); then,
+// when the remaining deletions of all rules together exceed HostCap
+// (max_files_per_host), all of them become NeedsReview (CauseHostCap), so
+// nothing is deleted automatically. Files no rule targets are left out.
 // The result is sorted by path.
 func (s *Set) Decide(files []*FileFacts) []Decision {
 	var out []Decision
@@ -136,15 +178,29 @@ func (s *Set) Decide(files []*FileFacts) []Decision {
 		}
 		out = append(out, Decision{File: f, Verdict: v})
 	}
+	total := 0
 	for i := range out {
 		v := &out[i].Verdict
 		if v.Action != Delete {
 			continue
 		}
 		if r := s.rule(v.Rule); r != nil && deletes[v.Rule] > r.MaxFiles {
-			v.Action = NeedsReview
-			v.Reason = fmt.Sprintf("rule %s would delete %d files on this volume, more than its limit of %d; nothing deleted automatically (%s)",
+			v.Action, v.Cause = NeedsReview, CauseMaxFiles
+			v.Reason = fmt.Sprintf("rule %s would delete %d files on this volume, more than its max_files (%d); nothing deleted automatically (%s)",
 				r.ID, deletes[v.Rule], r.MaxFiles, v.Reason)
+			continue
+		}
+		total++
+	}
+	if limit := s.HostCap(); total > limit {
+		for i := range out {
+			v := &out[i].Verdict
+			if v.Action != Delete {
+				continue
+			}
+			v.Action, v.Cause = NeedsReview, CauseHostCap
+			v.Reason = fmt.Sprintf("the rules would delete %d files on this volume, more than max_files_per_host (%d); nothing deleted automatically (%s)",
+				total, limit, v.Reason)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].File.Path < out[j].File.Path })

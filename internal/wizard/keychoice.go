@@ -276,12 +276,9 @@ func (w *wizard) askBEK() ([]remedy.TypedKey, string, error) {
 		return nil, "", err
 	}
 	p = strings.TrimSpace(p)
-	b, err := os.ReadFile(p)
+	b, err := keys.ReadBEKFile(p)
 	if err != nil {
-		return nil, "Could not read " + p + ": " + err.Error(), nil
-	}
-	if len(b) > 1<<16 {
-		return nil, fmt.Sprintf("%s is %d bytes: too large for a BEK file.", p, len(b)), nil
+		return nil, "Could not use it: " + err.Error(), nil
 	}
 	return []remedy.TypedKey{{Key: bitlocker.BEK(b), Source: "BEK file " + p}}, "", nil
 }
