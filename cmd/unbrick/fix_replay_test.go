@@ -78,7 +78,7 @@ func TestCLIFixUncleanReplay(t *testing.T) {
 	if last.JournalAction != "replayed" || last.JournalReplayed["UpdateResidentValue"] == 0 {
 		t.Errorf("fleet record journal_action %q, journal_replayed %v", last.JournalAction, last.JournalReplayed)
 	}
-	code, out, errs = runCLI(t, "undo", "--journal", last.JournalFile, img)
+	code, out, errs = runCLI(t, "undo", "--journal", last.JournalFile, "--log", filepath.Join(t.TempDir(), "undo-logs"), img)
 	if code != 0 || sha256File(t, img) != before {
 		t.Fatalf("undo: exit %d, identical %v\n%s\n%s", code, sha256File(t, img) == before, out, errs)
 	}

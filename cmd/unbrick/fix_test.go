@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -135,10 +136,22 @@ func TestCLIFixKeyExport(t *testing.T) {
 	if len(recs) != 3 || recs[0].Status != fleetlog.StatusDryRun || recs[1].Status != fleetlog.StatusRemediated || recs[2].Status != fleetlog.StatusAlreadyClean {
 		t.Fatalf("log has %d records: %+v", len(recs), recs)
 	}
-	code, out, errs = runCLI(t, "undo", "--journal", rec.JournalFile, img)
+	code, out, errs = runCLI(t, "undo", "--journal", rec.JournalFile, "--log", logDir, img)
 	outs = append(outs, out, errs)
 	if code != 0 || sha256File(t, img) != manifestSHA(t, variant) {
 		t.Fatalf("undo: code %d, sha256-identical %v\n%s\n%s", code, sha256File(t, img) == manifestSHA(t, variant), out, errs)
+	}
+	// The undo is in the fleet log, and the report counts the host as
+	// undone (its newest record), no longer as fixed.
+	recs = readRecords(t, logDir)
+	if last := recs[len(recs)-1]; len(recs) != 4 || last.Status != fleetlog.StatusUndone || last.UndoneRun != rec.RunID ||
+		last.VolumeID != rec.VolumeID || last.JournalFile != rec.JournalFile {
+		t.Fatalf("after undo, log has %d records, last %+v", len(recs), last)
+	}
+	code, out, errs = runCLI(t, "report", logDir)
+	outs = append(outs, out, errs)
+	if !regexp.MustCompile(`(?m)^undone\s+1$`).MatchString(out) || !regexp.MustCompile(`(?m)^remediated\s+0$`).MatchString(out) {
+		t.Fatalf("report after undo: code %d\n%s\n%s", code, out, errs)
 	}
 	grepSecrets(t, []string{fixRecoveryPassword, "000000-243111-244222"}, outs, logDir)
 }

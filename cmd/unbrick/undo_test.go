@@ -73,14 +73,14 @@ func TestUndoCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "check passed") || fileSHA(t, img) != changed {
 		t.Fatalf("--check: code %d out %q err %q", code, out, errs)
 	}
-	code, out, errs = runCLI(t, "undo", "--journal", jpath, img)
+	code, out, errs = runCLI(t, "undo", "--journal", jpath, "--log", filepath.Join(t.TempDir(), "logs"), img)
 	if code != 0 || !strings.Contains(out, "restored 2 ranges") {
 		t.Fatalf("undo: code %d out %q err %q", code, out, errs)
 	}
 	if fileSHA(t, img) != want {
 		t.Fatal("undo did not give a byte-identical image")
 	}
-	code, out, _ = runCLI(t, "undo", "--journal", jpath, img)
+	code, out, _ = runCLI(t, "undo", "--journal", jpath, "--log", filepath.Join(t.TempDir(), "logs"), img)
 	if code != 0 || !strings.Contains(out, "nothing to restore") {
 		t.Fatalf("second undo: code %d out %q", code, out)
 	}
@@ -92,7 +92,7 @@ func TestUndoCLIRefusesChangedDisk(t *testing.T) {
 	f.WriteAt([]byte{0x12}, 65536+8192+3) // someone changed a byte the fix wrote
 	f.Close()
 	before := fileSHA(t, img)
-	code, _, errs := runCLI(t, "undo", "--journal", jpath, img)
+	code, _, errs := runCLI(t, "undo", "--journal", jpath, "--log", filepath.Join(t.TempDir(), "logs"), img)
 	if code != 4 || !strings.Contains(errs, "no longer holds") {
 		t.Fatalf("code %d, stderr %q; want 4 and a mismatch message", code, errs)
 	}
@@ -113,7 +113,7 @@ func TestUndoCLIUsage(t *testing.T) {
 	os.WriteFile(torn, []byte(undo.Magic+"\x01\x00"), 0o600)
 	img := filepath.Join(dir, "x.img")
 	os.WriteFile(img, make([]byte, 4096), 0o600)
-	if code, _, errs := runCLI(t, "undo", "--journal", torn, img); code != 4 || !strings.Contains(errs, "torn") {
+	if code, _, errs := runCLI(t, "undo", "--journal", torn, "--log", filepath.Join(t.TempDir(), "logs"), img); code != 4 || !strings.Contains(errs, "torn") {
 		t.Errorf("torn journal: code %d, stderr %q", code, errs)
 	}
 }
