@@ -83,7 +83,8 @@ func runUndo(e *env, args []string) int {
 	h := j.Header
 	fmt.Fprintf(e.Stdout, "journal %s: run %s, volume %s, target %s, partition at byte %d, %d writes recorded\n",
 		*journal, h.RunID, h.VolumeID, h.Target, h.PartitionOffset, len(j.Records))
-	res, err := undo.Restore(j, t, t.Size(), undo.RestoreOptions{Sync: sync, Check: *check})
+	fmt.Fprintf(e.Stdout, "journal state: %s\n", j.State())
+	res, err := undo.Restore(j, t, t.Size(), undo.RestoreOptions{Sync: sync, Check: *check, JournalPath: *journal})
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick undo: %v\n", err)
 		if errors.Is(err, undo.ErrMismatch) || errors.Is(err, undo.ErrWrongTarget) {
@@ -102,6 +103,9 @@ func runUndo(e *env, args []string) int {
 			fmt.Fprintf(e.Stdout, "; %d ranges the fix never wrote were left alone", res.Skipped)
 		}
 		fmt.Fprintln(e.Stdout)
+	}
+	if res.Warning != "" {
+		fmt.Fprintf(e.Stderr, "unbrick undo: %s\n", res.Warning)
 	}
 	if *check || res.Restored == 0 {
 		return exitcode.OK

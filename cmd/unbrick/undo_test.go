@@ -116,4 +116,16 @@ func TestUndoCLIUsage(t *testing.T) {
 	if code, _, errs := runCLI(t, "undo", "--journal", torn, "--log", filepath.Join(t.TempDir(), "logs"), img); code != 4 || !strings.Contains(errs, "torn") {
 		t.Errorf("torn journal: code %d, stderr %q", code, errs)
 	}
+	// A journal cut to 0 or 1 byte (the fix was killed as it created it)
+	// is torn too, not a failure.
+	for _, data := range [][]byte{nil, []byte("U")} {
+		os.WriteFile(torn, data, 0o600)
+		if code, _, errs := runCLI(t, "undo", "--journal", torn, "--log", filepath.Join(t.TempDir(), "logs"), img); code != 4 || !strings.Contains(errs, "torn") {
+			t.Errorf("%d-byte journal: code %d, stderr %q", len(data), code, errs)
+		}
+	}
+	// A device or FIFO given as the journal is refused, not read.
+	if code, _, errs := runCLI(t, "undo", "--journal", "/dev/zero", "--log", filepath.Join(t.TempDir(), "logs"), img); code != 1 || !strings.Contains(errs, "not a regular file") && !strings.Contains(errs, "device") {
+		t.Errorf("/dev/zero journal: code %d, stderr %q", code, errs)
+	}
 }

@@ -114,6 +114,21 @@ func (p *pipeline) steps() error {
 	if p.bl == nil {
 		p.v.VolumeID = fmt.Sprintf("%016X", info.Serial)
 	}
+	if p.fix {
+		wrote, err := p.finishInterrupted()
+		if err != nil {
+			p.v.Record = true
+			return err
+		}
+		if wrote {
+			// The disk changed under the open file system: read it again.
+			if p.nv, err = ntfs.Open(p.view, p.size); err != nil {
+				return failed(fmt.Errorf("open NTFS after finishing the interrupted fix: %w", err))
+			}
+			nv = p.nv
+			info = nv.Info()
+		}
+	}
 	if _, err := nv.Stat(SystemHive); err != nil {
 		if errors.Is(err, ntfs.ErrNotFound) || errors.Is(err, ntfs.ErrNotDirectory) {
 			p.v.Windows = false
@@ -182,6 +197,12 @@ func (p *pipeline) remediate() error {
 		}
 	}
 	if len(p.faulty) == 0 {
+		if p.v.FinishedRun != "" && !review {
+			// This run finished an interrupted fix: the host is fixed now,
+			// by that fix's plan, not found clean.
+			p.v.Status = StatusRemediated
+			return nil
+		}
 		if review {
 			p.v.Status = StatusNeedsReview
 			p.v.Error = "a file matched a rule but needs review (" + causes.String() + "): a human must decide"

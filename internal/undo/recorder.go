@@ -145,7 +145,8 @@ type CommitResult struct {
 // Commit makes the staged writes real. It first checks that the device
 // still holds what the writes were staged against (else ErrDiskChanged,
 // nothing written). It writes the journal (header,
-// records, prepared marker) to j and fsyncs it; if that fails it returns an
+// records with each write's before- and after-image, prepared marker) to j
+// and fsyncs it; if that fails it returns an
 // error wrapping ErrJournal and the device is untouched. It then writes every
 // staged write to the device in order, calling sync (the device's flush;
 // nil to skip) after each one as the ordering barrier, and appends the applied marker to j. A write or sync failure is
@@ -187,7 +188,7 @@ func (r *Recorder) Commit(j JournalFile, h Header, sync func() error) (CommitRes
 	var buf bytes.Buffer
 	buf.Write(hdr)
 	for _, w := range r.writes {
-		rec := Record{Offset: r.base + w.off, Before: w.before, AfterSHA: sha256.Sum256(w.after)}
+		rec := Record{Offset: r.base + w.off, Before: w.before, After: w.after, AfterSHA: sha256.Sum256(w.after)}
 		buf.Write(encodeRecord(&rec))
 	}
 	buf.Write(encodePrepared(len(r.writes), sha256.Sum256(buf.Bytes())))

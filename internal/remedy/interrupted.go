@@ -1,0 +1,97 @@
+package remedy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/unbrick/unbrick/internal/undo"
+)
+
+// finishInterrupted looks in the journal directory for the undo journal of
+// an earlier fix of this volume on this disk that stopped half-way (killed,
+// power cut, failed write) and finishes it before anything else: the
+// journal's after-images are written from the state the disk is in (undo
+// RollForward, checked against their SHA-256), so the volume is back in
+// the state that fix planned, never left with the half-deleted file an
+// interrupted fix leaves. A disk that changed since is refused with the
+// undo command to run. It reports whether the disk was written (the
+// caller re-opens the file system then). A dry run only says what it
+// would do.
+func (p *pipeline) finishInterrupted() (bool, error) {
+	if p.o.JournalDir == "" {
+		return false, nil
+	}
+	h := undo.Header{VolumeID: p.v.VolumeID, TargetSize: p.t.Size(), PartitionOffset: p.c.Offset, PartitionSize: p.sec.Size()}
+	paths, err := undo.FindIncomplete(p.o.JournalDir, h)
+	if err != nil {
+		return false, failed(fmt.Errorf("look for interrupted fixes in %s: %w", p.o.JournalDir, err))
+	}
+	wrote := false
+	for _, path := range paths {
+		j, err := undo.ReadFile(path)
+		if err == nil && !p.sameDisk(j.Header.Target) {
+			// A disk cloned from the same template shares the volume ID
+			// and geometry: that journal belongs to the other disk.
+			p.v.Notes = append(p.v.Notes, fmt.Sprintf("undo journal %s of an interrupted fix belongs to another disk (%s): left alone", path, j.Header.Target))
+			continue
+		}
+		run := ""
+		if j != nil {
+			run = j.Header.RunID
+		}
+		var sync func() error
+		if p.flush != nil {
+			sync = p.flush.Sync
+		}
+		res, err := undo.RollForward(path, p.t, p.t.Size(), undo.RollForwardOptions{Sync: sync, Check: !p.writing(), TargetName: p.t.Path()})
+		switch {
+		case errors.Is(err, undo.ErrFinished), errors.Is(err, undo.ErrTorn):
+			continue
+		case errors.Is(err, undo.ErrMismatch), errors.Is(err, undo.ErrNoAfterImages), errors.Is(err, undo.ErrCorrupt),
+			errors.Is(err, undo.ErrWrongTarget), errors.Is(err, undo.ErrNotJournal):
+			p.v.JournalFile = path
+			return wrote, &outcome{StatusRefused, fmt.Errorf("an earlier fix of this volume (run %s) was interrupted and cannot be finished: %w; nothing was written", run, err)}
+		case err != nil:
+			p.v.JournalFile = path
+			return wrote, failed(fmt.Errorf("finish the interrupted fix of run %s (journal %s): %w", run, path, err))
+		}
+		if !p.writing() {
+			p.v.Notes = append(p.v.Notes, fmt.Sprintf("dry run: would first finish the interrupted fix of run %s (journal %s): %d of its %d writes are on the disk, %d to write",
+				run, path, res.From, res.Records, res.Writes))
+			continue
+		}
+		p.v.FinishedRun, p.v.JournalFile = run, path
+		p.v.Notes = append(p.v.Notes, fmt.Sprintf("finished the interrupted fix of run %s from its undo journal %s: %d of its %d writes were on the disk, wrote the other %d (%d bytes) and checked them",
+			run, path, res.From, res.Records, res.Writes, res.Bytes))
+		wrote = wrote || res.Writes > 0
+	}
+	return wrote, nil
+}
+
+// sameDisk reports whether a journal's target identity ("PATH" or "PATH
+// [MODEL serial SERIAL]", as commit writes it) names the disk being fixed:
+// the same model and serial for a block device (its path may change from
+// one boot to the next), else the same file.
+func (p *pipeline) sameDisk(identity string) bool {
+	path, disk := identity, ""
+	if i := strings.LastIndex(identity, " ["); i >= 0 && strings.HasSuffix(identity, "]") {
+		path, disk = identity[:i], identity[i+2:len(identity)-1]
+	}
+	if disk != "" || p.v.Disk != "" {
+		return disk == p.v.Disk
+	}
+	if path == p.t.Path() {
+		return true
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := os.Stat(p.t.Path())
+	if err1 == nil && err2 == nil {
+		return os.SameFile(a, b)
+	}
+	pa, err1 := filepath.Abs(path)
+	pb, err2 := filepath.Abs(p.t.Path())
+	return err1 == nil && err2 == nil && pa == pb
+}
