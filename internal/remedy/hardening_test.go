@@ -2,6 +2,7 @@ package remedy
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -218,4 +219,35 @@ func recoveryVolume(t *testing.T) string {
 	}
 	t.Fatal("no NTFS partition 4")
 	return ""
+}
+
+// A damaged copy of the FVE metadata is named in scan's and fix's report,
+// not only by `bitlocker info`; the volume still opens from a valid copy.
+func TestDamagedFVEMetadataCopyIsNoted(t *testing.T) {
+	v := oneVariant(t, "win10-xts128-recoverypw")
+	img := testcorpus.Disk(t, v.name)
+	osOff := int64(v.osVolume()["offset_bytes"].(float64))
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second metadata block's offset is at 0xB8 of the volume header.
+	var b [8]byte
+	if _, err := f.ReadAt(b[:], osOff+0xB8); err != nil {
+		t.Fatal(err)
+	}
+	second := int64(binary.LittleEndian.Uint64(b[:]))
+	f.WriteAt([]byte("XXXXXXXX"), osOff+second) // its "-FVE-FS-" signature
+	f.Close()
+	o, _ := fixOpts(t, v)
+	for _, vols := range [][]*Volume{Scan(context.Background(), []string{img}, o), fix(t, img, o)} {
+		vol := volumeOf(t, vols, v)
+		found := false
+		for _, n := range vol.Notes {
+			found = found || strings.Contains(n, "metadata copy 2 of 3 is damaged")
+		}
+		if !found || vol.BitLocker == nil || vol.BitLocker.MetadataCopies[1] == "valid" {
+			t.Fatalf("%s: notes %q", vol.Status, vol.Notes)
+		}
+	}
 }
