@@ -13,6 +13,7 @@ import (
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/disk"
 	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/redact"
 )
 
 // runBitLocker dispatches `unbrick bitlocker info|decrypt`.
@@ -287,7 +288,7 @@ type progress struct {
 
 func newProgress(w io.Writer, total int64) *progress {
 	p := &progress{w: w, total: total}
-	if f, ok := w.(*os.File); ok {
+	if f, ok := redact.Unwrap(w).(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.isTTY = true
 		}

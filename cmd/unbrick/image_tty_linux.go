@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/unbrick/unbrick/internal/redact"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,5 +34,7 @@ func readSecret(e *env, prompt string) (string, error) {
 	if err != nil && line == "" {
 		return "", fmt.Errorf("read passphrase: %w", err)
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	s := strings.TrimRight(line, "\r\n")
+	redact.Register(s)
+	return s, nil
 }

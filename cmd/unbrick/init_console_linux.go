@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unbrick/unbrick/image"
+	"github.com/unbrick/unbrick/internal/redact"
 )
 
 // openConsoles opens every console the kernel writes to (console= on the
@@ -39,7 +40,7 @@ func (b *booter) openConsoles() {
 		b.consoles = []*os.File{os.Stdin}
 		writers = append(writers, os.Stdout)
 	}
-	b.out = io.MultiWriter(writers...)
+	b.setOut(io.MultiWriter(writers...))
 }
 
 // startReaders starts one line reader per console, so an answer may be
@@ -102,6 +103,7 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 // readLine waits for one line typed on any console, with echo off when
 // secret is set. ok is false on timeout.
 func (b *booter) readLine(secret bool, timeout time.Duration) (string, bool) {
+	b.flush() // the question must be on the screen
 	if secret {
 		for _, f := range b.consoles {
 			fd := int(f.Fd())
@@ -195,6 +197,8 @@ func (b *booter) unsealKeys(sealed []string) []string {
 		if !ok {
 			return nil
 		}
+		// Right or wrong (a typo of the right one), it is never shown.
+		redact.Register(p)
 		b.say("checking...")
 		if _, err := image.Unseal(first, p); err == nil {
 			pass = p

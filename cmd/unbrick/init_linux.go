@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unbrick/unbrick/image"
+	"github.com/unbrick/unbrick/internal/redact"
 )
 
 // init turns the program into the boot-time mode when the kernel started
@@ -45,10 +46,12 @@ const (
 
 // booter carries the state of one boot: where output goes (every active
 // console, plus a transcript for the stick) and the record being built.
+// Everything shown and kept passes through one redactor (internal/redact),
+// the one the fleet log and the CLI's output streams use.
 type booter struct {
 	consoles  []*os.File
-	out       io.Writer
-	log       bytes.Buffer
+	out       *redact.Writer // the consoles and log
+	log       bytes.Buffer   // the screen transcript, saved as logs/boot-TIME.log
 	rec       bootRecord
 	cfg       image.Config
 	stickOK   bool
@@ -59,6 +62,23 @@ type booter struct {
 
 func (b *booter) say(format string, a ...any) {
 	fmt.Fprintf(b.out, format+"\n", a...)
+	b.flush()
+}
+
+// setOut makes w (the consoles and the transcript) the output, behind the
+// redactor.
+func (b *booter) setOut(w io.Writer) {
+	b.flush()
+	b.out = redact.NewWriter(w)
+}
+
+// flush passes on what the redactor held back (a tail that could have
+// begun a secret), before a prompt, the transcript is saved, or the
+// machine goes down.
+func (b *booter) flush() {
+	if b.out != nil {
+		b.out.Flush()
+	}
 }
 
 func (b *booter) problem(format string, a ...any) {
@@ -69,7 +89,11 @@ func (b *booter) problem(format string, a ...any) {
 
 func bootMain() {
 	b := &booter{cfg: image.DefaultConfig()}
-	b.out = io.MultiWriter(os.Stdout, &b.log)
+	b.setOut(io.MultiWriter(os.Stdout, &b.log))
+	// Secrets in the environment (the kernel passes unknown name=value
+	// parameters of its command line to init) stay registered for the
+	// whole boot: the summary and the boot record come after run.
+	registerSecrets(&env{Getenv: os.Getenv}, nil)
 	defer func() {
 		if r := recover(); r != nil {
 			b.problem("internal error: %v", r)
@@ -192,15 +216,9 @@ func (b *booter) finish() {
 		b.rec.Uptime = f[0] + " s"
 	}
 	b.say("\n==== summary ====\n%s", strings.ReplaceAll(b.rec.text(), "\r\n", "\n"))
+	b.flush()
 	if b.stickOK {
-		stamp := b.rec.Time.UTC().Format("20060102T150405Z")
-		recPath := filepath.Join(stickDir, "logs", "boot-"+stamp+".txt")
-		if err := writeSynced(recPath, []byte(b.rec.text())); err != nil {
-			b.say("PROBLEM: cannot write the boot record %s: %v", recPath, err)
-		} else {
-			b.say("Boot record written to the stick: logs/boot-%s.txt", stamp)
-		}
-		writeSynced(filepath.Join(stickDir, "logs", "boot-"+stamp+".log"), bytes.ReplaceAll(b.log.Bytes(), []byte("\n"), []byte("\r\n")))
+		b.saveLogs(filepath.Join(stickDir, "logs"))
 		unix.Sync()
 		if err := unmountStick(); err != nil {
 			b.say("PROBLEM: unmount the stick: %v", err)
@@ -220,6 +238,7 @@ func (b *booter) finish() {
 			break
 		}
 		b.say("Starting a shell (busybox). Type exit to power off.")
+		b.flush()
 		cmd := exec.Command("/bin/sh")
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		cmd.Env = []string{"PATH=/bin", "HOME=/", "TERM=linux"}
@@ -237,6 +256,28 @@ func (b *booter) finish() {
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// saveLogs writes the boot record (boot-TIME.txt) and the screen
+// transcript (boot-TIME.log) into dir, both redacted.
+func (b *booter) saveLogs(dir string) {
+	stamp := b.rec.Time.UTC().Format("20060102T150405Z")
+	recPath := filepath.Join(dir, "boot-"+stamp+".txt")
+	if err := writeSynced(recPath, redact.Bytes([]byte(b.rec.text()))); err != nil {
+		b.say("PROBLEM: cannot write the boot record %s: %v", recPath, err)
+	} else {
+		b.say("Boot record written to the stick: logs/boot-%s.txt", stamp)
+	}
+	// b.log was written through the redactor; redacting the whole again
+	// also catches a secret split across the writes of two writers.
+	b.flush()
+	writeSynced(filepath.Join(dir, "boot-"+stamp+".log"), transcript(b.log.Bytes()))
+}
+
+// transcript is the saved form of the screen transcript: CRLF line ends
+// (it is read on Windows PCs), redacted.
+func transcript(log []byte) []byte {
+	return redact.Bytes(bytes.ReplaceAll(log, []byte("\n"), []byte("\r\n")))
 }
 
 func writeSynced(p string, data []byte) error {

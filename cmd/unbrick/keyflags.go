@@ -9,6 +9,7 @@ import (
 
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/keys"
+	"github.com/unbrick/unbrick/internal/redact"
 )
 
 // keyFlags are the BitLocker key flags shared by every subcommand that
@@ -86,6 +87,9 @@ func (k *keyFlags) resolve(e *env) (*keySource, error) {
 		lines, err := keys.ReadRecoveryPasswordFile(f, e.Stdin)
 		if err != nil {
 			return nil, usage("--recovery-password-file: %v", err)
+		}
+		for _, l := range lines {
+			redact.Register(l)
 		}
 		rps = append(rps, lines...)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/keys"
+	"github.com/unbrick/unbrick/internal/redact"
 )
 
 // runReport implements `unbrick report [--csv F] [--inventory F] LOGDIR...`.
@@ -222,7 +223,10 @@ func writeReportCSV(path string, s *fleetlog.Summary) error {
 	if err != nil {
 		return err
 	}
-	w := csv.NewWriter(f)
+	// The records may come from an older unbrick's log: redact what they
+	// hold, as everything unbrick writes.
+	rw := redact.NewWriter(f)
+	w := csv.NewWriter(rw)
 	w.Write([]string{"host", "computer_name", "bitlocker_name", "smbios_serial", "status", "time", "volume_id", "recovery_key_id",
 		"files_deleted", "error", "confirmation_code", "run_id", "technician", "records", "log"})
 	for _, h := range s.Hosts {
@@ -239,6 +243,10 @@ func writeReportCSV(path string, s *fleetlog.Summary) error {
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := rw.Flush(); err != nil {
 		f.Close()
 		return err
 	}

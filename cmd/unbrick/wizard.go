@@ -11,6 +11,7 @@ import (
 	"github.com/unbrick/unbrick/image"
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/hostid"
+	"github.com/unbrick/unbrick/internal/redact"
 	"github.com/unbrick/unbrick/internal/wizard"
 )
 
@@ -65,7 +66,7 @@ func runWizard(e *env, args []string) int {
 		jdir = filepath.Join(*logDir, "journal")
 	}
 	in, _ := e.Stdin.(*os.File)
-	out, _ := e.Stdout.(*os.File)
+	out, _ := redact.Unwrap(e.Stdout).(*os.File)
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	var ui wizard.UI
 	if reason := wizard.ModeReason(*accessible, e.Getenv, string(cmdline), in, out); reason != "" {

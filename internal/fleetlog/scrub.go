@@ -1,18 +1,16 @@
 package fleetlog
 
-import "regexp"
-
-// recoveryPasswordRE finds anything shaped like a BitLocker recovery
-// password: 8 groups of 6 digits joined by '-' or ' ', or 48 digits in a
-// row.
-var recoveryPasswordRE = regexp.MustCompile(`\d{6}(?:[- ]\d{6}){7}|\d{48}`)
+import "github.com/unbrick/unbrick/internal/redact"
 
 // Redacted replaces a scrubbed value.
-const Redacted = "[redacted]"
+const Redacted = redact.Marker
 
-// scrub removes recovery-password-shaped text from a serialized record.
-// Records have no field for secrets; this catches one that slipped into an
-// error message or a name.
+// scrub removes secrets from a serialized record (JSON line or CSV row):
+// anything shaped like a recovery password and every secret the run
+// registered (internal/redact, the one definition shared with the CLI's
+// output streams and the stick's transcript). Records have no field for
+// secrets; this catches one that slipped into an error message, a path or
+// a name.
 func scrub(b []byte) []byte {
-	return recoveryPasswordRE.ReplaceAll(b, []byte(Redacted))
+	return redact.Bytes(b)
 }

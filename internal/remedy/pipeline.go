@@ -9,6 +9,7 @@ import (
 
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/redact"
 	"github.com/unbrick/unbrick/internal/rules"
 	"github.com/unbrick/unbrick/internal/undo"
 	"github.com/unbrick/unbrick/ntfs"
@@ -283,7 +284,9 @@ func (p *pipeline) commit() error {
 		return refused("%v: nothing was written", err)
 	}
 	jf := &journalProgress{JournalFile: f, p: p}
-	target := p.t.Path()
+	// The name is for humans; like everything unbrick writes, it passes
+	// the redactor (a path can hold a secret typed by mistake).
+	target := redact.String(p.t.Path())
 	if p.v.Disk != "" {
 		target += " [" + p.v.Disk + "]"
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/keys"
+	"github.com/unbrick/unbrick/internal/redact"
 	"github.com/unbrick/unbrick/internal/remedy"
 )
 
@@ -239,6 +240,7 @@ func (w *wizard) askRecoveryPassword(short, id string) ([]remedy.TypedKey, error
 	if err != nil {
 		return nil, err
 	}
+	redact.Register(rp)
 	return []remedy.TypedKey{{Key: bitlocker.RecoveryPassword(rp), Source: "typed in the wizard (recovery password)"}}, nil
 }
 
@@ -253,6 +255,7 @@ func (w *wizard) askUserPassword() ([]remedy.TypedKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	redact.Register(s)
 	return []remedy.TypedKey{{Key: bitlocker.Password(s), Source: "typed in the wizard (password)"}}, nil
 }
 
