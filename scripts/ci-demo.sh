@@ -18,4 +18,11 @@ fi
 fls -r -p "$w/os.img" | grep -q 'C-00000291-00000000-00000033.sys' || { echo "ci-demo: good file missing" >&2; exit 1; }
 again=$(go run ./cmd/unbrick fix --log "$w/logs" "$w/demo-disk.img")
 grep -q '"status":"already-clean"' <<<"$again" || { echo "ci-demo: second run is not already-clean" >&2; echo "$again" >&2; exit 1; }
+# The demo's hints are true: the undo journal it names exists, and undo puts
+# the faulty file back.
+j=$(sed -n 's/^undo journal: //p' <<<"$out")
+[ -f "$j" ] || { echo "ci-demo: the undo journal the demo names ($j) does not exist" >&2; exit 1; }
+go run ./cmd/unbrick undo --journal "$j" --log "$w/logs" "$w/demo-disk.img" >/dev/null
+go run ./cmd/unbrick ntfs ls "$w/demo-disk.img" Windows/System32/drivers/CrowdStrike | grep -q 'C-00000291-00000000-00000032.sys' ||
+  { echo "ci-demo: undo with the demo's hint did not bring the file back" >&2; exit 1; }
 echo "ci-demo: PASS"
