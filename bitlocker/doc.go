@@ -24,7 +24,7 @@
 // Encryption (BDE) format.asciidoc"), dissect.fve (fox-it; bde/c_bde.py,
 // bde.py, information.py, eow.py) and dislocker (Aorimn; metadata and
 // inouts). Facts were checked against the 14 Windows-made test volumes of
-// dissect.fve (10 of them in ../shared/corpus/src).
+// dissect.fve.
 //
 // Volume header (sector 0). Windows 7 and later: jump EB 58 90, OEM
 // "-FVE-FS-", a FAT32-like BPB (bytes per sector at 11, sectors per cluster

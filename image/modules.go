@@ -20,7 +20,8 @@ import (
 // dependencies are added automatically): storage (NVMe, Intel VMD, AHCI and
 // legacy SATA, USB sticks and UAS, SD/MMC, virtio), USB host controllers,
 // keyboards (HID), FAT for the LOGS partition, efivarfs for the Secure Boot
-// state. List from ../shared/notes/boot-chain.md section 2.
+// state: what a boot stick needs to see the disks of laptops, desktops,
+// servers and VMs, and to read the keyboard.
 var DefaultModules = []string{
 	"efivarfs",
 	"sd_mod", "ahci", "ata_piix", "nvme", "vmd",

@@ -3,7 +3,7 @@
 // into one code.
 package exitcode
 
-// Exit codes shared by every subcommand (see DEVELOPERS.md and README.md).
+// Exit codes shared by every subcommand (README.md, "exit code").
 const (
 	OK          = 0 // everything asked for was done
 	Failure     = 1 // an error: unreadable target, corrupt structure, write failure
@@ -14,7 +14,7 @@ const (
 )
 
 // severity ranks codes for Merge: the higher, the more severe.
-// Order from DEVELOPERS.md: 1 > 4 > 3 > 5 > 0. Usage (2) is a whole-run
+// Order: 1 > 4 > 3 > 5 > 0. Usage (2) is a whole-run
 // condition and outranks everything.
 func severity(code int) int {
 	switch code {

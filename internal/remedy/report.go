@@ -11,7 +11,7 @@ import (
 // Status is a volume's outcome, as the fleet log records it.
 type Status string
 
-// Volume outcomes (README "Fleet log"; DEVELOPERS.md exit codes).
+// Volume outcomes (docs/fleet-log.md; README.md exit codes).
 const (
 	StatusRemediated   Status = "remediated"    // faulty files deleted and verified gone
 	StatusAlreadyClean Status = "already-clean" // no faulty file, nothing left for review
