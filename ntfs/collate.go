@@ -1,5 +1,7 @@
 package ntfs
 
+import "encoding/binary"
+
 // Filename collation (COLLATION_FILE_NAME, rule 1) orders $I30 keys by
 // their names mapped through the volume's $UpCase table, compared as
 // unsigned 16-bit units, a shorter name first when one is a prefix of the
@@ -50,4 +52,27 @@ func CollateFileNames(up []uint16, a, b []uint16) int {
 		}
 	}
 	return 0
+}
+
+// collateULongs is COLLATION_NTOFS_ULONGS (0x13), the order of view
+// indexes such as $ObjId:$O: keys are sequences of unsigned little-endian
+// 32-bit words compared word by word, the first difference deciding (so a
+// GUID key is not ordered like its bytes). Keys must have the same, non-zero
+// length, a multiple of 4. Source: ntfs-3g collate.c
+// (ntfs_collate_ntofs_ulongs) and layout.h; libfsntfs document, "Collation
+// type".
+func collateULongs(a, b []byte) (int, error) {
+	if len(a) != len(b) || len(a) == 0 || len(a)%4 != 0 {
+		return 0, corruptf("COLLATION_NTOFS_ULONGS keys of %d and %d bytes", len(a), len(b))
+	}
+	for i := 0; i < len(a); i += 4 {
+		x, y := binary.LittleEndian.Uint32(a[i:]), binary.LittleEndian.Uint32(b[i:])
+		if x != y {
+			if x < y {
+				return -1, nil
+			}
+			return 1, nil
+		}
+	}
+	return 0, nil
 }

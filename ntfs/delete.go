@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"time"
 )
@@ -24,10 +23,12 @@ type DeleteOptions struct {
 
 // PlanDelete plans the deletion of the file at path: the exact sector
 // writes, in crash-safe order, with before- and after-images. Nothing is
-// written; Apply carries the plan out. Files this package does not handle
-// (directories, reparse points, hard links, object IDs, system files) and unsafe volume states (unclean journal, live
-// hibernation image, stale $MFTMirr) are refused with a *RefusedError
-// unless opts allows the state. A missing file is ErrNotFound.
+// written; Apply carries the plan out. A file with an object ID also
+// leaves the $Extend\$ObjId index (objid.go). Files this package does not
+// handle (directories, reparse points, hard links, system files) and
+// unsafe volume states (unclean journal, live hibernation image, stale
+// $MFTMirr) are refused with a *RefusedError unless opts allows the
+// state. A missing file is ErrNotFound.
 func (v *Volume) PlanDelete(path string, opts DeleteOptions) (*Plan, error) {
 	if err := v.checkMFTMirr(); err != nil {
 		return nil, err
@@ -76,8 +77,6 @@ func checkDeletable(f *File, path string) ([]targetName, FileRef, error) {
 		return nil, 0, refuse("Delete the files inside it one by one", "%s is a directory; this tool deletes files only", path)
 	case f.FindAttr(AttrReparsePoint, "") != nil:
 		return nil, 0, refuse("", "%s is a reparse point (symbolic link, junction, deduplicated or cloud file); removing its $Reparse index entry is not implemented", path)
-	case f.FindAttr(AttrObjectID, "") != nil:
-		return nil, 0, refuse("", "%s has an object ID; removing its $ObjId index entry is not implemented", path)
 	}
 	for _, a := range f.Attrs {
 		if a.Type == AttrStandardInformation && !a.NonResident {
@@ -189,7 +188,13 @@ func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*Del
 	if err != nil {
 		return nil, err
 	}
-	tree, err := newIxTree(p, dir, rootRec)
+	tree, err := newDirTree(p, dir, rootRec)
+	if err != nil {
+		return nil, err
+	}
+	// The object ID's $O entry is found before anything is planned, so
+	// that a missing or damaged $ObjId refuses the whole delete.
+	obj, err := p.findObjectID(f, path)
 	if err != nil {
 		return nil, err
 	}
@@ -198,45 +203,31 @@ func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*Del
 	for _, tn := range names {
 		label := fmt.Sprintf("%q (%s)", decodeUTF16(unitsToBytes(tn.name)), Namespace(tn.ns))
 		d.Names = append(d.Names, decodeUTF16(unitsToBytes(tn.name)))
-		pth, err := tree.find(tn.name, tn.ns, ref)
+		pth, err := tree.findName(tn.name, tn.ns, ref)
 		if errors.Is(err, errNameNotIndexed) {
 			return nil, refuse("Run chkdsk on Windows first", "%s: name %s is not in its directory's index (the volume is inconsistent)", path, label)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := tree.removeAt(pth, label); err != nil {
-			return nil, wrapSplit(err, path)
-		}
 		// Blocks emptied by this name's removal are freed once the parent
 		// no longer points to them.
-		if len(tree.freed) > 0 {
-			// When the last commit is the record that also holds a resident
-			// $I30 $BITMAP (the root let go of the blocks), the bitmap edit
-			// merges into that same record write: unlink and free are one
-			// atomic write. Otherwise the unlinked blocks are first blanked.
-			atomic := false
-			if ba := dir.FindAttr(AttrBitmap, "$I30"); ba != nil && !ba.NonResident && len(p.commits) > 0 &&
-				p.commits[len(p.commits)-1].key == fmt.Sprintf("rec:%d", ba.Record) {
-				atomic = true
-				tree.unlinked = nil
-			}
-			if !atomic {
-				if err := tree.blankUnlinked(); err != nil {
-					return nil, err
-				}
-			}
-			var rs []bitRange
-			for _, vcn := range tree.freed {
-				rs = append(rs, bitRange{tree.ix.BlockOffset(vcn) / int64(tree.ix.BlockSize), 1})
-			}
-			if err := p.clearBits(dir, AttrBitmap, "$I30", rs, fmt.Sprintf("$I30 $BITMAP of directory record %d: emptied block(s) freed", dir.Base.Number)); err != nil {
-				return nil, err
-			}
-			tree.freed = nil
+		if err := tree.removeEntry(pth, label); err != nil {
+			return nil, wrapSplit(err, path)
 		}
 	}
 	d.IndexNodesEdit = tree.commits
+	// Then the $ObjId entry (as ntfs-3g dir.c ntfs_delete does, once the
+	// last name is gone): the file is unreachable by name, its record
+	// still in use, so a cut before or after this step leaves an orphan
+	// record, never an index entry naming a freed record.
+	if obj != nil {
+		if err := obj.remove(); err != nil {
+			return nil, err
+		}
+		d.ObjectID = obj.id
+		d.IndexNodesEdit += obj.tree.commits
+	}
 
 	// Free the base record, then its extension records (an $ATTRIBUTE_LIST
 	// file): in use cleared, sequence number advanced (0xFFFF wraps to 1, 0
@@ -351,31 +342,50 @@ func ntfsTimestamp(t time.Time) uint64 {
 	return uint64(t.UnixNano()/100 + epochDelta)
 }
 
-// checkMFTMirr refuses when $MFTMirr does not match the first records of
-// $MFT (compared over each record's bytes in use, as ntfs-3g does when it
-// mounts: "$MFTMirr does not match $MFT").
+// checkMFTMirr refuses when $MFTMirr does not match the records of $MFT
+// Windows keeps in step (records 0-3; see mftMirror), compared over each
+// record's bytes in use, as ntfs-3g does when it mounts ("$MFTMirr does
+// not match $MFT"). Copies past record 3 are not compared: Windows lets
+// them go stale when the mirror holds more (clusters above 4 KiB).
 func (v *Volume) checkMFTMirr() error {
+	const fix = "Run chkdsk on Windows (or ntfsfix) to repair the mirror, then retry"
+	m, err := v.mirror()
+	if err != nil {
+		return refuse(fix, "%v", err)
+	}
+	if m.inStep() < mirrorInStep {
+		return refuse(fix, "$MFTMirr holds %d MFT record(s), fewer than the %d Windows keeps: the volume is inconsistent", m.held, mirrorInStep)
+	}
 	rs := v.boot.RecordSize
-	mirOff := v.boot.MFTMirrLCN * int64(v.boot.ClusterSize)
-	for i := 0; i < v.mirrorRecords(); i++ {
+	read := func(exts []Extent, what string) ([]byte, error) {
+		b := make([]byte, 0, rs)
+		for _, e := range exts {
+			c := make([]byte, e.Length)
+			if n, err := v.r.ReadAt(c, e.Offset); n < len(c) {
+				return nil, fmt.Errorf("ntfs: read %s: %w", what, eofIsUnexpected(err))
+			}
+			b = append(b, c...)
+		}
+		if len(b) != rs {
+			return nil, corruptf("%s: %d of %d bytes mapped", what, len(b), rs)
+		}
+		return b, nil
+	}
+	for i := 0; i < m.inStep(); i++ {
 		exts, err := v.RecordExtents(uint64(i))
 		if err != nil {
 			return err
 		}
-		a := make([]byte, 0, rs)
-		for _, e := range exts {
-			b := make([]byte, e.Length)
-			if n, err := v.r.ReadAt(b, e.Offset); n < len(b) {
-				return fmt.Errorf("ntfs: read MFT record %d: %w", i, eofIsUnexpected(err))
-			}
-			a = append(a, b...)
+		a, err := read(exts, fmt.Sprintf("MFT record %d", i))
+		if err != nil {
+			return err
 		}
-		m := make([]byte, rs)
-		if n, err := v.r.ReadAt(m, mirOff+int64(i*rs)); n < rs {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("ntfs: read $MFTMirr record %d: %w", i, err)
+		if exts, err = m.recordExtents(uint64(i), rs); err != nil {
+			return err
+		}
+		b, err := read(exts, fmt.Sprintf("$MFTMirr record %d", i))
+		if err != nil {
+			return err
 		}
 		l := rs
 		if string(a[:4]) == "FILE" {
@@ -383,8 +393,8 @@ func (v *Volume) checkMFTMirr() error {
 				l = u
 			}
 		}
-		if !bytes.Equal(a[:l], m[:l]) {
-			return refuse("Run chkdsk on Windows (or ntfsfix) to repair the mirror, then retry", "$MFTMirr does not match $MFT (record %d): the volume is inconsistent", i)
+		if !bytes.Equal(a[:l], b[:l]) {
+			return refuse(fix, "$MFTMirr does not match $MFT (record %d): the volume is inconsistent", i)
 		}
 	}
 	return nil

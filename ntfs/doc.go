@@ -47,8 +47,7 @@
 //
 // Sources: the libfsntfs format document ("New Technologies File System
 // (NTFS)"), ntfs-3g's layout.h and its mst.c, runlist.c, index.c,
-// collate.c and compress.c (facts only; no code was copied), and the
-// project's notes (../shared/notes/ntfs-delete.md part 1.0).
+// collate.c and compress.c (facts only; no code was copied).
 //
 // The boot sector (boot.go) gives the sector and cluster size, the LCNs of
 // $MFT and $MFTMirr, and the MFT record and index block sizes (a positive
@@ -86,14 +85,62 @@
 // $Volume (record 3) holds the label and $VOLUME_INFORMATION (version and
 // flags, 0x0001 = dirty: chkdsk scheduled).
 //
+// # Object IDs ($OBJECT_ID, $Extend\$ObjId:$O)
+//
+// Sources: the libfsntfs format document ("The object identifier
+// attribute", "$ObjID:$O", "Collation type"), ntfs-3g's object_id.c,
+// collate.c, layout.h and dir.c (ntfs_delete); facts only, no
+// code copied. Checked against volumes made by mkntfs and ntfs-3g
+// (delete_objid_test.go).
+//
+// A file Windows tracks (link tracking, Explorer) has a resident $OBJECT_ID
+// attribute (type 0x40) of 16 or 64 bytes: its object ID (a GUID), then
+// optionally the birth volume ID, birth object ID and domain ID. The file
+// $Extend\$ObjId (found by name in $Extend's $I30; a view index, record
+// flag 0x8) indexes every object ID in its index "$O": an $INDEX_ROOT
+// (indexed attribute type 0, collation rule 0x13, COLLATION_NTOFS_ULONGS),
+// with $INDEX_ALLOCATION and $BITMAP named "$O" once it outgrows the
+// record; INDX blocks and the B-tree rules are those of $I30. A view-index
+// entry has the common header (+8 entry length, +10 key length, +12 flags,
+// child VCN in the last 8 bytes) but its first 8 bytes are +0 data offset
+// and +2 data length (from the entry start), not a file reference. A $O
+// entry's key is the 16-byte object ID (at +16); its data (at +32, 56
+// bytes) is the file's reference (record and sequence number, 8 bytes)
+// followed by the birth volume, birth object and domain GUIDs: 88 bytes,
+// 96 with a child pointer. Keys are ordered as sequences of unsigned
+// little-endian 32-bit words (collate.go), not as bytes. (The $O index of
+// $Extend\$Quota, owner IDs, uses collation 0x11, COLLATION_NTOFS_SID.)
+//
+// Deleting a file with an object ID removes its $O entry (objid.go, with
+// the B-tree editing of indexedit.go), as ntfs-3g does once the last name
+// is gone; ntfs-3g leaves the $OBJECT_ID attribute in the freed record and
+// so do we. The delete is refused (*RefusedError, nothing written) when
+// $ObjId or its $O is missing, the key is not indexed, the entry names
+// another record or sequence number, the index is damaged, or the
+// attribute is malformed: chkdsk rebuilds $ObjId.
+//
+// # $MFTMirr
+//
+// $MFTMirr (record 1) copies the first records of $MFT. It holds
+// min(4 or a cluster's worth, its $DATA size) records (ntfs-3g bootsect.c
+// mftmirr_size, cut by volume.c to what $MFTMirr's data holds): 4 on a
+// Windows-formatted volume whatever the cluster size (libfsntfs; issue
+// #13, not observed here), a whole cluster on an mkntfs one. Windows keeps only records 0-3 in step (libfsntfs: "Back
+// up of the first 4 entries"; ntfs-3g volume.c: "Windows 10 does not
+// update the full $MFTMirr any more"), so a delete requires those four to
+// match (checkMFTMirr) and tolerates stale copies past record 3; every
+// record a plan writes that the mirror holds gets its copy written in the
+// same commit (delete_helpers.go, mftMirror).
+//
 // # Write side (NTFS-DELETE): API
 //
 //   - v.JournalState() *JournalState: $LogFile restart pages (journal.go,
 //     logfile.go: version 1.1/2.0, clean or not), the dirty flag, the
 //     hiberfil.sys header (hiber.go). AnalyzeLogFile, ParseRestartPage.
 //   - v.PlanDelete(path, DeleteOptions{Unclean, Hibernated, Now}) *Plan
-//     (delete.go, indexedit.go, bitmap.go): the exact sector writes, with
-//     before- and after-images, in the order below; nothing is written.
+//     (delete.go, indexedit.go, objid.go, bitmap.go): the exact sector
+//     writes, with before- and after-images, in the order below; nothing is
+//     written. Plan.Deleted[i].ObjectID names the object ID a file lost.
 //     Refusals are *RefusedError (errors.Is(err, ErrRefused); CLI exit 4).
 //   - v.PlanJournalReset(unclean, hib) *Plan (reset.go): only the journal
 //     reset / hibernation discard.
@@ -159,6 +206,13 @@
 //     After the entries are gone the file is unreachable; a cut here leaves
 //     an orphan record (in use, unindexed: a leak; chkdsk would re-link it
 //     into its directory, so the delete should be run again).
+//     Then, for a file with an object ID, its entry in $Extend\$ObjId:$O,
+//     with the same rules (moved keys written at their destination first,
+//     emptied blocks unlinked, blanked, then freed in the $O $BITMAP). A cut
+//     before it leaves the orphan record still indexed by its object ID (a
+//     valid entry: the record is in use); a cut during or after it leaves
+//     the orphan's object ID unindexed (chkdsk re-links the orphan and
+//     re-indexes it), never a $O entry naming a freed record.
 //  2. The file's MFT record: in-use flag cleared, sequence number advanced
 //     (0xFFFF wraps to 1), link count 0; names and run lists stay (as
 //     Windows and ntfs-3g leave them). Only now may anything reuse it.

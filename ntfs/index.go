@@ -20,6 +20,11 @@ const IndexNodeHasChildren = 0x01
 // CollationFileName is the collation rule of $I30 indexes.
 const CollationFileName = 1
 
+// CollationNTOFSULongs is the collation rule of $Extend\$ObjId:$O (keys
+// compared as unsigned little-endian 32-bit words; ntfs-3g layout.h
+// COLLATION_NTOFS_ULONGS = 19).
+const CollationNTOFSULongs = 0x13
+
 // IndexEntry is one entry of an index node. Offset is its byte offset in
 // the node's Raw bytes. Layout: +0 file reference, +8 entry length, +10
 // key length, +12 flags, +16 key; with IndexEntryHasChild the last 8

@@ -6,7 +6,12 @@ import (
 	"fmt"
 )
 
-// Removing entries from a directory's $I30 B-tree.
+// Removing entries from an index B-tree: a directory's $I30 (keys are
+// $FILE_NAME values, filename collation) or a view index such as
+// $Extend\$ObjId:$O (keys are object IDs, COLLATION_NTOFS_ULONGS). The
+// editing rules below do not depend on the keys: an ixTree knows its
+// index only through its attribute name and a label for messages, and a
+// search is given a comparison of the sought key with an entry.
 //
 // The tree is edited in memory (nodes loaded lazily, only those on the
 // paths the edit follows) and every change is recorded as a commit of a
@@ -20,7 +25,7 @@ import (
 //     commit that node first, then the leaf without the successor (a cut
 //     in between leaves a duplicate, never a loss).
 //   - a leaf (INDX block) that would become empty is not written at all: it
-//     is unlinked from its parent and freed in the $I30 $BITMAP. The parent
+//     is unlinked from its parent and freed in the index's $BITMAP. The parent
 //     entry k pointing to it cannot keep a pointer to nothing, so (as
 //     ntfs-3g index.c does) its key is re-inserted into the tree, into the
 //     leftmost leaf under entry k+1; when k is the END entry, END takes the
@@ -31,7 +36,7 @@ import (
 //     receives the key is committed before the parent loses it; once the
 //     parent no longer points to the block, the block is rewritten empty
 //     (so that readers scanning allocated blocks find no stale names) and
-//     then freed in the $I30 $BITMAP.
+//     then freed in the index's $BITMAP.
 //   - a change that needs more room than the node (INDX allocated size) or
 //     the MFT record (for the root) has is refused: that would need a node
 //     split, which this package does not do.
@@ -60,6 +65,36 @@ func entName(e []byte) []uint16 {
 }
 
 func entNamespace(e []byte) uint8 { return e[16+65] }
+
+// entKey returns an entry's key bytes (nil if the key does not fit).
+func entKey(e []byte) []byte {
+	kl := int(binary.LittleEndian.Uint16(e[10:]))
+	end := len(e)
+	if entHasChild(e) {
+		end -= 8
+	}
+	if kl == 0 || 16+kl > end {
+		return nil
+	}
+	return e[16 : 16+kl]
+}
+
+// entData returns the data of a view-index entry: +0 data offset, +2 data
+// length (both from the entry start) take the place of a $I30 entry's file
+// reference. Nil if the data does not fit between the key and the child
+// pointer.
+func entData(e []byte) []byte {
+	do, dl := int(binary.LittleEndian.Uint16(e)), int(binary.LittleEndian.Uint16(e[2:]))
+	end := len(e)
+	if entHasChild(e) {
+		end -= 8
+	}
+	kl := int(binary.LittleEndian.Uint16(e[10:]))
+	if do < 16+kl || do+dl > end {
+		return nil
+	}
+	return e[do : do+dl]
+}
 
 // entSetChild returns a copy of e that points to child vcn (adding the 8
 // pointer bytes when e had none).
@@ -173,19 +208,20 @@ func (n *ixNode) serializeRoot(old []byte) []byte {
 	return v
 }
 
-// ixTree is a directory's $I30 index under edit.
+// ixTree is one index ($I30 of a directory, $O of $ObjId) under edit.
 type ixTree struct {
 	p        *planner
-	dir      *File
+	dir      *File  // the file holding the index
+	name     string // its attribute name: "$I30", "$O"
 	ix       *Index
-	up       []uint16
 	root     *ixNode
 	rootRec  *recImage // record holding $INDEX_ROOT
 	nodes    map[int64]*ixNode
 	freed    []int64
-	unlinked []*ixNode // freed nodes, blanked after their parent let go
-	commits  int       // node commits made
-	dirLabel string
+	unlinked []*ixNode             // freed nodes, blanked after their parent let go
+	commits  int                   // node commits made
+	dirLabel string                // the index's file in words ("directory record 64")
+	label    func(e []byte) string // an entry's key in words (quoted name, object ID)
 }
 
 type pathStep struct {
@@ -193,16 +229,25 @@ type pathStep struct {
 	i int // entry index followed (or found) in n
 }
 
-func newIxTree(p *planner, dir *File, rootRec *recImage) (*ixTree, error) {
-	ix, err := dir.OpenIndex("$I30")
+// newIxTree opens the index name of f for editing; rootRec is the image of
+// the record holding its $INDEX_ROOT.
+func newIxTree(p *planner, f *File, name string, rootRec *recImage, what string, label func([]byte) string) (*ixTree, error) {
+	ix, err := f.OpenIndex(name)
 	if err != nil {
 		return nil, err
 	}
-	t := &ixTree{p: p, dir: dir, ix: ix, up: p.v.upcase, rootRec: rootRec, nodes: map[int64]*ixNode{},
-		dirLabel: fmt.Sprintf("directory record %d", dir.Base.Number)}
+	t := &ixTree{p: p, dir: f, name: name, ix: ix, rootRec: rootRec, nodes: map[int64]*ixNode{},
+		dirLabel: what, label: label}
 	t.root = newIxNode(ix.Root.Node)
 	t.root.vcn = -1
 	return t, nil
+}
+
+// newDirTree opens a directory's $I30 index for editing.
+func newDirTree(p *planner, dir *File, rootRec *recImage) (*ixTree, error) {
+	return newIxTree(p, dir, "$I30", rootRec, fmt.Sprintf("directory record %d", dir.Base.Number), func(e []byte) string {
+		return fmt.Sprintf("%q", decodeUTF16(unitsToBytes(entName(e))))
+	})
 }
 
 func (t *ixTree) node(vcn int64) (*ixNode, error) {
@@ -211,7 +256,7 @@ func (t *ixTree) node(vcn int64) (*ixNode, error) {
 	}
 	for _, f := range t.freed {
 		if f == vcn {
-			return nil, corruptf("%s: $I30 block VCN %d is referenced after being freed", t.dirLabel, vcn)
+			return nil, corruptf("%s: %s block VCN %d is referenced after being freed", t.dirLabel, t.name, vcn)
 		}
 	}
 	in, err := t.ix.Node(vcn)
@@ -219,7 +264,7 @@ func (t *ixTree) node(vcn int64) (*ixNode, error) {
 		return nil, err
 	}
 	if in.Flags&IndexNodeHasChildren == 0 && len(in.Entries) == 1 {
-		return nil, corruptf("%s: $I30 block VCN %d is an empty leaf (only an END entry); run chkdsk", t.dirLabel, vcn)
+		return nil, corruptf("%s: %s block VCN %d is an empty leaf (only an END entry); run chkdsk", t.dirLabel, t.name, vcn)
 	}
 	exts, err := t.ix.BlockExtents(vcn)
 	if err != nil {
@@ -234,10 +279,14 @@ func (t *ixTree) node(vcn int64) (*ixNode, error) {
 // errNameNotIndexed: the name is not in the parent's index.
 var errNameNotIndexed = errors.New("name not found in the parent directory's index")
 
-// find descends the B-tree to the entry of name (namespace ns) and
-// returns the path of (node, entry index) from the root to it. The entry
-// must reference ref (record and sequence number).
-func (t *ixTree) find(name []uint16, ns uint8, ref FileRef) ([]pathStep, error) {
+// errKeyNotIndexed: a search found no entry with the key.
+var errKeyNotIndexed = errors.New("key not found in the index")
+
+// find descends the B-tree to the entry whose key cmp reports equal to
+// the sought one (cmp(e) < 0: the sought key collates before e's) and
+// returns the path of (node, entry index) from the root to it, or
+// errKeyNotIndexed.
+func (t *ixTree) find(cmp func(e []byte) (int, error)) ([]pathStep, error) {
 	n := t.root
 	var path []pathStep
 	for depth := 0; depth <= maxIndexDepth; depth++ {
@@ -247,16 +296,11 @@ func (t *ixTree) find(name []uint16, ns uint8, ref FileRef) ([]pathStep, error) 
 				next = i
 				break
 			}
-			en := entName(e)
-			if en == nil {
-				return nil, corruptf("%s: index entry without a valid $FILE_NAME key", t.dirLabel)
+			c, err := cmp(e)
+			if err != nil {
+				return nil, err
 			}
-			c := CollateFileNames(t.up, name, en)
 			if c == 0 {
-				if entRef(e) != ref || entNamespace(e) != ns {
-					return nil, corruptf("%s: index entry %q is %v namespace %d, but the file is %v namespace %d",
-						t.dirLabel, decodeUTF16(unitsToBytes(name)), entRef(e), entNamespace(e), ref, ns)
-				}
 				return append(path, pathStep{n, i}), nil
 			}
 			if c < 0 {
@@ -265,19 +309,44 @@ func (t *ixTree) find(name []uint16, ns uint8, ref FileRef) ([]pathStep, error) 
 			}
 		}
 		if next < 0 {
-			return nil, corruptf("%s: index node without an END entry", t.dirLabel)
+			return nil, corruptf("%s: %s index node without an END entry", t.dirLabel, t.name)
 		}
 		path = append(path, pathStep{n, next})
 		e := n.entries[next]
 		if !entHasChild(e) {
-			return nil, errNameNotIndexed
+			return nil, errKeyNotIndexed
 		}
 		var err error
 		if n, err = t.node(entChild(e)); err != nil {
 			return nil, err
 		}
 	}
-	return nil, corruptf("%s: index deeper than %d levels", t.dirLabel, maxIndexDepth)
+	return nil, corruptf("%s: %s index deeper than %d levels", t.dirLabel, t.name, maxIndexDepth)
+}
+
+// findName finds the $I30 entry of name (namespace ns), which must
+// reference ref (record and sequence number), or errNameNotIndexed.
+func (t *ixTree) findName(name []uint16, ns uint8, ref FileRef) ([]pathStep, error) {
+	up := t.p.v.upcase
+	path, err := t.find(func(e []byte) (int, error) {
+		en := entName(e)
+		if en == nil {
+			return 0, corruptf("%s: index entry without a valid $FILE_NAME key", t.dirLabel)
+		}
+		return CollateFileNames(up, name, en), nil
+	})
+	if errors.Is(err, errKeyNotIndexed) {
+		return nil, errNameNotIndexed
+	}
+	if err != nil {
+		return nil, err
+	}
+	last := path[len(path)-1]
+	if e := last.n.entries[last.i]; entRef(e) != ref || entNamespace(e) != ns {
+		return nil, corruptf("%s: index entry %q is %v namespace %d, but the file is %v namespace %d",
+			t.dirLabel, decodeUTF16(unitsToBytes(name)), entRef(e), entNamespace(e), ref, ns)
+	}
+	return path, nil
 }
 
 // descend follows child pointers from vcn, always taking the first entry
@@ -298,7 +367,7 @@ func (t *ixTree) descend(vcn int64, rightmost bool) ([]pathStep, error) {
 		e := n.entries[i]
 		if !entHasChild(e) {
 			if n.realEntries() == 0 {
-				return nil, corruptf("%s: $I30 block VCN %d is an empty leaf", t.dirLabel, n.vcn)
+				return nil, corruptf("%s: %s block VCN %d is an empty leaf", t.dirLabel, t.name, n.vcn)
 			}
 			return path, nil
 		}
@@ -311,7 +380,7 @@ func (t *ixTree) descend(vcn int64, rightmost bool) ([]pathStep, error) {
 func (t *ixTree) commitNode(n *ixNode, what string) error {
 	t.commits++
 	if n.isRoot() {
-		off, err := t.rootRec.findAttr(AttrIndexRoot, "$I30", -1)
+		off, err := t.rootRec.findAttr(AttrIndexRoot, t.name, -1)
 		if err != nil {
 			return err
 		}
@@ -322,14 +391,14 @@ func (t *ixTree) commitNode(n *ixNode, what string) error {
 		if err := t.rootRec.setResidentValue(off, n.serializeRoot(old)); err != nil {
 			return err
 		}
-		return t.p.commitRecordImage(t.rootRec, fmt.Sprintf("MFT record %d: $I30 index root of %s: %s", t.rootRec.num, t.dirLabel, what))
+		return t.p.commitRecordImage(t.rootRec, fmt.Sprintf("MFT record %d: %s index root of %s: %s", t.rootRec.num, t.name, t.dirLabel, what))
 	}
 	b, err := n.serializeBlock()
 	if err != nil {
 		return err
 	}
-	t.p.commitBlockImage(fmt.Sprintf("indx:%d:%d", t.dir.Base.Number, n.vcn), b, n.usaOff, n.usaCount, n.usn, n.exts,
-		fmt.Sprintf("$I30 block VCN %d of %s: %s", n.vcn, t.dirLabel, what))
+	t.p.commitBlockImage(fmt.Sprintf("indx:%d:%s:%d", t.dir.Base.Number, t.name, n.vcn), b, n.usaOff, n.usaCount, n.usn, n.exts,
+		fmt.Sprintf("%s block VCN %d of %s: %s", t.name, n.vcn, t.dirLabel, what))
 	return nil
 }
 
@@ -355,16 +424,44 @@ func (t *ixTree) removeAt(path []pathStep, label string) error {
 	succ := leaf.entries[0]
 	repl := entSetChild(succ, entChild(e))
 	n.entries[i] = repl
-	sname := decodeUTF16(unitsToBytes(entName(succ)))
-	if err := t.commitNode(n, fmt.Sprintf("entry %s replaced by its successor %q", label, sname)); err != nil {
+	sname := t.label(succ)
+	if err := t.commitNode(n, fmt.Sprintf("entry %s replaced by its successor %s", label, sname)); err != nil {
 		return err
 	}
 	full := append(append(append([]pathStep(nil), path[:len(path)-1]...), pathStep{n, i + 1}), sub...)
 	if leaf.realEntries() > 1 {
 		leaf.remove(0)
-		return t.commitNode(leaf, fmt.Sprintf("successor %q moved up", sname))
+		return t.commitNode(leaf, fmt.Sprintf("successor %s moved up", sname))
 	}
-	return t.unlinkEmpty(full, fmt.Sprintf("successor %q moved up; block emptied", sname), false)
+	return t.unlinkEmpty(full, fmt.Sprintf("successor %s moved up; block emptied", sname), false)
+}
+
+// removeEntry removes the entry at the end of path (found by find) and
+// frees the blocks that leaves empty, once nothing points to them.
+func (t *ixTree) removeEntry(path []pathStep, label string) error {
+	if err := t.removeAt(path, label); err != nil {
+		return err
+	}
+	if len(t.freed) == 0 {
+		return nil
+	}
+	// When the last commit is the record that also holds a resident
+	// $BITMAP of this index (the root let go of the blocks), the bitmap
+	// edit merges into that same record write: unlink and free are one
+	// atomic write. Otherwise the unlinked blocks are first blanked.
+	ba := t.dir.FindAttr(AttrBitmap, t.name)
+	if ba != nil && !ba.NonResident && len(t.p.commits) > 0 &&
+		t.p.commits[len(t.p.commits)-1].key == fmt.Sprintf("rec:%d", ba.Record) {
+		t.unlinked = nil
+	} else if err := t.blankUnlinked(); err != nil {
+		return err
+	}
+	var rs []bitRange
+	for _, vcn := range t.freed {
+		rs = append(rs, bitRange{t.ix.BlockOffset(vcn) / int64(t.ix.BlockSize), 1})
+	}
+	t.freed = nil
+	return t.p.clearBits(t.dir, AttrBitmap, t.name, rs, fmt.Sprintf("%s $BITMAP of %s: emptied block(s) freed", t.name, t.dirLabel))
 }
 
 // unlinkEmpty drops the INDX node at the end of path (it would hold no
@@ -397,15 +494,15 @@ func (t *ixTree) unlinkEmpty(path []pathStep, why string, holdsTarget bool) erro
 		}
 		q := sub[len(sub)-1].n
 		q.insert(0, key)
-		kname := decodeUTF16(unitsToBytes(entName(key)))
-		if err := t.commitNode(q, fmt.Sprintf("entry %q moved down (%s)", kname, why)); err != nil {
+		kname := t.label(key)
+		if err := t.commitNode(q, fmt.Sprintf("entry %s moved down (%s)", kname, why)); err != nil {
 			return err
 		}
 		if err := t.coverTarget(x, key, holdsTarget); err != nil {
 			return err
 		}
 		p.remove(k)
-		return t.commitNode(p, fmt.Sprintf("entry %q and its pointer to freed VCN %d removed", kname, x.vcn))
+		return t.commitNode(p, fmt.Sprintf("entry %s and its pointer to freed VCN %d removed", kname, x.vcn))
 	case k > 0:
 		// END points to the empty node: END takes the previous entry's
 		// child; that entry's key goes to the end of the rightmost leaf
@@ -418,8 +515,8 @@ func (t *ixTree) unlinkEmpty(path []pathStep, why string, holdsTarget bool) erro
 		}
 		ql := sub[len(sub)-1]
 		ql.n.insert(ql.i, key)
-		kname := decodeUTF16(unitsToBytes(entName(key)))
-		if err := t.commitNode(ql.n, fmt.Sprintf("entry %q moved down (%s)", kname, why)); err != nil {
+		kname := t.label(key)
+		if err := t.commitNode(ql.n, fmt.Sprintf("entry %s moved down (%s)", kname, why)); err != nil {
 			return err
 		}
 		if err := t.coverTarget(x, key, holdsTarget); err != nil {
@@ -427,7 +524,7 @@ func (t *ixTree) unlinkEmpty(path []pathStep, why string, holdsTarget bool) erro
 		}
 		p.entries[k] = entSetChild(p.entries[k], entChild(prev))
 		p.remove(k - 1)
-		return t.commitNode(p, fmt.Sprintf("entry %q removed, END re-pointed from freed VCN %d", kname, x.vcn))
+		return t.commitNode(p, fmt.Sprintf("entry %s removed, END re-pointed from freed VCN %d", kname, x.vcn))
 	case p.isRoot():
 		// The root's only child is gone: the root becomes a leaf.
 		p.entries[k] = entDropChild(p.entries[k])
@@ -450,11 +547,11 @@ func (t *ixTree) coverTarget(x *ixNode, key []byte, holdsTarget bool) error {
 	}
 	x.entries = [][]byte{append([]byte(nil), key...), x.entries[len(x.entries)-1]}
 	x.covered = true
-	return t.commitNode(x, fmt.Sprintf("deleted entry replaced by a copy of %q before the block is unlinked", decodeUTF16(unitsToBytes(entName(key)))))
+	return t.commitNode(x, fmt.Sprintf("deleted entry replaced by a copy of %s before the block is unlinked", t.label(key)))
 }
 
 // blankUnlinked rewrites every node unlinked so far as an empty leaf (END
-// entry only). It runs after the parent commits and before the $I30
+// entry only). It runs after the parent commits and before the index's
 // $BITMAP frees the blocks: readers that list a directory by scanning the
 // blocks the bitmap marks in use (ntfs-3g's readdir does) must not find the
 // old names in a block the tree no longer references.

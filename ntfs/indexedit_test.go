@@ -29,6 +29,23 @@ func buildIndexEntry(name string, ref FileRef, ns uint8, child int64) []byte {
 	return e
 }
 
+// buildObjIDEntry makes a $O (view index) entry: 16-byte key, 56 bytes
+// of data (file reference and three birth GUIDs), child pointer when
+// child >= 0.
+func buildObjIDEntry(key []byte, ref FileRef, child int64) []byte {
+	e := make([]byte, 16+16+56)
+	binary.LittleEndian.PutUint16(e[0:], 32) // data offset
+	binary.LittleEndian.PutUint16(e[2:], 56) // data length
+	binary.LittleEndian.PutUint16(e[8:], uint16(len(e)))
+	binary.LittleEndian.PutUint16(e[10:], 16)
+	copy(e[16:32], key)
+	binary.LittleEndian.PutUint64(e[32:], uint64(ref))
+	if child >= 0 {
+		return entSetChild(e, child)
+	}
+	return e
+}
+
 func buildEndEntry(child int64) []byte {
 	e := make([]byte, 16)
 	binary.LittleEndian.PutUint16(e[8:], 16)
@@ -110,22 +127,34 @@ func TestMSTProtectRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzIndexEdit takes an INDX block (valid seeds, mutated by the fuzzer),
-// parses it with the read side, applies the edit primitives the delete
-// uses (remove an entry, move a key in with or without child pointer,
-// drop and set child pointers) and serializes it. The result must be a
-// block the read side parses back to exactly the edited entries, or a
-// needs-split refusal: never a panic, never a corrupt block.
+// FuzzIndexEdit takes an INDX block (valid seeds, mutated by the fuzzer)
+// of a $I30 index or, with view set, of a view index ($ObjId:$O: a real
+// block ntfs-3g made and built ones), parses it with the read side,
+// applies the edit primitives the delete uses (remove an entry, move a key
+// in with or without child pointer, drop and set child pointers) and
+// serializes it. The result must be a block the read side parses back to
+// exactly the edited entries, or a needs-split refusal: never a panic,
+// never a corrupt block. For a view block, the key and data accessors and
+// the COLLATION_NTOFS_ULONGS comparison of every key with the inserted one
+// must not panic, and the comparison must be antisymmetric.
 func FuzzIndexEdit(f *testing.F) {
-	var leaf, node [][]byte
+	var leaf, node, oleaf, onode [][]byte
 	for i := 0; i < 20; i++ {
 		leaf = append(leaf, buildIndexEntry(fmt.Sprintf("api-ms-win-core-file-l1-%d-0.dll", i), MakeRef(uint64(100+i), 1), 1, -1))
 		node = append(node, buildIndexEntry(fmt.Sprintf("node-%02d.sys", i), MakeRef(uint64(300+i), 2), 0, int64(i)))
+		key := make([]byte, 16)
+		binary.LittleEndian.PutUint32(key, uint32(i)<<24|uint32(i))
+		oleaf = append(oleaf, buildObjIDEntry(key, MakeRef(uint64(500+i), 1), -1))
+		onode = append(onode, buildObjIDEntry(key, MakeRef(uint64(600+i), 3), int64(i)))
 	}
-	f.Add(buildIndexBlock(3, leaf, false), uint8(4), uint8(0), []byte("C-0000~4.SYS"))
-	f.Add(buildIndexBlock(9, node[:6], true), uint8(2), uint8(1), []byte("C-00000291-00000000-00000032.sys"))
-	f.Add(buildIndexBlock(1, leaf[:1], false), uint8(0), uint8(2), []byte("x"))
-	f.Fuzz(func(t *testing.T, blk []byte, at uint8, op uint8, name []byte) {
+	f.Add(buildIndexBlock(3, leaf, false), uint8(4), uint8(0), []byte("C-0000~4.SYS"), false)
+	f.Add(buildIndexBlock(9, node[:6], true), uint8(2), uint8(1), []byte("C-00000291-00000000-00000032.sys"), false)
+	f.Add(buildIndexBlock(1, leaf[:1], false), uint8(0), uint8(2), []byte("x"), false)
+	f.Add(seed(f, "indx-objid.bin"), uint8(5), uint8(0), []byte("0123456789abcdef"), true)
+	f.Add(seed(f, "indx-objid.bin"), uint8(7), uint8(1), []byte("\xff\xff\xff\x7f"), true)
+	f.Add(buildIndexBlock(2, oleaf, false), uint8(3), uint8(1), []byte("\x00\x00\x00\x05"), true)
+	f.Add(buildIndexBlock(4, onode[:5], true), uint8(1), uint8(2), []byte("k"), true)
+	f.Fuzz(func(t *testing.T, blk []byte, at uint8, op uint8, name []byte, view bool) {
 		if len(blk) > 4096 {
 			return
 		}
@@ -133,16 +162,38 @@ func FuzzIndexEdit(f *testing.F) {
 		// exploring instead of throwing away every length-changing edit.
 		full := make([]byte, 4096)
 		copy(full, blk)
-		in, err := ParseIndexBlock(full, true)
+		in, err := ParseIndexBlock(full, !view)
 		if err != nil {
 			return
 		}
 		n := newIxNode(in)
 		i := int(at) % len(n.entries)
-		if len(name) == 0 || len(name) > 255 {
-			name = []byte("fuzz")
+		var key []byte
+		if view {
+			k := make([]byte, 16)
+			copy(k, name)
+			key = buildObjIDEntry(k, MakeRef(77, 7), -1)
+			for _, e := range n.entries {
+				if entIsEnd(e) {
+					continue
+				}
+				entData(e)
+				if ek := entKey(e); len(ek) == 16 {
+					c1, err1 := collateULongs(k, ek)
+					c2, err2 := collateULongs(ek, k)
+					if err1 != nil || err2 != nil || c1 != -c2 || (c1 == 0) != bytes.Equal(k, ek) {
+						t.Fatalf("collateULongs(%x, %x) = %d, %v; reversed %d, %v", k, ek, c1, err1, c2, err2)
+					}
+				} else if _, err := collateULongs(k, ek); err == nil {
+					t.Fatalf("collateULongs accepts a %d-byte key against a 16-byte one", len(ek))
+				}
+			}
+		} else {
+			if len(name) == 0 || len(name) > 255 {
+				name = []byte("fuzz")
+			}
+			key = buildIndexEntry(string(bytes.ToValidUTF8(name, []byte("?"))), MakeRef(77, 7), 1, -1)
 		}
-		key := buildIndexEntry(string(bytes.ToValidUTF8(name, []byte("?"))), MakeRef(77, 7), 1, -1)
 		switch op % 4 {
 		case 0:
 			if !entIsEnd(n.entries[i]) {
@@ -175,7 +226,7 @@ func FuzzIndexEdit(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := ParseIndexBlock(prot, true)
+		back, err := ParseIndexBlock(prot, !view)
 		if err != nil {
 			t.Fatalf("edited block does not parse: %v", err)
 		}
@@ -188,4 +239,39 @@ func FuzzIndexEdit(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCollateULongs: COLLATION_NTOFS_ULONGS compares little-endian 32-bit
+// words in order, which is not the order of the bytes.
+func TestCollateULongs(t *testing.T) {
+	k := func(words ...uint32) []byte {
+		b := make([]byte, 4*len(words))
+		for i, w := range words {
+			binary.LittleEndian.PutUint32(b[4*i:], w)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		a, b []byte
+		want int
+	}{
+		{k(1, 0, 0, 0), k(2, 0, 0, 0), -1},
+		{k(0x100, 0, 0, 0), k(0x01, 0, 0, 0), 1}, // bytes 00 01.. vs 01 00..: byte order says less
+		{k(0xFFFFFFFF, 0, 0, 0), k(0x7FFFFFFF, 9, 9, 9), 1},
+		{k(5, 6, 7, 8), k(5, 6, 7, 9), -1},
+		{k(5, 6, 7, 8), k(5, 6, 7, 8), 0},
+	} {
+		got, err := collateULongs(c.a, c.b)
+		if err != nil || got != c.want {
+			t.Errorf("collateULongs(%x, %x) = %d, %v; want %d", c.a, c.b, got, err, c.want)
+		}
+	}
+	for _, bad := range [][2][]byte{{k(1), k(1, 2)}, {nil, nil}, {[]byte{1, 2, 3}, []byte{1, 2, 3}}} {
+		if _, err := collateULongs(bad[0], bad[1]); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("collateULongs(%x, %x): err %v, want ErrCorrupt", bad[0], bad[1], err)
+		}
+	}
+	if g := formatGUID([]byte{0x59, 0xee, 0xec, 0x43, 0xb3, 0xe2, 0xdc, 0x11, 0xad, 0x7e, 0, 0x1c, 0x25, 0x82, 0x59, 0x8f}); g != "43ecee59-e2b3-11dc-ad7e-001c2582598f" {
+		t.Errorf("formatGUID: %s", g)
+	}
 }

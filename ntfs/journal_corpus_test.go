@@ -179,9 +179,10 @@ func TestHibernationPolicies(t *testing.T) {
 	}
 }
 
-// TestDeleteRefusals: a hard link, a symbolic link (reparse point), an
-// object ID (all made by ntfs-3g), a directory, a system file and a stale
-// $MFTMirr are refused, writing nothing.
+// TestDeleteRefusals: a hard link, a symbolic link (reparse point) (both
+// made by ntfs-3g), a directory, a system file and a stale $MFTMirr are
+// refused, writing nothing. A file with an object ID (ntfs-3g made it too)
+// is not refused: its $ObjId entry goes with it (delete_objid_test.go).
 func TestDeleteRefusals(t *testing.T) {
 	d := loadCorpusDisk(t, "win10-plain-ntfs")
 	vol := d.extractVolume(t)
@@ -202,9 +203,7 @@ func TestDeleteRefusals(t *testing.T) {
 	}
 	must(os.WriteFile(filepath.Join(dir, "objid.sys"), []byte("x"), 0o644))
 	oid := bytes.Repeat([]byte{0x11}, 16)
-	if err := setxattr(filepath.Join(dir, "objid.sys"), "system.ntfs_object_id", oid); err != nil {
-		t.Logf("ntfs-3g did not set an object ID (%v); object ID refusal checked on the record flag only", err)
-	}
+	must(setxattr(filepath.Join(dir, "objid.sys"), "system.ntfs_object_id", oid))
 	log := umount()
 	checkNTFS3gLog(t, log, "setup")
 	requireCheckClean(t, vol, false, "after ntfs-3g made the refusal cases")
@@ -218,11 +217,6 @@ func TestDeleteRefusals(t *testing.T) {
 		"Windows/System32/config":                   "directory",
 	}
 	v, _ := openVolFile(t, vol)
-	if _, err := v.Stat(csDir + "/objid.sys"); err == nil {
-		if f, _ := v.Lookup(csDir + "/objid.sys"); f != nil && f.FindAttr(AttrObjectID, "") != nil {
-			cases[csDir+"/objid.sys"] = "object ID"
-		}
-	}
 	snapshot := copyFile(t, vol)
 	for path, want := range cases {
 		_, err := v.PlanDelete(path, DeleteOptions{})
@@ -230,8 +224,14 @@ func TestDeleteRefusals(t *testing.T) {
 			t.Errorf("%s: err = %v, want a refusal about %q", path, err, want)
 		}
 	}
-	if _, ok := cases[csDir+"/objid.sys"]; !ok {
-		t.Log("object ID case not covered: ntfs-3g did not store one")
+	if f, err := v.Lookup(csDir + "/objid.sys"); err != nil || f.FindAttr(AttrObjectID, "") == nil {
+		t.Fatalf("ntfs-3g did not store the object ID of objid.sys (%v)", err)
+	}
+	withObjID := copyFile(t, vol)
+	deleteWithUs(t, withObjID, csDir+"/objid.sys", DeleteOptions{})
+	requireCheckClean(t, withObjID, false, "after deleting the object-ID file")
+	if p := objIDProblems(objIDCheck(t, withObjID)); len(p) > 0 {
+		t.Fatalf("objid-check after deleting the object-ID file:\n%s", strings.Join(p, "\n"))
 	}
 	// Stale mirror: change one byte of record 3's copy in $MFTMirr.
 	mir := v.boot.MFTMirrLCN*int64(v.boot.ClusterSize) + 3*int64(v.boot.RecordSize) + 100

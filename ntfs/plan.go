@@ -59,6 +59,9 @@ type DeletedFile struct {
 	FreedClusters  int64    `json:"freed_clusters"`
 	ParentRecord   uint64   `json:"parent_record"`
 	IndexNodesEdit int      `json:"index_nodes_written"`
+	// ObjectID is the file's object ID (GUID) when it had one: its entry
+	// left $Extend\$ObjId:$O.
+	ObjectID string `json:"object_id,omitempty"`
 }
 
 // Bytes returns the total number of bytes the plan writes.

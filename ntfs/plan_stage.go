@@ -57,13 +57,17 @@ func newPlanner(v *Volume) *planner {
 }
 
 // mirrorExtents returns where record n's copy in $MFTMirr lies, or nil when
-// $MFTMirr does not hold record n.
+// $MFTMirr does not hold record n (mftMirror: the records checkMFTMirr
+// compares are a subset of those it holds).
 func (p *planner) mirrorExtents(n uint64) ([]Extent, error) {
-	if n >= uint64(p.v.mirrorRecords()) {
+	m, err := p.v.mirror()
+	if err != nil {
+		return nil, err
+	}
+	if n >= uint64(m.held) {
 		return nil, nil
 	}
-	rs := int64(p.v.boot.RecordSize)
-	return []Extent{{Offset: p.v.boot.MFTMirrLCN*int64(p.v.boot.ClusterSize) + int64(n)*rs, Length: int(rs)}}, nil
+	return m.recordExtents(n, p.v.boot.RecordSize)
 }
 
 // commitRecordImage records that MFT record ri reaches the disk as it is now.

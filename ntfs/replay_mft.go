@@ -738,7 +738,14 @@ func (v *Volume) stageMFTRecord(ov *overlay, r *LogRecord, n uint64, at int64, b
 	if err := ov.write(at, b); err != nil {
 		return err
 	}
-	if n >= uint64(v.mirrorRecords()) {
+	m, err := v.mirror()
+	if err != nil {
+		if n >= mirrorInStep {
+			return nil // (a mirror that cannot be found holds no more than Windows keeps)
+		}
+		return fmt.Errorf("journal replay: %w", err)
+	}
+	if n >= uint64(m.held) {
 		return nil
 	}
 	cs := int64(v.boot.ClusterSize)

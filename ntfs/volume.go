@@ -15,6 +15,10 @@ type Volume struct {
 	nrecs  uint64     // records that $MFT's data size holds
 	upcase []uint16   // $UpCase, 65536 entries
 	info   VolumeInfo
+	// $MFTMirr (delete_helpers.go), or why it cannot be used: only the
+	// write side needs it, so a damaged mirror does not stop Open.
+	mirr    *mftMirror
+	mirrErr error
 }
 
 // VolumeInfo describes an open volume: geometry from the boot sector,
@@ -63,6 +67,7 @@ func Open(r io.ReaderAt, size int64) (*Volume, error) {
 	if err := v.loadUpcase(); err != nil {
 		return nil, err
 	}
+	v.mirr, v.mirrErr = v.loadMirror()
 	return v, nil
 }
 

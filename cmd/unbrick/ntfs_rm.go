@@ -49,8 +49,9 @@ and 8.3 name) leave the parent's index, the MFT record is freed (sequence
 number advanced), and its record and clusters are marked free. Writes are
 planned first (--dry-run prints the plan), checked against the disk, made
 in an order that a power cut cannot turn into corruption, and read back.
+A file with an object ID also leaves the $ObjId:$O index.
 Refused (exit 4), writing nothing: directories, hard links, reparse points,
-object IDs, a hibernated Windows (unless --hibernated=discard), an
+a hibernated Windows (unless --hibernated=discard), an
 unclean journal unbrick cannot replay (unless --unclean-fallback=reset or
 --unclean=reset), a stale $MFTMirr. An unclean journal is replayed first
 by default, as Windows does when it mounts the volume.
