@@ -27,7 +27,9 @@ func (p *pipeline) finishInterrupted() (bool, error) {
 	h := undo.Header{VolumeID: p.v.VolumeID, TargetSize: p.t.Size(), PartitionOffset: p.c.Offset, PartitionSize: p.sec.Size()}
 	paths, err := undo.FindIncomplete(p.o.JournalDir, h)
 	if err != nil {
-		return false, failed(fmt.Errorf("look for interrupted fixes in %s: %w", p.o.JournalDir, err))
+		// Without the journal directory unbrick can neither see an
+		// interrupted fix nor write an undo journal: write nothing.
+		return false, refused("cannot read the undo journal directory %s to look for interrupted fixes (%v): nothing was written; pass a writable --journal DIR", p.o.JournalDir, err)
 	}
 	wrote := false
 	for _, path := range paths {
