@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CI=${CI:-true}
 UNBRICK_TORTURE=long go test -count=1 -timeout 60m -run 'TestDeleteTortureSystem32' ./ntfs
-go test -count=1 -run 'TestDeletePowerCut|TestDeleteDifferentialNTFS3g|TestJournalPolicies|TestHibernationPolicies|TestDeleteRefusals' ./ntfs
+UNBRICK_TORTURE=long go test -count=1 -timeout 30m -run 'TestDeletePowerCut|TestDeleteDifferentialNTFS3g|TestDeleteObjectID|TestDeleteClusterSizes|TestDeleteMirror|TestJournalPolicies|TestHibernationPolicies|TestDeleteRefusals' ./ntfs
 # Fuzz budgets are execution counts, not durations: go1.26's fuzz coordinator
 # can report a spurious 'context deadline exceeded' at the end of a timed
 # -fuzztime (golang/go#75804, fixed in go1.27).
