@@ -27,7 +27,9 @@ func (p *pipeline) finishInterrupted() (bool, error) {
 	h := undo.Header{VolumeID: p.v.VolumeID, TargetSize: p.t.Size(), PartitionOffset: p.c.Offset, PartitionSize: p.op.Section.Size()}
 	paths, err := undo.FindIncomplete(p.o.JournalDir, h)
 	if err != nil {
-		return false, failed(fmt.Errorf("look for interrupted fixes in %s: %w", p.o.JournalDir, err))
+		// A journal directory that cannot be read cannot hold the undo
+		// journal either: refused, as an unwritable journal is.
+		return false, refused("look for interrupted fixes in %s: %v: nothing was written", p.o.JournalDir, err)
 	}
 	wrote := false
 	for _, path := range paths {
