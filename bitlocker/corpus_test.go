@@ -196,7 +196,7 @@ func TestCorpusSources(t *testing.T) {
 					if id, _ := v2.UnlockedBy(); id != pm["id"] {
 						t.Errorf("unlocked by %q, want protector %v", id, pm["id"])
 					}
-					checkDecryptedView(t, s.name+" via "+k.Kind(), v2)
+					checkDecryptedView(t, s.name+" via "+string(k.Kind()), v2)
 				}
 			} else {
 				// decrypted.bin and eow_partial.bin: no bitlocker facts in

@@ -6,22 +6,35 @@ import (
 	"fmt"
 )
 
-// Identifiers in the volume header (libbde documentation, "Overview";
-// dissect.fve bde/c_bde.py), as stored on disk (mixed-endian GUID bytes).
-var (
-	// bitlockerGUID 4967d63b-2e29-4ad8-8399-f6a339e3d001 marks a Windows 7+
-	// volume header (and BitLocker To Go).
-	bitlockerGUID = GUID{0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a, 0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01}
-	// eowGUID 92a84d3b-dd80-4d0e-9e4e-b1e3284eaed8 marks a volume that uses
-	// "used disk space only" (encrypt-on-write) conversion; its recognition
-	// structure also carries the two EOW information offsets.
-	eowGUID = GUID{0x3b, 0x4d, 0xa8, 0x92, 0x80, 0xdd, 0x0e, 0x4d, 0x9e, 0x4e, 0xb1, 0xe3, 0x28, 0x4e, 0xae, 0xd8}
+// BitLocker's on-disk identifiers, defined once: internal/disk recognises
+// volumes with them (libbde documentation, "Overview"; dissect.fve
+// bde/c_bde.py). GUIDs are as stored on disk (mixed-endian GUID bytes).
+const (
+	// Signature is the OEM ID at byte 3 of a BitLocker volume (Vista and
+	// Windows 7+) and the first 8 bytes of every FVE metadata block.
+	Signature = "-FVE-FS-"
+	// ToGoSignature is the OEM ID of a BitLocker To Go discovery volume
+	// (a FAT32 volume, as Windows writes it).
+	ToGoSignature = "MSWIN4.1"
 )
 
 var (
-	fveSignature  = []byte("-FVE-FS-")
+	// IdentifierGUID 4967d63b-2e29-4ad8-8399-f6a339e3d001 marks a
+	// Windows 7+ volume header (and BitLocker To Go, at offset 0x1A8).
+	IdentifierGUID = GUID{0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a, 0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01}
+	// EOWIdentifierGUID 92a84d3b-dd80-4d0e-9e4e-b1e3284eaed8 marks a
+	// volume that uses "used disk space only" (encrypt-on-write)
+	// conversion; its recognition structure also carries the two EOW
+	// information offsets.
+	EOWIdentifierGUID = GUID{0x3b, 0x4d, 0xa8, 0x92, 0x80, 0xdd, 0x0e, 0x4d, 0x9e, 0x4e, 0xb1, 0xe3, 0x28, 0x4e, 0xae, 0xd8}
+)
+
+var (
+	bitlockerGUID = IdentifierGUID
+	eowGUID       = EOWIdentifierGUID
+	fveSignature  = []byte(Signature)
 	ntfsSignature = []byte("NTFS    ")
-	toGoSignature = []byte("MSWIN4.1")
+	toGoSignature = []byte(ToGoSignature)
 )
 
 // volumeHeader is the decoded first sector of a BitLocker volume.

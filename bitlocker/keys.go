@@ -10,11 +10,23 @@ import (
 // (*Volume).ReuseKey. Keys never print their secret: String, GoString and
 // slog output are redacted.
 type Key interface {
-	// Kind names the kind of secret ("recovery password", "password",
-	// "startup key", "clear key", "FVEK", "reused key").
-	Kind() string
+	// Kind names the kind of secret.
+	Kind() KeyKind
 	isKey()
 }
+
+// KeyKind is the kind of a Key; its string is what messages show.
+type KeyKind string
+
+// The kinds of Key.
+const (
+	KeyRecoveryPassword KeyKind = "recovery password"
+	KeyPassword         KeyKind = "password"
+	KeyStartupKey       KeyKind = "startup key"
+	KeyClearKey         KeyKind = "clear key"
+	KeyFVEK             KeyKind = "FVEK"
+	KeyReused           KeyKind = "reused key"
+)
 
 type recoveryPasswordKey struct{ pw string }
 type passwordKey struct{ pw string }
@@ -49,12 +61,12 @@ func ClearKey() Key { return clearKeyKey{} }
 // 64 bytes; AES-CBC: 16 or 32 bytes). For forensics and tests.
 func RawFVEK(b []byte) Key { return rawFVEKKey{append([]byte(nil), b...)} }
 
-func (recoveryPasswordKey) Kind() string { return "recovery password" }
-func (passwordKey) Kind() string         { return "password" }
-func (bekKey) Kind() string              { return "startup key" }
-func (clearKeyKey) Kind() string         { return "clear key" }
-func (rawFVEKKey) Kind() string          { return "FVEK" }
-func (reuseKey) Kind() string            { return "reused key" }
+func (recoveryPasswordKey) Kind() KeyKind { return KeyRecoveryPassword }
+func (passwordKey) Kind() KeyKind         { return KeyPassword }
+func (bekKey) Kind() KeyKind              { return KeyStartupKey }
+func (clearKeyKey) Kind() KeyKind         { return KeyClearKey }
+func (rawFVEKKey) Kind() KeyKind          { return KeyFVEK }
+func (reuseKey) Kind() KeyKind            { return KeyReused }
 
 func (recoveryPasswordKey) isKey() {}
 func (passwordKey) isKey()         {}

@@ -3,11 +3,6 @@ package bitlocker
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-	"unicode"
 	"unicode/utf16"
 )
 
@@ -56,84 +51,23 @@ func stretchN(hash [32]byte, salt [16]byte, rounds uint64) [32]byte {
 	return out
 }
 
-// recoveryPasswordGroups is the number of digit groups in a recovery
-// password; each group holds 6 decimal digits.
-const recoveryPasswordGroups = 8
-
-// recoveryPasswordHash parses a 48-digit recovery password and returns the
-// SHA-256 of the 16-byte key it encodes. Each 6-digit group is 11 times a
-// 16-bit value (so divisible by 11 and below 720896); the values, stored
-// little-endian in group order, form the key (libbde documentation,
-// "Recovery password").
-//
-// Groups may be separated by dashes, spaces or nothing. Errors name the
-// group that is wrong but never repeat the whole password.
+// recoveryPasswordHash parses a 48-digit recovery password
+// (ParseRecoveryPassword) and returns the SHA-256 of the 16-byte key it
+// encodes: the group values, stored little-endian in group order (libbde
+// documentation, "Recovery password"). Errors name the group that is
+// wrong but never repeat the password.
 func recoveryPasswordHash(pw string) ([32]byte, error) {
-	var zero [32]byte
-	groups, err := splitRecoveryPassword(pw)
+	vals, err := ParseRecoveryPassword(pw)
 	if err != nil {
-		return zero, err
+		return [32]byte{}, err
 	}
 	var key [16]byte
-	for i, g := range groups {
-		v, err := strconv.ParseUint(g, 10, 32)
-		if err != nil {
-			return zero, fmt.Errorf("recovery password group %d is not 6 decimal digits: check that digit group", i+1)
-		}
-		if v%11 != 0 {
-			return zero, fmt.Errorf("recovery password group %d fails its checksum (not divisible by 11): check that digit group", i+1)
-		}
-		if v >= 720896 {
-			return zero, fmt.Errorf("recovery password group %d is out of range (must be below 720896): check that digit group", i+1)
-		}
-		binary.LittleEndian.PutUint16(key[2*i:], uint16(v/11))
+	for i, v := range vals {
+		binary.LittleEndian.PutUint16(key[2*i:], v)
 	}
 	h := sha256.Sum256(key[:])
 	clear(key[:])
 	return h, nil
-}
-
-// splitRecoveryPassword splits pw into its 8 groups of 6 digits. Groups
-// may be separated by dashes (including the Unicode dashes word processors
-// substitute) or white space, or the 48 digits may be given without
-// separators.
-func splitRecoveryPassword(pw string) ([]string, error) {
-	groups := strings.FieldsFunc(pw, isRecoverySeparator)
-	if len(groups) == 0 {
-		return nil, errors.New("recovery password is empty: expected 8 groups of 6 digits")
-	}
-	if len(groups) == 1 && len(groups[0]) == 6*recoveryPasswordGroups {
-		one := groups[0]
-		groups = groups[:0]
-		for i := 0; i < len(one); i += 6 {
-			groups = append(groups, one[i:i+6])
-		}
-	}
-	for i, g := range groups {
-		for j, r := range []rune(g) {
-			if r < '0' || r > '9' {
-				return nil, fmt.Errorf("recovery password group %d: character %d is not a digit: a recovery password is 8 groups of 6 digits", i+1, j+1)
-			}
-		}
-		if len(g) != 6 && len(groups) > 1 {
-			return nil, fmt.Errorf("recovery password group %d has %d digits, not 6: check that digit group", i+1, len(g))
-		}
-	}
-	if len(groups) != recoveryPasswordGroups {
-		if len(groups) == 1 {
-			return nil, fmt.Errorf("recovery password has %d digits, not 48: expected 8 groups of 6 digits", len(groups[0]))
-		}
-		return nil, fmt.Errorf("recovery password has %d digit groups, not 8: expected 8 groups of 6 digits", len(groups))
-	}
-	return groups, nil
-}
-
-func isRecoverySeparator(r rune) bool {
-	switch r {
-	case '-', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212':
-		return true
-	}
-	return unicode.IsSpace(r)
 }
 
 // passwordHash returns SHA-256(SHA-256(UTF-16LE(pw))), the initial hash of

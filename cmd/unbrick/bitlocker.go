@@ -14,6 +14,7 @@ import (
 	"github.com/unbrick/unbrick/internal/disk"
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/redact"
+	"github.com/unbrick/unbrick/internal/remedy"
 )
 
 // runBitLocker dispatches `unbrick bitlocker info|decrypt`.
@@ -56,7 +57,7 @@ func runBitLockerInfo(e *env, args []string) int {
 		fs.Usage()
 		return exitcode.Usage
 	}
-	o, code, err := openVolume(e, volumeRequest{Prog: prog, Target: pos[0], Partition: *partition,
+	o, code, err := openTarget(e, prog, nil, remedy.OpenRequest{Target: pos[0], Partition: *partition,
 		Accept: []disk.Kind{disk.BitLocker, disk.BitLockerToGo}, NoUnlock: true})
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
@@ -82,7 +83,7 @@ func runBitLockerInfo(e *env, args []string) int {
 	return exitcode.OK
 }
 
-func printInfo(w io.Writer, o *openedVolume, in *bitlocker.Info) {
+func printInfo(w io.Writer, o *remedy.Opened, in *bitlocker.Info) {
 	var b strings.Builder
 	row := func(k, format string, a ...any) { fmt.Fprintf(&b, "%-24s %s\n", k+":", fmt.Sprintf(format, a...)) }
 	if o.Candidate.Partition == 0 {
@@ -165,7 +166,7 @@ func runBitLockerDecrypt(e *env, args []string) int {
 		fmt.Fprintf(e.Stderr, "%s: --out %s is the target itself\n", prog, *out)
 		return exitcode.Usage
 	}
-	o, code, err := openVolume(e, volumeRequest{Prog: prog, Target: pos[0], Partition: *partition, Keys: kf,
+	o, code, err := openTarget(e, prog, kf, remedy.OpenRequest{Target: pos[0], Partition: *partition,
 		Accept: []disk.Kind{disk.BitLocker, disk.BitLockerToGo}})
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
@@ -177,8 +178,8 @@ func runBitLockerDecrypt(e *env, args []string) int {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return exitcode.Failure
 	}
-	progress := newProgress(e.Stderr, o.Volume.Size())
-	err = copyVolume(f, o.Volume, progress)
+	progress := newProgress(e.Stderr, o.Size())
+	err = copyVolume(f, o, progress)
 	progress.done()
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -187,18 +188,21 @@ func runBitLockerDecrypt(e *env, args []string) int {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return exitcode.Failure
 	}
-	how := o.UnlockedHow
-	if o.UnlockedBy != "" && o.UnlockedBy != "FVEK" {
-		how += " of protector {" + o.UnlockedBy + "}"
+	by, how := o.BitLocker.UnlockedBy()
+	if by != "" && by != "FVEK" {
+		how += " of protector {" + by + "}"
 	}
-	fmt.Fprintf(e.Stderr, "%s: wrote %d bytes to %s (unlocked with %s)\n", prog, o.Volume.Size(), *out, how)
+	fmt.Fprintf(e.Stderr, "%s: wrote %d bytes to %s (unlocked with %s)\n", prog, o.Size(), *out, how)
 	return exitcode.OK
 }
 
 // copyVolume copies the whole volume to f in large chunks (the bitlocker
 // package decrypts each chunk on all CPUs). All-zero chunks are skipped,
 // leaving holes in a sparse output file.
-func copyVolume(f *os.File, v plainVolume, p *progress) error {
+func copyVolume(f *os.File, v interface {
+	io.ReaderAt
+	Size() int64
+}, p *progress) error {
 	const chunk = 8 << 20
 	size := v.Size()
 	bufs := [2][]byte{make([]byte, chunk), make([]byte, chunk)}

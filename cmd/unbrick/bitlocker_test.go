@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/unbrick/unbrick/internal/disk"
 	"github.com/unbrick/unbrick/internal/testcorpus"
 )
 
@@ -253,55 +252,6 @@ func TestBitLockerDecryptDisks(t *testing.T) {
 	}
 	if n < 6 {
 		t.Errorf("only %d BitLocker variants in the manifest", n)
-	}
-}
-
-// TestOpenVolumeWritable writes through openVolume's plaintext view of a
-// BitLocker partition on a whole-disk image, checks the write with
-// dislocker-file, and checks that a short image refuses writable opens.
-func TestOpenVolumeWritable(t *testing.T) {
-	img := testcorpus.Disk(t, "win10-xts128-bek-startupkey")
-	bek := testcorpus.Path(t, "src/startup_key.bek")
-	var stderr bytes.Buffer
-	e := &env{Stdin: strings.NewReader(""), Stdout: &stderr, Stderr: &stderr, Getenv: func(string) string { return "" }}
-	kf := &keyFlags{beks: fileList{bek}}
-	o, code, err := openVolume(e, volumeRequest{Prog: "test", Target: img, Keys: kf, Writable: true, Accept: []disk.Kind{disk.BitLocker}})
-	if err != nil {
-		t.Fatalf("exit %d: %v", code, err)
-	}
-	if o.BitLocker == nil || o.Candidate.Partition != 3 || o.UnlockedBy != "B3411A58-3400-420A-8B7E-9B5F706425C0" {
-		t.Fatalf("opened %+v", o.Candidate)
-	}
-	data := bytes.Repeat([]byte("unbrick write test "), 1000)[:16384]
-	const at = 40 << 20
-	if _, err := o.Volume.WriteAt(data, at); err != nil {
-		t.Fatal(err)
-	}
-	o.Close()
-	if dis, err := exec.LookPath("dislocker-file"); err == nil {
-		out := filepath.Join(t.TempDir(), "dis.img")
-		if b, err := exec.Command(dis, "-O", "52428800", "-V", img, "-f", bek, "--", out).CombinedOutput(); err != nil {
-			t.Fatalf("dislocker-file: %v %s", err, b)
-		}
-		f, err := os.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := make([]byte, len(data))
-		f.ReadAt(got, at)
-		f.Close()
-		if !bytes.Equal(got, data) {
-			t.Error("dislocker does not read back what openVolume's view wrote")
-		}
-	} else if os.Getenv("CI") != "" {
-		t.Fatal("dislocker-file not installed")
-	}
-
-	// A short image: read-only opens warn once, writable opens are refused.
-	src := testcorpus.Decompress(t, "src/recovery_password.bin.gz")
-	kf = &keyFlags{recoveryPasswords: secretList{testRecoveryPassword}}
-	if _, code, err := openVolume(e, volumeRequest{Prog: "test", Target: src, Keys: kf, Writable: true}); code != 4 || err == nil {
-		t.Errorf("writable open of a short image: exit %d, %v", code, err)
 	}
 }
 

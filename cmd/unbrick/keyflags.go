@@ -8,8 +8,11 @@ import (
 	"strings"
 
 	"github.com/unbrick/unbrick/bitlocker"
+	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/keys"
 	"github.com/unbrick/unbrick/internal/redact"
+	"github.com/unbrick/unbrick/internal/remedy"
 )
 
 // keyFlags are the BitLocker key flags shared by every subcommand that
@@ -133,27 +136,52 @@ func (k *keyFlags) resolve(e *env) (*keySource, error) {
 // empty reports whether no secret at all was supplied.
 func (ks *keySource) empty() bool { return len(ks.explicit) == 0 && ks.set == nil }
 
-// keysFor returns the keys to try on v, cheapest first: the clear key of a
-// suspended volume (always), explicit secrets, then key export entries for
-// v's protector IDs.
-func (ks *keySource) keysFor(v *bitlocker.Volume) []bitlocker.Key {
-	var out []bitlocker.Key
-	var ids []string
-	for _, p := range v.Protectors() {
-		if p.Type == bitlocker.ProtectorClearKey {
-			out = append(out, bitlocker.ClearKey())
-		}
-		ids = append(ids, p.ID)
+// engineKeys are the resolved keys as the engine takes them: the engine
+// alone decides which to try on a volume, in which order.
+func (ks *keySource) engineKeys() remedy.KeyOptions {
+	var ko remedy.KeyOptions
+	for _, k := range ks.explicit {
+		ko.Typed = append(ko.Typed, remedy.TypedKey{Key: k, Source: "the command line (" + string(k.Kind()) + ")"})
 	}
-	out = append(out, ks.explicit...)
-	if ks.set != nil {
-		for _, en := range ks.set.Candidates(ids, "", "") {
-			if en.RecoveryPassword != "" {
-				out = append(out, bitlocker.RecoveryPassword(en.RecoveryPassword))
-			}
-		}
+	ko.Export = ks.set
+	return ko
+}
+
+// openTarget resolves the key flags and opens a volume through the
+// engine (remedy.Open: one way from a target to an unlocked volume). It
+// prints the short-image warning once on stderr and returns the exit
+// code to use with an error.
+func openTarget(e *env, prog string, kf *keyFlags, req remedy.OpenRequest) (*remedy.Opened, int, error) {
+	ks, err := kf.resolve(e)
+	if err != nil {
+		return nil, bitlockerExitCode(err), err
 	}
-	return out
+	req.Keys = ks.engineKeys()
+	o, err := remedy.Open(req)
+	if err != nil {
+		return nil, openExitCode(err), err
+	}
+	if w := o.ShortWarning(); w != "" {
+		fmt.Fprintf(e.Stderr, "%s: warning: %s\n", prog, w)
+	}
+	return o, exitcode.OK, nil
+}
+
+// openExitCode maps an error of remedy.Open (or of its write path) to an
+// exit code: 2 several candidates and no --partition, 3 locked, 4
+// refused, else as bitlockerExitCode.
+func openExitCode(err error) int {
+	var se *disk.SelectError
+	if errors.As(err, &se) && se.Ambiguous() {
+		return exitcode.Usage
+	}
+	switch remedy.ErrorStatus(err) {
+	case remedy.StatusLocked:
+		return exitcode.Locked
+	case remedy.StatusRefused:
+		return exitcode.Refused
+	}
+	return bitlockerExitCode(err)
 }
 
 // bitlockerExitCode maps a bitlocker (or openVolume) error to an exit code:

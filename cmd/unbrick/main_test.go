@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -32,4 +33,16 @@ func TestUsageErrors(t *testing.T) {
 	if code, _, _ := runCLI(t, "version", "extra"); code != 2 {
 		t.Errorf("version extra: code %d, want 2", code)
 	}
+}
+
+// TestMain removes the undo journals `ntfs rm` writes to its default
+// directory (unbrick-logs/journal, fix's default) during the tests.
+func TestMain(m *testing.M) {
+	_, err := os.Stat(defaultLogDir)
+	existed := err == nil
+	code := m.Run()
+	if !existed {
+		os.RemoveAll(defaultLogDir)
+	}
+	os.Exit(code)
 }

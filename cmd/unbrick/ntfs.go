@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/remedy"
 	"github.com/unbrick/unbrick/ntfs"
 )
 
@@ -48,22 +49,22 @@ func runNTFS(e *env, args []string) int {
 // openedNTFS is a read-only NTFS volume opened from a TARGET.
 type openedNTFS struct {
 	Vol    *ntfs.Volume
-	Opened *openedVolume
+	Opened *remedy.Opened
 }
 
 // Close releases the target.
 func (o *openedNTFS) Close() { o.Opened.Close() }
 
-// openNTFSRead opens TARGET read-only through the shared openVolume
-// (--partition N, else the only NTFS or BitLocker volume; BitLocker is
-// unlocked with the key flags) and opens its NTFS. It returns the exit code
-// to use with an error.
+// openNTFSRead opens TARGET read-only through the engine (--partition N,
+// else the only NTFS or BitLocker volume; BitLocker is unlocked with the
+// key flags) and opens its NTFS. It returns the exit code to use with an
+// error.
 func openNTFSRead(e *env, prog, target string, partition int, kf *keyFlags) (*openedNTFS, int, error) {
-	o, code, err := openVolume(e, volumeRequest{Prog: prog, Target: target, Partition: partition, Keys: kf})
+	o, code, err := openTarget(e, prog, kf, remedy.OpenRequest{Target: target, Partition: partition})
 	if err != nil {
 		return nil, code, err
 	}
-	v, err := ntfs.Open(o.Volume, o.Volume.Size())
+	v, err := o.NTFS()
 	if err != nil {
 		o.Close()
 		return nil, exitcode.Failure, fmt.Errorf("%s: %w", o.Name(), err)

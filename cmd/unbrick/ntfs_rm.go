@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/internal/remedy"
 	"github.com/unbrick/unbrick/ntfs"
 )
 
@@ -20,7 +23,9 @@ type ntfsRmResult struct {
 	Deleted []ntfs.DeletedFile `json:"deleted,omitempty"`
 	Writes  []ntfsRmWrite      `json:"writes,omitempty"`
 	Notes   []string           `json:"notes,omitempty"`
-	Error   string             `json:"error,omitempty"`
+	// JournalFile is the undo journal of the delete ('unbrick undo').
+	JournalFile string `json:"journal_file,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 type ntfsRmWrite struct {
@@ -89,16 +94,23 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return code
 	}
-	o, code, err := openVolume(e, volumeRequest{Prog: prog, Target: pos[0], Partition: *partition, Keys: kf, Writable: !*dryRun})
+	o, code, err := openTarget(e, prog, kf, remedy.OpenRequest{Target: pos[0], Partition: *partition, Writable: !*dryRun, Stage: true})
 	if err != nil {
 		return fail(code, err)
 	}
 	defer o.Close()
-	v, err := ntfs.Open(o.Volume, o.Volume.Size())
+	if !*dryRun {
+		// The check fix makes: never plan a write to a volume the image
+		// does not hold whole.
+		if err := o.CheckWhole(); err != nil {
+			return fail(exitcode.Refused, fmt.Errorf("%s: %w", o.Name(), err))
+		}
+	}
+	v, err := o.NTFS()
 	if err != nil {
 		return fail(exitcode.Failure, fmt.Errorf("%s: %w", o.Name(), err))
 	}
-	v, replay, up, code, err := rmReplay(v, o.Volume, o.Volume.Size(), up, fb, hp)
+	v, replay, up, code, err := rmReplay(o, v, up, fb, hp)
 	if err != nil {
 		return fail(code, err)
 	}
@@ -106,8 +118,12 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 	if err != nil {
 		return fail(ntfsWriteExitCode(err), err)
 	}
+	// Staged after the replay, on the volume as the replay leaves it:
+	// Commit writes both, in this order, through one undo journal.
+	if err := o.Stage(plan); err != nil {
+		return fail(ntfsWriteExitCode(err), fmt.Errorf("stage the deletion (nothing was written): %w", err))
+	}
 	if replay != nil {
-		// The replay goes first, in the same plan: one Apply writes both.
 		all := &ntfs.Plan{}
 		if err := all.Append(replay.Plan); err != nil {
 			return fail(exitcode.Failure, err)
@@ -134,25 +150,29 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 		}
 		return exitcode.OK
 	}
-	if err := ntfs.Apply(o.Volume, plan, ntfs.ApplyOptions{Sync: targetSync(o)}); err != nil {
-		return fail(ntfsWriteExitCode(err), err)
+	// The write path fix uses: undo journal, commit (before-images
+	// checked, one sync barrier after each write), re-open and verify.
+	c, err := o.Commit(remedy.JournalOptions{Dir: filepath.Join(defaultLogDir, "journal"), RunID: remedy.NewRunID(time.Now())})
+	if c != nil {
+		res.JournalFile = c.JournalFile
+		if c.Warning != "" {
+			res.Notes = append(res.Notes, c.Warning)
+			fmt.Fprintf(e.Stderr, "%s: %s\n", prog, c.Warning)
+		}
+	}
+	if err != nil {
+		return fail(openExitCode(err), err)
+	}
+	if err := remedy.VerifyDeleted(o, plan.Deleted); err != nil {
+		return fail(exitcode.Failure, fmt.Errorf("%w; run 'unbrick undo --journal %s %s' to put the disk back", err, c.JournalFile, pos[0]))
 	}
 	res.Applied = true
 	if *asJSON {
 		writeRmJSON(e, res)
 	} else {
-		fmt.Fprintf(e.Stdout, "deleted %s (%d writes)\n", pos[1], len(plan.Writes))
+		fmt.Fprintf(e.Stdout, "deleted %s (%d writes); undo journal %s\n", pos[1], len(plan.Writes), c.JournalFile)
 	}
 	return exitcode.OK
-}
-
-// targetSync returns the target's Sync (the ordering barrier between
-// writes) when the target offers one.
-func targetSync(o *openedVolume) func() error {
-	if s, ok := any(o.Target).(interface{ Sync() error }); ok {
-		return s.Sync
-	}
-	return nil
 }
 
 func writeRmJSON(e *env, res *ntfsRmResult) {

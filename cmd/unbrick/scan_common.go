@@ -24,10 +24,8 @@ func engineOptions(e *env, kf *keyFlags, rulesFile string) (remedy.Options, erro
 	if err != nil {
 		return o, err
 	}
-	for _, k := range ks.explicit {
-		o.Typed = append(o.Typed, remedy.TypedKey{Key: k, Source: "the command line (" + k.Kind() + ")"})
-	}
-	o.Keys = ks.set
+	ko := ks.engineKeys()
+	o.Typed, o.Keys = ko.Typed, ko.Export
 	if rulesFile != "" {
 		set, err := rules.ParseFile(rulesFile, rules.Options{})
 		if err != nil {

@@ -72,13 +72,7 @@ func runUndo(e *env, args []string) int {
 			fmt.Fprintf(e.Stderr, "unbrick undo: cannot open the fleet log: %v; nothing was done (pass --log DIR)\n", err)
 			return exitcode.Refused
 		}
-		fl, err := remedy.OpenFlusher(pos[0])
-		if err != nil {
-			fmt.Fprintf(e.Stderr, "unbrick undo: %v\n", err)
-			return exitcode.Failure
-		}
-		defer fl.Close()
-		sync = fl.Sync
+		sync = t.Sync // the one barrier: the descriptor the writes go through
 	}
 	h := j.Header
 	fmt.Fprintf(e.Stdout, "journal %s: run %s, volume %s, target %s, partition at byte %d, %d writes recorded\n",

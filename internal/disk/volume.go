@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strings"
+
+	"github.com/unbrick/unbrick/bitlocker"
 )
 
 // Volume boot sector facts used here (Microsoft FAT and NTFS boot sector
@@ -21,10 +23,10 @@ import (
 //     2 Windows 7+) and the encrypted volume size at 16 (8 bytes).
 //   - LUKS: "LUKS" BA BE at byte 0; ReFS: "ReFS" 00 00 00 00 at byte 3.
 var (
-	sigBitLocker = []byte("-FVE-FS-")
+	sigBitLocker = []byte(bitlocker.Signature)
 	sigNTFS      = []byte("NTFS    ")
 	sigExFAT     = []byte("EXFAT   ")
-	sigMSWIN41   = []byte("MSWIN4.1")
+	sigMSWIN41   = []byte(bitlocker.ToGoSignature)
 	sigReFS      = []byte("ReFS\x00\x00\x00\x00")
 	sigLUKS      = []byte("LUKS\xba\xbe")
 	sigFAT32     = []byte("FAT32   ")
@@ -32,13 +34,9 @@ var (
 )
 
 // bitLockerIdentifiers are the GUIDs (on-disk byte order) BitLocker writes
-// into its boot sector: 4967D63B-2E29-4AD8-8399-F6A339E3D001 and, on
-// volumes converted with "used space only", 92A84D3B-DD80-4D0E-9E4E-B1E3284EAED8
-// (seen in the corpus source volume eow_partial.bin).
-var bitLockerIdentifiers = [][]byte{
-	{0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a, 0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01},
-	{0x3b, 0x4d, 0xa8, 0x92, 0x80, 0xdd, 0x0e, 0x4d, 0x9e, 0x4e, 0xb1, 0xe3, 0x28, 0x4e, 0xae, 0xd8},
-}
+// into its boot sector (bitlocker.IdentifierGUID and, on volumes converted
+// with "used space only", bitlocker.EOWIdentifierGUID).
+var bitLockerIdentifiers = [][]byte{bitlocker.IdentifierGUID[:], bitlocker.EOWIdentifierGUID[:]}
 
 // volumeInfo is what a first sector (and, for BitLocker, an FVE metadata
 // block header) says about a volume.

@@ -318,3 +318,18 @@ func TestBinaryRecoveryGuid(t *testing.T) {
 		t.Errorf("short binary GUID: %v", res.Problems)
 	}
 }
+
+// TestRecoveryPasswordUnicodeDashes: the one parser (bitlocker's) accepts
+// the Unicode dashes word processors substitute, in key exports too, and
+// keeps the spreadsheet markers keys strips first.
+func TestRecoveryPasswordUnicodeDashes(t *testing.T) {
+	for _, s := range []string{
+		strings.ReplaceAll(corpusPW, "-", "\u2013"),
+		"'" + strings.ReplaceAll(corpusPW, "-", "\u2011"),
+		`="` + strings.ReplaceAll(corpusPW, "-", " \u2212 ") + `"`,
+	} {
+		if n, err := NormalizeRecoveryPassword(s); err != nil || n != corpusPW {
+			t.Errorf("NormalizeRecoveryPassword(%q) = %q, %v", s, n, err)
+		}
+	}
+}

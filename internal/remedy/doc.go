@@ -25,6 +25,30 @@
 //     unlock, evaluate, plan, journal, write, verify, done.
 //   - Volume.KeyDerivations counts the stretches a call spent on a volume.
 //
+// # One volume, one write path
+//
+// The low-level commands (ntfs ls|cat|journal|rm, bitlocker info|decrypt)
+// use the same coordinator as Scan and Fix, one volume at a time:
+//
+//	o, err := remedy.Open(remedy.OpenRequest{Target: img, Partition: 3, Keys: ko, Writable: true})
+//	status := remedy.ErrorStatus(err)  // locked, refused, failed...
+//	nv, _ := o.NTFS()                  // read-only or on the staged view
+//	nv, replay, _ := o.StageReplay(nv) // an unclean journal, staged
+//	o.Stage(plan)                      // ntfs PlanDelete's plan, in memory
+//	c, err := o.Commit(remedy.JournalOptions{Dir: jdir, RunID: id})
+//	err = remedy.VerifyDeleted(o, plan.Deleted)
+//
+// Open is the one way from a target to a partition to a BitLocker volume
+// unlocked with the engine's key policy (step 2 below, KeyOptions) to
+// NTFS. BitLocker is given the bytes the image holds, so a volume the
+// image does not hold whole is Short, and CheckWhole refuses it: fix and
+// ntfs rm make that check before planning and Commit makes it again.
+// Commit is the one write path: the undo journal is written and fsynced,
+// the disk is checked against the staged before-images, each write is
+// followed by disk.Target.Sync on the descriptor it went through, and the
+// applied marker ends the journal. Reopen re-opens from scratch with the
+// key already unwrapped.
+//
 // Test fixtures shared with the front ends' tests (an unclean $LogFile
 // restart area written into an image copy) are in internal/remedy/remedytest.
 //
@@ -33,8 +57,9 @@
 // Targets are processed Options.Parallel at a time; the volumes of one
 // target one after the other. For each candidate internal/disk finds:
 //
-//  1. the partition section; in fix mode (dry run included) wrapped in an
-//     undo.Recorder, which stages every write in memory;
+//  1. the partition section (Open's code path); in fix mode (dry run
+//     included) wrapped in an undo.Recorder, which stages every write in
+//     memory;
 //  2. BitLocker: open the metadata and unlock with the key cache's key for
 //     the volume, if any, else with the keys worth trying, one at a time
 //     (each recovery password or password costs a 2^20-round stretch): the
@@ -65,9 +90,10 @@
 //  7. plan: ntfs PlanDelete per faulty file, each plan applied to the
 //     recorder before the next is made (files of one directory share an
 //     index); dry run stops here with the plan text;
-//  8. commit: the undo journal JDIR/<run-id>-<volume-id>.journal is written
-//     and fsynced, then the staged writes go to the disk in order, each
-//     followed by a flush (undo.Recorder.Commit); a journal that cannot be
+//  8. commit (Opened.Commit): the undo journal
+//     JDIR/<run-id>-<volume-id>.journal is written and fsynced, then the
+//     staged writes go to the disk in order, each followed by
+//     disk.Target.Sync (undo.Recorder.Commit); a journal that cannot be
 //     written, or a disk that changed since planning, means refused and
 //     nothing written;
 //  9. verify: re-open section, BitLocker (ReuseKey: no second stretch) and

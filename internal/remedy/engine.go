@@ -100,6 +100,11 @@ func (k TypedKey) appliesTo(volumeGUID string) bool {
 	return k.VolumeGUID == "" || normGUID(k.VolumeGUID) == normGUID(volumeGUID)
 }
 
+// keyOptions are the keys of o, for Open's key policy.
+func (o *Options) keyOptions() *KeyOptions {
+	return &KeyOptions{Export: o.Keys, Typed: o.Typed, Serial: o.Serial, Cache: o.KeyCache}
+}
+
 func (o *Options) now() time.Time {
 	if o.Now != nil {
 		return o.Now().UTC()
@@ -274,13 +279,6 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 		}
 		return []*Volume{v}
 	}
-	var flush *Flusher
-	if writable {
-		if flush, err = OpenFlusher(path); err != nil {
-			return []*Volume{targetFailure(path, t.Size(), err)}
-		}
-		defer flush.Close()
-	}
 	diskName := ""
 	if t.IsDevice() {
 		if d, err := disk.LookupDisk(disk.DiscoverOptions{}, path); err == nil {
@@ -299,7 +297,7 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 		if o.Select != nil && !o.Select(path, c.Partition) {
 			continue
 		}
-		v := processCandidate(t, c, o, fix, flush, diskName)
+		v := processCandidate(t, c, o, fix, diskName)
 		if v == nil {
 			continue
 		}
@@ -348,13 +346,13 @@ func newVolume(t *disk.Target, c *disk.Candidate) *Volume {
 
 // processCandidate handles one candidate volume; nil means it is not worth
 // reporting (an EFI partition, an empty slot).
-func processCandidate(t *disk.Target, c *disk.Candidate, o *Options, fix bool, flush *Flusher, diskName string) *Volume {
+func processCandidate(t *disk.Target, c *disk.Candidate, o *Options, fix bool, diskName string) *Volume {
 	start := time.Now()
 	v := newVolume(t, c)
 	v.Disk = diskName
 	switch {
 	case c.Kind == disk.BitLocker || c.Kind == disk.NTFS:
-		p := &pipeline{o: o, t: t, c: c, v: v, fix: fix, flush: flush}
+		p := &pipeline{o: o, t: t, c: c, v: v, fix: fix}
 		p.run()
 	case c.Kind.Unsupported():
 		v.Status = StatusNeedsReview

@@ -24,7 +24,7 @@ func (p *pipeline) finishInterrupted() (bool, error) {
 	if p.o.JournalDir == "" {
 		return false, nil
 	}
-	h := undo.Header{VolumeID: p.v.VolumeID, TargetSize: p.t.Size(), PartitionOffset: p.c.Offset, PartitionSize: p.sec.Size()}
+	h := undo.Header{VolumeID: p.v.VolumeID, TargetSize: p.t.Size(), PartitionOffset: p.c.Offset, PartitionSize: p.op.Section.Size()}
 	paths, err := undo.FindIncomplete(p.o.JournalDir, h)
 	if err != nil {
 		// Without the journal directory unbrick can neither see an
@@ -44,11 +44,7 @@ func (p *pipeline) finishInterrupted() (bool, error) {
 		if j != nil {
 			run = j.Header.RunID
 		}
-		var sync func() error
-		if p.flush != nil {
-			sync = p.flush.Sync
-		}
-		res, err := undo.RollForward(path, p.t, p.t.Size(), undo.RollForwardOptions{Sync: sync, Check: !p.writing(), TargetName: p.t.Path()})
+		res, err := undo.RollForward(path, p.t, p.t.Size(), undo.RollForwardOptions{Sync: p.t.Sync, Check: !p.writing(), TargetName: p.t.Path()})
 		switch {
 		case errors.Is(err, undo.ErrFinished), errors.Is(err, undo.ErrTorn):
 			continue

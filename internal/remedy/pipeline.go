@@ -3,15 +3,10 @@ package remedy
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
-	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/disk"
-	"github.com/unbrick/unbrick/internal/redact"
 	"github.com/unbrick/unbrick/internal/rules"
-	"github.com/unbrick/unbrick/internal/undo"
 	"github.com/unbrick/unbrick/ntfs"
 )
 
@@ -35,23 +30,17 @@ func failed(err error) error { return &outcome{StatusFailed, err} }
 
 // pipeline processes one candidate volume.
 type pipeline struct {
-	o     *Options
-	t     *disk.Target
-	c     *disk.Candidate
-	v     *Volume
-	fix   bool
-	flush *Flusher
+	o   *Options
+	t   *disk.Target
+	c   *disk.Candidate
+	v   *Volume
+	fix bool
 
-	sec  *disk.Section
-	rec  *undo.Recorder // fix (and dry run): stages writes
-	bl   *bitlocker.Volume
-	view interface {
-		io.ReaderAt
-		io.WriterAt
-	} // what NTFS lives on
-	size int64
-	nv   *ntfs.Volume
-	js   *ntfs.JournalState
+	// op is the opened volume (Open's): partition, BitLocker, and in fix
+	// mode (dry run included) the undo recorder that stages every write.
+	op *Opened
+	nv *ntfs.Volume
+	js *ntfs.JournalState
 	// replay is the journal replay staged before the deletion
 	// (--unclean=replay on an unclean journal); nil otherwise.
 	replay *ntfs.ReplayResult
@@ -83,28 +72,33 @@ func (p *pipeline) run() {
 }
 
 func (p *pipeline) steps() error {
-	p.sec = p.t.Section(p.c)
-	var base interface {
-		io.ReaderAt
-		io.WriterAt
-	} = p.sec
-	if p.sec.Short() {
-		p.v.Notes = append(p.v.Notes, p.sec.ShortWarning())
-	}
-	if p.fix {
-		// Dry runs stage too (in memory, never committed), so that their
-		// plans are exactly what a fix would write.
-		p.rec = undo.NewRecorder(p.sec, p.c.Offset, p.sec.Size())
-		base = p.rec
-	}
-	p.view, p.size = base, p.sec.Size()
 	if p.c.Kind == disk.BitLocker {
 		p.v.Record = true // a locked volume that could be a Windows system volume
-		if err := p.timed("unlock", func() error { return p.unlock(base) }); err != nil {
-			return err
+	}
+	// Dry runs stage too (in memory, never committed), so that their
+	// plans are exactly what a fix would write.
+	var op *Opened
+	err := p.timed("unlock", func() (err error) {
+		op, err = openCandidate(p.t, p.c, p.o.keyOptions(), p.fix, false)
+		return err
+	})
+	if op != nil {
+		p.v.Notes = append(p.v.Notes, op.Notes...)
+		p.v.KeyDerivations += op.KeyDerivations
+		if op.BitLocker != nil {
+			p.v.BitLocker = op.BitLockerInfo
+			p.v.Encryption = "BitLocker " + op.BitLockerInfo.Method
+			p.v.VolumeID = op.VolumeID
+		}
+		if op.Section.Short() {
+			p.v.Notes = append(p.v.Notes, op.Section.ShortWarning())
 		}
 	}
-	nv, err := ntfs.Open(p.view, p.size)
+	if err != nil {
+		return err
+	}
+	p.op = op
+	nv, err := op.NTFS()
 	if err != nil {
 		p.v.Record = true // unreadable: it may be the Windows volume
 		return failed(fmt.Errorf("open NTFS: %w", err))
@@ -112,9 +106,7 @@ func (p *pipeline) steps() error {
 	p.nv = nv
 	info := nv.Info()
 	p.v.Label = info.Label
-	if p.bl == nil {
-		p.v.VolumeID = fmt.Sprintf("%016X", info.Serial)
-	}
+	p.v.VolumeID = op.VolumeID
 	if p.fix {
 		wrote, err := p.finishInterrupted()
 		if err != nil {
@@ -123,7 +115,7 @@ func (p *pipeline) steps() error {
 		}
 		if wrote {
 			// The disk changed under the open file system: read it again.
-			if p.nv, err = ntfs.Open(p.view, p.size); err != nil {
+			if p.nv, err = op.NTFS(); err != nil {
 				return failed(fmt.Errorf("open NTFS after finishing the interrupted fix: %w", err))
 			}
 			nv = p.nv
@@ -216,8 +208,8 @@ func (p *pipeline) remediate() error {
 		}
 		return nil
 	}
-	if p.sec.Short() || (p.bl != nil && p.bl.Short()) {
-		return refused("the image ends before the volume does: a volume unbrick cannot see whole is never modified")
+	if err := p.op.CheckWhole(); err != nil {
+		return err
 	}
 	var plan *ntfs.Plan
 	err := p.timed("plan", func() (err error) { plan, err = p.planAndStage(); return err })
@@ -273,46 +265,19 @@ func (p *pipeline) remediate() error {
 	return nil
 }
 
-// commit writes the undo journal and then the staged writes.
+// commit writes the undo journal and then the staged writes (Opened's
+// Commit: the one write path).
 func (p *pipeline) commit() error {
-	if p.o.JournalDir == "" {
-		return refused("no journal directory: unbrick never writes without an undo journal")
-	}
 	p.progress(StepJournal)
-	f, path, err := createJournal(p.o.JournalDir, p.o.RunID, p.v.VolumeID)
-	if err != nil {
-		return refused("%v: nothing was written", err)
+	c, err := p.op.Commit(JournalOptions{Dir: p.o.JournalDir, RunID: p.o.RunID, Disk: p.v.Disk, Now: p.o.now(),
+		Journaled: func() { p.progress(StepWrite) }})
+	if c != nil {
+		p.v.JournalFile = c.JournalFile
+		if c.Warning != "" {
+			p.v.Notes = append(p.v.Notes, c.Warning)
+		}
 	}
-	jf := &journalProgress{JournalFile: f, p: p}
-	// The name is for humans; like everything unbrick writes, it passes
-	// the redactor (a path can hold a secret typed by mistake).
-	target := redact.String(p.t.Path())
-	if p.v.Disk != "" {
-		target += " [" + p.v.Disk + "]"
-	}
-	h := undo.Header{Created: p.o.now(), RunID: p.o.RunID, VolumeID: p.v.VolumeID,
-		Target: target, TargetSize: p.t.Size()}
-	var sync func() error
-	if p.flush != nil {
-		sync = p.flush.Sync
-	}
-	res, err := p.rec.Commit(jf, h, sync)
-	cerr := f.Close()
-	if errors.Is(err, undo.ErrJournal) || errors.Is(err, undo.ErrDiskChanged) {
-		os.Remove(path)
-		return refused("%v: nothing was written", err)
-	}
-	p.v.JournalFile = path
-	if err != nil {
-		return failed(fmt.Errorf("%w (%d of %d writes made; run 'unbrick undo --journal %s %s' to put the disk back)",
-			err, res.Applied, res.Writes, path, p.t.Path()))
-	}
-	if res.Warning != "" {
-		p.v.Notes = append(p.v.Notes, res.Warning)
-	} else if cerr != nil {
-		p.v.Notes = append(p.v.Notes, "closing the undo journal: "+cerr.Error())
-	}
-	return nil
+	return err
 }
 
 // timed runs one step and records its wall time in the report. The steps
@@ -330,23 +295,5 @@ func (p *pipeline) timed(name string, f func() error) error {
 		p.v.Phases = map[string]float64{}
 	}
 	p.v.Phases[name] = float64(time.Since(start).Microseconds()) / 1000
-	return err
-}
-
-// journalProgress reports StepWrite to Options.Progress once the undo
-// journal is on the stick (its first successful Sync): the recorder writes
-// the disk only after that.
-type journalProgress struct {
-	undo.JournalFile
-	p      *pipeline
-	synced bool
-}
-
-func (j *journalProgress) Sync() error {
-	err := j.JournalFile.Sync()
-	if err == nil && !j.synced {
-		j.synced = true
-		j.p.progress(StepWrite)
-	}
 	return err
 }

@@ -19,7 +19,7 @@ func (p *pipeline) planAndStage() (*ntfs.Plan, error) {
 		path := p.v.Files[i].Path
 		if k > 0 {
 			var err error
-			if nv, err = ntfs.Open(p.view, p.size); err != nil {
+			if nv, err = p.op.NTFS(); err != nil {
 				return nil, failed(fmt.Errorf("re-open NTFS on the staged changes: %w", err))
 			}
 		}
@@ -30,7 +30,7 @@ func (p *pipeline) planAndStage() (*ntfs.Plan, error) {
 			}
 			return nil, failed(fmt.Errorf("plan the deletion of %s: %w", path, err))
 		}
-		if err := ntfs.Apply(p.view, plan, ntfs.ApplyOptions{NoSync: true}); err != nil {
+		if err := p.op.Stage(plan); err != nil {
 			return nil, failed(fmt.Errorf("stage the deletion of %s (nothing written): %w", path, err))
 		}
 		if total == nil {

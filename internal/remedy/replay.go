@@ -41,15 +41,15 @@ func (o *Options) uncleanFallback() ntfs.UncleanPolicy {
 // record; with reset the journal is emptied as --unclean=reset does, and
 // the report says why.
 func (p *pipeline) replayJournal() error {
-	if p.sec.Short() || (p.bl != nil && p.bl.Short()) {
+	if p.op.Short() {
 		return refused("the NTFS journal ($LogFile) is not clean (%s) and the image ends before the volume does: a volume unbrick cannot see whole is never replayed or modified; nothing was written", p.js.Reason)
 	}
-	res, err := p.nv.PlanReplay()
+	nv, res, err := p.op.StageReplay(p.nv)
 	if err != nil {
 		var ue *ntfs.UnsupportedLogOpError
 		var re *ntfs.ReplayRefusedError
 		if !errors.As(err, &ue) && !errors.As(err, &re) {
-			return failed(fmt.Errorf("plan the NTFS journal replay (nothing was written): %w", err))
+			return err
 		}
 		p.v.Journal.ReplayImpossible = err.Error()
 		if fb := p.o.uncleanFallback(); fb == ntfs.UncleanReset {
@@ -63,19 +63,9 @@ func (p *pipeline) replayJournal() error {
 		p.replayRefusal = &outcome{StatusRefused, fmt.Errorf("the NTFS journal ($LogFile) is not clean (%s) and unbrick cannot replay it: %w; to fix the volume anyway pass --unclean-fallback=reset (or --unclean=reset), which empties the journal as ntfsfix does and has chkdsk check the volume at next boot", p.js.Reason, err)}
 		return nil
 	}
-	if err := ntfs.Apply(p.view, res.Plan, ntfs.ApplyOptions{NoSync: true}); err != nil {
-		return failed(fmt.Errorf("stage the NTFS journal replay (nothing was written): %w", err))
-	}
-	nv, err := ntfs.Open(p.view, p.size)
-	if err != nil {
-		return failed(fmt.Errorf("re-open NTFS after the staged journal replay (nothing was written): %w", err))
-	}
 	js, err := nv.JournalState()
 	if err != nil {
 		return failed(fmt.Errorf("read the NTFS journal state after the staged replay (nothing was written): %w", err))
-	}
-	if !js.Clean {
-		return failed(fmt.Errorf("the NTFS journal is still not clean after the staged replay (%s); nothing was written", js.Reason))
 	}
 	p.nv, p.js, p.replay = nv, js, res
 	p.v.Label = nv.Info().Label
@@ -106,7 +96,7 @@ func (p *pipeline) verifyReplay() error {
 	if p.replay == nil {
 		return nil
 	}
-	nv, err := p.reopen()
+	nv, err := p.op.Reopen()
 	if err != nil {
 		return p.verifyFailed(err)
 	}

@@ -3,7 +3,6 @@ package remedy
 import (
 	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"strings"
 
@@ -16,43 +15,54 @@ import (
 type keyTry struct {
 	key    bitlocker.Key
 	source string // "keys.csv:12", "--recovery-password", "clear key"
-	match  string // "protector id", "computer name", "serial", "typed", "suspended"
+	match  KeyMatch
 }
 
-// unlock opens the BitLocker layer on base, fills the report's BitLocker
-// fields and unlocks it: with the key Options.KeyCache holds for it (no
-// stretch), else with the keys worth trying, one at a time (each recovery
-// password or password costs a 2^20-round stretch, so only keys matched to
-// this volume are tried; v.KeyDerivations counts them).
-func (p *pipeline) unlock(base io.ReaderAt) error {
-	bl, err := bitlocker.Open(base, p.size)
-	if err != nil {
-		if errors.Is(err, bitlocker.ErrBitLockerToGo) || errors.Is(err, bitlocker.ErrUnsupported) {
-			return &outcome{StatusNeedsReview, fmt.Errorf("open BitLocker: %w", err)}
-		}
-		return failed(fmt.Errorf("open BitLocker: %w", err))
-	}
+// KeyMatch says how the key that opened a volume was chosen for it
+// (BitLockerInfo.KeyMatch holds its string).
+type KeyMatch string
+
+// The ways a key is matched to a volume.
+const (
+	MatchProtectorID  KeyMatch = "protector id"  // key export entry for one of the volume's protector IDs
+	MatchComputerName KeyMatch = "computer name" // entry for the computer name in the metadata description
+	MatchSerial       KeyMatch = "serial"        // entry for the host's SMBIOS serial
+	MatchExport       KeyMatch = "export"        // other export entry
+	MatchTyped        KeyMatch = "typed"         // given on the command line or in the wizard
+	MatchSuspended    KeyMatch = "suspended"     // the clear key of a suspended volume
+)
+
+// bitLockerReport fills the report's BitLocker fields from the metadata
+// (no key needed) and returns notes on damaged metadata copies.
+func bitLockerReport(bl *bitlocker.Volume) (*BitLockerInfo, []string) {
 	info := bl.Info()
 	bi := &BitLockerInfo{VolumeGUID: info.VolumeGUID, Method: info.MethodName, MethodCode: info.MethodCode, State: string(info.State), Description: info.Description}
-	var ids []string
 	for _, pr := range bl.Protectors() {
 		bi.Protectors = append(bi.Protectors, Protector{ID: pr.ID, Type: string(pr.Type), Code: fmt.Sprintf("0x%04x", pr.Code)})
-		ids = append(ids, pr.ID)
 	}
+	var notes []string
 	for i, c := range info.MetadataCopies {
 		if c != "valid" {
-			p.v.Notes = append(p.v.Notes, fmt.Sprintf("BitLocker metadata copy %d of %d is damaged (%s); unbrick uses a valid copy, and Windows repairs the damaged one", i+1, len(info.MetadataCopies), c))
+			notes = append(notes, fmt.Sprintf("BitLocker metadata copy %d of %d is damaged (%s); unbrick uses a valid copy, and Windows repairs the damaged one", i+1, len(info.MetadataCopies), c))
 		}
 	}
 	bi.MetadataCopies = info.MetadataCopies
-	p.v.BitLocker = bi
-	p.v.Encryption = "BitLocker " + info.MethodName
-	p.v.VolumeID = info.VolumeGUID
+	return bi, notes
+}
 
+// unlock is the engine's one key policy: it unlocks bl with the key
+// ks.Cache holds for the volume (no stretch), else with the keys worth
+// trying (keysFor), one at a time (each recovery password or password
+// costs a 2^20-round stretch, so only keys matched to this volume are
+// tried). It records the outcome in bi and returns the stretches spent.
+// A volume no key opens is StatusLocked, the error naming the recovery
+// key IDs to look up.
+func unlock(bl *bitlocker.Volume, bi *BitLockerInfo, ks *KeyOptions) (int, error) {
+	info := bl.Info()
 	unlocked := !bl.Locked()
 	// A key this process already unwrapped for the volume: no stretch.
 	fromCache := false
-	for _, ck := range p.o.KeyCache.get(info.VolumeGUID) {
+	for _, ck := range ks.Cache.get(info.VolumeGUID) {
 		if unlocked {
 			break
 		}
@@ -63,15 +73,16 @@ func (p *pipeline) unlock(base io.ReaderAt) error {
 	}
 	var tries []keyTry
 	if !unlocked {
-		tries = p.keysFor(info, ids)
+		tries = keysFor(info, bl, ks)
 	}
+	derivations := 0
 	var errs []string
 	if !unlocked && len(tries) == 0 {
 		err := bl.Unlock() // no key: the error names the recovery key IDs to look up
 		if err == nil {
 			unlocked = true
 		} else {
-			return &outcome{StatusLocked, err}
+			return 0, &outcome{StatusLocked, err}
 		}
 	}
 	for _, k := range tries {
@@ -79,51 +90,51 @@ func (p *pipeline) unlock(base io.ReaderAt) error {
 			break
 		}
 		err := bl.Unlock(k.key)
-		p.v.KeyDerivations += stretches(bl, k.key, err)
+		derivations += stretches(bl, k.key, err)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s", k.source, scrubDigits(err.Error())))
 			continue
 		}
 		unlocked = true
-		bi.KeySource, bi.KeyMatch = k.source, k.match
+		bi.KeySource, bi.KeyMatch = k.source, string(k.match)
 	}
 	if !unlocked {
-		return &outcome{StatusLocked, fmt.Errorf("no key opened this volume (tried %d): %s", len(tries), strings.Join(errs, "; "))}
+		return derivations, &outcome{StatusLocked, fmt.Errorf("no key opened this volume (tried %d): %s", len(tries), strings.Join(errs, "; "))}
 	}
 	bi.Unlocked = true
 	if !fromCache {
-		p.o.KeyCache.add(info.VolumeGUID, bl, bi.KeySource, bi.KeyMatch)
+		ks.Cache.add(info.VolumeGUID, bl, bi.KeySource, bi.KeyMatch)
 	}
 	bi.ProtectorID, bi.UnlockMethod = bl.UnlockedBy()
 	if bi.UnlockMethod == string(bitlocker.ProtectorRecoveryPassword) {
 		bi.RecoveryKeyID = bi.ProtectorID
 	}
-	p.bl = bl
-	p.view = bl
-	p.size = bl.Size()
-	return nil
+	return derivations, nil
 }
 
 // keysFor lists the keys to try on a volume, cheapest and best first: the
-// clear key of a suspended volume (no stretch), typed keys, then the key
-// export's candidates (protector ID, then computer name in the metadata
-// description, then SMBIOS serial; at most keys.MaxCandidates).
-func (p *pipeline) keysFor(info *bitlocker.Info, ids []string) []keyTry {
+// clear key of a suspended volume (no stretch), typed keys (those scoped
+// to another volume GUID left out), then the key export's candidates
+// (protector ID, then computer name in the metadata description, then
+// SMBIOS serial; at most keys.MaxCandidates).
+func keysFor(info *bitlocker.Info, bl *bitlocker.Volume, ks *KeyOptions) []keyTry {
 	var out []keyTry
 	if info.Suspended {
-		out = append(out, keyTry{bitlocker.ClearKey(), "clear key (protection suspended)", "suspended"})
+		out = append(out, keyTry{bitlocker.ClearKey(), "clear key (protection suspended)", MatchSuspended})
 	}
-	for _, k := range p.o.Typed {
+	for _, k := range ks.Typed {
 		if k.appliesTo(info.VolumeGUID) {
-			out = append(out, keyTry{k.Key, k.Source, "typed"})
+			out = append(out, keyTry{k.Key, k.Source, MatchTyped})
 		}
 	}
-	if p.o.Keys != nil {
+	if ks.Export != nil {
+		var ids []string
 		isID := map[string]bool{}
-		for _, id := range ids {
-			isID[id] = true
+		for _, pr := range bl.Protectors() {
+			ids = append(ids, pr.ID)
+			isID[pr.ID] = true
 		}
-		for _, e := range p.o.Keys.Candidates(ids, info.Description, p.o.Serial) {
+		for _, e := range ks.Export.Candidates(ids, info.Description, ks.Serial) {
 			out = append(out, keyTry{bitlocker.RecoveryPassword(e.RecoveryPassword), entrySource(e), entryMatch(e, isID)})
 		}
 	}
@@ -137,9 +148,9 @@ func (p *pipeline) keysFor(info *bitlocker.Info, ids []string) []keyTry {
 func stretches(bl *bitlocker.Volume, k bitlocker.Key, err error) int {
 	var kind bitlocker.ProtectorType
 	switch k.Kind() {
-	case "recovery password":
+	case bitlocker.KeyRecoveryPassword:
 		kind = bitlocker.ProtectorRecoveryPassword
-	case "password":
+	case bitlocker.KeyPassword:
 		kind = bitlocker.ProtectorPassword
 	default:
 		return 0
@@ -173,16 +184,16 @@ func entrySource(e keys.Entry) string {
 	return s
 }
 
-func entryMatch(e keys.Entry, isID map[string]bool) string {
+func entryMatch(e keys.Entry, isID map[string]bool) KeyMatch {
 	switch {
 	case e.KeyID != "" && isID[e.KeyID]:
-		return "protector id"
+		return MatchProtectorID
 	case e.ComputerName != "":
-		return "computer name"
+		return MatchComputerName
 	case e.Serial != "":
-		return "serial"
+		return MatchSerial
 	}
-	return "export"
+	return MatchExport
 }
 
 // digitGroup matches a run of 6 or more digits: a group of a recovery

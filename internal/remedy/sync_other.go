@@ -1,8 +1,0 @@
-//go:build !linux
-
-package remedy
-
-import "os"
-
-// datasync flushes f (fsync where fdatasync is not available).
-func datasync(f *os.File) error { return f.Sync() }
