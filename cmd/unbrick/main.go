@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/unbrick/unbrick/cmd/unbrick/internal/bootmode"
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/keys"
 	"github.com/unbrick/unbrick/internal/redact"
@@ -34,8 +35,39 @@ type command struct {
 }
 
 func main() {
+	// The stick's boot-time mode comes first: the kernel starts this very
+	// binary as /init of the USB image (process 1, argv[0] "/init").
+	switch bootmode.Detect(os.Args[0], os.Getpid()) {
+	case bootmode.Boot:
+		bootmode.Main(bootCLI()) // never returns
+	case bootmode.NotPID1:
+		fmt.Fprintln(os.Stderr, bootmode.NotPID1Message)
+		os.Exit(1)
+	}
 	e := &env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	os.Exit(run(e, os.Args[1:]))
+}
+
+// bootCLI is the command line as the boot-time mode uses it.
+func bootCLI() bootmode.CLI {
+	return bootmode.CLI{
+		Version: toolVersion(),
+		Run: func(stdin io.Reader, stdout, stderr io.Writer, args []string) int {
+			return run(&env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+		},
+		RegisterSecrets: func() { registerSecrets(&env{Getenv: os.Getenv}, nil) },
+		HasCommand:      hasCommand,
+	}
+}
+
+// hasCommand reports whether this build has the subcommand name.
+func hasCommand(name string) bool {
+	for _, c := range commands() {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // run is the whole command line: it registers the secrets args and the

@@ -33,3 +33,9 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("version extra: code %d, want 2", code)
 	}
 }
+
+func TestHasCommand(t *testing.T) {
+	if !hasCommand("image") || !hasCommand("fix") || !hasCommand("wizard") || hasCommand("no-such-command") {
+		t.Fatal("hasCommand does not follow the command tree")
+	}
+}

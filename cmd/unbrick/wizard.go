@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/unbrick/unbrick/image"
+	"github.com/unbrick/unbrick/cmd/unbrick/internal/bootmode"
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/hostid"
 	"github.com/unbrick/unbrick/internal/redact"
@@ -53,7 +53,7 @@ func runWizard(e *env, args []string) int {
 		fmt.Fprintf(e.Stderr, "unbrick wizard: %v\n", err)
 		return exitcode.Failure
 	}
-	if !o.OnHost && bootedFromStick() {
+	if !o.OnHost && bootmode.FromStick() {
 		// The stick's init names the host's disks as TARGETs; the machine
 		// is still the one we run on.
 		o.OnHost = true
@@ -79,14 +79,4 @@ func runWizard(e *env, args []string) int {
 		UI: ui, Out: e.Stdout, Version: toolVersion(), Targets: targets, Options: o,
 		KeyFiles: kf.keyFiles, LogDir: *logDir, JournalDir: jdir,
 	})
-}
-
-// bootedFromStick reports whether unbrick runs as the unbrick stick's init
-// (process 1, or inside its initramfs, which carries the build facts file).
-func bootedFromStick() bool {
-	if os.Getpid() == 1 {
-		return true
-	}
-	_, err := os.Stat(image.InitrdBuildInfo)
-	return err == nil
 }
