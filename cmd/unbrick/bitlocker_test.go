@@ -264,7 +264,7 @@ func TestOpenVolumeWritable(t *testing.T) {
 	bek := testcorpus.Path(t, "src/startup_key.bek")
 	var stderr bytes.Buffer
 	e := &env{Stdin: strings.NewReader(""), Stdout: &stderr, Stderr: &stderr, Getenv: func(string) string { return "" }}
-	kf := &keyFlags{beks: fileList{bek}}
+	kf := &keyFlags{beks: []string{bek}}
 	o, code, err := openVolume(e, volumeRequest{Prog: "test", Target: img, Keys: kf, Writable: true, Accept: []disk.Kind{disk.BitLocker}})
 	if err != nil {
 		t.Fatalf("exit %d: %v", code, err)
@@ -299,7 +299,7 @@ func TestOpenVolumeWritable(t *testing.T) {
 
 	// A short image: read-only opens warn once, writable opens are refused.
 	src := testcorpus.Decompress(t, "src/recovery_password.bin.gz")
-	kf = &keyFlags{recoveryPasswords: secretList{testRecoveryPassword}}
+	kf = &keyFlags{recoveryPasswords: []string{testRecoveryPassword}}
 	if _, code, err := openVolume(e, volumeRequest{Prog: "test", Target: src, Keys: kf, Writable: true}); code != 4 || err == nil {
 		t.Errorf("writable open of a short image: exit %d, %v", code, err)
 	}

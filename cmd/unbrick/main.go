@@ -2,7 +2,8 @@
 // a boot loop: it finds Windows system volumes, unlocks BitLocker, deletes
 // exactly the faulty files and writes a fleet log record per host.
 //
-// Each subcommand lives in its own file; commands.go lists them.
+// The command line is built with cobra: commands.go holds the tree, and
+// each subcommand lives in a file of its own.
 package main
 
 import (
@@ -12,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/unbrick/unbrick/cmd/unbrick/internal/bootmode"
-	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/keys"
 	"github.com/unbrick/unbrick/internal/redact"
 )
@@ -24,14 +24,6 @@ type env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
-}
-
-// command is one subcommand: its name, a one-line summary for the usage
-// text, and its entry point, which returns the process exit code.
-type command struct {
-	Name    string
-	Summary string
-	Run     func(e *env, args []string) int
 }
 
 func main() {
@@ -62,12 +54,8 @@ func bootCLI() bootmode.CLI {
 
 // hasCommand reports whether this build has the subcommand name.
 func hasCommand(name string) bool {
-	for _, c := range commands() {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
+	c, rest, err := newRootCmd(&env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}).Find([]string{name})
+	return err == nil && len(rest) == 0 && c.Name() == name
 }
 
 // run is the whole command line: it registers the secrets args and the
@@ -205,38 +193,14 @@ func secretFileLines(path string) []string {
 	return out
 }
 
-// dispatch runs the subcommand args[0].
+// dispatch runs the command line args on the command tree, with e's
+// streams, and returns the exit code.
 func dispatch(e *env, args []string) int {
-	if len(args) == 0 {
-		usage(e.Stderr)
-		return exitcode.Usage
+	if args == nil {
+		args = []string{} // cobra would read os.Args
 	}
-	name := args[0]
-	switch name {
-	case "-h", "--help", "help":
-		usage(e.Stdout)
-		return exitcode.OK
-	case "-version", "--version":
-		name = "version"
-	}
-	for _, c := range commands() {
-		if c.Name == name {
-			return c.Run(e, args[1:])
-		}
-	}
-	fmt.Fprintf(e.Stderr, "unbrick: unknown command %q\n\n", name)
-	usage(e.Stderr)
-	return exitcode.Usage
-}
-
-func usage(w io.Writer) {
-	var b strings.Builder
-	b.WriteString("usage: unbrick COMMAND [flags] [arguments]\n\ncommands:\n")
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-10s %s\n", c.Name, c.Summary)
-	}
-	b.WriteString("\nexit codes: 0 ok, 1 failure, 2 usage, 3 locked (no usable key),\n" +
-		"            4 refused (unsafe state or policy), 5 needs review\n" +
-		"Run 'unbrick COMMAND -h' for a command's flags.\n")
-	io.WriteString(w, b.String())
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	c, err := root.ExecuteC()
+	return exitCode(e.Stderr, c, err)
 }
