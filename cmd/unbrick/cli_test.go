@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/unbrick/unbrick/internal/testcorpus"
 )
 
 // testRoot is the command tree as run builds it, bound to a quiet env.
@@ -262,6 +265,34 @@ func TestVersionOfGitBuild(t *testing.T) {
 	rev := strings.TrimSpace(string(head))
 	if !strings.Contains(string(out), "revision "+rev) || strings.HasPrefix(string(out), "unbrick dev ") {
 		t.Errorf("unbrick version of a build of %s: %q", rev, out)
+	}
+}
+
+// TestScanJSONLines: scan --json prints one JSON object per volume, one
+// line each (as fix --json and report --json do).
+func TestScanJSONLines(t *testing.T) {
+	img := testcorpus.Disk(t, "win10-xts128-recoverypw")
+	code, out, errs := runCLI(t, "scan", "--json", "--recovery-password", fixRecoveryPassword, img)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := jsonLines(t, out)
+	windows := 0
+	for _, l := range lines {
+		var v struct {
+			Target  string
+			Kind    string
+			Windows bool
+		}
+		if err := json.Unmarshal(l, &v); err != nil || v.Target != img || v.Kind == "" {
+			t.Errorf("line %s: %v", l, err)
+		}
+		if v.Windows {
+			windows++
+		}
+	}
+	if len(lines) < 2 || windows != 1 {
+		t.Errorf("%d lines, %d Windows volumes:\n%s", len(lines), windows, out)
 	}
 }
 

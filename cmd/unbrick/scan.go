@@ -18,8 +18,8 @@ func newScanCmd(e *env) *cobra.Command {
 		Long: `Reports, for every volume on each TARGET (disk image or block device; none: the
 host's disks), its partition, encryption, key protectors and which key opened it,
 computer name, NTFS journal state and every file the rules match with the
-verdict. Opens everything read-only. --json prints the reports as a JSON
-array. Exit 0 unless a target cannot be read (1): a locked
+verdict. Opens everything read-only. --json prints JSON Lines: one JSON object
+per volume, one line each. Exit 0 unless a target cannot be read (1): a locked
 volume is reported, not an error.`,
 		Example: `  unbrick scan --keys BitLockerKeys.csv disk.img
   unbrick scan --recovery-password-file rp.txt --json /dev/sdb /dev/sdc
@@ -27,7 +27,7 @@ volume is reported, not an error.`,
 	}
 	kf := addKeyFlags(c)
 	rulesFile := addRulesFlag(c)
-	asJSON := c.Flags().Bool("json", false, "print the volume reports as a JSON array")
+	asJSON := c.Flags().Bool("json", false, "print JSON Lines: one JSON object per volume")
 	c.RunE = func(_ *cobra.Command, pos []string) error { return exit(runScan(e, kf, *rulesFile, *asJSON, pos)) }
 	return c
 }
@@ -47,11 +47,9 @@ func runScan(e *env, kf *keyFlags, rulesFile string, asJSON bool, pos []string) 
 	vols := remedy.Scan(context.Background(), targets, o)
 	if asJSON {
 		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		if vols == nil {
-			vols = []*remedy.Volume{}
+		for _, v := range vols {
+			enc.Encode(v)
 		}
-		enc.Encode(vols)
 	} else {
 		for _, v := range vols {
 			printVolume(e.Stdout, v)
