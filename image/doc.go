@@ -36,7 +36,7 @@
 //
 // The signed grub has the built-in prefix /EFI/debian, so grub.cfg there is
 // found on the device grub was loaded from without any disk search. The
-// boot-time code (cmd/unbrick/init_linux.go) finds LOGS by its GPT
+// boot-time code (cmd/unbrick/internal/bootmode) finds LOGS by its GPT
 // partition name (PARTNAME= in /sys/class/block/*/uevent).
 //
 // # Initramfs (gzip newc cpio)

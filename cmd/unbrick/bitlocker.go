@@ -3,12 +3,13 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/disk"
@@ -17,47 +18,41 @@ import (
 	"github.com/unbrick/unbrick/internal/remedy"
 )
 
-// runBitLocker dispatches `unbrick bitlocker info|decrypt`.
-func runBitLocker(e *env, args []string) int {
-	const usage = "usage: unbrick bitlocker info [--json] [--partition N] TARGET\n" +
-		"       unbrick bitlocker decrypt --out FILE [key flags] [--partition N] TARGET\n"
-	if len(args) == 0 {
-		fmt.Fprint(e.Stderr, usage)
-		return exitcode.Usage
+func newBitLockerCmd(e *env) *cobra.Command {
+	return newGroupCmd(e, "bitlocker", "BitLocker volumes: info, decrypt",
+		`BitLocker volumes: what the header and FVE metadata say (info), and the whole
+plaintext volume (decrypt). TARGET is a volume image, a whole-disk image or a
+block device.`,
+		`  unbrick bitlocker info disk.img
+  unbrick bitlocker decrypt --keys BitLockerKeys.csv --out volume.img disk.img`,
+		newBitLockerInfoCmd(e), newBitLockerDecryptCmd(e))
+}
+
+func newBitLockerInfoCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "info [flags] TARGET",
+		Short: "print what the BitLocker header and FVE metadata say (no key needed)",
+		Long: `Prints what the BitLocker header and FVE metadata of the volume on TARGET
+say, without a key: version, volume GUID, description, creation time,
+encryption method, state, encrypted size, relocated boot sectors, metadata
+block offsets and which copy is valid, and every key protector with its type
+and ID.`,
+		Example: `  unbrick bitlocker info disk.img
+  unbrick bitlocker info --json --partition 3 /dev/sdb`,
+		Args: args("TARGET"),
 	}
-	switch args[0] {
-	case "info":
-		return runBitLockerInfo(e, args[1:])
-	case "decrypt":
-		return runBitLockerDecrypt(e, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprint(e.Stdout, usage)
-		return exitcode.OK
+	asJSON := c.Flags().Bool("json", false, "print JSON")
+	partition := addPartitionFlag(c, "the only BitLocker volume")
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		return exit(runBitLockerInfo(e, pos[0], *partition, *asJSON))
 	}
-	fmt.Fprintf(e.Stderr, "unbrick bitlocker: unknown subcommand %q\n%s", args[0], usage)
-	return exitcode.Usage
+	return c
 }
 
 // runBitLockerInfo prints what the volume header and FVE metadata say.
-func runBitLockerInfo(e *env, args []string) int {
+func runBitLockerInfo(e *env, target string, partition int, asJSON bool) int {
 	const prog = "unbrick bitlocker info"
-	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
-	partition := fs.Int("partition", 0, "partition `N` (as Linux numbers it); default: the only BitLocker volume")
-	fs.Usage = func() {
-		fmt.Fprintf(e.Stderr, "usage: %s [--json] [--partition N] TARGET\n", prog)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return exitcode.Usage
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return exitcode.Usage
-	}
-	o, code, err := openTarget(e, prog, nil, remedy.OpenRequest{Target: pos[0], Partition: *partition,
+	o, code, err := openTarget(e, prog, nil, remedy.OpenRequest{Target: target, Partition: partition,
 		Accept: []disk.Kind{disk.BitLocker, disk.BitLockerToGo}, NoUnlock: true})
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
@@ -65,7 +60,7 @@ func runBitLockerInfo(e *env, args []string) int {
 	}
 	defer o.Close()
 	in := o.BitLocker.Info()
-	if *asJSON {
+	if asJSON {
 		out := struct {
 			Target    string          `json:"target"`
 			Partition int             `json:"partition"`
@@ -142,38 +137,46 @@ func printInfo(w io.Writer, o *remedy.Opened, in *bitlocker.Info) {
 	io.WriteString(w, b.String())
 }
 
-// runBitLockerDecrypt writes the whole plaintext volume to --out.
-func runBitLockerDecrypt(e *env, args []string) int {
+func newBitLockerDecryptCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "decrypt --out FILE [key flags] [flags] TARGET",
+		Short: "write the whole plaintext volume",
+		Long: `Writes the whole plaintext volume on TARGET to --out, as Windows shows it
+(all-zero chunks left as holes in a sparse file), with progress on standard
+error when it is a terminal. A suspended volume (clear key) and a volume whose
+BitLocker is off need no key. Exit 3 when no key opens the volume: the
+message names the recovery key ID to ask for.`,
+		Example: `  unbrick bitlocker decrypt --keys BitLockerKeys.csv --out volume.img disk.img
+  unbrick bitlocker decrypt --recovery-password-file rp.txt --partition 3 --out c.img /dev/sdb`,
+		Args: args("TARGET"),
+	}
+	out := c.Flags().String("out", "", "write the plaintext volume to `FILE` (required)")
+	partition := addPartitionFlag(c, "the only BitLocker volume")
+	kf := addKeyFlags(c)
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		if *out == "" {
+			return usagef("--out FILE is required")
+		}
+		return exit(runBitLockerDecrypt(e, *out, *partition, kf, pos))
+	}
+	return c
+}
+
+// runBitLockerDecrypt writes the whole plaintext volume to out.
+func runBitLockerDecrypt(e *env, out string, partition int, kf *keyFlags, pos []string) int {
 	const prog = "unbrick bitlocker decrypt"
-	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	out := fs.String("out", "", "write the plaintext volume to `FILE`")
-	partition := fs.Int("partition", 0, "partition `N` (as Linux numbers it); default: the only BitLocker volume")
-	kf := addKeyFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(e.Stderr, "usage: %s --out FILE [key flags] [--partition N] TARGET\n", prog)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
+	if sameFile(out, pos[0]) {
+		fmt.Fprintf(e.Stderr, "%s: --out %s is the target itself\n", prog, out)
 		return exitcode.Usage
 	}
-	if len(pos) != 1 || *out == "" {
-		fs.Usage()
-		return exitcode.Usage
-	}
-	if sameFile(*out, pos[0]) {
-		fmt.Fprintf(e.Stderr, "%s: --out %s is the target itself\n", prog, *out)
-		return exitcode.Usage
-	}
-	o, code, err := openTarget(e, prog, kf, remedy.OpenRequest{Target: pos[0], Partition: *partition,
+	o, code, err := openTarget(e, prog, kf, remedy.OpenRequest{Target: pos[0], Partition: partition,
 		Accept: []disk.Kind{disk.BitLocker, disk.BitLockerToGo}})
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return code
 	}
 	defer o.Close()
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return exitcode.Failure
@@ -192,7 +195,7 @@ func runBitLockerDecrypt(e *env, args []string) int {
 	if by != "" && by != "FVEK" {
 		how += " of protector {" + by + "}"
 	}
-	fmt.Fprintf(e.Stderr, "%s: wrote %d bytes to %s (unlocked with %s)\n", prog, o.Size(), *out, how)
+	fmt.Fprintf(e.Stderr, "%s: wrote %d bytes to %s (unlocked with %s)\n", prog, o.Size(), out, how)
 	return exitcode.OK
 }
 

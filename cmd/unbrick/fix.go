@@ -3,78 +3,89 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/remedy"
+	"github.com/unbrick/unbrick/ntfs"
 )
 
 // defaultLogDir is where fix writes its fleet log when not booted from the
 // unbrick stick (whose init passes its LOGS partition with --log).
 const defaultLogDir = "unbrick-logs"
 
-// runFix implements `unbrick fix`: plan, journal, apply, verify, record.
-func runFix(e *env, args []string) int {
-	fs := flag.NewFlagSet("fix", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	kf := addKeyFlags(fs)
-	rulesFile := fs.String("rules", "", "rules `FILE` (default: the built-in crowdstrike-2024-07-19 rule)")
+func newFixCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "fix [key flags] [unclean journal flags] [flags] [TARGET...]",
+		Short: "delete the faulty files: plan, undo journal, apply, verify, fleet log",
+		Long: `For every Windows system volume on each TARGET (disk image or block device; none:
+the host's disks): unlock, find the files the rules call faulty, plan their deletion,
+write an undo journal, delete, re-open and verify, and append a fleet log record.
+An unclean NTFS journal (a host that crashed) is replayed first by default, in the
+same undo journal. It prints each volume's report and the fleet log records;
+--json prints only the records, as JSON Lines (one JSON object per volume).
+Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
+5 needs review > 0 ok; 2 usage.`,
+		Example: `  unbrick fix --keys BitLockerKeys.csv --log /mnt/usb/logs disk.img
+  unbrick fix --dry-run --recovery-password-file rp.txt /dev/nvme0n1
+  unbrick fix --keys keys.age --technician alice --parallel 2 --json *.img`,
+	}
+	fs := c.Flags()
+	kf := addKeyFlags(c)
+	rulesFile := addRulesFlag(c)
 	dryRun := fs.Bool("dry-run", false, "plan and report, write nothing to the disks")
-	logDir := fs.String("log", defaultLogDir, "fleet log `DIR` (unbrick.jsonl, unbrick.csv)")
-	journalDir := fs.String("journal", "", "undo journal `DIR` (default: LOGDIR/journal)")
-	unclean := fs.String("unclean", "replay", "what to do with an unclean NTFS journal (a host that crashed): replay (redo its committed transactions as Windows does at mount, in the same undo journal, then delete); refuse (write nothing); or reset (empty it as ntfsfix does; chkdsk runs at next boot)")
-	fallback := fs.String("unclean-fallback", "refuse", "with --unclean=replay, what to do when the journal cannot be replayed (an operation unbrick cannot redo, a damaged log): refuse (write nothing, exit 4) or reset")
-	technician := fs.String("technician", "", "technician `NAME` for the fleet log")
+	lf := addLogFlags(c)
+	uf := addUncleanFlags(c)
+	technician := addTechnicianFlag(c)
 	parallel := fs.Int("parallel", 1, "process `N` targets at once")
-	asJSON := fs.Bool("json", false, "print only the fleet log records, as JSON lines")
-	fs.Usage = func() {
-		fmt.Fprintf(e.Stderr, "usage: unbrick fix [key flags] [--rules F] [--dry-run] [--log DIR] [--journal DIR]\n"+
-			"                   [--unclean=replay|refuse|reset] [--unclean-fallback=refuse|reset]\n"+
-			"                   [--technician NAME] [--parallel N] [--json] [TARGET...]\n\n"+
-			"For every Windows system volume on each TARGET (disk image or block device; none:\n"+
-			"the host's disks): unlock, find the files the rules call faulty, plan their deletion,\n"+
-			"write an undo journal, delete, re-open and verify, and append a fleet log record.\n"+
-			"Exit codes: 0 ok, 1 failure, 2 usage, 3 locked, 4 refused, 5 needs review.\n\n")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
+	asJSON := fs.Bool("json", false, "print only the fleet log records, as JSON Lines (one object per volume)")
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		policy, fb, err := uf.policies()
+		if err != nil {
+			return usageError{err}
 		}
-		return exitcode.Usage
+		if *parallel < 1 {
+			return usagef("--parallel must be at least 1")
+		}
+		return exit(runFix(e, fixRequest{keys: kf, rules: *rulesFile, dryRun: *dryRun, log: lf, unclean: policy, fallback: fb,
+			technician: *technician, parallel: *parallel, json: *asJSON}, pos))
 	}
-	policy, fb, err := parseUncleanFlags(*unclean, *fallback)
+	return c
+}
+
+// fixRequest is what the flags of fix ask for.
+type fixRequest struct {
+	keys              *keyFlags
+	rules             string
+	dryRun            bool
+	log               *logFlags
+	unclean, fallback ntfs.UncleanPolicy
+	technician        string
+	parallel          int
+	json              bool
+}
+
+// runFix plans, journals, applies, verifies and records.
+func runFix(e *env, r fixRequest, pos []string) int {
+	o, err := engineOptions(e, r.keys, r.rules)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
 		return exitcode.Usage
 	}
-	if *parallel < 1 {
-		fmt.Fprintln(e.Stderr, "unbrick fix: --parallel must be at least 1")
-		return exitcode.Usage
-	}
-	o, err := engineOptions(e, kf, *rulesFile)
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
-		return exitcode.Usage
-	}
-	o.DryRun, o.Unclean, o.UncleanFallback, o.Technician, o.Parallel = *dryRun, policy, fb, *technician, *parallel
-	o.JournalDir = *journalDir
-	if o.JournalDir == "" {
-		o.JournalDir = filepath.Join(*logDir, "journal")
-	}
+	o.DryRun, o.Unclean, o.UncleanFallback, o.Technician, o.Parallel = r.dryRun, r.unclean, r.fallback, r.technician, r.parallel
+	o.JournalDir = r.log.journalDir()
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
 		return exitcode.Failure
 	}
-	log, err := fleetlog.Open(*logDir)
+	log, err := fleetlog.Open(r.log.log)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick fix: cannot open the fleet log: %v; nothing was done (pass --log DIR)\n", err)
 		return exitcode.Refused
@@ -103,7 +114,7 @@ func runFix(e *env, args []string) int {
 			}
 		}
 	}
-	if !*asJSON {
+	if !r.json {
 		for _, v := range vols {
 			printVolume(e.Stdout, v)
 		}

@@ -33,7 +33,7 @@ func replayDisk(t *testing.T, gz string) (img string, part int) {
 	return img, part
 }
 
-// corpusVerifyFixed runs ../shared/corpus/verify --expect fixed
+// corpusVerifyFixed runs the test corpus's verify program --expect fixed
 // --allow-journal-change (dislocker, ntfs-3g, sleuthkit, libfsntfs: none of
 // them our code).
 func corpusVerifyFixed(t *testing.T, img string) {

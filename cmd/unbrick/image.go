@@ -3,46 +3,29 @@ package main
 import (
 	"bytes"
 	"debug/elf"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/unbrick/unbrick/image"
+
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/inputfile"
 	"github.com/unbrick/unbrick/internal/keys"
 )
 
-// runImage is `unbrick image`: build the bootable USB image, read its logs.
-func runImage(e *env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(e.Stderr, `usage: unbrick image build --out usb.img [flags]   build the bootable USB stick image
-       unbrick image logs IMAGE|DEVICE [--cat] [--extract DIR]   list/read the stick's logs
-Run 'unbrick image build -h' for the build flags.
-`)
-		if len(args) == 0 {
-			return exitcode.Usage
-		}
-		return exitcode.OK
-	}
-	switch args[0] {
-	case "build":
-		return runImageBuild(e, args[1:])
-	case "logs":
-		return runImageLogs(e, args[1:])
-	}
-	fmt.Fprintf(e.Stderr, "unbrick image: unknown subcommand %q (build, logs)\n", args[0])
-	return exitcode.Usage
+func newImageCmd(e *env) *cobra.Command {
+	return newGroupCmd(e, "image", "build the bootable USB stick image; read its logs",
+		`Builds the bootable USB stick image (UEFI Secure Boot on: Microsoft-signed
+shim, Debian-signed grub and kernel, this static unbrick as /init) and reads
+the logs the stick keeps on its LOGS partition.`,
+		`  unbrick image build --out usb.img --keys BitLockerKeys.csv
+  unbrick image logs /dev/sdb --cat`,
+		newImageBuildCmd(e), newImageLogsCmd(e))
 }
-
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func defaultBootChainDir(e *env) string {
 	if d := e.Getenv("UNBRICK_BOOTCHAIN"); d != "" {
@@ -54,61 +37,82 @@ func defaultBootChainDir(e *env) string {
 	return ".bootchain"
 }
 
-func runImageBuild(e *env, args []string) int {
-	fs := flag.NewFlagSet("image build", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	out := fs.String("out", "", "image file to write (required), e.g. usb.img")
-	bootchain := fs.String("bootchain", defaultBootChainDir(e), "boot chain directory from scripts/fetch-bootchain.sh")
-	var keys stringList
-	fs.Var(&keys, "keys", "recovery key export to put on the stick (repeatable)")
-	rules := fs.String("rules", "", "rules file to put on the stick")
-	plaintext := fs.Bool("plaintext-keys", false, "store the keys UNSEALED (anyone holding the stick can read them)")
-	passFile := fs.String("passphrase-file", "", "file whose first line is the passphrase that seals the keys (default: asked on the terminal)")
-	logsSize := fs.Int("logs-size", image.MinLogsMiB, "size of the LOGS partition in MiB (at least 16)")
-	mode := fs.String("mode", "", "what the stick does at boot: auto or wizard (default auto)")
-	after := fs.String("after", "", "after an auto run: poweroff, reboot or shell (default poweroff; shell adds busybox)")
-	configFile := fs.String("config", "", "unbrick.conf to start from (flags --mode/--after override it)")
-	initBin := fs.String("init", "", "static unbrick binary to use as /init (default: this program, when it is static)")
-	workFactor := fs.Int("kdf-work-factor", image.DefaultWorkFactor, "age scrypt work factor (log2 N) for sealing; lower it only for tests")
-	force := fs.Bool("force", false, "replace --out if it exists")
-	espFat32 := fs.Bool("esp-fat32", false, "make the EFI system partition FAT32 (40 MiB) instead of FAT16, for firmware that only reads FAT32")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
+// imageBuildFlags are the flags of `image build`.
+type imageBuildFlags struct {
+	out, bootchain, rules, passFile, mode, after, configFile, initBin string
+	keys                                                              []string
+	plaintext, force, espFat32                                        bool
+	logsSize, workFactor                                              int
+}
+
+func newImageBuildCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "build --out FILE [flags]",
+		Short: "build the bootable USB stick image",
+		Long: `Builds a bootable USB image (about 45 MiB, a few seconds, no root, no loop
+devices) that boots with UEFI Secure Boot on. Partition 1 is the EFI system
+partition; partition 2, named LOGS (FAT, drive label UNBRICK), holds
+unbrick.conf, keys/, rules/, logs/ and journal/ and opens on any PC. The
+recovery keys are sealed with a passphrase (asked at boot) unless
+--plaintext-keys. The boot chain comes from scripts/fetch-bootchain.sh; /init
+is this program when it is statically linked (scripts/build-static.sh).`,
+		Example: `  unbrick image build --out usb.img --keys BitLockerKeys.csv
+  unbrick image build --out usb.img --keys keys.csv --passphrase-file pass.txt --mode wizard --after reboot
+  dd if=usb.img of=/dev/sdX bs=4M conv=fsync`,
+		Args: args(),
+	}
+	var f imageBuildFlags
+	fs := c.Flags()
+	fs.StringVar(&f.out, "out", "", "image `FILE` to write (required), e.g. usb.img")
+	fs.StringVar(&f.bootchain, "bootchain", defaultBootChainDir(e), "boot chain `DIR` from scripts/fetch-bootchain.sh (also $UNBRICK_BOOTCHAIN)")
+	fs.StringArrayVar(&f.keys, "keys", nil, "recovery key export `FILE` to put on the stick; repeatable")
+	fs.StringVar(&f.rules, "rules", "", "rules `FILE` to put on the stick")
+	fs.BoolVar(&f.plaintext, "plaintext-keys", false, "store the keys UNSEALED (anyone holding the stick can read them)")
+	fs.StringVar(&f.passFile, "passphrase-file", "", "seal the keys with the passphrase on the first line of `FILE` (default: asked twice on the terminal)")
+	fs.IntVar(&f.logsSize, "logs-size", image.MinLogsMiB, "size of the LOGS partition: `N` MiB (at least 16)")
+	fs.StringVar(&f.mode, "mode", "", "what the stick does at boot, `MODE` auto or wizard (default auto)")
+	fs.StringVar(&f.after, "after", "", "after an auto run, `ACTION` poweroff, reboot or shell (default poweroff; shell adds busybox)")
+	fs.StringVar(&f.configFile, "config", "", "unbrick.conf `FILE` to start from (--mode and --after override it)")
+	fs.StringVar(&f.initBin, "init", "", "static unbrick binary `FILE` to use as /init (default: this program, when it is static)")
+	fs.IntVar(&f.workFactor, "kdf-work-factor", image.DefaultWorkFactor, "age scrypt work factor `N` (log2) for sealing; lower it only for tests")
+	fs.BoolVar(&f.force, "force", false, "replace --out if it exists")
+	fs.BoolVar(&f.espFat32, "esp-fat32", false, "make the EFI system partition FAT32 (40 MiB) instead of FAT16, for firmware that only reads FAT32")
+	c.RunE = func(*cobra.Command, []string) error {
+		if f.out == "" {
+			return usagef("--out FILE is required")
 		}
-		return exitcode.Usage
+		return exit(runImageBuild(e, &f))
 	}
-	if len(pos) > 0 || *out == "" {
-		fmt.Fprintln(e.Stderr, "unbrick image build: --out FILE is required and no positional arguments are taken")
-		return exitcode.Usage
-	}
+	return c
+}
+
+func runImageBuild(e *env, f *imageBuildFlags) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(e.Stderr, "unbrick image build: "+format+"\n", a...)
 		return exitcode.Failure
 	}
 	cfg := image.DefaultConfig()
-	if *configFile != "" {
+	if f.configFile != "" {
 		var err error
-		if cfg, err = image.ReadConfigFile(*configFile); err != nil {
+		if cfg, err = image.ReadConfigFile(f.configFile); err != nil {
 			return fail("--config: %v", err)
 		}
 	}
-	if *mode != "" {
-		cfg.Mode = *mode
+	if f.mode != "" {
+		cfg.Mode = f.mode
 	}
-	if *after != "" {
-		cfg.After = *after
+	if f.after != "" {
+		cfg.After = f.after
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick image build: %v\n", err)
 		return exitcode.Usage
 	}
-	bc, err := image.LoadBootChain(*bootchain)
+	bc, err := image.LoadBootChain(f.bootchain)
 	if err != nil {
 		return fail("%v", err)
 	}
-	initPath := *initBin
+	initPath := f.initBin
 	if initPath == "" {
 		if initPath, err = os.Executable(); err != nil {
 			return fail("cannot find this program to use as /init: %v (pass --init)", err)
@@ -119,7 +123,7 @@ func runImageBuild(e *env, args []string) int {
 		return fail("%v", err)
 	}
 	var keyFiles []image.File
-	for _, k := range keys {
+	for _, k := range f.keys {
 		data, err := inputfile.Read(k, "key file", inputfile.MaxKeyExport)
 		if err != nil {
 			return fail("%v", err)
@@ -127,37 +131,37 @@ func runImageBuild(e *env, args []string) int {
 		keyFiles = append(keyFiles, image.File{Name: filepath.Base(k), Data: data})
 	}
 	var rulesFile *image.File
-	if *rules != "" {
-		data, err := inputfile.Read(*rules, "rules file", inputfile.MaxRules)
+	if f.rules != "" {
+		data, err := inputfile.Read(f.rules, "rules file", inputfile.MaxRules)
 		if err != nil {
 			return fail("%v", err)
 		}
-		rulesFile = &image.File{Name: filepath.Base(*rules), Data: data}
+		rulesFile = &image.File{Name: filepath.Base(f.rules), Data: data}
 	}
 	pass := ""
-	if len(keyFiles) > 0 && !*plaintext {
-		if pass, err = buildPassphrase(e, *passFile); err != nil {
+	if len(keyFiles) > 0 && !f.plaintext {
+		if pass, err = buildPassphrase(e, f.passFile); err != nil {
 			return fail("%v", err)
 		}
 	}
-	if *plaintext && len(keyFiles) > 0 {
+	if f.plaintext && len(keyFiles) > 0 {
 		fmt.Fprintln(e.Stderr, "WARNING: --plaintext-keys: the recovery keys are stored UNSEALED on the stick")
 	}
-	if *force {
-		os.Remove(*out)
+	if f.force {
+		os.Remove(f.out)
 	}
 	res, err := image.Build(image.Options{
-		Out: *out, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile,
-		Plaintext: *plaintext, Passphrase: pass, WorkFactor: *workFactor, LogsMiB: *logsSize,
-		Config: cfg, Version: toolVersion(), Progress: e.Stderr, ESPFat32: *espFat32,
+		Out: f.out, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile,
+		Plaintext: f.plaintext, Passphrase: pass, WorkFactor: f.workFactor, LogsMiB: f.logsSize,
+		Config: cfg, Version: toolVersion(), Progress: e.Stderr, ESPFat32: f.espFat32,
 	})
 	if err != nil {
 		return fail("%v", err)
 	}
 	fmt.Fprintf(e.Stdout, "%s: %d MiB (ESP %d MiB %s, LOGS %d MiB %s), initramfs %.1f MiB, %d modules, mode %s, after %s, built in %.1fs\n",
-		*out, res.Size>>20, res.ESPSize>>20, res.ESPType, res.LogsSize>>20, res.LogsType,
+		f.out, res.Size>>20, res.ESPSize>>20, res.ESPType, res.LogsSize>>20, res.LogsType,
 		float64(res.InitrdSize)/(1<<20), len(res.Modules), cfg.Mode, cfg.After, res.Elapsed.Seconds())
-	fmt.Fprintf(e.Stdout, "write it to a stick: dd if=%s of=/dev/sdX bs=4M conv=fsync (see README: Rufus DD mode, Etcher)\n", *out)
+	fmt.Fprintf(e.Stdout, "write it to a stick: dd if=%s of=/dev/sdX bs=4M conv=fsync (see README: Rufus DD mode, Etcher)\n", f.out)
 	return exitcode.OK
 }
 
@@ -214,23 +218,25 @@ func buildPassphrase(e *env, file string) (string, error) {
 	return p1, nil
 }
 
-func runImageLogs(e *env, args []string) int {
-	fs := flag.NewFlagSet("image logs", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	cat := fs.Bool("cat", false, "print the content of every file under logs/")
-	extract := fs.String("extract", "", "copy logs/ and journal/ into this directory")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
+func newImageLogsCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "logs [flags] IMAGE|DEVICE",
+		Short: "list, print or copy the logs and undo journals on a stick",
+		Long: `Lists the files under logs/ and journal/ on the LOGS partition of an unbrick
+stick or image (read with go-diskfs: no mount, no root for an image file);
+--cat prints every file under logs/, --extract copies both directories.`,
+		Example: `  unbrick image logs /dev/sdb --cat
+  unbrick image logs usb.img --extract ./stick`,
+		Args: args("IMAGE|DEVICE"),
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(e.Stderr, "usage: unbrick image logs IMAGE|DEVICE [--cat] [--extract DIR]")
-		return exitcode.Usage
-	}
-	st, err := image.OpenStick(pos[0])
+	cat := c.Flags().Bool("cat", false, "print the content of every file under logs/")
+	extract := c.Flags().String("extract", "", "copy logs/ and journal/ into `DIR`")
+	c.RunE = func(_ *cobra.Command, pos []string) error { return exit(runImageLogs(e, *cat, *extract, pos[0])) }
+	return c
+}
+
+func runImageLogs(e *env, cat bool, extract, path string) int {
+	st, err := image.OpenStick(path)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick image logs: %v\n", err)
 		return exitcode.Failure
@@ -246,21 +252,21 @@ func runImageLogs(e *env, args []string) int {
 		}
 		for _, f := range files {
 			fmt.Fprintf(e.Stdout, "%10d %s\n", f.Size, f.Path)
-			if (*cat && dir == "/logs") || *extract != "" {
+			if (cat && dir == "/logs") || extract != "" {
 				data, err := st.ReadFile(f.Path)
 				if err != nil {
 					fmt.Fprintf(e.Stderr, "unbrick image logs: %v\n", err)
 					code = exitcode.Failure
 					continue
 				}
-				if *cat && dir == "/logs" {
+				if cat && dir == "/logs" {
 					e.Stdout.Write(data)
 					if len(data) > 0 && data[len(data)-1] != '\n' {
 						io.WriteString(e.Stdout, "\n")
 					}
 				}
-				if *extract != "" {
-					dst := filepath.Join(*extract, filepath.FromSlash(strings.TrimPrefix(f.Path, "/")))
+				if extract != "" {
+					dst := filepath.Join(extract, filepath.FromSlash(strings.TrimPrefix(f.Path, "/")))
 					if err := os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
 						err = os.WriteFile(dst, data, 0o644)
 					}

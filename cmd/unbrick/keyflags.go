@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 
@@ -18,14 +17,15 @@ import (
 // keyFlags are the BitLocker key flags shared by every subcommand that
 // opens volumes. Secrets may come from flags, files, standard input or the
 // environment (so they need not appear in `ps`); they are never printed.
+// addKeyFlags (flags.go) registers them.
 type keyFlags struct {
-	recoveryPasswords    secretList // --recovery-password PW (repeatable)
-	recoveryPasswordFile string     // --recovery-password-file F ('-' = stdin)
-	passwords            secretList // --password PW
-	beks                 fileList   // --bek FILE
-	fveks                secretList // --fvek HEX
-	keyFiles             fileList   // --keys FILE (key export, possibly age-sealed)
-	passphraseFile       string     // --passphrase-file F: passphrase of age-sealed --keys bundles
+	recoveryPasswords    []string // --recovery-password PASSWORD (repeatable)
+	recoveryPasswordFile string   // --recovery-password-file FILE ('-' = stdin)
+	passwords            []string // --password PASSWORD
+	beks                 []string // --bek FILE
+	fveks                []string // --fvek HEX
+	keyFiles             []string // --keys FILE (key export, possibly age-sealed)
+	passphraseFile       string   // --passphrase-file FILE: passphrase of age-sealed --keys bundles
 }
 
 // Environment variables that supply secrets.
@@ -33,32 +33,6 @@ const (
 	envRecoveryPassword = "UNBRICK_RECOVERY_PASSWORD"
 	envPassword         = "UNBRICK_PASSWORD"
 )
-
-// secretList is a repeatable flag whose values are secrets: its String
-// (shown by -h as the default) never reveals them.
-type secretList []string
-
-func (s *secretList) String() string     { return "" }
-func (s *secretList) Set(v string) error { *s = append(*s, v); return nil }
-
-// fileList is a repeatable flag of file names.
-type fileList []string
-
-func (s *fileList) String() string     { return strings.Join(*s, ",") }
-func (s *fileList) Set(v string) error { *s = append(*s, v); return nil }
-
-// addKeyFlags registers the key flags on fs.
-func addKeyFlags(fs *flag.FlagSet) *keyFlags {
-	k := &keyFlags{}
-	fs.Var(&k.recoveryPasswords, "recovery-password", "BitLocker recovery password (48 digits); also $"+envRecoveryPassword)
-	fs.StringVar(&k.recoveryPasswordFile, "recovery-password-file", "", "read recovery passwords from `FILE`, one per line ('-' = standard input)")
-	fs.Var(&k.passwords, "password", "BitLocker user password; also $"+envPassword)
-	fs.Var(&k.beks, "bek", "BitLocker startup or recovery key `FILE` (.BEK)")
-	fs.Var(&k.fveks, "fvek", "full volume encryption key as `HEX` (as the FVEK entry stores it)")
-	fs.Var(&k.keyFiles, "keys", "key export `FILE` (AD, Entra/Intune, MBAM, CrowdStrike or CSV; age-sealed too); matched by key protector ID")
-	fs.StringVar(&k.passphraseFile, "passphrase-file", "", "passphrase of an age-sealed --keys bundle: first line of `FILE` (else $"+keys.PassphraseEnv+", else a prompt)")
-	return k
-}
 
 // keySource is the resolved set of keys: explicit secrets plus key export
 // entries to match against each volume's protectors.

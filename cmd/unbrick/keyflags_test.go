@@ -3,12 +3,13 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unbrick/unbrick/internal/keys"
 )
@@ -33,10 +34,9 @@ func TestKeyFlagsSealedBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	resolve := func(args []string, vars map[string]string) (*keySource, string, error) {
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		kf := addKeyFlags(fs)
-		if err := fs.Parse(args); err != nil {
+		c := &cobra.Command{Use: "t"}
+		kf := addKeyFlags(c)
+		if err := c.Flags().Parse(args); err != nil {
 			t.Fatal(err)
 		}
 		var errb bytes.Buffer

@@ -2,46 +2,27 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/keys"
 )
 
-// runKeys dispatches `unbrick keys seal|check`.
-func runKeys(e *env, args []string) int {
-	usage := func() {
-		fmt.Fprint(e.Stderr, "usage: unbrick keys seal --out keys.age [--passphrase-file F | -r RECIPIENT...] FILE...\n"+
-			"       unbrick keys check [--passphrase-file F] [-i IDENTITY] [--strict] FILE...\n")
-	}
-	if len(args) == 0 {
-		usage()
-		return exitcode.Usage
-	}
-	switch args[0] {
-	case "seal":
-		return runKeysSeal(e, args[1:])
-	case "check":
-		return runKeysCheck(e, args[1:])
-	case "-h", "--help", "help":
-		usage()
-		return exitcode.OK
-	}
-	fmt.Fprintf(e.Stderr, "unbrick keys: unknown subcommand %q\n", args[0])
-	usage()
-	return exitcode.Usage
+func newKeysCmd(e *env) *cobra.Command {
+	return newGroupCmd(e, "keys", "check key exports; seal them into an encrypted bundle",
+		`Checks BitLocker recovery key exports (AD DS, Entra/Intune, MBAM, CrowdStrike,
+Get-BitLockerVolume, manage-bde or any CSV with a recovery password column)
+and seals them into one age-encrypted bundle that --keys opens.`,
+		`  unbrick keys check BitLockerKeys.csv
+  unbrick keys seal --out keys.age --passphrase-file pass.txt BitLockerKeys.csv`,
+		newKeysCheckCmd(e), newKeysSealCmd(e))
 }
-
-// keysFlagList is a repeatable string flag.
-type keysFlagList []string
-
-func (s *keysFlagList) String() string     { return strings.Join(*s, ",") }
-func (s *keysFlagList) Set(v string) error { *s = append(*s, v); return nil }
 
 // keysPassphrase builds the passphrase source for opening sealed bundles:
 // --passphrase-file, then UNBRICK_KEYS_PASSPHRASE, then the terminal.
@@ -67,61 +48,70 @@ func readIdentities(files []string) ([]keys.Identity, error) {
 	return ids, nil
 }
 
-func runKeysSeal(e *env, args []string) int {
-	fs := flag.NewFlagSet("keys seal", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	out := fs.String("out", "", "write the sealed bundle to `FILE` (e.g. keys.age)")
-	pwFile := fs.String("passphrase-file", "", "seal with the passphrase on the first line of `FILE`")
-	var recips, recipFiles keysFlagList
-	fs.Var(&recips, "r", "seal to `RECIPIENT` (age1... or an SSH public key line); repeatable")
-	fs.Var(&recipFiles, "R", "seal to every recipient listed in `FILE`; repeatable")
-	armor := fs.Bool("armor", false, "write ASCII armor instead of binary")
-	force := fs.Bool("force", false, "overwrite --out if it exists")
-	skipBad := fs.Bool("skip-bad", false, "seal the good rows even when some rows have problems")
-	workFactor := fs.Int("work-factor", 0, "scrypt log2(N) for a passphrase (default age's 18)")
-	fs.Usage = func() {
-		fmt.Fprint(e.Stderr, "usage: unbrick keys seal --out keys.age [--passphrase-file F | -r RECIPIENT... | -R FILE] FILE...\n\n"+
-			"Reads key exports (any format `unbrick keys check` accepts), checks every row, and\n"+
-			"writes them as one age-encrypted bundle for --keys. With neither a passphrase file\n"+
-			"nor recipients, the passphrase comes from "+keys.PassphraseEnv+" or is asked twice.\n"+
-			"Delete the plaintext exports afterwards.\n\n")
-		fs.PrintDefaults()
+// keysSealFlags are the flags of `keys seal`.
+type keysSealFlags struct {
+	out, pwFile           string
+	recips, recipFiles    []string
+	armor, force, skipBad bool
+	workFactor            int
+}
+
+func newKeysSealCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "seal --out FILE [--passphrase-file FILE | -r RECIPIENT... | -R FILE...] [flags] FILE...",
+		Short: "seal key exports into one age-encrypted bundle",
+		Long: `Reads key exports (any format 'unbrick keys check' accepts), checks every row, and
+writes them as one age-encrypted bundle for --keys (mode 0600, written to a
+temporary name, synced and renamed). With neither a passphrase file nor
+recipients, the passphrase comes from ` + keys.PassphraseEnv + ` or is asked twice.
+Delete the plaintext exports afterwards.`,
+		Example: `  unbrick keys seal --out keys.age --passphrase-file pass.txt BitLockerKeys.csv
+  unbrick keys seal --out keys.age -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p export.csv
+  unbrick keys seal --out keys.age -R ~/.ssh/id_ed25519.pub --armor export.csv`,
+		Args: minArgs("key export FILE"),
 	}
-	files, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
+	var f keysSealFlags
+	fs := c.Flags()
+	fs.StringVar(&f.out, "out", "", "write the sealed bundle to `FILE` (e.g. keys.age); required")
+	fs.StringVar(&f.pwFile, "passphrase-file", "", "seal with the passphrase on the first line of `FILE`")
+	fs.StringArrayVarP(&f.recips, "recipient", "r", nil, "seal to `RECIPIENT` (age1... or an SSH public key line); repeatable")
+	fs.StringArrayVarP(&f.recipFiles, "recipients-file", "R", nil, "seal to every recipient listed in `FILE`; repeatable")
+	fs.BoolVar(&f.armor, "armor", false, "write ASCII armor instead of binary")
+	fs.BoolVar(&f.force, "force", false, "overwrite --out if it exists")
+	fs.BoolVar(&f.skipBad, "skip-bad", false, "seal the good rows even when some rows have problems")
+	fs.IntVar(&f.workFactor, "work-factor", 0, "scrypt work factor `N` (log2) for a passphrase (default: age's 18)")
+	c.RunE = func(_ *cobra.Command, files []string) error {
+		if f.out == "" {
+			return usagef("need --out FILE")
 		}
-		return exitcode.Usage
+		if f.pwFile != "" && len(f.recips)+len(f.recipFiles) > 0 {
+			return usagef("give --passphrase-file or -r/-R recipients, not both (age cannot mix them)")
+		}
+		return exit(runKeysSeal(e, &f, files))
 	}
-	if *out == "" || len(files) == 0 {
-		fmt.Fprintln(e.Stderr, "unbrick keys seal: need --out FILE and at least one key export")
-		fs.Usage()
-		return exitcode.Usage
-	}
-	if *pwFile != "" && len(recips)+len(recipFiles) > 0 {
-		fmt.Fprintln(e.Stderr, "unbrick keys seal: give --passphrase-file or -r/-R recipients, not both (age cannot mix them)")
-		return exitcode.Usage
-	}
+	return c
+}
+
+func runKeysSeal(e *env, f *keysSealFlags, files []string) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(e.Stderr, "unbrick keys seal: "+format+"\n", a...)
 		return exitcode.Failure
 	}
-	if !*force {
-		if _, err := os.Stat(*out); err == nil {
-			return fail("%s exists; pass --force to replace it", *out)
+	if !f.force {
+		if _, err := os.Stat(f.out); err == nil {
+			return fail("%s exists; pass --force to replace it", f.out)
 		}
 	}
 
-	opts := keys.SealOptions{Armor: *armor, WorkFactor: *workFactor}
-	for _, r := range recips {
+	opts := keys.SealOptions{Armor: f.armor, WorkFactor: f.workFactor}
+	for _, r := range f.recips {
 		rc, err := keys.ParseRecipient(r)
 		if err != nil {
 			return fail("%v", err)
 		}
 		opts.Recipients = append(opts.Recipients, rc)
 	}
-	for _, f := range recipFiles {
+	for _, f := range f.recipFiles {
 		rs, err := keys.ReadRecipientsFile(f)
 		if err != nil {
 			return fail("%v", err)
@@ -144,7 +134,7 @@ func runKeysSeal(e *env, args []string) int {
 		bad += len(res.Problems)
 		all = append(all, res.Entries...)
 	}
-	if bad > 0 && !*skipBad {
+	if bad > 0 && !f.skipBad {
 		return fail("%d row(s) with problems (listed above); fix them or pass --skip-bad", bad)
 	}
 	if len(all) == 0 {
@@ -152,9 +142,10 @@ func runKeysSeal(e *env, args []string) int {
 	}
 
 	if len(opts.Recipients) == 0 {
+		var err error
 		switch {
-		case *pwFile != "":
-			opts.Passphrase, err = keys.ReadPassphraseFile(*pwFile)
+		case f.pwFile != "":
+			opts.Passphrase, err = keys.ReadPassphraseFile(f.pwFile)
 		case e.Getenv(keys.PassphraseEnv) != "":
 			opts.Passphrase = e.Getenv(keys.PassphraseEnv)
 		default:
@@ -165,15 +156,15 @@ func runKeysSeal(e *env, args []string) int {
 		}
 	}
 
-	if err := writeSealed(*out, all, opts); err != nil {
+	if err := writeSealed(f.out, all, opts); err != nil {
 		return fail("%v", err)
 	}
 	how := "passphrase (scrypt)"
 	if len(opts.Recipients) > 0 {
 		how = fmt.Sprintf("%d recipient(s)", len(opts.Recipients))
 	}
-	fmt.Fprintf(e.Stdout, "sealed %d key(s) from %d file(s) into %s for %s\n", len(all), len(files), *out, how)
-	fmt.Fprintln(e.Stdout, "the plaintext exports are still on disk: delete them once the bundle is tested (unbrick keys check "+*out+")")
+	fmt.Fprintf(e.Stdout, "sealed %d key(s) from %d file(s) into %s for %s\n", len(all), len(files), f.out, how)
+	fmt.Fprintln(e.Stdout, "the plaintext exports are still on disk: delete them once the bundle is tested (unbrick keys check "+f.out+")")
 	return exitcode.OK
 }
 
@@ -221,38 +212,34 @@ func writeSealed(out string, entries []keys.Entry, opts keys.SealOptions) error 
 	return os.Rename(tmp.Name(), out)
 }
 
-func runKeysCheck(e *env, args []string) int {
-	fs := flag.NewFlagSet("keys check", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	pwFile := fs.String("passphrase-file", "", "passphrase for sealed bundles, first line of `FILE`")
-	var idFiles keysFlagList
-	fs.Var(&idFiles, "i", "age or SSH identity `FILE` for recipient-sealed bundles; repeatable")
-	strict := fs.Bool("strict", false, "count notes (exact duplicates, rows without a key ID) as problems")
-	fs.Usage = func() {
-		fmt.Fprint(e.Stderr, "usage: unbrick keys check [--passphrase-file F] [-i IDENTITY] [--strict] FILE...\n\n"+
-			"Checks every row of the key exports: recovery-password checksums, key-ID syntax,\n"+
-			"duplicates and conflicts across all files, rows without a key ID. Prints problems\n"+
-			"with file and line, never a password. Exit 0 clean, 1 problems, 2 usage.\n\n")
-		fs.PrintDefaults()
+func newKeysCheckCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "check [flags] FILE...",
+		Short: "check every row of key exports (checksums, IDs, duplicates)",
+		Long: `Checks every row of the key exports: recovery-password checksums, key-ID syntax,
+duplicates and conflicts across all files, rows without a key ID. Prints problems
+with file and line, never a password. Exit 0 clean, 1 problems, 2 usage.`,
+		Example: `  unbrick keys check BitLockerKeys.csv
+  unbrick keys check --passphrase-file pass.txt keys.age
+  unbrick keys check -i ~/.ssh/id_ed25519 --strict keys.age export2.csv`,
+		Args: minArgs("key export FILE"),
 	}
-	files, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
+	pwFile := c.Flags().String("passphrase-file", "", "passphrase for sealed bundles: the first line of `FILE`")
+	idFiles := c.Flags().StringArrayP("identity", "i", nil, "age or SSH identity `FILE` for recipient-sealed bundles; repeatable")
+	strict := c.Flags().Bool("strict", false, "count notes (exact duplicates, rows without a key ID) as problems")
+	c.RunE = func(_ *cobra.Command, files []string) error {
+		return exit(runKeysCheck(e, *pwFile, *idFiles, *strict, files))
 	}
-	if len(files) == 0 {
-		fmt.Fprintln(e.Stderr, "unbrick keys check: name at least one key export")
-		fs.Usage()
-		return exitcode.Usage
-	}
+	return c
+}
+
+func runKeysCheck(e *env, pwFile string, idFiles []string, strict bool, files []string) int {
 	ids, err := readIdentities(idFiles)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick keys check: %v\n", err)
 		return exitcode.Usage
 	}
-	opts := keys.LoadOptions{Passphrase: keysPassphrase(e, *pwFile), Identities: ids}
+	opts := keys.LoadOptions{Passphrase: keysPassphrase(e, pwFile), Identities: ids}
 	problems, notes := 0, 0
 	var all []keys.Entry
 	for _, f := range files {
@@ -285,7 +272,7 @@ func runKeysCheck(e *env, args []string) int {
 	p, n := checkDuplicates(e, all)
 	problems += p
 	notes += n
-	if *strict {
+	if strict {
 		problems += notes
 	}
 	fmt.Fprintf(e.Stdout, "%d key(s) in %d file(s): %d problem(s), %d note(s)\n", len(all), len(files), problems, notes)

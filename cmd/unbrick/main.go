@@ -2,7 +2,8 @@
 // a boot loop: it finds Windows system volumes, unlocks BitLocker, deletes
 // exactly the faulty files and writes a fleet log record per host.
 //
-// Each subcommand lives in its own file; commands.go lists them.
+// The command line is built with cobra: commands.go holds the tree, and
+// each subcommand lives in a file of its own.
 package main
 
 import (
@@ -11,7 +12,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/unbrick/unbrick/internal/exitcode"
+	"github.com/unbrick/unbrick/cmd/unbrick/internal/bootmode"
 	"github.com/unbrick/unbrick/internal/keys"
 	"github.com/unbrick/unbrick/internal/redact"
 )
@@ -25,17 +26,36 @@ type env struct {
 	Getenv func(string) string
 }
 
-// command is one subcommand: its name, a one-line summary for the usage
-// text, and its entry point, which returns the process exit code.
-type command struct {
-	Name    string
-	Summary string
-	Run     func(e *env, args []string) int
-}
-
 func main() {
+	// The stick's boot-time mode comes first: the kernel starts this very
+	// binary as /init of the USB image (process 1, argv[0] "/init").
+	switch bootmode.Detect(os.Args[0], os.Getpid()) {
+	case bootmode.Boot:
+		bootmode.Main(bootCLI()) // never returns
+	case bootmode.NotPID1:
+		fmt.Fprintln(os.Stderr, bootmode.NotPID1Message)
+		os.Exit(1)
+	}
 	e := &env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	os.Exit(run(e, os.Args[1:]))
+}
+
+// bootCLI is the command line as the boot-time mode uses it.
+func bootCLI() bootmode.CLI {
+	return bootmode.CLI{
+		Version: toolVersion(),
+		Run: func(stdin io.Reader, stdout, stderr io.Writer, args []string) int {
+			return run(&env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}, args)
+		},
+		RegisterSecrets: func() { registerSecrets(&env{Getenv: os.Getenv}, nil) },
+		HasCommand:      hasCommand,
+	}
+}
+
+// hasCommand reports whether this build has the subcommand name.
+func hasCommand(name string) bool {
+	c, rest, err := newRootCmd(&env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(string) string { return "" }}).Find([]string{name})
+	return err == nil && len(rest) == 0 && c.Name() == name
 }
 
 // run is the whole command line: it registers the secrets args and the
@@ -173,38 +193,14 @@ func secretFileLines(path string) []string {
 	return out
 }
 
-// dispatch runs the subcommand args[0].
+// dispatch runs the command line args on the command tree, with e's
+// streams, and returns the exit code.
 func dispatch(e *env, args []string) int {
-	if len(args) == 0 {
-		usage(e.Stderr)
-		return exitcode.Usage
+	if args == nil {
+		args = []string{} // cobra would read os.Args
 	}
-	name := args[0]
-	switch name {
-	case "-h", "--help", "help":
-		usage(e.Stdout)
-		return exitcode.OK
-	case "-version", "--version":
-		name = "version"
-	}
-	for _, c := range commands() {
-		if c.Name == name {
-			return c.Run(e, args[1:])
-		}
-	}
-	fmt.Fprintf(e.Stderr, "unbrick: unknown command %q\n\n", name)
-	usage(e.Stderr)
-	return exitcode.Usage
-}
-
-func usage(w io.Writer) {
-	var b strings.Builder
-	b.WriteString("usage: unbrick COMMAND [flags] [arguments]\n\ncommands:\n")
-	for _, c := range commands() {
-		fmt.Fprintf(&b, "  %-10s %s\n", c.Name, c.Summary)
-	}
-	b.WriteString("\nexit codes: 0 ok, 1 failure, 2 usage, 3 locked (no usable key),\n" +
-		"            4 refused (unsafe state or policy), 5 needs review\n" +
-		"Run 'unbrick COMMAND -h' for a command's flags.\n")
-	io.WriteString(w, b.String())
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	c, err := root.ExecuteC()
+	return exitCode(e.Stderr, c, err)
 }

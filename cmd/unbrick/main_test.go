@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -35,14 +36,29 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestMain removes the undo journals `ntfs rm` writes to its default
-// directory (unbrick-logs/journal, fix's default) during the tests.
+// TestMain gives the wizard harness a directory for its binary, and
+// removes it and the undo journals `ntfs rm` writes to its default
+// directory (unbrick-logs/journal, fix's default) when the tests are done,
+// so that nothing is left behind.
 func TestMain(m *testing.M) {
-	_, err := os.Stat(defaultLogDir)
+	dir, err := os.MkdirTemp("", "unbrick-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	_, err = os.Stat(defaultLogDir)
 	existed := err == nil
 	code := m.Run()
+	os.RemoveAll(dir)
 	if !existed {
 		os.RemoveAll(defaultLogDir)
 	}
 	os.Exit(code)
+}
+
+func TestHasCommand(t *testing.T) {
+	if !hasCommand("image") || !hasCommand("fix") || !hasCommand("wizard") || hasCommand("no-such-command") {
+		t.Fatal("hasCommand does not follow the command tree")
+	}
 }

@@ -1,40 +1,34 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 )
 
-func runNTFSCat(e *env, args []string) int {
-	fs := flag.NewFlagSet("ntfs cat", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	kf := addKeyFlags(fs)
-	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
-	fs.Usage = func() {
-		ntfsUsage(e.Stderr, "unbrick ntfs cat [key flags] [--partition N] TARGET PATH", `
-Copies the content (unnamed $DATA stream) of the file PATH on the NTFS
+func newNTFSCatCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "cat [key flags] [flags] TARGET PATH",
+		Short: "copy a file of an NTFS volume to standard output",
+		Long: `Copies the content (unnamed $DATA stream) of the file PATH on the NTFS
 volume on TARGET (BitLocker is unlocked with the key flags) to standard
-output. Sparse and compressed files are
-expanded. Read-only.`)
-		fs.PrintDefaults()
+output, unchanged: it is the one output unbrick does not redact. Sparse and
+compressed files are expanded. Read-only.`,
+		Example: `  unbrick ntfs cat --partition 3 disk.img Windows/System32/drivers/etc/hosts
+  unbrick ntfs cat --keys BitLockerKeys.csv /dev/sdb 'Windows\System32\config\SYSTEM' > SYSTEM`,
+		Args: args("TARGET", "PATH"),
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
-	}
-	if len(pos) != 2 {
-		fmt.Fprintln(e.Stderr, "unbrick ntfs cat: need TARGET and PATH")
-		fs.Usage()
-		return exitcode.Usage
-	}
-	o, code, err := openNTFSRead(e, "unbrick ntfs cat", pos[0], *partition, kf)
+	kf := addKeyFlags(c)
+	partition := addPartitionFlag(c, "the only NTFS or BitLocker volume")
+	c.RunE = func(_ *cobra.Command, pos []string) error { return exit(runNTFSCat(e, kf, *partition, pos)) }
+	return c
+}
+
+func runNTFSCat(e *env, kf *keyFlags, partition int, pos []string) int {
+	o, code, err := openNTFSRead(e, "unbrick ntfs cat", pos[0], partition, kf)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick ntfs cat: %v\n", err)
 		return code

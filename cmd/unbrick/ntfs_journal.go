@@ -2,24 +2,19 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/ntfs"
 )
 
-func runNTFSJournal(e *env, args []string) int {
-	const prog = "unbrick ntfs journal"
-	fs := flag.NewFlagSet("ntfs journal", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	kf := addKeyFlags(fs)
-	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
-	asJSON := fs.Bool("json", false, "print JSON (field \"clean\": true|false)")
-	fs.Usage = func() {
-		ntfsUsage(e.Stderr, "unbrick ntfs journal [key flags] [--partition N] [--json] TARGET", `
-Shows whether the NTFS volume on TARGET is safe to write: the $LogFile
+func newNTFSJournalCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "journal [key flags] [flags] TARGET",
+		Short: "show $LogFile, dirty flag and hibernation state",
+		Long: `Shows whether the NTFS volume on TARGET is safe to write: the $LogFile
 journal (version 1.1 or 2.0, clean or not, its restart pages), the volume
 dirty flag (chkdsk scheduled) and the hiberfil.sys header (a live "hibr" /
 "HIBR" image means Windows is hibernated or shut down with Fast Startup).
@@ -28,22 +23,23 @@ committed transactions a replay would redo, the operation types they use
 and which of them unbrick can redo (JSON: field "analysis").
 Read-only. A host that crashed in a boot loop usually shows an unclean
 version 2.0 journal: 'fix' and 'ntfs rm' replay it first by default (what
-they would redo is shown here); --unclean=reset empties it instead.`)
-		fs.PrintDefaults()
+they would redo is shown here); --unclean=reset empties it instead.`,
+		Example: `  unbrick ntfs journal --partition 3 disk.img
+  unbrick ntfs journal --keys BitLockerKeys.csv --json /dev/nvme0n1`,
+		Args: args("TARGET"),
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
+	kf := addKeyFlags(c)
+	partition := addPartitionFlag(c, "the only NTFS or BitLocker volume")
+	asJSON := c.Flags().Bool("json", false, "print JSON (field \"clean\": true|false)")
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		return exit(runNTFSJournal(e, kf, *partition, *asJSON, pos[0]))
 	}
-	if len(pos) != 1 {
-		fmt.Fprintf(e.Stderr, "%s: need TARGET\n", prog)
-		fs.Usage()
-		return exitcode.Usage
-	}
-	o, code, err := openNTFSRead(e, prog, pos[0], *partition, kf)
+	return c
+}
+
+func runNTFSJournal(e *env, kf *keyFlags, partition int, asJSON bool, target string) int {
+	const prog = "unbrick ntfs journal"
+	o, code, err := openNTFSRead(e, prog, target, partition, kf)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return code
@@ -65,7 +61,7 @@ they would redo is shown here); --unclean=reset empties it instead.`)
 			rep.Analysis = an
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/ntfs"
@@ -34,34 +34,30 @@ type ntfsLsEntry struct {
 	Error      string    `json:"error,omitempty"`
 }
 
-func runNTFSLs(e *env, args []string) int {
-	fs := flag.NewFlagSet("ntfs ls", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	kf := addKeyFlags(fs)
-	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
-	asJSON := fs.Bool("json", false, "print a JSON array")
-	fs.Usage = func() {
-		ntfsUsage(e.Stderr, "unbrick ntfs ls [key flags] [--partition N] [--json] TARGET PATH", `
-Lists the directory PATH (or the single file PATH) of the NTFS volume on
-TARGET (BitLocker is unlocked with the key flags), in NTFS collation order.
-Sizes and times come from each file's MFT record ($STANDARD_INFORMATION:
-what Windows shows); the 8.3 short name is shown after the long name.
-Read-only.`)
-		fs.PrintDefaults()
+func newNTFSLsCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "ls [key flags] [flags] TARGET PATH",
+		Short: "list a directory (or one file) of an NTFS volume",
+		Long: `Lists the directory PATH (or the single file PATH) of the NTFS volume on
+TARGET (BitLocker is unlocked with the key flags), in NTFS collation order,
+one line per file: type, size, last-write time (UTC), MFT record number,
+name, and the 8.3 short name in brackets. Sizes and times come from each
+file's MFT record ($STANDARD_INFORMATION: what Windows shows). --json prints
+an array with both timestamp sets, sizes, attributes, sequence number and
+link count. Read-only.`,
+		Example: `  unbrick ntfs ls --partition 3 disk.img Windows/System32/drivers/CrowdStrike
+  unbrick ntfs ls --keys BitLockerKeys.csv /dev/sdb / --json`,
+		Args: args("TARGET", "PATH"),
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
-	}
-	if len(pos) != 2 {
-		fmt.Fprintln(e.Stderr, "unbrick ntfs ls: need TARGET and PATH")
-		fs.Usage()
-		return exitcode.Usage
-	}
-	o, code, err := openNTFSRead(e, "unbrick ntfs ls", pos[0], *partition, kf)
+	kf := addKeyFlags(c)
+	partition := addPartitionFlag(c, "the only NTFS or BitLocker volume")
+	asJSON := c.Flags().Bool("json", false, "print a JSON array")
+	c.RunE = func(_ *cobra.Command, pos []string) error { return exit(runNTFSLs(e, kf, *partition, *asJSON, pos)) }
+	return c
+}
+
+func runNTFSLs(e *env, kf *keyFlags, partition int, asJSON bool, pos []string) int {
+	o, code, err := openNTFSRead(e, "unbrick ntfs ls", pos[0], partition, kf)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick ntfs ls: %v\n", err)
 		return code
@@ -120,7 +116,7 @@ Read-only.`)
 			out = append(out, le)
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		if out == nil {
 			out = []ntfsLsEntry{}
 		}

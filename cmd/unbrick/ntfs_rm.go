@@ -3,11 +3,12 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/remedy"
@@ -35,20 +36,11 @@ type ntfsRmWrite struct {
 	What    string `json:"what"`
 }
 
-func runNTFSRm(e *env, args []string) int {
-	const prog = "unbrick ntfs rm"
-	fs := flag.NewFlagSet("ntfs rm", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	kf := addKeyFlags(fs)
-	partition := fs.Int("partition", 0, "partition `N` of TARGET (as Linux numbers it); default: the only NTFS/BitLocker volume")
-	dryRun := fs.Bool("dry-run", false, "print the write plan (sectors, bytes changed, structure) and write nothing")
-	unclean := fs.String("unclean", "replay", "unclean journal: replay (redo its committed transactions as Windows does at mount, then delete); refuse; or reset (empty it as ntfsfix does and set the dirty flag)")
-	fallback := fs.String("unclean-fallback", "refuse", "with --unclean=replay, a journal unbrick cannot replay: refuse (exit 4) or reset")
-	hibernated := fs.String("hibernated", "refuse", "live hibernation file: `refuse`, or discard (invalidate it: the hibernated session is lost)")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	fs.Usage = func() {
-		ntfsUsage(e.Stderr, "unbrick ntfs rm [key flags] [--partition N] [--dry-run] [--unclean=replay|refuse|reset] [--unclean-fallback=refuse|reset] [--hibernated=refuse|discard] [--json] TARGET PATH", `
-Deletes the file PATH from the NTFS volume on TARGET (BitLocker is unlocked
+func newNTFSRmCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "rm [key flags] [unclean journal flags] [flags] TARGET PATH",
+		Short: "delete a file safely (--dry-run prints the write plan)",
+		Long: `Deletes the file PATH from the NTFS volume on TARGET (BitLocker is unlocked
 with the key flags), the way Windows would: both directory entries (long
 and 8.3 name) leave the parent's index, the MFT record is freed (sequence
 number advanced), and its record and clusters are marked free. Writes are
@@ -60,46 +52,53 @@ a hibernated Windows (unless --hibernated=discard), an
 unclean journal unbrick cannot replay (unless --unclean-fallback=reset or
 --unclean=reset), a stale $MFTMirr. An unclean journal is replayed first
 by default, as Windows does when it mounts the volume.
-Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
-		fs.PrintDefaults()
+It writes through the same path as fix: the undo journal (--journal DIR)
+first, then the writes, each flushed, then the volume is re-opened and
+checked; 'unbrick undo --journal FILE TARGET' puts the disk back.
+Low-level tool: 'unbrick fix' adds rules and a fleet log.`,
+		Example: `  unbrick ntfs rm --dry-run --partition 3 disk.img 'Windows\System32\drivers\CrowdStrike\C-00000291-00000000-00000032.sys'
+  unbrick ntfs rm --keys BitLockerKeys.csv --unclean=reset /dev/sdb Windows/Temp/stuck.sys`,
+		Args: args("TARGET", "PATH"),
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
+	fs := c.Flags()
+	kf := addKeyFlags(c)
+	partition := addPartitionFlag(c, "the only NTFS or BitLocker volume")
+	dryRun := fs.Bool("dry-run", false, "print the write plan (sectors, bytes changed, structure) and write nothing")
+	uf := addUncleanFlags(c)
+	hibernated := fs.String("hibernated", string(ntfs.HibernatedRefuse), "live hibernation file `POLICY`: refuse, or discard (invalidate it: the hibernated session is lost)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	journalDir := fs.String("journal", filepath.Join(defaultLogDir, "journal"), "undo journal `DIR`")
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		up, fb, err := uf.policies()
+		if err != nil {
+			return usageError{err}
 		}
-		return exitcode.Usage
+		hp, err := ntfs.ParseHibernatedPolicy(*hibernated)
+		if err != nil {
+			return usageError{err}
+		}
+		return exit(runNTFSRm(e, kf, *partition, *dryRun, up, fb, hp, *asJSON, *journalDir, pos))
 	}
-	if len(pos) != 2 {
-		fmt.Fprintf(e.Stderr, "%s: need TARGET and PATH\n", prog)
-		fs.Usage()
-		return exitcode.Usage
-	}
-	up, fb, err := parseUncleanFlags(*unclean, *fallback)
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
-		return exitcode.Usage
-	}
-	hp, err := ntfs.ParseHibernatedPolicy(*hibernated)
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
-		return exitcode.Usage
-	}
-	res := &ntfsRmResult{Target: pos[0], Path: pos[1], DryRun: *dryRun}
+	return c
+}
+
+func runNTFSRm(e *env, kf *keyFlags, partition int, dryRun bool, up, fb ntfs.UncleanPolicy, hp ntfs.HibernatedPolicy, asJSON bool, journalDir string, pos []string) int {
+	const prog = "unbrick ntfs rm"
+	res := &ntfsRmResult{Target: pos[0], Path: pos[1], DryRun: dryRun}
 	fail := func(code int, err error) int {
 		res.Error = err.Error()
-		if *asJSON {
+		if asJSON {
 			writeRmJSON(e, res)
 		}
 		fmt.Fprintf(e.Stderr, "%s: %v\n", prog, err)
 		return code
 	}
-	o, code, err := openTarget(e, prog, kf, remedy.OpenRequest{Target: pos[0], Partition: *partition, Writable: !*dryRun, Stage: true})
+	o, code, err := openTarget(e, prog, kf, remedy.OpenRequest{Target: pos[0], Partition: partition, Writable: !dryRun, Stage: true})
 	if err != nil {
 		return fail(code, err)
 	}
 	defer o.Close()
-	if !*dryRun {
+	if !dryRun {
 		// The check fix makes: never plan a write to a volume the image
 		// does not hold whole.
 		if err := o.CheckWhole(); err != nil {
@@ -139,11 +138,11 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 		w := &plan.Writes[i]
 		res.Writes = append(res.Writes, ntfsRmWrite{Offset: w.Offset, Sectors: w.Len() / plan.SectorSize, Changed: w.ChangedBytes(), What: w.What})
 	}
-	if !*asJSON {
+	if !asJSON {
 		fmt.Fprint(e.Stdout, plan.String())
 	}
-	if *dryRun {
-		if *asJSON {
+	if dryRun {
+		if asJSON {
 			writeRmJSON(e, res)
 		} else {
 			fmt.Fprintln(e.Stdout, "dry run: nothing was written")
@@ -152,7 +151,7 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 	}
 	// The write path fix uses: undo journal, commit (before-images
 	// checked, one sync barrier after each write), re-open and verify.
-	c, err := o.Commit(remedy.JournalOptions{Dir: filepath.Join(defaultLogDir, "journal"), RunID: remedy.NewRunID(time.Now())})
+	c, err := o.Commit(remedy.JournalOptions{Dir: journalDir, RunID: remedy.NewRunID(time.Now())})
 	if c != nil {
 		res.JournalFile = c.JournalFile
 		if c.Warning != "" {
@@ -167,7 +166,7 @@ Low-level tool: 'unbrick fix' adds rules, an undo journal and a fleet log.`)
 		return fail(exitcode.Failure, fmt.Errorf("%w; run 'unbrick undo --journal %s %s' to put the disk back", err, c.JournalFile, pos[0]))
 	}
 	res.Applied = true
-	if *asJSON {
+	if asJSON {
 		writeRmJSON(e, res)
 	} else {
 		fmt.Fprintf(e.Stdout, "deleted %s (%d writes); undo journal %s\n", pos[1], len(plan.Writes), c.JournalFile)

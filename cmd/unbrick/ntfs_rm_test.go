@@ -30,7 +30,7 @@ func rmKeyArgs(t *testing.T, v map[string]any) []string {
 	return nil
 }
 
-// runVerify runs ../shared/corpus/verify (dislocker, ntfs-3g, sleuthkit,
+// runVerify runs the test corpus's verify program (dislocker, ntfs-3g, sleuthkit,
 // libfsntfs, ntfs-check: none of them our code) on a whole disk.
 func runVerify(t *testing.T, img, variant, expect string) string {
 	t.Helper()

@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,40 +11,51 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/keys"
 	"github.com/unbrick/unbrick/internal/redact"
 )
 
-// runReport implements `unbrick report [--csv F] [--inventory F] LOGDIR...`.
-func runReport(e *env, args []string) int {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
+func newReportCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "report [flags] LOGDIR...",
+		Short: "merge fleet logs: outcome per host, keys to rotate, hosts never seen",
+		Long: `Merges fleet logs (directories searched for unbrick.jsonl, or the files) from many
+sticks and runs: newest record per host, counts by status, the recovery key IDs
+that were used (rotate those keys), and with --inventory the hosts never seen.
+--json prints JSON Lines: one object per host ("type": "host", its newest
+record), one per inventory host never seen ("type": "never-seen"), and a last
+"type": "summary" line with the counts, the keys used and the hosts whose
+journal a fix emptied.`,
+		Example: `  unbrick report /mnt/usb1/logs /mnt/usb2/logs
+  unbrick report --inventory BitLockerKeys.csv --csv fleet.csv logs/
+  unbrick report --code 7K2M9QXR logs/
+  unbrick report --json logs/ | jq 'select(.type == "host") | .status'`,
+		Args: minArgs("log directory or unbrick.jsonl file"),
+	}
+	fs := c.Flags()
 	csvOut := fs.String("csv", "", "also write the newest record per host to `FILE` as CSV")
 	inventory := fs.String("inventory", "", "list hosts of `FILE` (a key export or a host list) never seen in the logs")
-	pwFile := fs.String("passphrase-file", "", "passphrase for a sealed key export given as --inventory")
+	pwFile := fs.String("passphrase-file", "", "passphrase for a sealed key export given as --inventory: the first line of `FILE`")
 	code := fs.String("code", "", "show the record whose confirmation code is `CODE`")
-	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(e.Stderr, "usage: unbrick report [--csv F] [--inventory F] [--code CODE] [--json] LOGDIR...\n\n"+
-			"Merges fleet logs (directories searched for unbrick.jsonl, or the files) from many\n"+
-			"sticks and runs: newest record per host, counts by status, the recovery key IDs\n"+
-			"that were used (rotate those keys), and with --inventory the hosts never seen.\n\n")
-		fs.PrintDefaults()
+	asJSON := fs.Bool("json", false, "print JSON Lines: one object per host, then a summary")
+	c.RunE = func(_ *cobra.Command, paths []string) error {
+		return exit(runReport(e, reportRequest{csv: *csvOut, inventory: *inventory, passphraseFile: *pwFile, code: *code, json: *asJSON}, paths))
 	}
-	paths, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
-	}
-	if len(paths) == 0 {
-		fmt.Fprintln(e.Stderr, "unbrick report: name at least one log directory or unbrick.jsonl file")
-		fs.Usage()
-		return exitcode.Usage
-	}
+	return c
+}
+
+// reportRequest is what the flags of report ask for.
+type reportRequest struct {
+	csv, inventory, passphraseFile, code string
+	json                                 bool
+}
+
+// runReport merges the fleet logs at paths.
+func runReport(e *env, r reportRequest, paths []string) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(e.Stderr, "unbrick report: "+format+"\n", a...)
 		return exitcode.Failure
@@ -58,27 +67,27 @@ func runReport(e *env, args []string) int {
 	for _, p := range probs {
 		fmt.Fprintf(e.Stderr, "unbrick report: warning: %v\n", p)
 	}
-	if *code != "" {
-		return reportCode(e, recs, *code)
+	if r.code != "" {
+		return reportCode(e, recs, r.code)
 	}
 	sum := fleetlog.Merge(recs)
 	var never []fleetlog.InventoryItem
-	if *inventory != "" {
-		inv, err := fleetlog.LoadInventory(*inventory, keys.LoadOptions{Passphrase: keysPassphrase(e, *pwFile)})
+	if r.inventory != "" {
+		inv, err := fleetlog.LoadInventory(r.inventory, keys.LoadOptions{Passphrase: keysPassphrase(e, r.passphraseFile)})
 		if err != nil {
 			return fail("%v", err)
 		}
 		never = fleetlog.NeverSeen(inv, recs)
 	}
-	if *csvOut != "" {
-		if err := writeReportCSV(*csvOut, sum); err != nil {
+	if r.csv != "" {
+		if err := writeReportCSV(r.csv, sum); err != nil {
 			return fail("%v", err)
 		}
 	}
-	if *asJSON {
-		return printReportJSON(e, sum, never, *inventory != "")
+	if r.json {
+		return printReportJSON(e, sum, never, r.inventory != "")
 	}
-	printReport(e.Stdout, sum, never, *inventory != "", len(paths))
+	printReport(e.Stdout, sum, never, r.inventory != "", len(paths))
 	return exitcode.OK
 }
 
@@ -159,41 +168,71 @@ func oneLine(s string) string {
 	return s
 }
 
-type reportJSON struct {
-	Records   int                      `json:"records"`
-	Counts    map[fleetlog.Status]int  `json:"counts"`
-	Hosts     []fleetlog.Record        `json:"hosts"`
-	KeysUsed  []string                 `json:"recovery_keys_used"`
-	NeverSeen []fleetlog.InventoryItem `json:"never_seen,omitempty"`
+// The lines of `report --json` (JSON Lines, as scan --json and fix --json
+// print): one reportHostLine per host, one reportNeverSeenLine per
+// inventory host never seen, and one reportSummaryLine last. Each has
+// "type" first.
+type reportHostLine struct {
+	Type    string `json:"type"`    // "host"
+	Records int    `json:"records"` // the host's records in the logs
+	fleetlog.Record
+}
+
+type reportNeverSeenLine struct {
+	Type   string   `json:"type"` // "never-seen"
+	Name   string   `json:"name,omitempty"`
+	Serial string   `json:"serial,omitempty"`
+	KeyIDs []string `json:"key_ids,omitempty"`
+	Source string   `json:"source"` // inventory file:line
+}
+
+type reportSummaryLine struct {
+	Type     string                  `json:"type"` // "summary"
+	Records  int                     `json:"records"`
+	Hosts    int                     `json:"hosts"`
+	Counts   map[fleetlog.Status]int `json:"counts"`
+	KeysUsed []string                `json:"recovery_keys_used"`
+	// NeverSeen counts the never-seen lines; absent without --inventory.
+	NeverSeen *int `json:"never_seen,omitempty"`
 	// JournalReset lists the hosts whose NTFS journal a fix emptied
 	// (chkdsk at next start): the help desk should check them.
 	JournalReset []string `json:"journal_reset_hosts,omitempty"`
 }
 
 func printReportJSON(e *env, s *fleetlog.Summary, never []fleetlog.InventoryItem, withInv bool) int {
-	out := reportJSON{Records: s.Records, Counts: map[fleetlog.Status]int{}, Hosts: []fleetlog.Record{}, KeysUsed: []string{}}
+	enc := json.NewEncoder(e.Stdout)
+	sum := reportSummaryLine{Type: "summary", Records: s.Records, Hosts: len(s.Hosts), Counts: map[fleetlog.Status]int{}, KeysUsed: []string{}}
 	for _, st := range fleetlog.Statuses {
-		out.Counts[st] = s.Counts[st]
+		sum.Counts[st] = s.Counts[st]
+	}
+	var err error
+	put := func(v any) {
+		if err == nil {
+			err = enc.Encode(v)
+		}
 	}
 	for _, h := range s.Hosts {
-		out.Hosts = append(out.Hosts, h.Latest.Record)
+		put(reportHostLine{Type: "host", Records: h.Records, Record: h.Latest.Record})
 		if h.JournalReset {
 			name := h.Latest.Host.Name()
 			if name == "" {
 				name = h.Latest.VolumeID
 			}
-			out.JournalReset = append(out.JournalReset, name)
+			sum.JournalReset = append(sum.JournalReset, name)
 		}
 	}
+	for _, it := range never {
+		put(reportNeverSeenLine{Type: "never-seen", Name: it.Name, Serial: it.Serial, KeyIDs: it.KeyIDs, Source: it.Source})
+	}
 	for _, k := range s.Keys {
-		out.KeysUsed = append(out.KeysUsed, k.KeyID)
+		sum.KeysUsed = append(sum.KeysUsed, k.KeyID)
 	}
 	if withInv {
-		out.NeverSeen = append([]fleetlog.InventoryItem{}, never...)
+		n := len(never)
+		sum.NeverSeen = &n
 	}
-	enc := json.NewEncoder(e.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	put(sum)
+	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick report: %v\n", err)
 		return exitcode.Failure
 	}

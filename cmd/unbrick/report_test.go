@@ -60,16 +60,36 @@ func TestReport(t *testing.T) {
 	hosts := filepath.Join(root, "hosts.txt")
 	os.WriteFile(hosts, []byte("PC-ACCT-01\nLT-SALES-17\nPC-NEVER-9\n"), 0o600)
 	code, out, _ = runCLI(t, "report", "--json", "--inventory", hosts, filepath.Join(root, "stick1"), filepath.Join(root, "stick2", "unbrick.jsonl"))
+	// JSON Lines: one line per host, per host never seen, then the summary.
 	var js struct {
 		Counts    map[string]int
 		Hosts     []fleetlog.Record
-		KeysUsed  []string                 `json:"recovery_keys_used"`
-		NeverSeen []fleetlog.InventoryItem `json:"never_seen"`
+		KeysUsed  []string
+		NeverSeen []string
 	}
-	if err := json.Unmarshal([]byte(out), &js); err != nil || code != 0 {
-		t.Fatalf("json: %v %d\n%s", err, code, out)
+	for _, l := range jsonLines(t, out) {
+		var line struct {
+			Type     string
+			Name     string
+			Counts   map[string]int
+			KeysUsed []string `json:"recovery_keys_used"`
+			fleetlog.Record
+		}
+		if err := json.Unmarshal(l, &line); err != nil || code != 0 {
+			t.Fatalf("json: %v %d\n%s", err, code, out)
+		}
+		switch line.Type {
+		case "host":
+			js.Hosts = append(js.Hosts, line.Record)
+		case "never-seen":
+			js.NeverSeen = append(js.NeverSeen, line.Name)
+		case "summary":
+			js.Counts, js.KeysUsed = line.Counts, line.KeysUsed
+		default:
+			t.Errorf("line of type %q: %s", line.Type, l)
+		}
 	}
-	if len(js.NeverSeen) != 1 || js.NeverSeen[0].Name != "PC-NEVER-9" || js.Counts["remediated"] != 1 || len(js.KeysUsed) != 1 {
+	if len(js.NeverSeen) != 1 || js.NeverSeen[0] != "PC-NEVER-9" || js.Counts["remediated"] != 1 || len(js.KeysUsed) != 1 || len(js.Hosts) != 2 {
 		t.Errorf("json summary %+v", js)
 	}
 	// Confirmation-code lookup.
@@ -115,10 +135,26 @@ func TestReportJournalActions(t *testing.T) {
 		}
 	}
 	code, out, _ = runCLI(t, "report", "--json", root)
+	lines := jsonLines(t, out)
 	var js struct {
+		Type         string
 		JournalReset []string `json:"journal_reset_hosts"`
 	}
-	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js.JournalReset) != 1 || js.JournalReset[0] != "PC-RESET-01" {
+	if err := json.Unmarshal(lines[len(lines)-1], &js); code != 0 || err != nil || js.Type != "summary" || len(js.JournalReset) != 1 || js.JournalReset[0] != "PC-RESET-01" {
 		t.Errorf("json: code %d, %v, %+v\n%s", code, err, js, out)
 	}
+}
+
+// jsonLines splits JSON Lines output (scan, fix and report --json) into
+// its lines, checking that each is one JSON object.
+func jsonLines(t *testing.T, out string) [][]byte {
+	t.Helper()
+	var lines [][]byte
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if !json.Valid([]byte(l)) || !strings.HasPrefix(l, "{") {
+			t.Fatalf("not a JSON object on one line: %q\nin\n%s", l, out)
+		}
+		lines = append(lines, []byte(l))
+	}
+	return lines
 }

@@ -3,38 +3,38 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/cobra"
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/remedy"
 )
 
-// runScan implements `unbrick scan [key flags] [--rules F] [--json]
-// [TARGET...]`: report every volume and what fix would do. Never writes.
-func runScan(e *env, args []string) int {
-	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	kf := addKeyFlags(fs)
-	rulesFile := fs.String("rules", "", "rules `FILE` (default: the built-in crowdstrike-2024-07-19 rule)")
-	asJSON := fs.Bool("json", false, "print the volume reports as JSON")
-	fs.Usage = func() {
-		fmt.Fprintf(e.Stderr, "usage: unbrick scan [key flags] [--rules F] [--json] [TARGET...]\n\n"+
-			"Reports, for every volume on each TARGET (disk image or block device; none: the\n"+
-			"host's disks), its partition, encryption, key protectors and which key opened it,\n"+
-			"computer name, NTFS journal state and every file the rules match with the\n"+
-			"verdict. Opens everything read-only. Exit 0 unless a target cannot be read (1).\n\n")
-		fs.PrintDefaults()
+func newScanCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "scan [key flags] [flags] [TARGET...]",
+		Short: "report Windows volumes, keys, journal state and faulty files (read-only)",
+		Long: `Reports, for every volume on each TARGET (disk image or block device; none: the
+host's disks), its partition, encryption, key protectors and which key opened it,
+computer name, NTFS journal state and every file the rules match with the
+verdict. Opens everything read-only. --json prints JSON Lines: one JSON object
+per volume, one line each. Exit 0 unless a target cannot be read (1): a locked
+volume is reported, not an error.`,
+		Example: `  unbrick scan --keys BitLockerKeys.csv disk.img
+  unbrick scan --recovery-password-file rp.txt --json /dev/sdb /dev/sdc
+  unbrick scan --rules acme.json`,
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
-	}
-	o, err := engineOptions(e, kf, *rulesFile)
+	kf := addKeyFlags(c)
+	rulesFile := addRulesFlag(c)
+	asJSON := c.Flags().Bool("json", false, "print JSON Lines: one JSON object per volume")
+	c.RunE = func(_ *cobra.Command, pos []string) error { return exit(runScan(e, kf, *rulesFile, *asJSON, pos)) }
+	return c
+}
+
+// runScan reports every volume and what fix would do. Never writes.
+func runScan(e *env, kf *keyFlags, rulesFile string, asJSON bool, pos []string) int {
+	o, err := engineOptions(e, kf, rulesFile)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick scan: %v\n", err)
 		return exitcode.Usage
@@ -45,13 +45,11 @@ func runScan(e *env, args []string) int {
 		return exitcode.Failure
 	}
 	vols := remedy.Scan(context.Background(), targets, o)
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(e.Stdout)
-		enc.SetIndent("", "  ")
-		if vols == nil {
-			vols = []*remedy.Volume{}
+		for _, v := range vols {
+			enc.Encode(v)
 		}
-		enc.Encode(vols)
 	} else {
 		for _, v := range vols {
 			printVolume(e.Stdout, v)

@@ -2,58 +2,57 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 
-	"github.com/unbrick/unbrick/image"
+	"github.com/spf13/cobra"
+	"github.com/unbrick/unbrick/cmd/unbrick/internal/bootmode"
+
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/hostid"
 	"github.com/unbrick/unbrick/internal/redact"
 	"github.com/unbrick/unbrick/internal/wizard"
 )
 
-// runWizard implements `unbrick wizard`: the guided, full-screen (or
-// accessible line-by-line) front end over the scan/fix engine.
-func runWizard(e *env, args []string) int {
-	fs := flag.NewFlagSet("wizard", flag.ContinueOnError)
-	fs.SetOutput(e.Stderr)
-	kf := addKeyFlags(fs)
-	rulesFile := fs.String("rules", "", "rules `FILE` (default: the built-in crowdstrike-2024-07-19 rule)")
-	logDir := fs.String("log", defaultLogDir, "fleet log `DIR` (unbrick.jsonl, unbrick.csv)")
-	journalDir := fs.String("journal", "", "undo journal `DIR` (default: LOGDIR/journal)")
-	accessible := fs.Bool("accessible", false, "plain line prompts instead of full screens (also $"+wizard.EnvAccessible+"=1 or "+wizard.CmdlineAccessible+" on the kernel command line)")
-	technician := fs.String("technician", "", "technician `NAME` for the fleet log")
-	fs.Usage = func() {
-		fmt.Fprintf(e.Stderr, "usage: unbrick wizard [key flags] [--rules F] [--log DIR] [--journal DIR] [--accessible] [TARGET...]\n\n"+
-			"Guides a technician or end user through the fix: shows the machine, the disks and\n"+
-			"Windows volumes, asks for BitLocker keys (key export matched automatically, typed\n"+
-			"recovery password, BEK file or password), previews the files to delete, asks to\n"+
-			"confirm, fixes, and shows the outcome with the fleet log confirmation code.\n"+
-			"Without TARGETs: every local disk. Exit codes as for fix.\n\n")
-		fs.PrintDefaults()
+func newWizardCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "wizard [key flags] [flags] [TARGET...]",
+		Short: "guided fix for the help desk: screens, key entry, preview, confirmation code",
+		Long: `Guides a technician or end user through the fix: shows the machine, the disks and
+Windows volumes, asks for BitLocker keys (key export matched automatically, typed
+recovery password, BEK file or password), previews the files to delete, asks to
+confirm, fixes, and shows the outcome with the fleet log confirmation code.
+Without TARGETs: every local disk. Exit codes as for fix.`,
+		Example: `  unbrick wizard
+  unbrick wizard --keys BitLockerKeys.csv --log /mnt/usb/logs /dev/nvme0n1
+  unbrick wizard --accessible disk.img`,
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitcode.OK
-		}
-		return exitcode.Usage
+	kf := addKeyFlags(c)
+	rulesFile := addRulesFlag(c)
+	lf := addLogFlags(c)
+	accessible := c.Flags().Bool("accessible", false, "plain line prompts instead of full screens (also $"+wizard.EnvAccessible+"=1 or "+wizard.CmdlineAccessible+" on the kernel command line)")
+	technician := addTechnicianFlag(c)
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		return exit(runWizard(e, kf, *rulesFile, lf, *accessible, *technician, pos))
 	}
-	o, err := engineOptions(e, kf, *rulesFile)
+	return c
+}
+
+// runWizard runs the guided, full-screen (or accessible line-by-line)
+// front end over the scan/fix engine.
+func runWizard(e *env, kf *keyFlags, rulesFile string, lf *logFlags, accessible bool, technician string, pos []string) int {
+	o, err := engineOptions(e, kf, rulesFile)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick wizard: %v\n", err)
 		return exitcode.Usage
 	}
-	o.Technician = *technician
+	o.Technician = technician
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick wizard: %v\n", err)
 		return exitcode.Failure
 	}
-	if !o.OnHost && bootedFromStick() {
+	if !o.OnHost && bootmode.FromStick() {
 		// The stick's init names the host's disks as TARGETs; the machine
 		// is still the one we run on.
 		o.OnHost = true
@@ -61,15 +60,12 @@ func runWizard(e *env, args []string) int {
 			o.SMBIOS, o.Serial = s, s.Serial
 		}
 	}
-	jdir := *journalDir
-	if jdir == "" {
-		jdir = filepath.Join(*logDir, "journal")
-	}
+	jdir := lf.journalDir()
 	in, _ := e.Stdin.(*os.File)
 	out, _ := redact.Unwrap(e.Stdout).(*os.File)
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	var ui wizard.UI
-	if reason := wizard.ModeReason(*accessible, e.Getenv, string(cmdline), in, out); reason != "" {
+	if reason := wizard.ModeReason(accessible, e.Getenv, string(cmdline), in, out); reason != "" {
 		fmt.Fprintf(e.Stdout, "unbrick wizard: accessible mode (%s)\n", reason)
 		ui = wizard.NewLineUI(e.Stdin, e.Stdout)
 	} else {
@@ -77,16 +73,6 @@ func runWizard(e *env, args []string) int {
 	}
 	return wizard.Run(context.Background(), wizard.Config{
 		UI: ui, Out: e.Stdout, Version: toolVersion(), Targets: targets, Options: o,
-		KeyFiles: kf.keyFiles, LogDir: *logDir, JournalDir: jdir,
+		KeyFiles: kf.keyFiles, LogDir: lf.log, JournalDir: jdir,
 	})
-}
-
-// bootedFromStick reports whether unbrick runs as the unbrick stick's init
-// (process 1, or inside its initramfs, which carries the build facts file).
-func bootedFromStick() bool {
-	if os.Getpid() == 1 {
-		return true
-	}
-	_, err := os.Stat(image.InitrdBuildInfo)
-	return err == nil
 }

@@ -28,19 +28,19 @@ var (
 	wizardBinOnce sync.Once
 	wizardBin     string
 	wizardBinErr  error
+	// binDir holds the binary; TestMain creates it and removes it when
+	// the tests are done, so that nothing is left in the temporary
+	// directory.
+	binDir string
 )
 
-// buildWizardBinary builds cmd/unbrick once per test process.
+// buildWizardBinary builds cmd/unbrick once per test process, into
+// binDir, with the VCS stamp when the source is a git checkout.
 func buildWizardBinary(t *testing.T) string {
 	t.Helper()
 	wizardBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "unbrick-wizard-bin-")
-		if err != nil {
-			wizardBinErr = err
-			return
-		}
-		wizardBin = filepath.Join(dir, "unbrick")
-		out, err := exec.Command("go", "build", "-o", wizardBin, ".").CombinedOutput()
+		wizardBin = filepath.Join(binDir, "unbrick")
+		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", wizardBin, ".").CombinedOutput()
 		if err != nil {
 			wizardBinErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"syscall"
@@ -58,6 +59,15 @@ func OpenTarget(path string, writable bool) (*Target, error) {
 	}
 	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, 0)
 	if err != nil {
+		// The messages below name the path once: drop the *PathError's
+		// own "open PATH: " (its error, e.g. ENOENT, stays wrapped).
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == path {
+			err = pe.Err
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open target %s: %w (name a disk image or a block device, e.g. /dev/sdb)", path, err)
+		}
 		if writable && errors.Is(err, syscall.EBUSY) {
 			return nil, fmt.Errorf("open %s for writing: %w (it, or a partition on it, is mounted or in use; unmount it first)", path, err)
 		}

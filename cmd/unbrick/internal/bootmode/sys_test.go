@@ -1,4 +1,4 @@
-package main
+package bootmode
 
 import (
 	"os"
@@ -92,12 +92,6 @@ func TestBootRecordText(t *testing.T) {
 	}
 }
 
-func TestHasCommand(t *testing.T) {
-	if !hasCommand("image") || hasCommand("no-such-command") {
-		t.Fatal("hasCommand does not follow commands()")
-	}
-}
-
 func TestCheckLogsSpace(t *testing.T) {
 	if err := checkLogsSpace(64 << 20); err != nil {
 		t.Fatal(err)
@@ -105,5 +99,24 @@ func TestCheckLogsSpace(t *testing.T) {
 	err := checkLogsSpace(100 << 10)
 	if err == nil || !strings.Contains(err.Error(), "LOGS partition is full (100 KiB free") || !strings.Contains(err.Error(), "move old files out of logs/ and journal/") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDetect(t *testing.T) {
+	for _, c := range []struct {
+		argv0 string
+		pid   int
+		want  Mode
+	}{
+		{"/init", 1, Boot},
+		{"/init", 4242, NotPID1},
+		{"unbrick", 1, Command}, // process 1 of a container
+		{"/usr/local/bin/unbrick", 77, Command},
+		{"init", 1, Command},
+		{"/sbin/init", 1, Command},
+	} {
+		if got := Detect(c.argv0, c.pid); got != c.want {
+			t.Errorf("Detect(%q, %d) = %v, want %v", c.argv0, c.pid, got, c.want)
+		}
 	}
 }

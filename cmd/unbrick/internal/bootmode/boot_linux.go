@@ -1,6 +1,6 @@
 //go:build linux
 
-package main
+package bootmode
 
 import (
 	"bytes"
@@ -22,22 +22,6 @@ import (
 	"github.com/unbrick/unbrick/internal/redact"
 )
 
-// init turns the program into the boot-time mode when the kernel started
-// it as /init of the USB image: process 1 with argv[0] "/init". Both are
-// required, so that unbrick as process 1 of a container (docker run ...
-// unbrick scan) stays an ordinary command. bootMain never returns: it ends
-// with power-off, reboot, or a shell followed by power-off.
-func init() {
-	if os.Args[0] != "/init" {
-		return
-	}
-	if os.Getpid() != 1 {
-		fmt.Fprintln(os.Stderr, "unbrick: started as /init but not as process 1: boot-time mode only runs as the first process of the USB image")
-		os.Exit(1)
-	}
-	bootMain()
-}
-
 const (
 	stickDir   = "/stick"
 	runKeysDir = "/run/unbrick/keys"
@@ -49,6 +33,7 @@ const (
 // Everything shown and kept passes through one redactor (internal/redact),
 // the one the fleet log and the CLI's output streams use.
 type booter struct {
+	cli       CLI
 	consoles  []*os.File
 	out       *redact.Writer // the consoles and log
 	log       bytes.Buffer   // the screen transcript, saved as logs/boot-TIME.log
@@ -87,13 +72,18 @@ func (b *booter) problem(format string, a ...any) {
 	b.say("PROBLEM: %s", msg)
 }
 
-func bootMain() {
-	b := &booter{cfg: image.DefaultConfig()}
+// Main is the boot-time mode, for Detect's Boot: main calls it before it
+// parses the command line. It never returns: it ends with power-off,
+// reboot, or a shell followed by power-off.
+func Main(cli CLI) {
+	b := &booter{cli: cli, cfg: image.DefaultConfig()}
 	b.setOut(io.MultiWriter(os.Stdout, &b.log))
 	// Secrets in the environment (the kernel passes unknown name=value
 	// parameters of its command line to init) stay registered for the
 	// whole boot: the summary and the boot record come after run.
-	registerSecrets(&env{Getenv: os.Getenv}, nil)
+	if cli.RegisterSecrets != nil {
+		cli.RegisterSecrets()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			b.problem("internal error: %v", r)
@@ -109,7 +99,7 @@ func (b *booter) run() {
 	b.mountEarly()
 	b.openConsoles()
 	info := readKV("/" + strings.TrimPrefix(image.InitrdBuildInfo, "/"))
-	b.rec = bootRecord{Time: time.Now(), Version: toolVersion(), Kernel: kernelRelease(), Mode: "-", Result: "not run", After: b.cfg.After, Keys: "none"}
+	b.rec = bootRecord{Time: time.Now(), Version: b.cli.Version, Kernel: kernelRelease(), Mode: "-", Result: "not run", After: b.cfg.After, Keys: "none"}
 	b.say("\n==== unbrick %s: boot-time mode (kernel %s) ====", b.rec.Version, b.rec.Kernel)
 	b.loadModules()
 	b.mountFirmwareFS()
@@ -160,21 +150,19 @@ func (b *booter) run() {
 		return
 	}
 	logDir, journalDir := filepath.Join(stickDir, "logs"), filepath.Join(stickDir, "journal")
-	e := &env{Stdin: strings.NewReader(""), Stdout: b.out, Stderr: b.out, Getenv: os.Getenv}
 	switch cfg.Mode {
 	case "wizard":
-		if !hasCommand("wizard") {
+		if !b.hasCommand("wizard") {
 			b.problem("wizard is not available in this build: set mode = auto in unbrick.conf on the UNBRICK drive, or build the stick with a newer unbrick")
 			b.rec.Result = "not run: wizard not available"
 			return
 		}
 		// The wizard owns the screen and keyboard: give it the console itself.
 		b.stopReaders()
-		e.Stdin, e.Stdout, e.Stderr = os.Stdin, os.Stdout, os.Stderr
-		code := run(e, fixArgs("wizard", keys, rules, logDir, journalDir, b.rec.Disks))
+		code := b.cli.Run(os.Stdin, os.Stdout, os.Stderr, fixArgs("wizard", keys, rules, logDir, journalDir, b.rec.Disks))
 		b.rec.Result = fmt.Sprintf("wizard exit %d", code)
 	default:
-		if !hasCommand("fix") {
+		if !b.hasCommand("fix") {
 			b.problem("fix is not available in this build: nothing was changed on the disks (build the stick with an unbrick that has the fix command)")
 			b.rec.Result = "not run: fix not available"
 			return
@@ -185,10 +173,15 @@ func (b *booter) run() {
 		}
 		args := fixArgs("fix", keys, rules, logDir, journalDir, b.rec.Disks)
 		b.say("\nRunning: unbrick %s", strings.Join(args, " "))
-		code := run(e, args)
+		code := b.cli.Run(strings.NewReader(""), b.out, b.out, args)
 		b.rec.Result = fmt.Sprintf("fix exit %d (%s)", code, exitMeaning(code))
 		b.attention = code != 0
 	}
+}
+
+// hasCommand reports whether the CLI has the subcommand name.
+func (b *booter) hasCommand(name string) bool {
+	return b.cli.HasCommand != nil && b.cli.HasCommand(name)
 }
 
 func exitMeaning(code int) string {

@@ -1,9 +1,7 @@
-package main
+package bootmode
 
-// Boot-time mode: when unbrick runs as /init of the USB image (PID 1, see
-// init_linux.go) it brings up the machine, finds its LOGS partition and runs
-// the configured mode. This file holds the parts that do not touch the
-// kernel, so tests can run them on a fake /sys tree.
+// The parts of the boot-time mode that do not touch the kernel, so tests
+// can run them on a fake /sys tree.
 
 import (
 	"bufio"
@@ -137,17 +135,6 @@ func readSysString(p string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
-}
-
-// hasCommand reports whether this build registers the subcommand name; the
-// boot-time code hands over to fix and wizard only when they exist.
-func hasCommand(name string) bool {
-	for _, c := range commands() {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // fixArgs is the command line auto mode runs: the engine's own `fix`, with
