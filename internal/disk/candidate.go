@@ -219,6 +219,9 @@ func (t *Target) fill(c *Candidate) {
 	if vi.label != "" {
 		c.Label = vi.label
 	}
+	if vi.note != "" {
+		c.Note = vi.note
+	}
 	t.noteKind(c)
 }
 

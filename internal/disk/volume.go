@@ -47,6 +47,8 @@ type volumeInfo struct {
 	// total sectors + the backup boot sector; BitLocker encrypted volume
 	// size), 0 when unknown.
 	declared int64
+	// note explains a volume whose header is damaged.
+	note string
 }
 
 // hasVolumeSignature reports whether sector 0 carries a volume signature
@@ -98,6 +100,14 @@ func identify(b []byte, readAt func(p []byte, off int64) error) volumeInfo {
 	}
 	if bytes.Equal(sig, sigMSWIN41) && isBitLockerToGo(b, readAt) {
 		return volumeInfo{kind: BitLockerToGo}
+	}
+	// A Windows 7+ BitLocker header carries the BitLocker identifier at
+	// 0xA0 and a FAT32-like BPB: with its "-FVE-FS-" signature damaged it
+	// must not pass for a FAT data volume.
+	for _, id := range bitLockerIdentifiers {
+		if bytes.Equal(b[0xa0:0xb0], id) {
+			return volumeInfo{kind: Other, note: "a BitLocker volume header whose signature is damaged (not \"-FVE-FS-\")"}
+		}
 	}
 	if b[510] == 0x55 && b[511] == 0xaa {
 		if bytes.Equal(b[0x52:0x5a], sigFAT32) {

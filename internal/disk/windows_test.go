@@ -24,7 +24,13 @@ func TestMayHoldWindowsDamagedAndCut(t *testing.T) {
 	if err := os.Truncate(cut, 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{src, flipped, cut} {
+	// The BitLocker disk with its "-FVE-FS-" signature damaged: its FAT32-
+	// like header must not pass for a FAT data volume.
+	bl := testcorpus.Disk(t, "win10-xts128-recoverypw")
+	blFlipped := filepath.Join(dir, "bl-flipped.img")
+	copyFile(t, bl, blFlipped)
+	writeAt(t, blFlipped, []byte{'X'}, 52428800+4) // "-FVE-FS-" -> "-XVE-FS-"
+	for _, p := range []string{src, flipped, cut, blFlipped} {
 		tg, err := OpenTarget(p, false)
 		if err != nil {
 			t.Fatal(err)
