@@ -468,7 +468,7 @@ func TestObjIDCheckWitness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ri.put16(22, ri.u16(22)&^RecordInUse)
+	ri.put16(MFTOffFlags, ri.u16(MFTOffFlags)&^RecordInUse)
 	if err := p.commitRecordImage(ri, "fault: record freed, $O entry left"); err != nil {
 		t.Fatal(err)
 	}

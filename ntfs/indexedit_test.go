@@ -267,8 +267,11 @@ func TestCollateULongs(t *testing.T) {
 		}
 	}
 	for _, bad := range [][2][]byte{{k(1), k(1, 2)}, {nil, nil}, {[]byte{1, 2, 3}, []byte{1, 2, 3}}} {
+		var fe *FormatError
 		if _, err := collateULongs(bad[0], bad[1]); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("collateULongs(%x, %x): err %v, want ErrCorrupt", bad[0], bad[1], err)
+		} else if !errors.As(err, &fe) || fe.Field != "key length" {
+			t.Errorf("collateULongs(%x, %x): err %#v, want a *FormatError on the key length", bad[0], bad[1], fe)
 		}
 	}
 	if g := formatGUID([]byte{0x59, 0xee, 0xec, 0x43, 0xb3, 0xe2, 0xdc, 0x11, 0xad, 0x7e, 0, 0x1c, 0x25, 0x82, 0x59, 0x8f}); g != "43ecee59-e2b3-11dc-ad7e-001c2582598f" {

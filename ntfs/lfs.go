@@ -162,7 +162,7 @@ var ErrLogPageNotRCRD = errors.New("not a log record page (RCRD)")
 // is then read and fixed up once, and records inside one page can be
 // slices of it).
 func parseLogPage(b []byte, off int64) (*LogPage, error) {
-	if len(b) < logMinPageSize || len(b)%fixupStride != 0 {
+	if len(b) < logMinPageSize || len(b)%FixupStride != 0 {
 		return nil, fmt.Errorf("$LogFile page at %d: %d bytes is not a whole number of 512-byte blocks", off, len(b))
 	}
 	if string(b[:4]) != "RCRD" {
@@ -171,7 +171,7 @@ func parseLogPage(b []byte, off int64) (*LogPage, error) {
 	p := &LogPage{Offset: off, Data: b}
 	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
 	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
-	if usaCount != len(b)/fixupStride+1 || usaOff < rcrdHeaderSize || usaOff%2 != 0 || usaOff+2*usaCount > fixupStride-2 {
+	if usaCount != len(b)/FixupStride+1 || usaOff < rcrdHeaderSize || usaOff%2 != 0 || usaOff+2*usaCount > FixupStride-2 {
 		return nil, fmt.Errorf("$LogFile page at %d: update sequence array (offset %d, count %d) is invalid", off, usaOff, usaCount)
 	}
 	p.USN = binary.LittleEndian.Uint16(b[usaOff:])

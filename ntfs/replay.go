@@ -466,7 +466,7 @@ func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecor
 		}
 		return false, err
 	}
-	return reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest), nil
+	return reached(LSN(binary.LittleEndian.Uint64(b[MSTOffLSN:])), r.LSN, latest), nil
 }
 
 // redoUpdateResident redoes an UpdateResidentValue record: redo data
@@ -487,7 +487,7 @@ func (v *Volume) redoUpdateResident(ov *overlay, r *LogRecord, latest LSN) (bool
 	if err != nil {
 		return false, err
 	}
-	if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
+	if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[MSTOffLSN:])), r.LSN, latest) {
 		return false, nil
 	}
 	target := int(r.RecordOffset) + int(r.AttrOffset)
@@ -530,11 +530,11 @@ func (v *Volume) mirrorLCN(vcn int64) (int64, error) {
 // isAttrStart reports whether an attribute of the fixed-up record b starts
 // at off (walking the attribute list from the record's first attribute).
 func isAttrStart(b []byte, off int) bool {
-	if len(b) < 0x18 {
+	if len(b) < MFTOffBytesInUse {
 		return false
 	}
-	p := int(binary.LittleEndian.Uint16(b[0x14:]))
-	for p+8 <= len(b) && binary.LittleEndian.Uint32(b[p:]) != 0xFFFFFFFF {
+	p := int(binary.LittleEndian.Uint16(b[MFTOffAttrs:]))
+	for p+8 <= len(b) && binary.LittleEndian.Uint32(b[p:]) != uint32(AttrEnd) {
 		if p == off {
 			return true
 		}
@@ -566,7 +566,7 @@ func attrEnd(b []byte, off int) (int, error) {
 func protectRecord(b []byte) error {
 	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
 	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
-	if usaCount != len(b)/fixupStride+1 || usaOff+2*usaCount > len(b) {
+	if usaCount != len(b)/FixupStride+1 || usaOff+2*usaCount > len(b) {
 		return errors.New("update sequence array does not fit")
 	}
 	usn := binary.LittleEndian.Uint16(b[usaOff:]) + 1
@@ -575,7 +575,7 @@ func protectRecord(b []byte) error {
 	}
 	binary.LittleEndian.PutUint16(b[usaOff:], usn)
 	for i := 1; i < usaCount; i++ {
-		tail := i*fixupStride - 2
+		tail := i*FixupStride - 2
 		copy(b[usaOff+2*i:], b[tail:tail+2])
 		binary.LittleEndian.PutUint16(b[tail:], usn)
 	}

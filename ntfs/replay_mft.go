@@ -55,19 +55,6 @@ var mftUndoPairs = map[LogOp][]LogOp{
 	OpSetNewAttributeSizes:        {OpSetNewAttributeSizes, OpCompensationLogRecord},
 }
 
-// MFT record header fields used here (offsets in the fixed-up record).
-const (
-	mftSeqOff       = 0x10
-	mftLinkOff      = 0x12
-	mftAttrsOff     = 0x14
-	mftFlagsOff     = 0x16
-	mftUsedOff      = 0x18
-	mftAllocOff     = 0x1C
-	mftNextInstOff  = 0x28
-	attrTypeEnd     = 0xFFFFFFFF
-	attrNonResident = 0x08 // offset of the non-resident flag byte
-)
-
 // redoMFTRecordOp redoes one of the operations above. It reports whether
 // the record was changed (false: already on disk).
 func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
@@ -134,7 +121,7 @@ func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change
 	_, _, _, ferr := applyFixups(b, fmt.Sprintf("MFT record %d", n))
 	switch {
 	case ferr == nil && string(b[:4]) == "FILE":
-		if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
+		if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[MSTOffLSN:])), r.LSN, latest) {
 			return false, nil
 		}
 	case r.Redo == OpInitializeFileRecordSegment && fullRecordImage(r.RedoData(), r, v.boot.RecordSize):
@@ -176,14 +163,14 @@ func containsOp(ops []LogOp, op LogOp) bool {
 // attribute list ending in the end marker, placed at offset 0
 // (ntfsrecover check_full_mft).
 func fullRecordImage(data []byte, r *LogRecord, recSize int) bool {
-	if r.RecordOffset != 0 || r.AttrOffset != 0 || len(data) > recSize || len(data) < mftUsedOff+4 ||
+	if r.RecordOffset != 0 || r.AttrOffset != 0 || len(data) > recSize || len(data) < MFTOffBytesInUse+4 ||
 		string(data[:4]) != "FILE" {
 		return false
 	}
-	k := int(binary.LittleEndian.Uint16(data[mftAttrsOff:]))
+	k := int(binary.LittleEndian.Uint16(data[MFTOffAttrs:]))
 	for k+4 <= len(data) {
 		t := binary.LittleEndian.Uint32(data[k:])
-		if t == attrTypeEnd {
+		if t == uint32(AttrEnd) {
 			return true
 		}
 		if k+8 > len(data) || !knownAttrType(t) {
@@ -217,12 +204,12 @@ func redoInitializeRecord(b []byte, r *LogRecord) error {
 	if target+len(data) > len(b) {
 		return fmt.Errorf("a %d-byte image at offset %d runs past the record", len(data), target)
 	}
-	flags := binary.LittleEndian.Uint16(b[mftFlagsOff:])
+	flags := binary.LittleEndian.Uint16(b[MFTOffFlags:])
 	if bytes.Equal(b[target:target+len(data)], data) && flags&RecordInUse != 0 {
 		return errNoChange
 	}
 	copy(b[target:], data)
-	binary.LittleEndian.PutUint16(b[mftFlagsOff:], binary.LittleEndian.Uint16(b[mftFlagsOff:])|RecordInUse)
+	binary.LittleEndian.PutUint16(b[MFTOffFlags:], binary.LittleEndian.Uint16(b[MFTOffFlags:])|RecordInUse)
 	return nil
 }
 
@@ -240,13 +227,13 @@ func redoInitializeRecord(b []byte, r *LogRecord) error {
 // image is the record as it was: copying it back would only matter if
 // the disk disagreed with the log, and then the LSN check already decided.
 func redoDeallocateRecord(b []byte) error {
-	flags := binary.LittleEndian.Uint16(b[mftFlagsOff:])
+	flags := binary.LittleEndian.Uint16(b[MFTOffFlags:])
 	if flags&RecordInUse == 0 {
 		return errNoChange
 	}
-	binary.LittleEndian.PutUint16(b[mftFlagsOff:], flags&^RecordInUse)
-	seq := binary.LittleEndian.Uint16(b[mftSeqOff:]) + 1
-	binary.LittleEndian.PutUint16(b[mftSeqOff:], seq)
+	binary.LittleEndian.PutUint16(b[MFTOffFlags:], flags&^RecordInUse)
+	seq := binary.LittleEndian.Uint16(b[MFTOffSequence:]) + 1
+	binary.LittleEndian.PutUint16(b[MFTOffSequence:], seq)
 	return nil
 }
 
@@ -282,8 +269,8 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 	if len(data) < 24 || len(data)%8 != 0 || int(binary.LittleEndian.Uint32(data[4:])) != len(data) {
 		return fmt.Errorf("the %d-byte redo data is not one attribute", len(data))
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if off < mftNextInstOff || off+8 > len(b) || used > len(b) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if off < MFTOffNextInstance || off+8 > len(b) || used > len(b) {
 		return fmt.Errorf("offset %#x (bytes in use %d) is outside the record", off, used)
 	}
 	if off != used-8 && !isAttrStart(b, off) {
@@ -296,7 +283,7 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 	if at := binary.LittleEndian.Uint32(b[off:]); at < newType {
 		return fmt.Errorf("attribute type %#x would precede type %#x", newType, at)
 	}
-	if off+len(data) > len(b) || used+len(data) > int(binary.LittleEndian.Uint32(b[mftAllocOff:])) {
+	if off+len(data) > len(b) || used+len(data) > int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) {
 		return fmt.Errorf("a %d-byte attribute does not fit", len(data))
 	}
 	if bytes.Equal(b[off:off+len(data)], data) {
@@ -304,13 +291,13 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 	}
 	copy(b[off+len(data):], b[off:len(b)-len(data)])
 	copy(b[off:], data)
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used+len(data)))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used+len(data)))
 	inst := binary.LittleEndian.Uint16(data[0x0E:])
-	if binary.LittleEndian.Uint16(b[mftNextInstOff:]) == inst {
-		binary.LittleEndian.PutUint16(b[mftNextInstOff:], inst+1)
+	if binary.LittleEndian.Uint16(b[MFTOffNextInstance:]) == inst {
+		binary.LittleEndian.PutUint16(b[MFTOffNextInstance:], inst+1)
 	}
 	if newType == uint32(AttrFileName) {
-		binary.LittleEndian.PutUint16(b[mftLinkOff:], binary.LittleEndian.Uint16(b[mftLinkOff:])+1)
+		binary.LittleEndian.PutUint16(b[MFTOffLinkCount:], binary.LittleEndian.Uint16(b[MFTOffLinkCount:])+1)
 	}
 	return nil
 }
@@ -354,11 +341,11 @@ func redoDeleteAttribute(b []byte, r *LogRecord) error {
 		return errors.New("the attribute on disk is not the one the log deletes")
 	}
 	if binary.LittleEndian.Uint32(b[off:]) == uint32(AttrFileName) {
-		binary.LittleEndian.PutUint16(b[mftLinkOff:], binary.LittleEndian.Uint16(b[mftLinkOff:])-1)
+		binary.LittleEndian.PutUint16(b[MFTOffLinkCount:], binary.LittleEndian.Uint16(b[MFTOffLinkCount:])-1)
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
 	copy(b[off:], b[off+l:])
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used-l))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used-l))
 	return nil
 }
 
@@ -386,7 +373,7 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 	if err != nil {
 		return err
 	}
-	if l < 0x18 || b[off+attrNonResident] != 0 {
+	if l < 0x18 || b[off+AttrOffNonResident] != 0 {
 		return errors.New("the attribute is not resident")
 	}
 	vo := int(binary.LittleEndian.Uint16(b[off+0x14:]))
@@ -404,8 +391,8 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 	if newLen < oldLen && (newLen == 0 || oldLen-newLen != -resize) {
 		return fmt.Errorf("shrinking a resident value from %d to %d bytes is not implemented yet (the sources disagree)", oldLen, newLen)
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if alloc := int(binary.LittleEndian.Uint32(b[mftAllocOff:])); used+resize > alloc || alloc > len(b) || used > len(b) || target+max(newLen, oldLen) > len(b) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if alloc := int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])); used+resize > alloc || alloc > len(b) || used > len(b) || target+max(newLen, oldLen) > len(b) {
 		return fmt.Errorf("a %d-byte value does not fit the record", newLen)
 	}
 	if resize >= 0 {
@@ -416,7 +403,7 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 	copy(b[target:], data)
 	binary.LittleEndian.PutUint32(b[off+0x10:], uint32(newLen))
 	binary.LittleEndian.PutUint32(b[off+0x04:], uint32(l+resize))
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used+resize))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used+resize))
 	return nil
 }
 
@@ -424,10 +411,10 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 // of the attribute image a.
 func hasAttrLike(b, a []byte) bool {
 	typ, inst := binary.LittleEndian.Uint32(a[0:]), binary.LittleEndian.Uint16(a[0x0E:])
-	k := int(binary.LittleEndian.Uint16(b[mftAttrsOff:]))
+	k := int(binary.LittleEndian.Uint16(b[MFTOffAttrs:]))
 	for k+16 <= len(b) {
 		t := binary.LittleEndian.Uint32(b[k:])
-		if t == attrTypeEnd || !knownAttrType(t) {
+		if t == uint32(AttrEnd) || !knownAttrType(t) {
 			return false
 		}
 		if t == typ && binary.LittleEndian.Uint16(b[k+0x0E:]) == inst {
@@ -452,7 +439,7 @@ func hasAttrLike(b, a []byte) bool {
 func redoWriteEndOfRecord(b []byte, r *LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
 	if r.RedoLength != r.UndoLength || r.AttrOffset != 0 || off+len(data) != used || used > len(b) {
 		return fmt.Errorf("a record end write that changes the record's length (redo %d, undo %d bytes at %#x, %d bytes in use) is not implemented yet",
 			r.RedoLength, r.UndoLength, off, used)
@@ -475,7 +462,7 @@ func indexRootHeader(b []byte, off int) (hdr, entriesEnd int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if l < 0x18 || binary.LittleEndian.Uint32(b[off:]) != uint32(AttrIndexRoot) || b[off+attrNonResident] != 0 {
+	if l < 0x18 || binary.LittleEndian.Uint32(b[off:]) != uint32(AttrIndexRoot) || b[off+AttrOffNonResident] != 0 {
 		return 0, 0, fmt.Errorf("the attribute at %#x is not a resident $INDEX_ROOT", off)
 	}
 	vo := int(binary.LittleEndian.Uint16(b[off+0x14:]))
@@ -501,7 +488,7 @@ func resizeIndexRoot(b []byte, off, hdr, delta int) {
 	}
 	add32(off + 0x10)
 	add32(off + 0x04)
-	add32(mftUsedOff)
+	add32(MFTOffBytesInUse)
 	add32(hdr + 4)
 	add32(hdr + 8)
 }
@@ -524,8 +511,8 @@ func redoAddIndexEntryRoot(b []byte, r *LogRecord) error {
 	if target < hdr+int(binary.LittleEndian.Uint32(b[hdr:])) || target >= entriesEnd {
 		return fmt.Errorf("offset %#x is not inside the root's index entries", target)
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if used+len(data) > int(binary.LittleEndian.Uint32(b[mftAllocOff:])) || target+len(data) > len(b) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if used+len(data) > int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) || target+len(data) > len(b) {
 		return fmt.Errorf("a %d-byte index entry does not fit", len(data))
 	}
 	if bytes.Equal(b[target:target+len(data)], data) {
@@ -691,12 +678,12 @@ func updateFileNameDup(b []byte, p, end int, r *LogRecord, data, undo []byte) er
 // order, instances below the next instance, an end marker, bytes in use
 // ending 8 bytes after it and not above bytes allocated.
 func checkMFTRecordShape(b []byte) error {
-	k := int(binary.LittleEndian.Uint16(b[mftAttrsOff:]))
-	next := binary.LittleEndian.Uint16(b[mftNextInstOff:])
+	k := int(binary.LittleEndian.Uint16(b[MFTOffAttrs:]))
+	next := binary.LittleEndian.Uint16(b[MFTOffNextInstance:])
 	prev := uint32(0)
 	for k+8 <= len(b) {
 		t := binary.LittleEndian.Uint32(b[k:])
-		if t == attrTypeEnd || !knownAttrType(t) {
+		if t == uint32(AttrEnd) || !knownAttrType(t) {
 			break
 		}
 		if t < prev {
@@ -712,11 +699,11 @@ func checkMFTRecordShape(b []byte) error {
 		prev = t
 		k += l
 	}
-	if k+4 > len(b) || binary.LittleEndian.Uint32(b[k:]) != attrTypeEnd {
+	if k+4 > len(b) || binary.LittleEndian.Uint32(b[k:]) != uint32(AttrEnd) {
 		return errors.New("no end marker after the attributes")
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if used != k+8 || int(binary.LittleEndian.Uint32(b[mftAllocOff:])) < used {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if used != k+8 || int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) < used {
 		return fmt.Errorf("bytes in use %d, attributes end at %d", used, k+8)
 	}
 	return nil
@@ -730,7 +717,7 @@ func (v *Volume) stageMFTRecord(ov *overlay, r *LogRecord, n uint64, at int64, b
 	if !r.undoPass {
 		// (an undo keeps the record's LSN: ntfs3 do_action with no
 		// redo LSN, ntfsrecover write_protected outside its sync mode)
-		binary.LittleEndian.PutUint64(b[8:], uint64(r.LSN))
+		binary.LittleEndian.PutUint64(b[MSTOffLSN:], uint64(r.LSN))
 	}
 	if err := protectRecord(b); err != nil {
 		return fmt.Errorf("journal replay: MFT record %d: %w", n, err)

@@ -33,7 +33,7 @@ func nonResidentAttrAt(b []byte, off int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if b[off+attrNonResident] == 0 || l < 0x40 {
+	if b[off+AttrOffNonResident] == 0 || l < 0x40 {
 		return 0, fmt.Errorf("the attribute at %#x is not non-resident", off)
 	}
 	return l, nil
@@ -72,8 +72,8 @@ func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
 	if bytes.Equal(b[target:target+newLen], data) {
 		return errNoChange
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if used+resize > int(binary.LittleEndian.Uint32(b[mftAllocOff:])) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if used+resize > int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) {
 		return fmt.Errorf("%d bytes of mapping pairs do not fit the record", newLen)
 	}
 	if resize > 0 {
@@ -83,7 +83,7 @@ func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
 	}
 	copy(b[target:], data)
 	binary.LittleEndian.PutUint32(b[off+4:], uint32(l+resize))
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used+resize))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used+resize))
 	lowest := int64(binary.LittleEndian.Uint64(b[off+nrLowestVCN:]))
 	runs, err := DecodeRunList(b[off+runOff:off+l+resize], lowest)
 	if err != nil {

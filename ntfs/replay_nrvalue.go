@@ -227,7 +227,7 @@ func checkIndexBlock(b []byte, xs int) error {
 	}
 	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
 	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
-	if usaCount != xs/fixupStride+1 || usaOff < 0x28 || usaOff%2 != 0 || usaOff+2*usaCount > int(binary.LittleEndian.Uint32(b[indxHdrOff:]))+indxHdrOff {
+	if usaCount != xs/FixupStride+1 || usaOff < 0x28 || usaOff%2 != 0 || usaOff+2*usaCount > int(binary.LittleEndian.Uint32(b[indxHdrOff:]))+indxHdrOff {
 		return errors.New("the update sequence array does not fit the block header")
 	}
 	return nil

@@ -252,11 +252,11 @@ func undoInitializeRecord(b []byte, r *LogRecord) error {
 	if target+len(data) > len(b) {
 		return fmt.Errorf("a %d-byte image at offset %d runs past the record", len(data), target)
 	}
-	flags := binary.LittleEndian.Uint16(b[mftFlagsOff:])
+	flags := binary.LittleEndian.Uint16(b[MFTOffFlags:])
 	if bytes.Equal(b[target:target+len(data)], data) && flags&RecordInUse == 0 {
 		return errNoChange
 	}
 	copy(b[target:], data)
-	binary.LittleEndian.PutUint16(b[mftFlagsOff:], binary.LittleEndian.Uint16(b[mftFlagsOff:])&^RecordInUse)
+	binary.LittleEndian.PutUint16(b[MFTOffFlags:], binary.LittleEndian.Uint16(b[MFTOffFlags:])&^RecordInUse)
 	return nil
 }

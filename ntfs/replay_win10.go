@@ -34,7 +34,7 @@ import (
 // redoZeroEndOfRecord zeroes the end of the fixed-up MFT record b.
 func redoZeroEndOfRecord(b []byte, r *LogRecord) error {
 	off, n := int(r.RecordOffset), int(r.RedoLength)
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
 	if r.AttrOffset != 0 {
 		return fmt.Errorf("attribute offset %d: ntfsrecover and ntfs3 zero different places", r.AttrOffset)
 	}
