@@ -3,39 +3,10 @@ package ntfs
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // Write-side helpers for multi-sector records and MFT record images.
-
-// nextUSN is the update sequence number a writer stamps next: incremented,
-// skipping 0 and 0xFFFF (ntfs-3g mst.c ntfs_mst_pre_write_fixup).
-func nextUSN(usn uint16) uint16 {
-	usn++
-	if usn == 0 || usn == 0xFFFF {
-		usn = 1
-	}
-	return usn
-}
-
-// mstProtect returns the on-disk form of a clean (fixed-up) multi-sector
-// structure: a copy with the update sequence number advanced from usn, each
-// 512-byte stride's last two bytes saved into the update sequence array and
-// replaced by the new number. It also returns the new number.
-func mstProtect(clean []byte, usaOff, usaCount int, usn uint16) ([]byte, uint16, error) {
-	strides := len(clean) / FixupStride
-	if len(clean)%FixupStride != 0 || usaCount != strides+1 || usaOff < 8 || usaOff+2*usaCount > FixupStride-2 {
-		return nil, 0, fmt.Errorf("update sequence array (offset %d, %d entries) does not fit a %d-byte structure", usaOff, usaCount, len(clean))
-	}
-	b := append([]byte(nil), clean...)
-	n := nextUSN(usn)
-	binary.LittleEndian.PutUint16(b[usaOff:], n)
-	for i := 0; i < strides; i++ {
-		tail := i*FixupStride + FixupStride - 2
-		copy(b[usaOff+2+2*i:], b[tail:tail+2])
-		binary.LittleEndian.PutUint16(b[tail:], n)
-	}
-	return b, n, nil
-}
 
 // recImage is the clean (fixups removed) image of an MFT record being
 // edited, with the USN it carries on disk.
@@ -130,7 +101,7 @@ func (ri *recImage) setResidentValue(off int, val []byte) error {
 // protect returns the on-disk bytes for the current image and advances the
 // image's USN to the one stamped.
 func (ri *recImage) protect() ([]byte, error) {
-	b, n, err := mstProtect(ri.buf, ri.usaOff, ri.usaCount, ri.usn)
+	b, n, err := mst.Protect(ri.buf, ri.usaOff, ri.usaCount, ri.usn)
 	if err != nil {
 		return nil, fmt.Errorf("MFT record %d: %w", ri.num, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 	"io"
 )
 
@@ -103,7 +104,7 @@ func ParseIndexRoot(v []byte, fileNames bool) (*IndexRoot, error) {
 	return r, nil
 }
 
-// INDX block header: byte offsets after the multi-sector header (MSTOff*)
+// INDX block header: byte offsets after the multi-sector header (ntfs/internal/mst)
 // (libfsntfs "index entry"; ntfs-3g INDEX_BLOCK).
 const (
 	IndexBlockOffVCN     = 0x10 // int64: the block's VCN in $INDEX_ALLOCATION
@@ -125,13 +126,13 @@ func ParseIndexBlock(b []byte, fileNames bool) (*IndexNode, error) {
 		return nil, err
 	}
 	if usaOff < IndexBlockHeaderSize {
-		return nil, Corrupt("INDX block", MSTOffUSAOffset, "update sequence array offset", "update sequence array at %d overlaps the header", usaOff)
+		return nil, Corrupt("INDX block", mst.OffUSAOffset, "update sequence array offset", "update sequence array at %d overlaps the header", usaOff)
 	}
 	n, err := parseIndexNode(b, IndexBlockOffNode, len(b), fileNames)
 	if err != nil {
 		return nil, fmt.Errorf("INDX block: %w", err)
 	}
-	n.LSN = binary.LittleEndian.Uint64(b[MSTOffLSN:])
+	n.LSN = binary.LittleEndian.Uint64(b[mst.OffLSN:])
 	n.VCN = int64(binary.LittleEndian.Uint64(b[IndexBlockOffVCN:]))
 	n.USAOffset, n.USACount, n.USN = usaOff, usaCount, usn
 	if n.EntriesOffset+IndexBlockOffNode < usaOff+2*usaCount {

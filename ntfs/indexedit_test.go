@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 	"testing"
 )
 
@@ -79,7 +80,7 @@ func buildIndexBlock(vcn int64, entries [][]byte, node bool) []byte {
 		off += copy(b[off:], e)
 	}
 	binary.LittleEndian.PutUint32(b[24+4:], uint32(off-24))
-	out, _, err := mstProtect(b, 0x28, 1+size/512, 1)
+	out, _, err := mst.Protect(b, 0x28, 1+size/512, 1)
 	if err != nil {
 		panic(err)
 	}
@@ -107,7 +108,7 @@ func TestMSTProtectRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, usn, err := mstProtect(n.Raw, n.USAOffset, n.USACount, n.USN)
+	again, usn, err := mst.Protect(n.Raw, n.USAOffset, n.USACount, n.USN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestMSTProtectRoundTrip(t *testing.T) {
 	if _, err := ParseIndexBlock(again, true); err != nil {
 		t.Fatalf("re-protected block does not parse: %v", err)
 	}
-	if nextUSN(0xFFFE) != 1 || nextUSN(0xFFFF) != 1 || nextUSN(5) != 6 {
+	if mst.NextUSN(0xFFFE) != 1 || mst.NextUSN(0xFFFF) != 1 || mst.NextUSN(5) != 6 {
 		t.Fatal("nextUSN does not skip 0 and 0xFFFF")
 	}
 }
@@ -222,7 +223,7 @@ func FuzzIndexEdit(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prot, _, err := mstProtect(out, n.usaOff, n.usaCount, n.usn)
+		prot, _, err := mst.Protect(out, n.usaOff, n.usaCount, n.usn)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package ntfs
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // FileRef is an MFT reference: a 48-bit record number and a 16-bit
@@ -47,20 +49,6 @@ const (
 	RecordViewIndex = 0x0008
 )
 
-// FixupStride is the update-sequence stride: always 512 bytes, whatever the
-// sector size (ntfs-3g mst.c, NTFS_BLOCK_SIZE).
-const FixupStride = 512
-
-// Multi-sector header, common to FILE, INDX, RCRD and RSTR structures:
-// byte offsets of its fields (libfsntfs "update sequence"; ntfs-3g
-// NTFS_RECORD).
-const (
-	MSTOffMagic     = 0x00 // 4-byte signature: "FILE", "INDX", "RCRD", "RSTR"
-	MSTOffUSAOffset = 0x04 // uint16: offset of the update sequence array
-	MSTOffUSACount  = 0x06 // uint16: entries in the array (strides + 1)
-	MSTOffLSN       = 0x08 // uint64: $LogFile LSN of the last change (FILE, INDX)
-)
-
 // MFT (FILE) record header: byte offsets of its fields in the fixed-up
 // record, NTFS 3.1 (libfsntfs "MFT entry header"; ntfs-3g MFT_RECORD).
 // This is the one definition: the parser (ParseRecord), the editors of
@@ -78,34 +66,13 @@ const (
 	MFTHeaderSize        = 0x30 // the update sequence array follows (when USA offset >= 0x30)
 )
 
-// applyFixups checks and removes the update sequence protection of a
-// multi-sector structure (FILE, INDX, RCRD, RSTR) in place: the last two
-// bytes of every 512-byte stride must equal the update sequence number
-// USA[0]; they are replaced by USA[1..n]. It returns the USA offset, count
-// and USN. kind names the structure in errors.
+// applyFixups checks and removes the multi-sector protection of a FILE or
+// INDX structure in place (mst.Unprotect); kind names the structure in
+// the *FormatError.
 func applyFixups(b []byte, kind string) (usaOff, usaCount int, usn uint16, err error) {
-	if len(b) < FixupStride || len(b)%FixupStride != 0 {
-		return 0, 0, 0, Corrupt(kind, -1, "", "size %d is not a multiple of %d", len(b), FixupStride)
-	}
-	usaOff = int(binary.LittleEndian.Uint16(b[MSTOffUSAOffset:]))
-	usaCount = int(binary.LittleEndian.Uint16(b[MSTOffUSACount:]))
-	strides := len(b) / FixupStride
-	if usaCount != strides+1 {
-		return 0, 0, 0, Corrupt(kind, MSTOffUSACount, "update sequence array count", "update sequence array has %d entries, want %d for %d bytes", usaCount, strides+1, len(b))
-	}
-	if usaOff < 8 || usaOff%2 != 0 || usaOff+2*usaCount > FixupStride-2 {
-		return 0, 0, 0, Corrupt(kind, MSTOffUSAOffset, "update sequence array offset", "update sequence array offset %d is invalid", usaOff)
-	}
-	usn = binary.LittleEndian.Uint16(b[usaOff:])
-	for i := 0; i < strides; i++ {
-		tail := i*FixupStride + FixupStride - 2
-		if got := binary.LittleEndian.Uint16(b[tail:]); got != usn {
-			return 0, 0, 0, Corrupt(kind, int64(tail), "update sequence number", "update sequence mismatch in 512-byte stride %d (0x%04x, want 0x%04x): torn write or bad sector", i, got, usn)
-		}
-	}
-	for i := 0; i < strides; i++ {
-		tail := i*FixupStride + FixupStride - 2
-		copy(b[tail:tail+2], b[usaOff+2+2*i:])
+	usaOff, usaCount, usn, e := mst.Unprotect(b)
+	if e != nil {
+		return 0, 0, 0, Corrupt(kind, e.Offset, e.Field, "%s", e.Msg)
 	}
 	return usaOff, usaCount, usn, nil
 }
@@ -113,7 +80,7 @@ func applyFixups(b []byte, kind string) (usaOff, usaCount int, usn uint16, err e
 // Record is a parsed MFT (FILE) record. Raw holds the record with fixups
 // removed (the bytes as they are meant, not as stored); every offset in
 // Record and its Attributes is relative to Raw. The header layout is the
-// MFTOff* and MSTOff* constants.
+// MFTOff* constants (the multi-sector header before them: ntfs/internal/mst).
 type Record struct {
 	Number         uint64 // the record number this was read as
 	Raw            []byte
@@ -169,7 +136,7 @@ func ParseRecord(b []byte, n uint64) (*Record, error) {
 		USAOffset:      usaOff,
 		USACount:       usaCount,
 		USN:            usn,
-		LSN:            binary.LittleEndian.Uint64(b[MSTOffLSN:]),
+		LSN:            binary.LittleEndian.Uint64(b[mst.OffLSN:]),
 		Sequence:       binary.LittleEndian.Uint16(b[MFTOffSequence:]),
 		LinkCount:      binary.LittleEndian.Uint16(b[MFTOffLinkCount:]),
 		AttrOffset:     int(binary.LittleEndian.Uint16(b[MFTOffAttrs:])),

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Redo of the operations that restructure one MFT record:
@@ -39,25 +41,25 @@ var errNoChange = errors.New("no change")
 
 // mftUndoPairs lists, per supported MFT operation, the undo operations
 // accepted with it.
-var mftUndoPairs = map[LogOp][]LogOp{
-	OpInitializeFileRecordSegment: {OpNoop},
-	OpDeallocateFileRecordSegment: {OpInitializeFileRecordSegment, OpCompensationLogRecord},
-	OpCreateAttribute:             {OpDeleteAttribute, OpCompensationLogRecord},
-	OpDeleteAttribute:             {OpCreateAttribute, OpCompensationLogRecord},
-	OpWriteEndOfFileRecordSegment: {OpWriteEndOfFileRecordSegment},
-	OpAddIndexEntryRoot:           {OpDeleteIndexEntryRoot},
-	OpDeleteIndexEntryRoot:        {OpAddIndexEntryRoot, OpCompensationLogRecord},
-	OpUpdateFileNameRoot:          {OpUpdateFileNameRoot, OpCompensationLogRecord},
-	OpSetIndexEntryVcnRoot:        {OpSetIndexEntryVcnRoot},
-	OpZeroEndOfFileRecord:         {OpNoop},
-	OpUpdateRecordDataRoot:        {OpUpdateRecordDataRoot, OpCompensationLogRecord},
-	OpUpdateMappingPairs:          {OpUpdateMappingPairs},
-	OpSetNewAttributeSizes:        {OpSetNewAttributeSizes, OpCompensationLogRecord},
+var mftUndoPairs = map[logfile.LogOp][]logfile.LogOp{
+	logfile.OpInitializeFileRecordSegment: {logfile.OpNoop},
+	logfile.OpDeallocateFileRecordSegment: {logfile.OpInitializeFileRecordSegment, logfile.OpCompensationLogRecord},
+	logfile.OpCreateAttribute:             {logfile.OpDeleteAttribute, logfile.OpCompensationLogRecord},
+	logfile.OpDeleteAttribute:             {logfile.OpCreateAttribute, logfile.OpCompensationLogRecord},
+	logfile.OpWriteEndOfFileRecordSegment: {logfile.OpWriteEndOfFileRecordSegment},
+	logfile.OpAddIndexEntryRoot:           {logfile.OpDeleteIndexEntryRoot},
+	logfile.OpDeleteIndexEntryRoot:        {logfile.OpAddIndexEntryRoot, logfile.OpCompensationLogRecord},
+	logfile.OpUpdateFileNameRoot:          {logfile.OpUpdateFileNameRoot, logfile.OpCompensationLogRecord},
+	logfile.OpSetIndexEntryVcnRoot:        {logfile.OpSetIndexEntryVcnRoot},
+	logfile.OpZeroEndOfFileRecord:         {logfile.OpNoop},
+	logfile.OpUpdateRecordDataRoot:        {logfile.OpUpdateRecordDataRoot, logfile.OpCompensationLogRecord},
+	logfile.OpUpdateMappingPairs:          {logfile.OpUpdateMappingPairs},
+	logfile.OpSetNewAttributeSizes:        {logfile.OpSetNewAttributeSizes, logfile.OpCompensationLogRecord},
 }
 
 // redoMFTRecordOp redoes one of the operations above. It reports whether
 // the record was changed (false: already on disk).
-func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) redoMFTRecordOp(ov *overlay, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	pairs, ok := mftUndoPairs[r.Redo]
 	if !ok {
@@ -71,34 +73,34 @@ func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, e
 
 // mftChange is the change function of the MFT operation op (nil when op
 // is not one).
-func mftChange(op LogOp) func(b []byte, r *LogRecord) error {
-	var change func(b []byte, r *LogRecord) error
+func mftChange(op logfile.LogOp) func(b []byte, r *logfile.LogRecord) error {
+	var change func(b []byte, r *logfile.LogRecord) error
 	switch op {
-	case OpInitializeFileRecordSegment:
+	case logfile.OpInitializeFileRecordSegment:
 		change = redoInitializeRecord
-	case OpDeallocateFileRecordSegment:
-		change = func(b []byte, _ *LogRecord) error { return redoDeallocateRecord(b) }
-	case OpCreateAttribute:
+	case logfile.OpDeallocateFileRecordSegment:
+		change = func(b []byte, _ *logfile.LogRecord) error { return redoDeallocateRecord(b) }
+	case logfile.OpCreateAttribute:
 		change = redoCreateAttribute
-	case OpDeleteAttribute:
+	case logfile.OpDeleteAttribute:
 		change = redoDeleteAttribute
-	case OpWriteEndOfFileRecordSegment:
+	case logfile.OpWriteEndOfFileRecordSegment:
 		change = redoWriteEndOfRecord
-	case OpAddIndexEntryRoot:
+	case logfile.OpAddIndexEntryRoot:
 		change = redoAddIndexEntryRoot
-	case OpDeleteIndexEntryRoot:
+	case logfile.OpDeleteIndexEntryRoot:
 		change = redoDeleteIndexEntryRoot
-	case OpUpdateFileNameRoot:
+	case logfile.OpUpdateFileNameRoot:
 		change = redoUpdateFileNameRoot
-	case OpSetIndexEntryVcnRoot:
+	case logfile.OpSetIndexEntryVcnRoot:
 		change = redoSetIndexEntryVcnRoot
-	case OpZeroEndOfFileRecord:
+	case logfile.OpZeroEndOfFileRecord:
 		change = redoZeroEndOfRecord
-	case OpUpdateRecordDataRoot:
+	case logfile.OpUpdateRecordDataRoot:
 		change = redoUpdateRecordDataRoot
-	case OpUpdateMappingPairs:
+	case logfile.OpUpdateMappingPairs:
 		change = redoUpdateMappingPairs
-	case OpSetNewAttributeSizes:
+	case logfile.OpSetNewAttributeSizes:
 		change = redoSetNewAttributeSizes
 	}
 	return change
@@ -107,7 +109,7 @@ func mftChange(op LogOp) func(b []byte, r *LogRecord) error {
 // redoMFTRecordWith runs change on the fixed-up MFT record r acts on,
 // unless the record's LSN shows the change is there, and stages the
 // result.
-func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change func(b []byte, r *LogRecord) error) (bool, error) {
+func (v *Volume) redoMFTRecordWith(ov *overlay, r *logfile.LogRecord, latest logfile.LSN, change func(b []byte, r *logfile.LogRecord) error) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	n, at, err := v.mftTarget(ov, r)
 	if err != nil {
@@ -121,10 +123,10 @@ func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change
 	_, _, _, ferr := applyFixups(b, fmt.Sprintf("MFT record %d", n))
 	switch {
 	case ferr == nil && string(b[:4]) == "FILE":
-		if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[MSTOffLSN:])), r.LSN, latest) {
+		if !r.UndoPass && reached(logfile.LSN(binary.LittleEndian.Uint64(b[mst.OffLSN:])), r.LSN, latest) {
 			return false, nil
 		}
-	case r.Redo == OpInitializeFileRecordSegment && fullRecordImage(r.RedoData(), r, v.boot.RecordSize):
+	case r.Redo == logfile.OpInitializeFileRecordSegment && fullRecordImage(r.RedoData(), r, v.boot.RecordSize):
 		// The log carries the whole record: what was there does not
 		// matter (ntfsrecover play_one_redo with check_full_mft: a
 		// record that fails its fixups is replaced by zeros; one whose
@@ -150,7 +152,7 @@ func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change
 	return true, v.stageMFTRecord(ov, r, n, at, b)
 }
 
-func containsOp(ops []LogOp, op LogOp) bool {
+func containsOp(ops []logfile.LogOp, op logfile.LogOp) bool {
 	for _, o := range ops {
 		if o == op {
 			return true
@@ -162,7 +164,7 @@ func containsOp(ops []LogOp, op LogOp) bool {
 // fullRecordImage reports whether data is a whole MFT record header and
 // attribute list ending in the end marker, placed at offset 0
 // (ntfsrecover check_full_mft).
-func fullRecordImage(data []byte, r *LogRecord, recSize int) bool {
+func fullRecordImage(data []byte, r *logfile.LogRecord, recSize int) bool {
 	if r.RecordOffset != 0 || r.AttrOffset != 0 || len(data) > recSize || len(data) < MFTOffBytesInUse+4 ||
 		string(data[:4]) != "FILE" {
 		return false
@@ -198,7 +200,7 @@ func knownAttrType(t uint32) bool {
 // redoInitializeRecord copies the redo image to record offset + attribute
 // offset and sets the in-use flag (ntfsrecover redo_create_file; ntfs3
 // copies the image, whose flags Windows logs with the in-use bit set).
-func redoInitializeRecord(b []byte, r *LogRecord) error {
+func redoInitializeRecord(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	target := int(r.RecordOffset) + int(r.AttrOffset)
 	if target+len(data) > len(b) {
@@ -260,7 +262,7 @@ func attrAt(b []byte, off int) (int, error) {
 // rest of the record, ntfs3 only the bytes in use. We shift the whole rest
 // as ntfsrecover does (nothing reads past the end marker, and it keeps
 // the result byte-identical with the oracle).
-func redoCreateAttribute(b []byte, r *LogRecord) error {
+func redoCreateAttribute(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
 	if r.AttrOffset != 0 || r.UndoLength != 0 {
@@ -309,7 +311,7 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 // happened; when a different one is there we refuse, since the log and the
 // disk then disagree. A FILE_NAME attribute drops a link.
 // As for creation, the whole rest of the record is shifted.
-func redoDeleteAttribute(b []byte, r *LogRecord) error {
+func redoDeleteAttribute(b []byte, r *logfile.LogRecord) error {
 	undo := r.UndoData()
 	off := int(r.RecordOffset)
 	if r.AttrOffset != 0 || r.RedoLength != 0 {
@@ -366,7 +368,7 @@ func redoDeleteAttribute(b []byte, r *LogRecord) error {
 // length) and, when shrinking, the difference is a multiple of 8. Other
 // shapes are refused. The bytes moved are ntfsrecover's (the whole rest of
 // the record), which Windows never reads past the end marker.
-func redoResizeResident(b []byte, r *LogRecord) error {
+func redoResizeResident(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off, aoff := int(r.RecordOffset), int(r.AttrOffset)
 	l, err := attrAt(b, off)
@@ -387,7 +389,7 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 	if aoff != vo || vo != 24+2*nameLen || oldLen != vl || vo+vl > l {
 		return fmt.Errorf("a size change of part of a resident value (attribute offset %d, value at %d of %d bytes, undo %d bytes) is not implemented yet", aoff, vo, vl, oldLen)
 	}
-	resize := align8(vo+newLen) - align8(vo+oldLen)
+	resize := (vo+newLen+7)&^7 - (vo+oldLen+7)&^7
 	if newLen < oldLen && (newLen == 0 || oldLen-newLen != -resize) {
 		return fmt.Errorf("shrinking a resident value from %d to %d bytes is not implemented yet (the sources disagree)", oldLen, newLen)
 	}
@@ -436,7 +438,7 @@ func hasAttrLike(b, a []byte) bool {
 // sets bytes in use to its end). A write that changes the record's length
 // is handled differently by the two (ntfsrecover inserts or removes bytes,
 // ntfs3 truncates the record there) and is refused.
-func redoWriteEndOfRecord(b []byte, r *LogRecord) error {
+func redoWriteEndOfRecord(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
 	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
@@ -497,7 +499,7 @@ func resizeIndexRoot(b []byte, off, hdr, delta int) {
 // record offset + attribute offset inside the $INDEX_ROOT at record offset
 // (ntfsrecover redo_add_root_index; ntfs3 do_action AddIndexEntryRoot).
 // An entry already in place is not inserted twice.
-func redoAddIndexEntryRoot(b []byte, r *LogRecord) error {
+func redoAddIndexEntryRoot(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
@@ -528,7 +530,7 @@ func redoAddIndexEntryRoot(b []byte, r *LogRecord) error {
 // attribute offset, which must be the one the undo data holds
 // (ntfsrecover redo_delete_root_index; ntfs3 do_action
 // DeleteIndexEntryRoot, which takes the entry's own length).
-func redoDeleteIndexEntryRoot(b []byte, r *LogRecord) error {
+func redoDeleteIndexEntryRoot(b []byte, r *logfile.LogRecord) error {
 	undo := r.UndoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
@@ -549,7 +551,7 @@ func redoDeleteIndexEntryRoot(b []byte, r *LogRecord) error {
 		return fmt.Errorf("the %d-byte undo data is not the %d-byte entry at %#x", len(undo), el, target)
 	}
 	if !bytes.Equal(b[target:target+el], undo) {
-		if r.Undo == OpCompensationLogRecord {
+		if r.Undo == logfile.OpCompensationLogRecord {
 			return errors.New("a compensated entry deletion whose entry differs from the log is not implemented yet")
 		}
 		return errors.New("the index entry on disk is not the one the log deletes")
@@ -577,14 +579,14 @@ const fileNameDupSize = 0x38
 // a compensation record). We write when the bytes equal the undo data or
 // the record is a compensation; bytes equal to the redo data are already
 // done; anything else means the disk and the log disagree and is refused.
-func redoUpdateFileNameRoot(b []byte, r *LogRecord) error {
+func redoUpdateFileNameRoot(b []byte, r *logfile.LogRecord) error {
 	data, undo := r.RedoData(), r.UndoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
 	if err != nil {
 		return err
 	}
-	if len(data) != fileNameDupSize || (r.Undo != OpCompensationLogRecord && len(undo) != fileNameDupSize) {
+	if len(data) != fileNameDupSize || (r.Undo != logfile.OpCompensationLogRecord && len(undo) != fileNameDupSize) {
 		return fmt.Errorf("%d bytes of file name information (undo %d), want %d", len(data), len(undo), fileNameDupSize)
 	}
 	target := off + int(r.AttrOffset)
@@ -612,7 +614,7 @@ func redoUpdateFileNameRoot(b []byte, r *LogRecord) error {
 // undo data. We write when they equal the undo data, take bytes equal to
 // the redo data as done, and refuse anything else (the disk and the log
 // disagree), and an entry without a sub-node.
-func redoSetIndexEntryVcnRoot(b []byte, r *LogRecord) error {
+func redoSetIndexEntryVcnRoot(b []byte, r *logfile.LogRecord) error {
 	data, undo := r.RedoData(), r.UndoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
@@ -656,7 +658,7 @@ func setEntryVCN(b []byte, p, end int, data, undo []byte, expect bool) error {
 // and replaces the key's duplicated information with the redo data when
 // the bytes there are the logged old value (or the record is a
 // compensation); bytes already equal to the new value are errNoChange.
-func updateFileNameDup(b []byte, p, end int, r *LogRecord, data, undo []byte) error {
+func updateFileNameDup(b []byte, p, end int, r *logfile.LogRecord, data, undo []byte) error {
 	el := int(binary.LittleEndian.Uint16(b[p+8:]))
 	keyLen := int(binary.LittleEndian.Uint16(b[p+10:]))
 	if binary.LittleEndian.Uint32(b[p+12:])&2 != 0 || keyLen < 0x42 || p+el > end || 0x10+keyLen > el {
@@ -666,7 +668,7 @@ func updateFileNameDup(b []byte, p, end int, r *LogRecord, data, undo []byte) er
 	switch {
 	case bytes.Equal(dst, data):
 		return errNoChange
-	case r.Undo == OpCompensationLogRecord || bytes.Equal(dst, undo):
+	case r.Undo == logfile.OpCompensationLogRecord || bytes.Equal(dst, undo):
 		copy(dst, data)
 		return nil
 	}
@@ -713,13 +715,13 @@ func checkMFTRecordShape(b []byte) error {
 // and stages it, with the $MFTMirr copy for a mirrored record (ntfsrecover
 // write_protected and write_mirr: the whole MFT cluster is copied to the
 // mirror's cluster for the same VCN).
-func (v *Volume) stageMFTRecord(ov *overlay, r *LogRecord, n uint64, at int64, b []byte) error {
-	if !r.undoPass {
+func (v *Volume) stageMFTRecord(ov *overlay, r *logfile.LogRecord, n uint64, at int64, b []byte) error {
+	if !r.UndoPass {
 		// (an undo keeps the record's LSN: ntfs3 do_action with no
 		// redo LSN, ntfsrecover write_protected outside its sync mode)
-		binary.LittleEndian.PutUint64(b[MSTOffLSN:], uint64(r.LSN))
+		binary.LittleEndian.PutUint64(b[mst.OffLSN:], uint64(r.LSN))
 	}
-	if err := protectRecord(b); err != nil {
+	if err := mst.ProtectInPlace(b); err != nil {
 		return fmt.Errorf("journal replay: MFT record %d: %w", n, err)
 	}
 	if err := ov.write(at, b); err != nil {

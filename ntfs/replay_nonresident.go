@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Redo of the two operations that change a non-resident attribute's header
@@ -51,7 +52,7 @@ func nonResidentAttrAt(b []byte, off int) (int, error) {
 // redo length). Both recompute the highest VCN. They give the same record
 // when the undo data runs to the attribute's end and both lengths are
 // multiples of 8; we require that and refuse other shapes.
-func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
+func redoUpdateMappingPairs(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off, aoff := int(r.RecordOffset), int(r.AttrOffset)
 	l, err := nonResidentAttrAt(b, off)
@@ -113,7 +114,7 @@ func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
 // (tests: replay_nonresident_test.go). Sizes out of order (initialized >
 // data > allocated) are refused, as is a fourth size for an attribute that
 // has no compressed-size field.
-func redoSetNewAttributeSizes(b []byte, r *LogRecord) error {
+func redoSetNewAttributeSizes(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
 	if r.AttrOffset != 0 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 func runNTFSJournal(e *env, args []string) int {
@@ -88,6 +89,6 @@ they would redo is shown here); --unclean=reset empties it instead.`)
 // "analysis".
 type journalReport struct {
 	*ntfs.JournalState
-	Analysis      *ntfs.JournalAnalysis `json:"analysis,omitempty"`
-	AnalysisError string                `json:"analysis_error,omitempty"`
+	Analysis      *logfile.JournalAnalysis `json:"analysis,omitempty"`
+	AnalysisError string                   `json:"analysis_error,omitempty"`
 }
