@@ -19,6 +19,7 @@ import (
 // Our reader is never the only witness of what this writes: the oracle
 // tests hand the result to ntfs-3g's ntfsrecover.
 
+// LogRecord is one log record for LogGen.
 type LogRecord struct {
 	Type       uint32
 	Tx         uint32
@@ -38,6 +39,8 @@ type LogRecord struct {
 	ClientFn func(before []logfile.LSN) []byte
 }
 
+// ClientData is the record's client data: the NTFS client header, LCNs,
+// redo and undo data (Client as is for a non-standard record).
 func (r *LogRecord) ClientData() []byte {
 	if r.Type != logfile.LogRecordStandard {
 		return r.Client
@@ -77,6 +80,7 @@ func (r *LogRecord) ClientData() []byte {
 // ntfsrecover expects), major version 0, no table dumps.
 func CheckpointClient() []byte { return make([]byte, 0x68) }
 
+// LogGen describes a synthetic $LogFile; Build writes it.
 type LogGen struct {
 	Size     int64 // $LogFile size
 	PageSize int64
@@ -92,6 +96,7 @@ type LogGen struct {
 	USN uint16
 }
 
+// Geometry is the log layout Build uses.
 func (j *LogGen) Geometry() *logfile.Geometry {
 	g := &logfile.Geometry{
 		PageSize:   j.PageSize,
@@ -116,7 +121,7 @@ type genPage struct {
 	ends       bool
 }
 
-// build returns the $LogFile bytes and the LSN of each record. The first
+// Build returns the $LogFile bytes and the LSN of each record. The first
 // record is expected to be the checkpoint; the restart area points at it.
 func (j *LogGen) Build() ([]byte, []logfile.LSN) {
 	g := j.Geometry()
@@ -244,6 +249,7 @@ func (j *LogGen) Build() ([]byte, []logfile.LSN) {
 	return log, lsns
 }
 
+// UnprotectCopy returns b with its update sequence protection removed.
 func UnprotectCopy(b []byte) []byte {
 	c := append([]byte(nil), b...)
 	usaOff := int(binary.LittleEndian.Uint16(c[4:]))
@@ -319,7 +325,7 @@ func (j *LogGen) writeRestart(log []byte, g *logfile.Geometry, checkpoint, end l
 // them out (RSTR, USA at 0x1E, restart area at 0x30, one client "NTFS" at
 // restart area + 0x40). Tests write these into copies of corpus volumes;
 // ntfs-3g's reaction to them is the independent witness (see
-// journal_corpus_test.go).
+// ntfs/journal_corpus_test.go).
 type RestartSpec struct {
 	Major, Minor int16
 	InUse        bool // client 0 in the in-use list (else in the free list)
@@ -329,6 +335,7 @@ type RestartSpec struct {
 	USN          uint16
 }
 
+// BuildRestartPage lays out the restart page s describes.
 func BuildRestartPage(s RestartSpec) []byte {
 	const sps = 4096
 	b := make([]byte, sps)
@@ -401,15 +408,19 @@ func LogImage(p0, p1 []byte) []byte {
 	return b
 }
 
+// WithCheckpoint is a 2 MiB, 4 KiB-page version 1.1 log whose first record,
+// at startOff in lap seq, is a checkpoint, followed by recs.
 func WithCheckpoint(startOff int64, seq uint64, recs ...LogRecord) *LogGen {
 	return &LogGen{Size: 2 << 20, PageSize: 4096, Major: 1, StartSeq: seq, StartOff: startOff,
 		Records: append([]LogRecord{{Type: logfile.LogRecordCheckpoint, Client: CheckpointClient()}}, recs...)}
 }
 
+// Forget is the ForgetTransaction record that commits transaction tx.
 func Forget(tx uint32) LogRecord {
 	return LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpForgetTransaction, Undo: logfile.OpNoop}
 }
 
+// Filler is n records of transaction tx with no on-disk effect.
 func Filler(tx uint32, n int) []LogRecord {
 	// Records of a transaction with no on-disk effect (Noop redo/undo
 	// with data), to push the change across page and wrap boundaries.
@@ -420,7 +431,7 @@ func Filler(tx uint32, n int) []LogRecord {
 	return out
 }
 
-// tearPage breaks the update sequence of the page at off (a torn write:
+// TearPage breaks the update sequence of the page at off (a torn write:
 // its second 512-byte block never reached the disk).
 func TearPage(log []byte, off int) {
 	log[off+1022] ^= 0x5A
