@@ -106,71 +106,99 @@ func (a *Attribute) Size() int64 {
 	return int64(len(a.Value))
 }
 
+// Attribute header: byte offsets of its fields from the header's start
+// (libfsntfs "MFT attribute"; ntfs-3g ATTR_RECORD). The common part comes
+// first, then the resident or the non-resident part.
+const (
+	AttrOffType        = 0x00 // uint32: AttrType (AttrEnd ends the list)
+	AttrOffLength      = 0x04 // uint32: header + value or run list, 8-byte aligned
+	AttrOffNonResident = 0x08 // byte: 0 resident, 1 non-resident
+	AttrOffNameLength  = 0x09 // byte: name length in UTF-16 units
+	AttrOffNameOffset  = 0x0A // uint16: offset of the name
+	AttrOffFlags       = 0x0C // uint16: AttrFlag*
+	AttrOffInstance    = 0x0E // uint16: attribute instance number
+
+	AttrOffValueLength     = 0x10 // resident: uint32 value length
+	AttrOffValueOffset     = 0x14 // resident: uint16 value offset
+	AttrOffIndexed         = 0x16 // resident: byte, indexed flag
+	AttrResidentHeaderSize = 0x18
+
+	AttrOffLowestVCN          = 0x10 // non-resident: int64
+	AttrOffHighestVCN         = 0x18 // non-resident: int64
+	AttrOffRunsOffset         = 0x20 // non-resident: uint16 mapping pairs offset
+	AttrOffCompressionUnit    = 0x22 // non-resident: byte, log2 clusters
+	AttrOffAllocatedSize      = 0x28 // non-resident: int64
+	AttrOffDataSize           = 0x30 // non-resident: int64
+	AttrOffInitializedSize    = 0x38 // non-resident: int64
+	AttrOffCompressedSize     = 0x40 // non-resident, compressed or sparse: int64
+	AttrNonResidentHeaderSize = 0x40
+)
+
 // ParseAttribute decodes the attribute header at off in rec (the bytes in
 // use of a fixed-up record).
 func ParseAttribute(rec []byte, off int) (*Attribute, error) { return parseAttribute(rec, off) }
 
 func parseAttribute(rec []byte, off int) (*Attribute, error) {
 	if off < 0 || off+16 > len(rec) {
-		return nil, corruptf("attribute header at %d runs past the record", off)
+		return nil, Corrupt("attribute header", int64(off), "type", "attribute header at %d runs past the record", off)
 	}
 	a := &Attribute{
-		Type:        AttrType(binary.LittleEndian.Uint32(rec[off:])),
+		Type:        AttrType(binary.LittleEndian.Uint32(rec[off+AttrOffType:])),
 		Offset:      off,
-		Length:      int(binary.LittleEndian.Uint32(rec[off+4:])),
-		NonResident: rec[off+8] != 0,
-		Flags:       binary.LittleEndian.Uint16(rec[off+12:]),
-		Instance:    binary.LittleEndian.Uint16(rec[off+14:]),
+		Length:      int(binary.LittleEndian.Uint32(rec[off+AttrOffLength:])),
+		NonResident: rec[off+AttrOffNonResident] != 0,
+		Flags:       binary.LittleEndian.Uint16(rec[off+AttrOffFlags:]),
+		Instance:    binary.LittleEndian.Uint16(rec[off+AttrOffInstance:]),
 	}
-	if rec[off+8] > 1 {
-		return nil, corruptf("%v: non-resident flag %d", a.Type, rec[off+8])
+	if rec[off+AttrOffNonResident] > 1 {
+		return nil, Corrupt(a.Type.String(), AttrOffNonResident, "non-resident flag", "non-resident flag %d", rec[off+AttrOffNonResident])
 	}
-	minLen := 24
+	minLen := AttrResidentHeaderSize
 	if a.NonResident {
-		minLen = 64
+		minLen = AttrNonResidentHeaderSize
 	}
 	if a.Length < minLen || a.Length%8 != 0 || a.Length > len(rec)-off {
-		return nil, corruptf("%v: length %d is invalid (%d bytes left in record)", a.Type, a.Length, len(rec)-off)
+		return nil, Corrupt(a.Type.String(), AttrOffLength, "length", "length %d is invalid (%d bytes left in record)", a.Length, len(rec)-off)
 	}
 	b := rec[off : off+a.Length]
-	nameLen := int(b[9])
-	nameOff := int(binary.LittleEndian.Uint16(b[10:]))
+	nameLen := int(b[AttrOffNameLength])
+	nameOff := int(binary.LittleEndian.Uint16(b[AttrOffNameOffset:]))
 	if nameLen > 0 {
 		if nameOff < 16 || nameOff+2*nameLen > a.Length {
-			return nil, corruptf("%v: name (offset %d, %d units) lies outside the attribute", a.Type, nameOff, nameLen)
+			return nil, Corrupt(a.Type.String(), AttrOffNameOffset, "name offset", "name (offset %d, %d units) lies outside the attribute", nameOff, nameLen)
 		}
 		a.Name = decodeUTF16(b[nameOff : nameOff+2*nameLen])
 	}
 	if !a.NonResident {
-		vlen := int(binary.LittleEndian.Uint32(b[16:]))
-		voff := int(binary.LittleEndian.Uint16(b[20:]))
-		if voff < 24 || vlen < 0 || voff > a.Length || vlen > a.Length-voff {
-			return nil, corruptf("%v: resident value (offset %d, %d bytes) lies outside the attribute's %d bytes", a.Type, voff, vlen, a.Length)
+		vlen := int(binary.LittleEndian.Uint32(b[AttrOffValueLength:]))
+		voff := int(binary.LittleEndian.Uint16(b[AttrOffValueOffset:]))
+		if voff < AttrResidentHeaderSize || vlen < 0 || voff > a.Length || vlen > a.Length-voff {
+			return nil, Corrupt(a.Type.String(), AttrOffValueOffset, "value offset", "resident value (offset %d, %d bytes) lies outside the attribute's %d bytes", voff, vlen, a.Length)
 		}
 		a.ValueOffset = voff
 		a.Value = b[voff : voff+vlen : voff+vlen]
-		a.Indexed = b[22] != 0
+		a.Indexed = b[AttrOffIndexed] != 0
 		return a, nil
 	}
-	a.LowestVCN = int64(binary.LittleEndian.Uint64(b[16:]))
-	a.HighestVCN = int64(binary.LittleEndian.Uint64(b[24:]))
-	a.RunsOffset = int(binary.LittleEndian.Uint16(b[32:]))
-	a.CompressionUnit = b[34]
-	a.AllocatedSize = int64(binary.LittleEndian.Uint64(b[40:]))
-	a.DataSize = int64(binary.LittleEndian.Uint64(b[48:]))
-	a.InitializedSize = int64(binary.LittleEndian.Uint64(b[56:]))
-	if a.Length >= 72 && (a.Compressed() || a.Sparse()) {
-		a.CompressedSize = int64(binary.LittleEndian.Uint64(b[64:]))
+	a.LowestVCN = int64(binary.LittleEndian.Uint64(b[AttrOffLowestVCN:]))
+	a.HighestVCN = int64(binary.LittleEndian.Uint64(b[AttrOffHighestVCN:]))
+	a.RunsOffset = int(binary.LittleEndian.Uint16(b[AttrOffRunsOffset:]))
+	a.CompressionUnit = b[AttrOffCompressionUnit]
+	a.AllocatedSize = int64(binary.LittleEndian.Uint64(b[AttrOffAllocatedSize:]))
+	a.DataSize = int64(binary.LittleEndian.Uint64(b[AttrOffDataSize:]))
+	a.InitializedSize = int64(binary.LittleEndian.Uint64(b[AttrOffInitializedSize:]))
+	if a.Length >= AttrOffCompressedSize+8 && (a.Compressed() || a.Sparse()) {
+		a.CompressedSize = int64(binary.LittleEndian.Uint64(b[AttrOffCompressedSize:]))
 	}
 	if a.LowestVCN < 0 || a.LowestVCN > maxVCN || a.HighestVCN < -1 || a.HighestVCN > maxVCN || a.HighestVCN+1 < a.LowestVCN {
-		return nil, corruptf("%v: VCN range %d..%d is invalid", a.Type, a.LowestVCN, a.HighestVCN)
+		return nil, Corrupt(a.Type.String(), AttrOffLowestVCN, "lowest VCN", "VCN range %d..%d is invalid", a.LowestVCN, a.HighestVCN)
 	}
 	if a.LowestVCN == 0 && (a.AllocatedSize < 0 || a.DataSize < 0 || a.InitializedSize < 0 ||
 		a.DataSize > a.AllocatedSize && !a.Compressed() || a.InitializedSize > a.DataSize || a.AllocatedSize > maxVCN<<20) {
-		return nil, corruptf("%v: sizes (allocated %d, data %d, initialized %d) are inconsistent", a.Type, a.AllocatedSize, a.DataSize, a.InitializedSize)
+		return nil, Corrupt(a.Type.String(), AttrOffAllocatedSize, "allocated size", "sizes (allocated %d, data %d, initialized %d) are inconsistent", a.AllocatedSize, a.DataSize, a.InitializedSize)
 	}
-	if a.RunsOffset < 64 || a.RunsOffset > a.Length {
-		return nil, corruptf("%v: mapping pairs offset %d is invalid", a.Type, a.RunsOffset)
+	if a.RunsOffset < AttrNonResidentHeaderSize || a.RunsOffset > a.Length {
+		return nil, Corrupt(a.Type.String(), AttrOffRunsOffset, "mapping pairs offset", "mapping pairs offset %d is invalid", a.RunsOffset)
 	}
 	runs, err := DecodeRunList(b[a.RunsOffset:], a.LowestVCN)
 	if err != nil {
@@ -181,7 +209,7 @@ func parseAttribute(rec []byte, off int) (*Attribute, error) {
 		end = runs[len(runs)-1].VCN + runs[len(runs)-1].Length
 	}
 	if end != a.HighestVCN+1 && !(len(runs) == 0 && a.HighestVCN == -1) {
-		return nil, corruptf("%v: run list covers VCN %d..%d but the header says %d..%d", a.Type, a.LowestVCN, end-1, a.LowestVCN, a.HighestVCN)
+		return nil, Corrupt(a.Type.String(), AttrOffHighestVCN, "highest VCN", "run list covers VCN %d..%d but the header says %d..%d", a.LowestVCN, end-1, a.LowestVCN, a.HighestVCN)
 	}
 	a.Runs = runs
 	return a, nil
@@ -223,7 +251,7 @@ type StandardInformation struct {
 // ParseStandardInformation decodes a $STANDARD_INFORMATION value.
 func ParseStandardInformation(v []byte) (*StandardInformation, error) {
 	if len(v) < 48 {
-		return nil, corruptf("$STANDARD_INFORMATION: %d bytes is too short", len(v))
+		return nil, Corrupt("$STANDARD_INFORMATION", -1, "", "%d bytes is too short", len(v))
 	}
 	si := &StandardInformation{
 		Created:        binary.LittleEndian.Uint64(v[0:]),
@@ -284,14 +312,14 @@ type FileName struct {
 // ParseFileName decodes a $FILE_NAME value (or $I30 key).
 func ParseFileName(v []byte) (*FileName, error) {
 	if len(v) < 66 {
-		return nil, corruptf("$FILE_NAME: %d bytes is too short", len(v))
+		return nil, Corrupt("$FILE_NAME", -1, "", "%d bytes is too short", len(v))
 	}
 	n := int(v[64])
 	if 66+2*n > len(v) {
-		return nil, corruptf("$FILE_NAME: name of %d units overruns the %d-byte value", n, len(v))
+		return nil, Corrupt("$FILE_NAME", 64, "name length", "name of %d units overruns the %d-byte value", n, len(v))
 	}
 	if n == 0 {
-		return nil, corruptf("$FILE_NAME: empty name")
+		return nil, Corrupt("$FILE_NAME", 64, "name length", "empty name")
 	}
 	fn := &FileName{
 		Parent:         FileRef(binary.LittleEndian.Uint64(v[0:])),
@@ -307,7 +335,7 @@ func ParseFileName(v []byte) (*FileName, error) {
 		NameUTF16:      utf16Units(v[66 : 66+2*n]),
 	}
 	if fn.Namespace > NamespaceWin32DOS {
-		return nil, corruptf("$FILE_NAME: unknown namespace %d", v[65])
+		return nil, Corrupt("$FILE_NAME", 65, "namespace", "unknown namespace %d", v[65])
 	}
 	fn.Name = string(utf16.Decode(fn.NameUTF16))
 	return fn, nil
@@ -331,7 +359,7 @@ func ParseAttributeList(v []byte) ([]AttrListEntry, error) {
 	var out []AttrListEntry
 	for off := 0; off < len(v); {
 		if off+26 > len(v) {
-			return nil, corruptf("$ATTRIBUTE_LIST: entry at %d truncated", off)
+			return nil, Corrupt("$ATTRIBUTE_LIST", int64(off), "entry", "entry at %d truncated", off)
 		}
 		e := AttrListEntry{
 			Offset:    off,
@@ -342,15 +370,15 @@ func ParseAttributeList(v []byte) ([]AttrListEntry, error) {
 			Instance:  binary.LittleEndian.Uint16(v[off+24:]),
 		}
 		if e.Length < 26 || e.Length%8 != 0 || off+e.Length > len(v) {
-			return nil, corruptf("$ATTRIBUTE_LIST: entry at %d has invalid length %d", off, e.Length)
+			return nil, Corrupt("$ATTRIBUTE_LIST", int64(off)+4, "entry length", "entry at %d has invalid length %d", off, e.Length)
 		}
 		if e.LowestVCN < 0 || e.LowestVCN > maxVCN {
-			return nil, corruptf("$ATTRIBUTE_LIST: entry at %d has invalid lowest VCN %d", off, e.LowestVCN)
+			return nil, Corrupt("$ATTRIBUTE_LIST", int64(off)+8, "lowest VCN", "entry at %d has invalid lowest VCN %d", off, e.LowestVCN)
 		}
 		nl, no := int(v[off+6]), int(v[off+7])
 		if nl > 0 {
 			if no < 26 || no+2*nl > e.Length {
-				return nil, corruptf("$ATTRIBUTE_LIST: entry at %d has its name outside the entry", off)
+				return nil, Corrupt("$ATTRIBUTE_LIST", int64(off)+7, "name offset", "entry at %d has its name outside the entry", off)
 			}
 			e.Name = decodeUTF16(v[off+no : off+no+2*nl])
 		}
@@ -382,7 +410,7 @@ type VolumeInformation struct {
 // ParseVolumeInformation decodes a $VOLUME_INFORMATION value.
 func ParseVolumeInformation(v []byte) (*VolumeInformation, error) {
 	if len(v) < 12 {
-		return nil, corruptf("$VOLUME_INFORMATION: %d bytes is too short", len(v))
+		return nil, Corrupt("$VOLUME_INFORMATION", -1, "", "%d bytes is too short", len(v))
 	}
 	return &VolumeInformation{Major: v[8], Minor: v[9], Flags: binary.LittleEndian.Uint16(v[10:])}, nil
 }
@@ -409,12 +437,12 @@ type ReparsePoint struct {
 // ParseReparsePoint decodes a $REPARSE_POINT value.
 func ParseReparsePoint(v []byte) (*ReparsePoint, error) {
 	if len(v) < 8 {
-		return nil, corruptf("$REPARSE_POINT: %d bytes is too short", len(v))
+		return nil, Corrupt("$REPARSE_POINT", -1, "", "%d bytes is too short", len(v))
 	}
 	rp := &ReparsePoint{Tag: binary.LittleEndian.Uint32(v)}
 	n := int(binary.LittleEndian.Uint16(v[4:]))
 	if 8+n > len(v) {
-		return nil, corruptf("$REPARSE_POINT: data length %d overruns the %d-byte value", n, len(v))
+		return nil, Corrupt("$REPARSE_POINT", 4, "data length", "data length %d overruns the %d-byte value", n, len(v))
 	}
 	rp.Data = v[8 : 8+n]
 	var body []byte

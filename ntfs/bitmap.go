@@ -50,24 +50,24 @@ func (p *planner) clearBits(f *File, t AttrType, name string, ranges []bitRange,
 	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
 	for i := range rs {
 		if rs[i].Start < 0 {
-			return corruptf("%s: negative bit %d", what, rs[i].Start)
+			return Corrupt(what, -1, "bit", "negative bit %d", rs[i].Start)
 		}
 		if i > 0 && rs[i].Start < rs[i-1].Start+rs[i-1].Len {
-			return corruptf("%s: bit %d would be freed twice (cross-linked structure)", what, rs[i].Start)
+			return Corrupt(what, rs[i].Start/8, "bit", "bit %d would be freed twice (cross-linked structure)", rs[i].Start)
 		}
 	}
 	a := f.FindAttr(t, name)
 	if a == nil {
-		return corruptf("MFT record %d has no %v %q", f.Base.Number, t, name)
+		return Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, "", "has no %v %q", t, name)
 	}
 	clearIn := func(buf []byte, firstByte int64, r bitRange) error {
 		for b := r.Start; b < r.Start+r.Len; b++ {
 			k := b/8 - firstByte
 			if k < 0 || k >= int64(len(buf)) {
-				return corruptf("%s: bit %d is past the bitmap", what, b)
+				return Corrupt(what, b/8, "bit", "bit %d is past the bitmap", b)
 			}
 			if buf[k]&(1<<(b%8)) == 0 {
-				return corruptf("%s: bit %d is already clear (the volume is inconsistent; run chkdsk)", what, b)
+				return Corrupt(what, b/8, "bit", "bit %d is already clear (the volume is inconsistent; run chkdsk)", b)
 			}
 			buf[k] &^= 1 << (b % 8)
 		}
@@ -111,7 +111,7 @@ func (p *planner) clearBits(f *File, t AttrType, name string, ranges []bitRange,
 			j++
 		}
 		if last >= size {
-			return corruptf("%s: bit %d is past the %d-byte bitmap", what, 8*last, size)
+			return Corrupt(what, int64(last), "bit", "bit %d is past the %d-byte bitmap", 8*last, size)
 		}
 		exts, err := rr.extents(first, int(last-first+1))
 		if err != nil {

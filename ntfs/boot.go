@@ -47,52 +47,52 @@ func ParseBootSector(s []byte) (*BootSector, error) {
 	b := &BootSector{}
 	bps := int(binary.LittleEndian.Uint16(s[0x0b:]))
 	if bps < 256 || bps > 4096 || bits.OnesCount(uint(bps)) != 1 {
-		return nil, badBoot("bytes per sector is %d (must be a power of two from 256 to 4096)", bps)
+		return nil, badBoot(0x0B, "bytes per sector", "bytes per sector is %d (must be a power of two from 256 to 4096)", bps)
 	}
 	b.BytesPerSector = bps
 	spc := int(s[0x0d])
 	switch {
 	case spc == 0:
-		return nil, badBoot("sectors per cluster is 0")
+		return nil, badBoot(0x0D, "sectors per cluster", "sectors per cluster is 0")
 	case spc > 0x80:
 		// Clusters over 64 KiB: the byte is a negative power of two
 		// (Windows 10 1709 and later; ntfs-3g bootsect.c).
 		shift := 256 - spc
 		if shift > 20 {
-			return nil, badBoot("sectors per cluster code 0x%02x is out of range", spc)
+			return nil, badBoot(0x0D, "sectors per cluster", "sectors per cluster code 0x%02x is out of range", spc)
 		}
 		spc = 1 << shift
 	case bits.OnesCount(uint(spc)) != 1:
-		return nil, badBoot("sectors per cluster is %d (must be a power of two)", spc)
+		return nil, badBoot(0x0D, "sectors per cluster", "sectors per cluster is %d (must be a power of two)", spc)
 	}
 	b.SectorsPerCluster = spc
 	b.ClusterSize = bps * spc
 	if b.ClusterSize > 2<<20 {
-		return nil, badBoot("cluster size %d exceeds 2 MiB", b.ClusterSize)
+		return nil, badBoot(0x0D, "sectors per cluster", "cluster size %d exceeds 2 MiB", b.ClusterSize)
 	}
 	if binary.LittleEndian.Uint16(s[510:]) != 0xaa55 {
-		return nil, badBoot("end-of-sector marker 0x55AA missing")
+		return nil, badBoot(0x1FE, "end-of-sector marker", "end-of-sector marker 0x55AA missing")
 	}
 	b.TotalSectors = int64(binary.LittleEndian.Uint64(s[0x28:]))
 	if b.TotalSectors <= 0 || b.TotalSectors > maxVCN {
-		return nil, badBoot("total sectors %d out of range", b.TotalSectors)
+		return nil, badBoot(0x28, "total sectors", "total sectors %d out of range", b.TotalSectors)
 	}
 	if b.TotalClusters() == 0 {
-		return nil, badBoot("volume of %d sectors is smaller than one cluster", b.TotalSectors)
+		return nil, badBoot(0x28, "total sectors", "volume of %d sectors is smaller than one cluster", b.TotalSectors)
 	}
 	b.MFTLCN = int64(binary.LittleEndian.Uint64(s[0x30:]))
 	b.MFTMirrLCN = int64(binary.LittleEndian.Uint64(s[0x38:]))
 	if b.MFTLCN <= 0 || b.MFTLCN >= b.TotalClusters() {
-		return nil, badBoot("$MFT LCN %d outside the volume's %d clusters", b.MFTLCN, b.TotalClusters())
+		return nil, badBoot(0x30, "$MFT LCN", "$MFT LCN %d outside the volume's %d clusters", b.MFTLCN, b.TotalClusters())
 	}
 	if b.MFTMirrLCN <= 0 || b.MFTMirrLCN >= b.TotalClusters() {
-		return nil, badBoot("$MFTMirr LCN %d outside the volume's %d clusters", b.MFTMirrLCN, b.TotalClusters())
+		return nil, badBoot(0x38, "$MFTMirr LCN", "$MFTMirr LCN %d outside the volume's %d clusters", b.MFTMirrLCN, b.TotalClusters())
 	}
 	var err error
-	if b.RecordSize, err = clustersOrShift(int8(s[0x40]), b.ClusterSize, "MFT record size"); err != nil {
+	if b.RecordSize, err = clustersOrShift(int8(s[0x40]), b.ClusterSize, "MFT record size", 0x40); err != nil {
 		return nil, err
 	}
-	if b.IndexBlockSize, err = clustersOrShift(int8(s[0x44]), b.ClusterSize, "index block size"); err != nil {
+	if b.IndexBlockSize, err = clustersOrShift(int8(s[0x44]), b.ClusterSize, "index block size", 0x44); err != nil {
 		return nil, err
 	}
 	b.SerialNumber = binary.LittleEndian.Uint64(s[0x48:])
@@ -102,7 +102,7 @@ func ParseBootSector(s []byte) (*BootSector, error) {
 
 // clustersOrShift decodes the boot sector's size encoding: a positive value
 // counts clusters, a negative value n means 2^-n bytes.
-func clustersOrShift(c int8, clusterSize int, what string) (int, error) {
+func clustersOrShift(c int8, clusterSize int, what string, off int64) (int, error) {
 	var size int
 	switch {
 	case c > 0:
@@ -110,15 +110,15 @@ func clustersOrShift(c int8, clusterSize int, what string) (int, error) {
 	case c < 0 && c >= -31:
 		size = 1 << uint(-c)
 	default:
-		return 0, badBoot("%s code %d is invalid", what, c)
+		return 0, badBoot(off, what, "%s code %d is invalid", what, c)
 	}
 	// Multi-sector records are protected in 512-byte strides.
 	if size < 512 || size > 65536 || bits.OnesCount(uint(size)) != 1 {
-		return 0, badBoot("%s %d bytes is out of range (512 to 65536, power of two)", what, size)
+		return 0, badBoot(off, what, "%s %d bytes is out of range (512 to 65536, power of two)", what, size)
 	}
 	return size, nil
 }
 
-func badBoot(format string, args ...any) error {
-	return fmt.Errorf("%w: boot sector: "+format, append([]any{ErrCorrupt}, args...)...)
+func badBoot(off int64, field, format string, args ...any) error {
+	return Corrupt("boot sector", off, field, format, args...)
 }

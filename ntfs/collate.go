@@ -63,7 +63,7 @@ func CollateFileNames(up []uint16, a, b []uint16) int {
 // type".
 func collateULongs(a, b []byte) (int, error) {
 	if len(a) != len(b) || len(a) == 0 || len(a)%4 != 0 {
-		return 0, corruptf("COLLATION_NTOFS_ULONGS keys of %d and %d bytes", len(a), len(b))
+		return 0, Corrupt("COLLATION_NTOFS_ULONGS key", -1, "key length", "keys of %d and %d bytes", len(a), len(b))
 	}
 	for i := 0; i < len(a); i += 4 {
 		x, y := binary.LittleEndian.Uint32(a[i:]), binary.LittleEndian.Uint32(b[i:])

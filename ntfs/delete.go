@@ -68,9 +68,9 @@ func checkDeletable(f *File, path string) ([]targetName, FileRef, error) {
 	n := f.Base.Number
 	switch {
 	case !f.Base.InUse():
-		return nil, 0, corruptf("MFT record %d is not in use", n)
+		return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", n), MFTOffFlags, "flags", "is not in use")
 	case f.Base.BaseRef != 0:
-		return nil, 0, corruptf("MFT record %d is an extension record", n)
+		return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", n), MFTOffBaseRef, "base record reference", "is an extension record")
 	case n < 24 || f.Base.Flags&(RecordInExtend|RecordViewIndex) != 0:
 		return nil, 0, refuse("", "%s is an NTFS system file (MFT record %d)", path, n)
 	case f.IsDir():
@@ -90,7 +90,7 @@ func checkDeletable(f *File, path string) ([]targetName, FileRef, error) {
 	nonDOS := 0
 	for _, a := range f.AttrsOf(AttrFileName, "") {
 		if a.NonResident {
-			return nil, 0, corruptf("MFT record %d: non-resident $FILE_NAME", n)
+			return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", n), -1, "$FILE_NAME", "non-resident $FILE_NAME")
 		}
 		fn, err := ParseFileName(a.Value)
 		if err != nil {
@@ -108,7 +108,7 @@ func checkDeletable(f *File, path string) ([]targetName, FileRef, error) {
 		names = append(names, targetName{fn: fn, ns: ns, name: fn.NameUTF16})
 	}
 	if len(names) == 0 {
-		return nil, 0, corruptf("MFT record %d has no $FILE_NAME", n)
+		return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", n), -1, "$FILE_NAME", "has no $FILE_NAME")
 	}
 	dos := 0
 	for _, t := range names {
@@ -120,9 +120,9 @@ func checkDeletable(f *File, path string) ([]targetName, FileRef, error) {
 	case nonDOS > 1:
 		return nil, 0, refuse("", "%s has %d hard links; deleting one link is not implemented", path, nonDOS)
 	case dos > 1 || (dos == 1 && !hasNS(names, NamespaceWin32)):
-		return nil, 0, corruptf("MFT record %d: a DOS name without its Win32 name", n)
+		return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", n), -1, "$FILE_NAME", "a DOS name without its Win32 name")
 	case int(f.Base.LinkCount) != len(names):
-		return nil, 0, corruptf("MFT record %d: link count %d but %d $FILE_NAME attributes (run chkdsk)", n, f.Base.LinkCount, len(names))
+		return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", n), MFTOffLinkCount, "link count", "link count %d but %d $FILE_NAME attributes (run chkdsk)", f.Base.LinkCount, len(names))
 	}
 	// DOS name first, as ntfs-3g removes them.
 	sort.SliceStable(names, func(i, j int) bool {
@@ -155,7 +155,7 @@ func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*Del
 		return nil, fmt.Errorf("ntfs: parent directory of %s: %w", path, err)
 	}
 	if !dir.IsDir() {
-		return nil, corruptf("parent %v of %s is not a directory", parentRef, path)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", parentRef.Record()), MFTOffFlags, "flags", "parent %v of %s is not a directory", parentRef, path)
 	}
 	// Parent times first, so that every later commit of the parent's base
 	// record carries them.
@@ -173,7 +173,7 @@ func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*Del
 	}
 	si, err := pri.residentValue(siOff)
 	if err != nil || len(si) < 32 {
-		return nil, corruptf("parent directory record %d: bad $STANDARD_INFORMATION", dir.Base.Number)
+		return nil, Corrupt(fmt.Sprintf("parent directory record %d", dir.Base.Number), int64(siOff), "$STANDARD_INFORMATION", "bad $STANDARD_INFORMATION")
 	}
 	parentBefore := append([]byte(nil), si...)
 	t := ntfsTimestamp(now())
@@ -182,7 +182,7 @@ func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*Del
 
 	ra := dir.FindAttr(AttrIndexRoot, "$I30")
 	if ra == nil {
-		return nil, corruptf("parent directory record %d has no $I30 index root", dir.Base.Number)
+		return nil, Corrupt(fmt.Sprintf("parent directory record %d", dir.Base.Number), -1, "$INDEX_ROOT", "has no $I30 index root")
 	}
 	rootRec, err := p.rec(ra.Record)
 	if err != nil {
@@ -250,9 +250,9 @@ func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*Del
 		default:
 			seq++
 		}
-		ri.put16(22, ri.u16(22)&^RecordInUse)
-		ri.put16(16, seq)
-		ri.put16(18, 0)
+		ri.put16(MFTOffFlags, ri.u16(MFTOffFlags)&^RecordInUse)
+		ri.put16(MFTOffSequence, seq)
+		ri.put16(MFTOffLinkCount, 0)
 		what := fmt.Sprintf("MFT record %d (%s): freed (in use cleared, sequence %d -> %d, links 0)", r.Number, path, r.Sequence, seq)
 		if k == 0 {
 			d.NewSequence = seq
@@ -290,7 +290,7 @@ func (p *planner) planDeleteFile(f *File, path string, opts DeleteOptions) (*Del
 		}
 		for _, r := range runRanges(a.Runs) {
 			if r.Start+r.Len > v.boot.TotalClusters() {
-				return nil, corruptf("%s: run at cluster %d (+%d) lies past the volume", path, r.Start, r.Len)
+				return nil, Corrupt(path, -1, "run list", "run at cluster %d (+%d) lies past the volume", r.Start, r.Len)
 			}
 			clusters = append(clusters, r)
 			d.FreedClusters += r.Len
@@ -367,7 +367,7 @@ func (v *Volume) checkMFTMirr() error {
 			b = append(b, c...)
 		}
 		if len(b) != rs {
-			return nil, corruptf("%s: %d of %d bytes mapped", what, len(b), rs)
+			return nil, Corrupt(what, -1, "run list", "%d of %d bytes mapped", len(b), rs)
 		}
 		return b, nil
 	}

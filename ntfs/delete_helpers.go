@@ -3,39 +3,10 @@ package ntfs
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // Write-side helpers for multi-sector records and MFT record images.
-
-// nextUSN is the update sequence number a writer stamps next: incremented,
-// skipping 0 and 0xFFFF (ntfs-3g mst.c ntfs_mst_pre_write_fixup).
-func nextUSN(usn uint16) uint16 {
-	usn++
-	if usn == 0 || usn == 0xFFFF {
-		usn = 1
-	}
-	return usn
-}
-
-// mstProtect returns the on-disk form of a clean (fixed-up) multi-sector
-// structure: a copy with the update sequence number advanced from usn, each
-// 512-byte stride's last two bytes saved into the update sequence array and
-// replaced by the new number. It also returns the new number.
-func mstProtect(clean []byte, usaOff, usaCount int, usn uint16) ([]byte, uint16, error) {
-	strides := len(clean) / fixupStride
-	if len(clean)%fixupStride != 0 || usaCount != strides+1 || usaOff < 8 || usaOff+2*usaCount > fixupStride-2 {
-		return nil, 0, fmt.Errorf("update sequence array (offset %d, %d entries) does not fit a %d-byte structure", usaOff, usaCount, len(clean))
-	}
-	b := append([]byte(nil), clean...)
-	n := nextUSN(usn)
-	binary.LittleEndian.PutUint16(b[usaOff:], n)
-	for i := 0; i < strides; i++ {
-		tail := i*fixupStride + fixupStride - 2
-		copy(b[usaOff+2+2*i:], b[tail:tail+2])
-		binary.LittleEndian.PutUint16(b[tail:], n)
-	}
-	return b, n, nil
-}
 
 // recImage is the clean (fixups removed) image of an MFT record being
 // edited, with the USN it carries on disk.
@@ -55,12 +26,12 @@ func (ri *recImage) u16(off int) uint16        { return binary.LittleEndian.Uint
 func (ri *recImage) u32(off int) uint32        { return binary.LittleEndian.Uint32(ri.buf[off:]) }
 func (ri *recImage) put16(off int, v uint16)   { binary.LittleEndian.PutUint16(ri.buf[off:], v) }
 func (ri *recImage) put32(off int, v uint32)   { binary.LittleEndian.PutUint32(ri.buf[off:], v) }
-func (ri *recImage) bytesInUse() int           { return int(ri.u32(24)) }
-func (ri *recImage) bytesAllocated() int       { return int(ri.u32(28)) }
+func (ri *recImage) bytesInUse() int           { return int(ri.u32(MFTOffBytesInUse)) }
+func (ri *recImage) bytesAllocated() int       { return int(ri.u32(MFTOffBytesAllocated)) }
 func (ri *recImage) free() int                 { return ri.bytesAllocated() - ri.bytesInUse() }
-func (ri *recImage) firstAttr() int            { return int(ri.u16(20)) }
-func (ri *recImage) attrLen(off int) int       { return int(ri.u32(off + 4)) }
-func (ri *recImage) attrType(off int) AttrType { return AttrType(ri.u32(off)) }
+func (ri *recImage) firstAttr() int            { return int(ri.u16(MFTOffAttrs)) }
+func (ri *recImage) attrLen(off int) int       { return int(ri.u32(off + AttrOffLength)) }
+func (ri *recImage) attrType(off int) AttrType { return AttrType(ri.u32(off + AttrOffType)) }
 
 // findAttr returns the header offset of the attribute of type t and name
 // (and, if instance >= 0, that instance) in the current image.
@@ -68,32 +39,32 @@ func (ri *recImage) findAttr(t AttrType, name string, instance int) (int, error)
 	used := ri.bytesInUse()
 	for off := ri.firstAttr(); off+8 <= used; {
 		at := ri.attrType(off)
-		if at == AttrType(0xFFFFFFFF) {
+		if at == AttrEnd {
 			break
 		}
 		l := ri.attrLen(off)
 		if l < 16 || l%8 != 0 || off+l > used {
-			return 0, corruptf("MFT record %d: attribute at %d has invalid length %d", ri.num, off, l)
+			return 0, Corrupt(fmt.Sprintf("MFT record %d", ri.num), int64(off)+AttrOffLength, "attribute length", "attribute at %d has invalid length %d", off, l)
 		}
-		if at == t && (instance < 0 || int(ri.u16(off+14)) == instance) {
-			nl, no := int(ri.buf[off+9]), int(ri.u16(off+10))
+		if at == t && (instance < 0 || int(ri.u16(off+AttrOffInstance)) == instance) {
+			nl, no := int(ri.buf[off+AttrOffNameLength]), int(ri.u16(off+AttrOffNameOffset))
 			if no+2*nl <= l && decodeUTF16(ri.buf[off+no:off+no+2*nl]) == name {
 				return off, nil
 			}
 		}
 		off += l
 	}
-	return 0, corruptf("MFT record %d: attribute %v %q not found", ri.num, t, name)
+	return 0, Corrupt(fmt.Sprintf("MFT record %d", ri.num), -1, "", "attribute %v %q not found", t, name)
 }
 
 // residentValue returns the value of the resident attribute at off.
 func (ri *recImage) residentValue(off int) ([]byte, error) {
-	if ri.buf[off+8] != 0 {
-		return nil, corruptf("MFT record %d: attribute at %d is not resident", ri.num, off)
+	if ri.buf[off+AttrOffNonResident] != 0 {
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", ri.num), int64(off)+AttrOffNonResident, "non-resident flag", "attribute at %d is not resident", off)
 	}
-	vl, vo := int(ri.u32(off+16)), int(ri.u16(off+20))
+	vl, vo := int(ri.u32(off+AttrOffValueLength)), int(ri.u16(off+AttrOffValueOffset))
 	if vo+vl > ri.attrLen(off) {
-		return nil, corruptf("MFT record %d: resident value at %d overflows its attribute", ri.num, off)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", ri.num), int64(off)+AttrOffValueLength, "value length", "resident value at %d overflows its attribute", off)
 	}
 	return ri.buf[off+vo : off+vo+vl], nil
 }
@@ -103,10 +74,10 @@ func (ri *recImage) residentValue(off int) ([]byte, error) {
 // attributes after it. It fails, changing nothing, when the record has no
 // room.
 func (ri *recImage) setResidentValue(off int, val []byte) error {
-	if ri.buf[off+8] != 0 {
-		return corruptf("MFT record %d: attribute at %d is not resident", ri.num, off)
+	if ri.buf[off+AttrOffNonResident] != 0 {
+		return Corrupt(fmt.Sprintf("MFT record %d", ri.num), int64(off)+AttrOffNonResident, "non-resident flag", "attribute at %d is not resident", off)
 	}
-	vo := int(ri.u16(off + 20))
+	vo := int(ri.u16(off + AttrOffValueOffset))
 	oldLen := ri.attrLen(off)
 	newLen := (vo + len(val) + 7) &^ 7
 	delta := newLen - oldLen
@@ -121,16 +92,16 @@ func (ri *recImage) setResidentValue(off int, val []byte) error {
 	if delta < 0 {
 		clear(ri.buf[used+delta : used])
 	}
-	ri.put32(off+4, uint32(newLen))
-	ri.put32(off+16, uint32(len(val)))
-	ri.put32(24, uint32(used+delta))
+	ri.put32(off+AttrOffLength, uint32(newLen))
+	ri.put32(off+AttrOffValueLength, uint32(len(val)))
+	ri.put32(MFTOffBytesInUse, uint32(used+delta))
 	return nil
 }
 
 // protect returns the on-disk bytes for the current image and advances the
 // image's USN to the one stamped.
 func (ri *recImage) protect() ([]byte, error) {
-	b, n, err := mstProtect(ri.buf, ri.usaOff, ri.usaCount, ri.usn)
+	b, n, err := mst.Protect(ri.buf, ri.usaOff, ri.usaCount, ri.usn)
 	if err != nil {
 		return nil, fmt.Errorf("MFT record %d: %w", ri.num, err)
 	}
@@ -205,10 +176,10 @@ func (v *Volume) loadMirror() (*mftMirror, error) {
 	}
 	a := f.FindAttr(AttrData, "")
 	if a == nil || !a.NonResident || len(a.Runs) == 0 || a.Runs[0].Sparse() {
-		return nil, corruptf("$MFTMirr has no non-resident $DATA")
+		return nil, Corrupt("$MFTMirr", -1, "$DATA", "has no non-resident $DATA")
 	}
 	if a.Runs[0].LCN != v.boot.MFTMirrLCN {
-		return nil, corruptf("$MFTMirr's data starts at cluster %d, the boot sector says %d", a.Runs[0].LCN, v.boot.MFTMirrLCN)
+		return nil, Corrupt("$MFTMirr", -1, "$DATA", "data starts at cluster %d, the boot sector says %d", a.Runs[0].LCN, v.boot.MFTMirrLCN)
 	}
 	ra, size, err := f.attrReader(AttrData, "")
 	if err != nil {
@@ -216,7 +187,7 @@ func (v *Volume) loadMirror() (*mftMirror, error) {
 	}
 	rr, ok := ra.(*runReader)
 	if !ok {
-		return nil, corruptf("$MFTMirr data is not a plain non-resident attribute")
+		return nil, Corrupt("$MFTMirr", -1, "$DATA", "data is not a plain non-resident attribute")
 	}
 	cs, rs := v.boot.ClusterSize, v.boot.RecordSize
 	capacity := 4

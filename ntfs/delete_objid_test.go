@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // Deleting files that carry an object ID: their entry must leave
@@ -475,7 +476,7 @@ func TestObjIDCheckWitness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ri.put16(22, ri.u16(22)&^RecordInUse)
+	ri.put16(MFTOffFlags, ri.u16(MFTOffFlags)&^RecordInUse)
 	if err := p.commitRecordImage(ri, "fault: record freed, $O entry left"); err != nil {
 		t.Fatal(err)
 	}
@@ -573,7 +574,7 @@ func TestDeleteObjectIDRefusals(t *testing.T) {
 					binary.LittleEndian.PutUint64(d, uint64(MakeRef(tf.Base.Number+1, tf.Base.Sequence)))
 				}
 			}
-			out, _, err := mstProtect(n.Raw, n.USAOffset, n.USACount, n.USN)
+			out, _, err := mst.Protect(n.Raw, n.USAOffset, n.USACount, n.USN)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,7 +41,7 @@ func (f *File) ReadDir() ([]DirEntry, error) {
 	err = ix.Walk(func(_ *IndexNode, e *IndexEntry) error {
 		fn := e.FileName
 		if prev != nil && CollateFileNames(f.v.upcase, prev.NameUTF16, fn.NameUTF16) >= 0 {
-			return corruptf("directory record %d: index entries %q and %q are out of order", f.Base.Number, prev.Name, fn.Name)
+			return Corrupt(fmt.Sprintf("directory record %d", f.Base.Number), -1, "index entry", "index entries %q and %q are out of order", prev.Name, fn.Name)
 		}
 		prev = fn
 		if e.FileRef.Record() == f.Base.Number {
@@ -49,7 +49,7 @@ func (f *File) ReadDir() ([]DirEntry, error) {
 			return nil
 		}
 		if fn.Parent.Record() != f.Base.Number {
-			return corruptf("directory record %d: entry %q names parent %v", f.Base.Number, fn.Name, fn.Parent)
+			return Corrupt(fmt.Sprintf("directory record %d", f.Base.Number), -1, "parent reference", "entry %q names parent %v", fn.Name, fn.Parent)
 		}
 		out = append(out, DirEntry{
 			Name:      fn.Name,

@@ -16,7 +16,7 @@
 //     Length, ValueOffset, RunsOffset, Runs, sizes, Record = holder's number).
 //   - v.RecordExtents(n) []Extent: volume byte ranges of record n (follows
 //     $MFT's run list). v.MFTRecords().
-//   - applyFixups(b, kind) (package-internal): verify+remove USA in place.
+//   - applyFixups(b, kind) (package-internal; the scheme is ntfs/internal/mst):
 //     To write a record or INDX block back, re-apply: bump USN, save each
 //     stride's last 2 bytes into the USA, stamp USN (stride 512).
 //   - v.OpenRef(ref) *File (checks sequence number unless 0);
@@ -39,7 +39,8 @@
 //     ParseRecord, ParseAttribute, ParseIndexBlock, ParseIndexRoot,
 //     ParseFileName, ParseAttributeList, ParseStandardInformation,
 //     ParseVolumeInformation, ParseReparsePoint, ParseBootSector.
-//   - Errors: ErrNotNTFS, ErrCorrupt (wrapped by every structural problem),
+//   - Errors: ErrNotNTFS, *FormatError (every structural problem: the
+//     structure, field and byte offset; errors.Is(err, ErrCorrupt)),
 //     ErrNotFound, ErrNotDirectory, ErrIsDirectory, ErrCompressed,
 //     ErrEncrypted, ErrTruncated.
 //
@@ -136,7 +137,8 @@
 //
 //   - v.JournalState() *JournalState: $LogFile restart pages (journal.go,
 //     logfile.go: version 1.1/2.0, clean or not), the dirty flag, the
-//     hiberfil.sys header (hiber.go). AnalyzeLogFile, ParseRestartPage.
+//     hiberfil.sys header (hiber.go); the $LogFile itself is read by
+//     package ntfs/logfile (logfile.AnalyzeLogFile, ParseRestartPage).
 //   - v.PlanDelete(path, DeleteOptions{Unclean, Hibernated, Now}) *Plan
 //     (delete.go, indexedit.go, objid.go, bitmap.go): the exact sector
 //     writes, with before- and after-images, in the order below; nothing is
@@ -152,9 +154,9 @@
 //     ordering barrier), read-back check, AfterWrite hook. StopAfter cuts
 //     after k writes (power-cut tests).
 //
-// # Journal replay ($LogFile; lfs*.go, replay*.go)
+// # Journal replay ($LogFile: package ntfs/logfile; replay*.go)
 //
-// v.AnalyzeJournal() reads both restart pages, the log record pages (RCRD,
+// v.AnalyzeJournal() (logfile.AnalyzeJournal) reads both restart pages, the log record pages (RCRD,
 // fixups, wrap-around, the tail copies of the newest pages), the
 // checkpoint's open attribute, dirty page and transaction tables and
 // groups the records after the checkpoint into transactions.

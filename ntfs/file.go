@@ -69,13 +69,13 @@ func (v *Volume) OpenRef(ref FileRef) (*File, error) {
 		return nil, err
 	}
 	if !rec.InUse() {
-		return nil, corruptf("MFT record %d is not in use (stale reference %v)", ref.Record(), ref)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", ref.Record()), MFTOffFlags, "flags", "is not in use (stale reference %v)", ref)
 	}
 	if ref.Seq() != 0 && rec.Sequence != ref.Seq() {
-		return nil, corruptf("reference %v is stale: MFT record %d has sequence number %d", ref, ref.Record(), rec.Sequence)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", ref.Record()), MFTOffSequence, "sequence number", "reference %v is stale: MFT record %d has sequence number %d", ref, ref.Record(), rec.Sequence)
 	}
 	if rec.BaseRef != 0 {
-		return nil, corruptf("MFT record %d is an extension record of %v, not a file", ref.Record(), rec.BaseRef)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", ref.Record()), MFTOffBaseRef, "base record reference", "is an extension record of %v, not a file", rec.BaseRef)
 	}
 	return v.fileFromRecord(rec)
 }
@@ -95,7 +95,7 @@ func (v *Volume) fileFromRecord(rec *Record) (*File, error) {
 		val = al.Value
 	} else {
 		if al.DataSize > maxAttrList {
-			return nil, corruptf("MFT record %d: $ATTRIBUTE_LIST of %d bytes is implausibly large", rec.Number, al.DataSize)
+			return nil, Corrupt(fmt.Sprintf("MFT record %d", rec.Number), int64(al.Offset), "$ATTRIBUTE_LIST", "$ATTRIBUTE_LIST of %d bytes is implausibly large", al.DataSize)
 		}
 		rr, err := newRunReader(v.r, int64(v.boot.ClusterSize), v.boot.TotalClusters(), al.Runs, al.DataSize, al.InitializedSize, "$ATTRIBUTE_LIST")
 		if err != nil {
@@ -119,7 +119,7 @@ func (v *Volume) fileFromRecord(rec *Record) (*File, error) {
 				return nil, fmt.Errorf("ntfs: extension record of %d: %w", rec.Number, err)
 			}
 			if !r.InUse() || r.BaseRef.Record() != rec.Number || r.Sequence != e.Ref.Seq() {
-				return nil, corruptf("MFT record %d: attribute list names record %v, which is not its in-use extension record", rec.Number, e.Ref)
+				return nil, Corrupt(fmt.Sprintf("MFT record %d", rec.Number), -1, "$ATTRIBUTE_LIST", "attribute list names record %v, which is not its in-use extension record", e.Ref)
 			}
 			f.byRecord[r.Number] = r
 			f.Extensions = append(f.Extensions, r)
@@ -132,7 +132,7 @@ func (v *Volume) fileFromRecord(rec *Record) (*File, error) {
 			}
 		}
 		if found == nil {
-			return nil, corruptf("MFT record %d: attribute list entry %v %q (instance %d) not found in record %d", rec.Number, e.Type, e.Name, e.Instance, r.Number)
+			return nil, Corrupt(fmt.Sprintf("MFT record %d", rec.Number), int64(e.Offset), "$ATTRIBUTE_LIST", "attribute list entry %v %q (instance %d) not found in record %d", e.Type, e.Name, e.Instance, r.Number)
 		}
 		f.Attrs = append(f.Attrs, found)
 	}
@@ -152,18 +152,18 @@ func (f *File) attrReader(t AttrType, name string) (io.ReaderAt, int64, error) {
 	first := ext[0]
 	if !first.NonResident {
 		if len(ext) > 1 {
-			return nil, 0, corruptf("MFT record %d: resident %v has several instances", f.Base.Number, t)
+			return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, t.String(), "resident %v has several instances", t)
 		}
 		return bytes.NewReader(first.Value), int64(len(first.Value)), nil
 	}
 	if first.LowestVCN != 0 {
-		return nil, 0, corruptf("MFT record %d: %v has no extent starting at VCN 0", f.Base.Number, t)
+		return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, t.String(), "%v has no extent starting at VCN 0", t)
 	}
 	var runs []Run
 	next := int64(0)
 	for _, a := range ext {
 		if !a.NonResident || a.LowestVCN != next {
-			return nil, 0, corruptf("MFT record %d: %v extents are not contiguous at VCN %d", f.Base.Number, t, next)
+			return nil, 0, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, t.String(), "%v extents are not contiguous at VCN %d", t, next)
 		}
 		runs = append(runs, a.Runs...)
 		next = a.HighestVCN + 1

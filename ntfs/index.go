@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 	"io"
 )
 
@@ -86,7 +87,7 @@ type IndexRoot struct {
 // decoded as $FILE_NAME values.
 func ParseIndexRoot(v []byte, fileNames bool) (*IndexRoot, error) {
 	if len(v) < 32 {
-		return nil, corruptf("$INDEX_ROOT: %d bytes is too short", len(v))
+		return nil, Corrupt("$INDEX_ROOT", -1, "", "%d bytes is too short", len(v))
 	}
 	r := &IndexRoot{
 		IndexedType:      AttrType(binary.LittleEndian.Uint32(v)),
@@ -103,38 +104,46 @@ func ParseIndexRoot(v []byte, fileNames bool) (*IndexRoot, error) {
 	return r, nil
 }
 
+// INDX block header: byte offsets after the multi-sector header (ntfs/internal/mst)
+// (libfsntfs "index entry"; ntfs-3g INDEX_BLOCK).
+const (
+	IndexBlockOffVCN     = 0x10 // int64: the block's VCN in $INDEX_ALLOCATION
+	IndexBlockOffNode    = 0x18 // the index node header starts here
+	IndexBlockHeaderSize = 0x28 // the update sequence array follows
+)
+
 // ParseIndexBlock checks and removes the fixups of an INDX block in place
 // and decodes its node. With fileNames, keys are decoded as $FILE_NAME.
 func ParseIndexBlock(b []byte, fileNames bool) (*IndexNode, error) {
 	if len(b) < 512 {
-		return nil, corruptf("INDX block: %d bytes is too short", len(b))
+		return nil, Corrupt("INDX block", -1, "", "%d bytes is too short", len(b))
 	}
 	if string(b[:4]) != "INDX" {
-		return nil, corruptf("INDX block: bad signature %q", b[:4])
+		return nil, Corrupt("INDX block", 0, "signature", "bad signature %q", b[:4])
 	}
 	usaOff, usaCount, usn, err := applyFixups(b, "INDX block")
 	if err != nil {
 		return nil, err
 	}
-	if usaOff < 0x28 {
-		return nil, corruptf("INDX block: update sequence array at %d overlaps the header", usaOff)
+	if usaOff < IndexBlockHeaderSize {
+		return nil, Corrupt("INDX block", mst.OffUSAOffset, "update sequence array offset", "update sequence array at %d overlaps the header", usaOff)
 	}
-	n, err := parseIndexNode(b, 24, len(b), fileNames)
+	n, err := parseIndexNode(b, IndexBlockOffNode, len(b), fileNames)
 	if err != nil {
 		return nil, fmt.Errorf("INDX block: %w", err)
 	}
-	n.LSN = binary.LittleEndian.Uint64(b[8:])
-	n.VCN = int64(binary.LittleEndian.Uint64(b[16:]))
+	n.LSN = binary.LittleEndian.Uint64(b[mst.OffLSN:])
+	n.VCN = int64(binary.LittleEndian.Uint64(b[IndexBlockOffVCN:]))
 	n.USAOffset, n.USACount, n.USN = usaOff, usaCount, usn
-	if n.EntriesOffset+24 < usaOff+2*usaCount {
-		return nil, corruptf("INDX block: entries start inside the update sequence array")
+	if n.EntriesOffset+IndexBlockOffNode < usaOff+2*usaCount {
+		return nil, Corrupt("INDX block", IndexBlockOffNode, "entries offset", "entries start inside the update sequence array")
 	}
 	return n, nil
 }
 
 func parseIndexNode(raw []byte, hdr, limit int, fileNames bool) (*IndexNode, error) {
 	if hdr+16 > limit {
-		return nil, corruptf("index header truncated")
+		return nil, Corrupt("index node header", -1, "", "index header truncated")
 	}
 	n := &IndexNode{
 		Raw:           raw,
@@ -146,11 +155,11 @@ func parseIndexNode(raw []byte, hdr, limit int, fileNames bool) (*IndexNode, err
 	}
 	end := hdr + n.IndexLength
 	if n.EntriesOffset < 16 || n.EntriesOffset%8 != 0 || n.IndexLength < n.EntriesOffset || end > limit || n.IndexLength > n.AllocatedSize || hdr+n.AllocatedSize > limit {
-		return nil, corruptf("index header (entries at %d, length %d, allocated %d) does not fit %d bytes", n.EntriesOffset, n.IndexLength, n.AllocatedSize, limit-hdr)
+		return nil, Corrupt("index node header", 0, "entries offset", "index header (entries at %d, length %d, allocated %d) does not fit %d bytes", n.EntriesOffset, n.IndexLength, n.AllocatedSize, limit-hdr)
 	}
 	for off := hdr + n.EntriesOffset; ; {
 		if off+16 > end {
-			return nil, corruptf("index entries run past the index length without an END entry")
+			return nil, Corrupt("index node", 4, "index length", "index entries run past the index length without an END entry")
 		}
 		e := IndexEntry{
 			Offset:    off,
@@ -161,27 +170,27 @@ func parseIndexNode(raw []byte, hdr, limit int, fileNames bool) (*IndexNode, err
 			ChildVCN:  -1,
 		}
 		if e.Length < 16 || e.Length%8 != 0 || off+e.Length > end {
-			return nil, corruptf("index entry at %d has invalid length %d", off, e.Length)
+			return nil, Corrupt("index node", int64(off)+8, "entry length", "index entry at %d has invalid length %d", off, e.Length)
 		}
 		body := e.Length
 		if e.HasChild() {
 			if !n.HasChildren() {
-				return nil, corruptf("index entry at %d points to a child in a leaf node", off)
+				return nil, Corrupt("index node", int64(off)+12, "entry flags", "index entry at %d points to a child in a leaf node", off)
 			}
 			if e.Length < 24 {
-				return nil, corruptf("index entry at %d too short for a child pointer", off)
+				return nil, Corrupt("index node", int64(off)+8, "entry length", "index entry at %d too short for a child pointer", off)
 			}
 			body -= 8
 			e.ChildVCN = int64(binary.LittleEndian.Uint64(raw[off+e.Length-8:]))
 			if e.ChildVCN < 0 || e.ChildVCN > maxVCN {
-				return nil, corruptf("index entry at %d has invalid child VCN %d", off, e.ChildVCN)
+				return nil, Corrupt("index node", int64(off+e.Length-8), "child VCN", "index entry at %d has invalid child VCN %d", off, e.ChildVCN)
 			}
 		} else if n.HasChildren() {
-			return nil, corruptf("index entry at %d in an internal node has no child pointer", off)
+			return nil, Corrupt("index node", int64(off)+12, "entry flags", "index entry at %d in an internal node has no child pointer", off)
 		}
 		if !e.IsEnd() {
 			if e.KeyLength == 0 || 16+e.KeyLength > body {
-				return nil, corruptf("index entry at %d: key of %d bytes does not fit the %d-byte entry", off, e.KeyLength, e.Length)
+				return nil, Corrupt("index node", int64(off)+10, "key length", "index entry at %d: key of %d bytes does not fit the %d-byte entry", off, e.KeyLength, e.Length)
 			}
 			e.Key = raw[off+16 : off+16+e.KeyLength : off+16+e.KeyLength]
 			if fileNames {
@@ -232,7 +241,7 @@ func (f *File) OpenIndex(name string) (*Index, error) {
 		return nil, fmt.Errorf("%w: MFT record %d has no index %q", ErrNotFound, f.Base.Number, name)
 	}
 	if ra.NonResident {
-		return nil, corruptf("MFT record %d: $INDEX_ROOT is non-resident", f.Base.Number)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, "$INDEX_ROOT", "$INDEX_ROOT is non-resident")
 	}
 	fileNames := name == "$I30"
 	root, err := ParseIndexRoot(ra.Value, fileNames)
@@ -240,14 +249,14 @@ func (f *File) OpenIndex(name string) (*Index, error) {
 		return nil, fmt.Errorf("ntfs: MFT record %d: %w", f.Base.Number, err)
 	}
 	if fileNames && (root.IndexedType != AttrFileName || root.Collation != CollationFileName) {
-		return nil, corruptf("MFT record %d: $I30 indexes type 0x%x with collation %d", f.Base.Number, uint32(root.IndexedType), root.Collation)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, "$INDEX_ROOT", "$I30 indexes type 0x%x with collation %d", uint32(root.IndexedType), root.Collation)
 	}
 	ix := &Index{v: f.v, File: f, Name: name, Root: root, BlockSize: root.BlockSize}
 	if !root.Node.HasChildren() {
 		return ix, nil
 	}
 	if ix.BlockSize < 512 || ix.BlockSize > 65536 || ix.BlockSize&(ix.BlockSize-1) != 0 {
-		return nil, corruptf("MFT record %d: index block size %d is invalid", f.Base.Number, ix.BlockSize)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, "$INDEX_ROOT", "index block size %d is invalid", ix.BlockSize)
 	}
 	// Child VCNs count clusters when a block is at least a cluster, else
 	// 512-byte units (ntfs-3g index.c, vcn_size_bits).
@@ -265,7 +274,7 @@ func (f *File) OpenIndex(name string) (*Index, error) {
 		return nil, fmt.Errorf("ntfs: MFT record %d: index %s has no usable $BITMAP: %w", f.Base.Number, name, err)
 	}
 	if bsize > maxIndexBitmap {
-		return nil, corruptf("MFT record %d: index bitmap of %d bytes is implausibly large", f.Base.Number, bsize)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, "$BITMAP", "index bitmap of %d bytes is implausibly large", bsize)
 	}
 	ix.Bitmap = make([]byte, bsize)
 	if _, err := bra.ReadAt(ix.Bitmap, 0); err != nil && err != io.EOF {
@@ -291,15 +300,15 @@ func (ix *Index) BlockExtents(vcn int64) ([]Extent, error) {
 // be marked in use in the index bitmap and must carry its own VCN.
 func (ix *Index) Node(vcn int64) (*IndexNode, error) {
 	if ix.alloc == nil {
-		return nil, corruptf("index %s of record %d has no allocation but an entry points to VCN %d", ix.Name, ix.File.Base.Number, vcn)
+		return nil, Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "has no allocation but an entry points to VCN %d", vcn)
 	}
 	off := ix.BlockOffset(vcn)
 	if off%int64(ix.BlockSize) != 0 || off < 0 || off+int64(ix.BlockSize) > ix.allocSize {
-		return nil, corruptf("index %s of record %d: child VCN %d (byte %d) is not a block inside the %d-byte allocation", ix.Name, ix.File.Base.Number, vcn, off, ix.allocSize)
+		return nil, Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "child VCN %d (byte %d) is not a block inside the %d-byte allocation", vcn, off, ix.allocSize)
 	}
 	bit := off / int64(ix.BlockSize)
 	if bit/8 >= int64(len(ix.Bitmap)) || ix.Bitmap[bit/8]&(1<<(bit%8)) == 0 {
-		return nil, corruptf("index %s of record %d: an entry points to block VCN %d, which the index bitmap marks free", ix.Name, ix.File.Base.Number, vcn)
+		return nil, Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "an entry points to block VCN %d, which the index bitmap marks free", vcn)
 	}
 	buf := make([]byte, ix.BlockSize)
 	if _, err := ix.alloc.ReadAt(buf, off); err != nil && err != io.EOF {
@@ -311,7 +320,7 @@ func (ix *Index) Node(vcn int64) (*IndexNode, error) {
 		return nil, fmt.Errorf("ntfs: record %d index block VCN %d: %w", ix.File.Base.Number, vcn, err)
 	}
 	if n.VCN != vcn {
-		return nil, corruptf("record %d: index block read at VCN %d says it is VCN %d", ix.File.Base.Number, vcn, n.VCN)
+		return nil, Corrupt(fmt.Sprintf("record %d: INDX block", ix.File.Base.Number), IndexBlockOffVCN, "VCN", "index block read at VCN %d says it is VCN %d", vcn, n.VCN)
 	}
 	return n, nil
 }
@@ -329,13 +338,13 @@ func (ix *Index) Walk(fn func(n *IndexNode, e *IndexEntry) error) error {
 
 func (ix *Index) walk(n *IndexNode, depth int, seen map[int64]bool, fn func(*IndexNode, *IndexEntry) error) error {
 	if depth > maxIndexDepth {
-		return corruptf("index %s of record %d is deeper than %d levels", ix.Name, ix.File.Base.Number, maxIndexDepth)
+		return Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "is deeper than %d levels", maxIndexDepth)
 	}
 	for i := range n.Entries {
 		e := &n.Entries[i]
 		if e.HasChild() {
 			if seen[e.ChildVCN] {
-				return corruptf("index %s of record %d: block VCN %d is referenced twice", ix.Name, ix.File.Base.Number, e.ChildVCN)
+				return Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "block VCN %d is referenced twice", e.ChildVCN)
 			}
 			seen[e.ChildVCN] = true
 			c, err := ix.Node(e.ChildVCN)
@@ -377,7 +386,7 @@ func (ix *Index) FindName(name []uint16) (*IndexHit, error) {
 	var path []*IndexNode
 	for depth := 0; ; depth++ {
 		if depth > maxIndexDepth {
-			return nil, corruptf("index %s of record %d is deeper than %d levels", ix.Name, ix.File.Base.Number, maxIndexDepth)
+			return nil, Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "is deeper than %d levels", maxIndexDepth)
 		}
 		path = append(path, n)
 		var next *IndexEntry

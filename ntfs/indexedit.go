@@ -256,7 +256,7 @@ func (t *ixTree) node(vcn int64) (*ixNode, error) {
 	}
 	for _, f := range t.freed {
 		if f == vcn {
-			return nil, corruptf("%s: %s block VCN %d is referenced after being freed", t.dirLabel, t.name, vcn)
+			return nil, Corrupt(t.dirLabel, -1, "child VCN", "%s block VCN %d is referenced after being freed", t.name, vcn)
 		}
 	}
 	in, err := t.ix.Node(vcn)
@@ -264,7 +264,7 @@ func (t *ixTree) node(vcn int64) (*ixNode, error) {
 		return nil, err
 	}
 	if in.Flags&IndexNodeHasChildren == 0 && len(in.Entries) == 1 {
-		return nil, corruptf("%s: %s block VCN %d is an empty leaf (only an END entry); run chkdsk", t.dirLabel, t.name, vcn)
+		return nil, Corrupt(t.dirLabel, -1, "index entries", "%s block VCN %d is an empty leaf (only an END entry); run chkdsk", t.name, vcn)
 	}
 	exts, err := t.ix.BlockExtents(vcn)
 	if err != nil {
@@ -309,7 +309,7 @@ func (t *ixTree) find(cmp func(e []byte) (int, error)) ([]pathStep, error) {
 			}
 		}
 		if next < 0 {
-			return nil, corruptf("%s: %s index node without an END entry", t.dirLabel, t.name)
+			return nil, Corrupt(t.dirLabel, -1, "index entries", "%s index node without an END entry", t.name)
 		}
 		path = append(path, pathStep{n, next})
 		e := n.entries[next]
@@ -321,7 +321,7 @@ func (t *ixTree) find(cmp func(e []byte) (int, error)) ([]pathStep, error) {
 			return nil, err
 		}
 	}
-	return nil, corruptf("%s: %s index deeper than %d levels", t.dirLabel, t.name, maxIndexDepth)
+	return nil, Corrupt(t.dirLabel, -1, "child VCN", "%s index deeper than %d levels", t.name, maxIndexDepth)
 }
 
 // findName finds the $I30 entry of name (namespace ns), which must
@@ -331,7 +331,7 @@ func (t *ixTree) findName(name []uint16, ns uint8, ref FileRef) ([]pathStep, err
 	path, err := t.find(func(e []byte) (int, error) {
 		en := entName(e)
 		if en == nil {
-			return 0, corruptf("%s: index entry without a valid $FILE_NAME key", t.dirLabel)
+			return 0, Corrupt(t.dirLabel, -1, "index key", "index entry without a valid $FILE_NAME key")
 		}
 		return CollateFileNames(up, name, en), nil
 	})
@@ -343,8 +343,8 @@ func (t *ixTree) findName(name []uint16, ns uint8, ref FileRef) ([]pathStep, err
 	}
 	last := path[len(path)-1]
 	if e := last.n.entries[last.i]; entRef(e) != ref || entNamespace(e) != ns {
-		return nil, corruptf("%s: index entry %q is %v namespace %d, but the file is %v namespace %d",
-			t.dirLabel, decodeUTF16(unitsToBytes(name)), entRef(e), entNamespace(e), ref, ns)
+		return nil, Corrupt(t.dirLabel, -1, "index key", "index entry %q is %v namespace %d, but the file is %v namespace %d",
+			decodeUTF16(unitsToBytes(name)), entRef(e), entNamespace(e), ref, ns)
 	}
 	return path, nil
 }
@@ -367,13 +367,13 @@ func (t *ixTree) descend(vcn int64, rightmost bool) ([]pathStep, error) {
 		e := n.entries[i]
 		if !entHasChild(e) {
 			if n.realEntries() == 0 {
-				return nil, corruptf("%s: %s block VCN %d is an empty leaf", t.dirLabel, t.name, n.vcn)
+				return nil, Corrupt(t.dirLabel, -1, "index entries", "%s block VCN %d is an empty leaf", t.name, n.vcn)
 			}
 			return path, nil
 		}
 		vcn = entChild(e)
 	}
-	return nil, corruptf("%s: index deeper than %d levels", t.dirLabel, maxIndexDepth)
+	return nil, Corrupt(t.dirLabel, -1, "child VCN", "index deeper than %d levels", maxIndexDepth)
 }
 
 // commitNode records the node's current state as a commit.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 	"testing"
 )
 
@@ -79,7 +80,7 @@ func buildIndexBlock(vcn int64, entries [][]byte, node bool) []byte {
 		off += copy(b[off:], e)
 	}
 	binary.LittleEndian.PutUint32(b[24+4:], uint32(off-24))
-	out, _, err := mstProtect(b, 0x28, 1+size/512, 1)
+	out, _, err := mst.Protect(b, 0x28, 1+size/512, 1)
 	if err != nil {
 		panic(err)
 	}
@@ -107,7 +108,7 @@ func TestMSTProtectRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, usn, err := mstProtect(n.Raw, n.USAOffset, n.USACount, n.USN)
+	again, usn, err := mst.Protect(n.Raw, n.USAOffset, n.USACount, n.USN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestMSTProtectRoundTrip(t *testing.T) {
 	if _, err := ParseIndexBlock(again, true); err != nil {
 		t.Fatalf("re-protected block does not parse: %v", err)
 	}
-	if nextUSN(0xFFFE) != 1 || nextUSN(0xFFFF) != 1 || nextUSN(5) != 6 {
+	if mst.NextUSN(0xFFFE) != 1 || mst.NextUSN(0xFFFF) != 1 || mst.NextUSN(5) != 6 {
 		t.Fatal("nextUSN does not skip 0 and 0xFFFF")
 	}
 }
@@ -222,7 +223,7 @@ func FuzzIndexEdit(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		prot, _, err := mstProtect(out, n.usaOff, n.usaCount, n.usn)
+		prot, _, err := mst.Protect(out, n.usaOff, n.usaCount, n.usn)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,8 +268,11 @@ func TestCollateULongs(t *testing.T) {
 		}
 	}
 	for _, bad := range [][2][]byte{{k(1), k(1, 2)}, {nil, nil}, {[]byte{1, 2, 3}, []byte{1, 2, 3}}} {
+		var fe *FormatError
 		if _, err := collateULongs(bad[0], bad[1]); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("collateULongs(%x, %x): err %v, want ErrCorrupt", bad[0], bad[1], err)
+		} else if !errors.As(err, &fe) || fe.Field != "key length" {
+			t.Errorf("collateULongs(%x, %x): err %#v, want a *FormatError on the key length", bad[0], bad[1], fe)
 		}
 	}
 	if g := formatGUID([]byte{0x59, 0xee, 0xec, 0x43, 0xb3, 0xe2, 0xdc, 0x11, 0xad, 0x7e, 0, 0x1c, 0x25, 0x82, 0x59, 0x8f}); g != "43ecee59-e2b3-11dc-ad7e-001c2582598f" {

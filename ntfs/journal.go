@@ -3,6 +3,7 @@ package ntfs
 import (
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"strings"
 )
 
@@ -24,7 +25,7 @@ type JournalState struct {
 	// Hibernation describes \hiberfil.sys.
 	Hibernation HiberState `json:"hibernation"`
 	// LogFile has the restart page details.
-	LogFile *LogFileState `json:"logfile"`
+	LogFile *logfile.LogFileState `json:"logfile"`
 }
 
 // JournalState reads the $LogFile restart pages, the dirty flag and the
@@ -39,7 +40,7 @@ func (v *Volume) JournalState() (*JournalState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: $LogFile data: %w", err)
 	}
-	st, err := AnalyzeLogFile(ra, size)
+	st, err := logfile.AnalyzeLogFile(ra, size)
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: %w", err)
 	}

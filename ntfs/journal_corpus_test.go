@@ -3,6 +3,7 @@ package ntfs
 import (
 	"bytes"
 	"errors"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,10 +79,10 @@ func TestJournalPolicies(t *testing.T) {
 		p0, p1        []byte
 		ntfs3gSays    string
 	}{
-		{"v1.1 unclean", "1.1", buildRestartPage(restartSpec{major: 1, minor: 1, inUse: true, lsn: 0x1000}),
-			buildRestartPage(restartSpec{major: 1, minor: 1, inUse: true, lsn: 0x0fff}), "unclean file system"},
-		{"v2.0", "2.0", buildRestartPage(restartSpec{major: 2, minor: 0, inUse: true, lsn: 0x2000}),
-			buildRestartPage(restartSpec{major: 2, minor: 0, inUse: true, lsn: 0x2001}), "Metadata kept in Windows cache"},
+		{"v1.1 unclean", "1.1", ntfstest.BuildRestartPage(ntfstest.RestartSpec{Major: 1, Minor: 1, InUse: true, LSN: 0x1000}),
+			ntfstest.BuildRestartPage(ntfstest.RestartSpec{Major: 1, Minor: 1, InUse: true, LSN: 0x0fff}), "unclean file system"},
+		{"v2.0", "2.0", ntfstest.BuildRestartPage(ntfstest.RestartSpec{Major: 2, Minor: 0, InUse: true, LSN: 0x2000}),
+			ntfstest.BuildRestartPage(ntfstest.RestartSpec{Major: 2, Minor: 0, InUse: true, LSN: 0x2001}), "Metadata kept in Windows cache"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

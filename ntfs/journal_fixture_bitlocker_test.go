@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // bitLockerFixtureVariant is the BitLocker corpus disk whose OS volume gets
@@ -43,10 +45,10 @@ func TestReplayFixtureWriteBitLocker(t *testing.T) {
 		t.Fatalf("dislocker-file: %v\n%s", err, out)
 	}
 	change, logSize, _ := labelChange(t, a, 0x18)
-	j := &journalGen{size: logSize, pageSize: 4096, major: 2, startSeq: 9,
-		records: append([]genRecord{{typ: LogRecordCheckpoint, client: checkpointClient()}}, append(change, forget(0x18))...)}
-	j.startOff = j.geometry().FirstPage + 0x40
-	log, _ := j.build()
+	j := &ntfstest.LogGen{Size: logSize, PageSize: 4096, Major: 2, StartSeq: 9,
+		Records: append([]ntfstest.LogRecord{{Type: logfile.LogRecordCheckpoint, Client: ntfstest.CheckpointClient()}}, append(change, ntfstest.Forget(0x18))...)}
+	j.StartOff = j.Geometry().FirstPage + 0x40
+	log, _ := j.Build()
 
 	// The independent reader must see the transaction to replay.
 	installLog(t, a, log)

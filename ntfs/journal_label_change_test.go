@@ -3,6 +3,7 @@ package ntfs
 import (
 	"bytes"
 	"compress/gzip"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // differ become the log records Windows would write for them. It returns
 // the records (without ForgetTransaction), the size of vol's $LogFile and
 // the new label. vol itself is not changed.
-func labelChange(t *testing.T, vol string, tx uint32) ([]genRecord, int64, string) {
+func labelChange(t *testing.T, vol string, tx uint32) ([]ntfstest.LogRecord, int64, string) {
 	t.Helper()
 	changed := copyFile(t, vol)
 	va, fa := openImage(t, vol)

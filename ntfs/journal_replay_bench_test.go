@@ -1,6 +1,8 @@
 package ntfs
 
 import (
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,10 +53,10 @@ func BenchmarkPlanReplayFullLog(b *testing.B) {
 	}
 	// One filler record takes about 0x30 + 0x30 + 200 bytes of log.
 	n := int(logSize * 9 / 10 / 296)
-	j := &journalGen{size: logSize, pageSize: 4096, major: 2, startSeq: 3,
-		records: append(append([]genRecord{{typ: LogRecordCheckpoint, client: checkpointClient()}}, filler(0x30, n)...), forget(0x30))}
-	j.startOff = j.geometry().FirstPage + 0x40
-	log, _ := j.build()
+	j := &ntfstest.LogGen{Size: logSize, PageSize: 4096, Major: 2, StartSeq: 3,
+		Records: append(append([]ntfstest.LogRecord{{Type: logfile.LogRecordCheckpoint, Client: ntfstest.CheckpointClient()}}, ntfstest.Filler(0x30, n)...), ntfstest.Forget(0x30))}
+	j.StartOff = j.Geometry().FirstPage + 0x40
+	log, _ := j.Build()
 	exts, err := ra.(*runReader).extents(0, len(log))
 	if err != nil {
 		b.Fatal(err)

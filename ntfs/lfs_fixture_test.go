@@ -3,6 +3,8 @@ package ntfs
 import (
 	"bytes"
 	"compress/gzip"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,11 +39,11 @@ func TestJournalFixtureWrite(t *testing.T) {
 	change, _ := diffRecords(t, va, vb, 0x18)
 	fa.Close()
 	fb.Close()
-	recs := append(change, forget(0x18),
-		genRecord{typ: LogRecordStandard, tx: 0x20, redo: OpDeleteDirtyClusters, undo: OpNoop, redoData: make([]byte, 16)},
-		forget(0x20))
-	recs = append(recs, filler(0x40, 2)...)
-	log, _ := withCheckpoint(4*4096+0x40, 3, recs...).build()
+	recs := append(change, ntfstest.Forget(0x18),
+		ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: 0x20, Redo: logfile.OpDeleteDirtyClusters, Undo: logfile.OpNoop, RedoData: make([]byte, 16)},
+		ntfstest.Forget(0x20))
+	recs = append(recs, ntfstest.Filler(0x40, 2)...)
+	log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, recs...).Build()
 	installLog(t, a, log)
 	img, err := os.ReadFile(a)
 	if err != nil {

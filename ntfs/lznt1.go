@@ -34,10 +34,10 @@ func lznt1Decompress(dst, src []byte) (int, error) {
 		size := int(h&0x0fff) + 1
 		in += 2
 		if in+size > len(src) {
-			return out, corruptf("LZNT1: chunk of %d bytes at %d runs past the compressed data", size, in-2)
+			return out, Corrupt("LZNT1 data", int64(in-2), "chunk header", "chunk of %d bytes at %d runs past the compressed data", size, in-2)
 		}
 		if out+lzntChunk > len(dst) {
-			return out, corruptf("LZNT1: data decompresses to more than the %d-byte compression unit", len(dst))
+			return out, Corrupt("LZNT1 data", int64(in-2), "chunk header", "data decompresses to more than the %d-byte compression unit", len(dst))
 		}
 		chunk := src[in : in+size]
 		in += size
@@ -54,7 +54,7 @@ func lznt1Decompress(dst, src []byte) (int, error) {
 			for bit := 0; bit < 8 && i < len(chunk); bit++ {
 				if flags&(1<<bit) == 0 {
 					if pos >= lzntChunk {
-						return out, corruptf("LZNT1: chunk decompresses to more than 4096 bytes")
+						return out, Corrupt("LZNT1 chunk", int64(i), "", "chunk decompresses to more than 4096 bytes")
 					}
 					d[pos] = chunk[i]
 					pos++
@@ -62,12 +62,12 @@ func lznt1Decompress(dst, src []byte) (int, error) {
 					continue
 				}
 				if i+2 > len(chunk) {
-					return out, corruptf("LZNT1: truncated back-reference")
+					return out, Corrupt("LZNT1 chunk", int64(i), "back-reference", "truncated back-reference")
 				}
 				tok := int(binary.LittleEndian.Uint16(chunk[i:]))
 				i += 2
 				if pos == 0 {
-					return out, corruptf("LZNT1: back-reference at the start of a chunk")
+					return out, Corrupt("LZNT1 chunk", int64(i-2), "back-reference", "back-reference at the start of a chunk")
 				}
 				shift := 12
 				for p := pos - 1; p >= 0x10; p >>= 1 {
@@ -76,10 +76,10 @@ func lznt1Decompress(dst, src []byte) (int, error) {
 				back := tok>>shift + 1
 				n := tok&(0xfff>>(12-shift)) + 3
 				if back > pos {
-					return out, corruptf("LZNT1: back-reference %d before the chunk start", back)
+					return out, Corrupt("LZNT1 chunk", int64(i-2), "back-reference", "back-reference %d before the chunk start", back)
 				}
 				if pos+n > lzntChunk {
-					return out, corruptf("LZNT1: chunk decompresses to more than 4096 bytes")
+					return out, Corrupt("LZNT1 chunk", int64(i), "", "chunk decompresses to more than 4096 bytes")
 				}
 				for k := 0; k < n; k++ { // may overlap: byte by byte
 					d[pos] = d[pos-back]
@@ -137,7 +137,7 @@ func (c *compressedReader) unit(k int64) ([]byte, error) {
 		}
 		if lcn != SparseLCN {
 			if allocated != i {
-				return nil, corruptf("compressed $DATA: unit %d has a hole before allocated clusters", k)
+				return nil, Corrupt("compressed $DATA", -1, "run list", "unit %d has a hole before allocated clusters", k)
 			}
 			allocated++
 		}

@@ -93,7 +93,7 @@ func (p *planner) findObjectID(f *File, path string) (*objectIDEdit, error) {
 	pth, err := tree.find(func(e []byte) (int, error) {
 		k := entKey(e)
 		if len(k) != len(key) {
-			return 0, corruptf("$O entry with a %d-byte key (object IDs are %d bytes)", len(k), len(key))
+			return 0, Corrupt("$ObjId:$O index entry", 10, "key length", "$O entry with a %d-byte key (object IDs are %d bytes)", len(k), len(key))
 		}
 		return collateULongs(key, k)
 	})

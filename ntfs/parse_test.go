@@ -63,17 +63,25 @@ func TestFixupsDetectTornWrite(t *testing.T) {
 	b, _ := os.ReadFile("testdata/record-2999.bin")
 	b[1022] ^= 0xff // the second stride's update sequence number
 	_, err := ParseRecord(b, 2999)
+	var fe *FormatError
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "torn") {
 		t.Fatalf("torn record: %v", err)
+	}
+	if !errors.As(err, &fe) || fe.Structure != "MFT record 2999" || fe.Field != "update sequence number" || fe.Offset != 1022 {
+		t.Fatalf("torn record: %#v, want MFT record 2999, update sequence number at 1022", fe)
 	}
 	b, _ = os.ReadFile("testdata/record-2999.bin")
 	if _, err := ParseRecord(b, 3000); err == nil || !strings.Contains(err.Error(), "record 2999") {
 		t.Fatalf("misplaced record: %v", err)
+	} else if !errors.As(err, &fe) || fe.Structure != "MFT record 3000" || fe.Field != "record number" || fe.Offset != MFTOffRecordNumber {
+		t.Fatalf("misplaced record: %#v, want its record number field", fe)
 	}
 	b, _ = os.ReadFile("testdata/indx-system32.bin")
 	b[4096-2] ^= 1
 	if _, err := ParseIndexBlock(b, true); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("torn INDX: %v", err)
+	} else if !errors.As(err, &fe) || fe.Structure != "INDX block" || fe.Field != "update sequence number" || fe.Offset != 4096-2 {
+		t.Fatalf("torn INDX: %#v, want INDX block, update sequence number at 4094", fe)
 	}
 }
 
@@ -167,29 +175,70 @@ func TestParseBootSector(t *testing.T) {
 	if err != nil || b.ClusterSize != 128<<10 || b.IndexBlockSize != 4096 {
 		t.Fatalf("large clusters: %+v %v", b, err)
 	}
-	for name, s := range map[string][]byte{
-		"sector size 1000": bootSector(1000, 8, 0xf6, 1),
-		"sector size 8192": bootSector(8192, 1, 0xf6, 1),
-		"zero spc":         bootSector(512, 0, 0xf6, 1),
-		"spc 3":            bootSector(512, 3, 0xf6, 1),
-		"256-byte records": bootSector(512, 8, 0xf8, 1),
-		"record code 0":    bootSector(512, 8, 0, 1),
-		"index code 0x80":  bootSector(512, 8, 0xf6, 0x80),
-		"no 0x55AA":        func() []byte { s := bootSector(512, 8, 0xf6, 1); s[510] = 0; return s }(),
-		"MFT past the end": func() []byte {
+	for name, c := range map[string]struct {
+		s     []byte
+		field string
+		off   int64
+	}{
+		"sector size 1000": {bootSector(1000, 8, 0xf6, 1), "bytes per sector", 0x0B},
+		"sector size 8192": {bootSector(8192, 1, 0xf6, 1), "bytes per sector", 0x0B},
+		"zero spc":         {bootSector(512, 0, 0xf6, 1), "sectors per cluster", 0x0D},
+		"spc 3":            {bootSector(512, 3, 0xf6, 1), "sectors per cluster", 0x0D},
+		"256-byte records": {bootSector(512, 8, 0xf8, 1), "MFT record size", 0x40},
+		"record code 0":    {bootSector(512, 8, 0, 1), "MFT record size", 0x40},
+		"index code 0x80":  {bootSector(512, 8, 0xf6, 0x80), "index block size", 0x44},
+		"no 0x55AA":        {func() []byte { s := bootSector(512, 8, 0xf6, 1); s[510] = 0; return s }(), "end-of-sector marker", 0x1FE},
+		"MFT past the end": {func() []byte {
 			s := bootSector(512, 8, 0xf6, 1)
 			binary.LittleEndian.PutUint64(s[0x30:], 1<<40)
 			return s
-		}(),
-		"no sectors": func() []byte { s := bootSector(512, 8, 0xf6, 1); binary.LittleEndian.PutUint64(s[0x28:], 0); return s }(),
+		}(), "$MFT LCN", 0x30},
+		"no sectors": {func() []byte { s := bootSector(512, 8, 0xf6, 1); binary.LittleEndian.PutUint64(s[0x28:], 0); return s }(), "total sectors", 0x28},
 	} {
-		if _, err := ParseBootSector(s); !errors.Is(err, ErrCorrupt) {
+		_, err := ParseBootSector(c.s)
+		var fe *FormatError
+		if !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v", name, err)
+		} else if !errors.As(err, &fe) || fe.Structure != "boot sector" || fe.Field != c.field || fe.Offset != c.off {
+			t.Errorf("%s: %#v, want boot sector field %q at %#x", name, fe, c.field, c.off)
 		}
 	}
 	s := bootSector(512, 8, 0xf6, 1)
 	copy(s[3:], "-FVE-FS-")
 	if _, err := ParseBootSector(s); !errors.Is(err, ErrNotNTFS) {
 		t.Errorf("BitLocker header: %v", err)
+	}
+}
+
+func TestFormatErrorNamesStructureFieldOffset(t *testing.T) {
+	for name, c := range map[string]struct {
+		err       error
+		structure string
+		field     string
+		off       int64
+	}{
+		"run list header": {func() error { _, err := DecodeRunList([]byte{0x11, 5, 1, 0x90, 0}, 0); return err }(), "run list", "header byte", 3},
+		"attribute length": {func() error {
+			rec := make([]byte, 64)
+			binary.LittleEndian.PutUint32(rec[0:], uint32(AttrData))
+			binary.LittleEndian.PutUint32(rec[4:], 20)
+			_, err := ParseAttribute(rec, 0)
+			return err
+		}(), "$DATA", "length", AttrOffLength},
+		"$FILE_NAME namespace": {func() error {
+			v := make([]byte, 68)
+			v[64], v[65] = 1, 9
+			_, err := ParseFileName(v)
+			return err
+		}(), "$FILE_NAME", "namespace", 65},
+	} {
+		var fe *FormatError
+		if !errors.As(c.err, &fe) || !errors.Is(c.err, ErrCorrupt) {
+			t.Errorf("%s: %v, want a *FormatError", name, c.err)
+			continue
+		}
+		if fe.Structure != c.structure || fe.Field != c.field || fe.Offset != c.off {
+			t.Errorf("%s: %#v, want %s field %q at %d", name, fe, c.structure, c.field, c.off)
+		}
 	}
 }

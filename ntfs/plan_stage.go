@@ -3,6 +3,7 @@ package ntfs
 import (
 	"bytes"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // The planner records "commits" (one structure reaching the disk in a
@@ -238,7 +239,7 @@ func (p *planner) finish() (*Plan, error) {
 				return nil, err
 			}
 		case commitRecord, commitBlock:
-			raw, n, err := mstProtect(c.clean, c.usaOff, c.usaCount, p.usn[c.usnKey])
+			raw, n, err := mst.Protect(c.clean, c.usaOff, c.usaCount, p.usn[c.usnKey])
 			if err != nil {
 				return nil, fmt.Errorf("ntfs: %s: %w", c.what, err)
 			}

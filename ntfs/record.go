@@ -3,6 +3,8 @@ package ntfs
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // FileRef is an MFT reference: a 48-bit record number and a 16-bit
@@ -47,49 +49,38 @@ const (
 	RecordViewIndex = 0x0008
 )
 
-// fixupStride is the update-sequence stride: always 512 bytes, whatever the
-// sector size (ntfs-3g mst.c, NTFS_BLOCK_SIZE).
-const fixupStride = 512
+// MFT (FILE) record header: byte offsets of its fields in the fixed-up
+// record, NTFS 3.1 (libfsntfs "MFT entry header"; ntfs-3g MFT_RECORD).
+// This is the one definition: the parser (ParseRecord), the editors of
+// ntfs/edit and the redo/undo code of ntfs/replay all use it.
+const (
+	MFTOffSequence       = 0x10 // uint16: sequence number
+	MFTOffLinkCount      = 0x12 // uint16: hard link count
+	MFTOffAttrs          = 0x14 // uint16: offset of the first attribute
+	MFTOffFlags          = 0x16 // uint16: RecordInUse, RecordDirectory, ...
+	MFTOffBytesInUse     = 0x18 // uint32: bytes in use (8-byte aligned)
+	MFTOffBytesAllocated = 0x1C // uint32: record size
+	MFTOffBaseRef        = 0x20 // uint64: base record reference (0 in a base record)
+	MFTOffNextInstance   = 0x28 // uint16: next attribute instance number
+	MFTOffRecordNumber   = 0x2C // uint32: own record number (NTFS 3.1)
+	MFTHeaderSize        = 0x30 // the update sequence array follows (when USA offset >= 0x30)
+)
 
-// applyFixups checks and removes the update sequence protection of a
-// multi-sector structure (FILE, INDX, RCRD, RSTR) in place: the last two
-// bytes of every 512-byte stride must equal the update sequence number
-// USA[0]; they are replaced by USA[1..n]. It returns the USA offset, count
-// and USN. kind names the structure in errors.
+// applyFixups checks and removes the multi-sector protection of a FILE or
+// INDX structure in place (mst.Unprotect); kind names the structure in
+// the *FormatError.
 func applyFixups(b []byte, kind string) (usaOff, usaCount int, usn uint16, err error) {
-	if len(b) < fixupStride || len(b)%fixupStride != 0 {
-		return 0, 0, 0, corruptf("%s: size %d is not a multiple of %d", kind, len(b), fixupStride)
-	}
-	usaOff = int(binary.LittleEndian.Uint16(b[4:]))
-	usaCount = int(binary.LittleEndian.Uint16(b[6:]))
-	strides := len(b) / fixupStride
-	if usaCount != strides+1 {
-		return 0, 0, 0, corruptf("%s: update sequence array has %d entries, want %d for %d bytes", kind, usaCount, strides+1, len(b))
-	}
-	if usaOff < 8 || usaOff%2 != 0 || usaOff+2*usaCount > fixupStride-2 {
-		return 0, 0, 0, corruptf("%s: update sequence array offset %d is invalid", kind, usaOff)
-	}
-	usn = binary.LittleEndian.Uint16(b[usaOff:])
-	for i := 0; i < strides; i++ {
-		tail := i*fixupStride + fixupStride - 2
-		if got := binary.LittleEndian.Uint16(b[tail:]); got != usn {
-			return 0, 0, 0, corruptf("%s: update sequence mismatch in 512-byte stride %d (0x%04x, want 0x%04x): torn write or bad sector", kind, i, got, usn)
-		}
-	}
-	for i := 0; i < strides; i++ {
-		tail := i*fixupStride + fixupStride - 2
-		copy(b[tail:tail+2], b[usaOff+2+2*i:])
+	usaOff, usaCount, usn, e := mst.Unprotect(b)
+	if e != nil {
+		return 0, 0, 0, Corrupt(kind, e.Offset, e.Field, "%s", e.Msg)
 	}
 	return usaOff, usaCount, usn, nil
 }
 
 // Record is a parsed MFT (FILE) record. Raw holds the record with fixups
 // removed (the bytes as they are meant, not as stored); every offset in
-// Record and its Attributes is relative to Raw. Layout (NTFS 3.1): +4 USA
-// offset, +6 USA count, +8 $LogFile LSN, +16 sequence number, +18 link
-// count, +20 first attribute offset, +22 flags, +24 bytes in use, +28 bytes
-// allocated, +32 base record reference, +40 next attribute instance, +44 own
-// record number (libfsntfs document "MFT entry header"; ntfs-3g MFT_RECORD).
+// Record and its Attributes is relative to Raw. The header layout is the
+// MFTOff* constants (the multi-sector header before them: ntfs/internal/mst).
 type Record struct {
 	Number         uint64 // the record number this was read as
 	Raw            []byte
@@ -124,16 +115,16 @@ func (r *Record) Ref() FileRef { return MakeRef(r.Number, r.Sequence) }
 func ParseRecord(b []byte, n uint64) (*Record, error) {
 	what := fmt.Sprintf("MFT record %d", n)
 	if len(b) < 512 {
-		return nil, corruptf("%s: %d bytes is too short", what, len(b))
+		return nil, Corrupt(what, -1, "", "%d bytes is too short", len(b))
 	}
 	switch string(b[:4]) {
 	case "FILE":
 	case "BAAD":
-		return nil, corruptf("%s: marked BAAD (a multi-sector transfer failed; run chkdsk)", what)
+		return nil, Corrupt(what, 0, "signature", "marked BAAD (a multi-sector transfer failed; run chkdsk)")
 	case "\x00\x00\x00\x00":
-		return nil, corruptf("%s: never initialized (all zero header)", what)
+		return nil, Corrupt(what, 0, "signature", "never initialized (all zero header)")
 	default:
-		return nil, corruptf("%s: bad signature %q (want FILE)", what, b[:4])
+		return nil, Corrupt(what, 0, "signature", "bad signature %q (want FILE)", b[:4])
 	}
 	usaOff, usaCount, usn, err := applyFixups(b, what)
 	if err != nil {
@@ -145,34 +136,34 @@ func ParseRecord(b []byte, n uint64) (*Record, error) {
 		USAOffset:      usaOff,
 		USACount:       usaCount,
 		USN:            usn,
-		LSN:            binary.LittleEndian.Uint64(b[8:]),
-		Sequence:       binary.LittleEndian.Uint16(b[16:]),
-		LinkCount:      binary.LittleEndian.Uint16(b[18:]),
-		AttrOffset:     int(binary.LittleEndian.Uint16(b[20:])),
-		Flags:          binary.LittleEndian.Uint16(b[22:]),
-		BytesInUse:     int(binary.LittleEndian.Uint32(b[24:])),
-		BytesAllocated: int(binary.LittleEndian.Uint32(b[28:])),
-		BaseRef:        FileRef(binary.LittleEndian.Uint64(b[32:])),
-		NextInstance:   binary.LittleEndian.Uint16(b[40:]),
+		LSN:            binary.LittleEndian.Uint64(b[mst.OffLSN:]),
+		Sequence:       binary.LittleEndian.Uint16(b[MFTOffSequence:]),
+		LinkCount:      binary.LittleEndian.Uint16(b[MFTOffLinkCount:]),
+		AttrOffset:     int(binary.LittleEndian.Uint16(b[MFTOffAttrs:])),
+		Flags:          binary.LittleEndian.Uint16(b[MFTOffFlags:]),
+		BytesInUse:     int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:])),
+		BytesAllocated: int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])),
+		BaseRef:        FileRef(binary.LittleEndian.Uint64(b[MFTOffBaseRef:])),
+		NextInstance:   binary.LittleEndian.Uint16(b[MFTOffNextInstance:]),
 	}
 	if r.BytesAllocated != len(b) {
-		return nil, corruptf("%s: allocated size %d differs from the volume's record size %d", what, r.BytesAllocated, len(b))
+		return nil, Corrupt(what, MFTOffBytesAllocated, "bytes allocated", "allocated size %d differs from the volume's record size %d", r.BytesAllocated, len(b))
 	}
 	if r.BytesInUse < 48 || r.BytesInUse > len(b) || r.BytesInUse%8 != 0 {
-		return nil, corruptf("%s: bytes in use %d is invalid", what, r.BytesInUse)
+		return nil, Corrupt(what, MFTOffBytesInUse, "bytes in use", "bytes in use %d is invalid", r.BytesInUse)
 	}
-	if usaOff >= 0x30 {
-		// NTFS 3.1 stores the record's own number at +44.
-		if own := binary.LittleEndian.Uint32(b[44:]); uint64(own) != n&0xffffffff {
-			return nil, corruptf("%s: header says it is record %d (misplaced record or wrong $MFT run list)", what, own)
+	if usaOff >= MFTHeaderSize {
+		// NTFS 3.1 stores the record's own number.
+		if own := binary.LittleEndian.Uint32(b[MFTOffRecordNumber:]); uint64(own) != n&0xffffffff {
+			return nil, Corrupt(what, MFTOffRecordNumber, "record number", "header says it is record %d (misplaced record or wrong $MFT run list)", own)
 		}
 	}
 	if r.AttrOffset < usaOff+2*usaCount || r.AttrOffset%8 != 0 || r.AttrOffset+8 > r.BytesInUse {
-		return nil, corruptf("%s: first attribute offset %d is invalid", what, r.AttrOffset)
+		return nil, Corrupt(what, MFTOffAttrs, "first attribute offset", "first attribute offset %d is invalid", r.AttrOffset)
 	}
 	for off := r.AttrOffset; ; {
 		if off+4 > r.BytesInUse {
-			return nil, corruptf("%s: attribute list runs past bytes in use (%d) without an end marker", what, r.BytesInUse)
+			return nil, Corrupt(what, int64(off), "attribute type", "attribute list runs past bytes in use (%d) without an end marker", r.BytesInUse)
 		}
 		if binary.LittleEndian.Uint32(b[off:]) == uint32(AttrEnd) {
 			break

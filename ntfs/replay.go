@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"io"
 )
 
@@ -134,8 +136,8 @@ import (
 // UnsupportedLogOpError reports a committed log record PlanReplay cannot
 // redo. Nothing was written.
 type UnsupportedLogOpError struct {
-	Op     LogOp
-	LSN    LSN
+	Op     logfile.LogOp
+	LSN    logfile.LSN
 	Reason string
 	// Undo: the record belongs to an uncommitted transaction whose change
 	// would have to be rolled back.
@@ -160,12 +162,12 @@ func (e *ReplayRefusedError) Error() string {
 }
 
 // replaySupported reports whether PlanReplay can redo op.
-func replaySupported(op LogOp) bool {
+func replaySupported(op logfile.LogOp) bool {
 	switch op {
-	case OpNoop, OpForgetTransaction, OpOpenNonresidentAttribute, OpOpenAttributeTableDump,
-		OpAttributeNamesDump, OpDirtyPageTableDump, OpTransactionTableDump,
-		OpUpdateResidentValue, OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap,
-		OpUpdateNonresidentValue:
+	case logfile.OpNoop, logfile.OpForgetTransaction, logfile.OpOpenNonresidentAttribute, logfile.OpOpenAttributeTableDump,
+		logfile.OpAttributeNamesDump, logfile.OpDirtyPageTableDump, logfile.OpTransactionTableDump,
+		logfile.OpUpdateResidentValue, logfile.OpSetBitsInNonresidentBitMap, logfile.OpClearBitsInNonresidentBitMap,
+		logfile.OpUpdateNonresidentValue:
 		return true
 	}
 	_, mft := mftUndoPairs[op]
@@ -176,12 +178,12 @@ func replaySupported(op LogOp) bool {
 // ReplayResult describes a planned replay.
 type ReplayResult struct {
 	Plan     *Plan
-	Analysis *JournalAnalysis
-	Redone   []LSN // records whose change is in the plan
-	Skipped  []LSN // committed records already on disk
+	Analysis *logfile.JournalAnalysis
+	Redone   []logfile.LSN // records whose change is in the plan
+	Skipped  []logfile.LSN // committed records already on disk
 	// Undone: uncommitted records whose change had reached the disk and
 	// whose roll-back is in the plan, newest first.
-	Undone []LSN
+	Undone []logfile.LSN
 }
 
 // PlanReplay plans the redo of the committed transactions in the volume's
@@ -218,20 +220,20 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 	ov := newOverlay(v.r, int64(v.boot.BytesPerSector))
 	res := &ReplayResult{Analysis: a}
 
-	latest := LSN(lf.Restart.Page.CurrentLSN)
+	latest := logfile.LSN(lf.Restart.Page.CurrentLSN)
 	for _, r := range lf.Records {
 		if int64(r.LSN-latest) > 0 {
 			latest = r.LSN
 		}
 	}
-	redo := map[LSN]bool{}
+	redo := map[logfile.LSN]bool{}
 	for _, t := range a.Transactions {
 		for _, r := range t.Records {
 			redo[r.LSN] = t.Committed
 		}
 	}
 	attrs := newOpenAttrTable(lf)
-	var pending []*LogRecord // uncommitted records whose change reached the disk
+	var pending []*logfile.LogRecord // uncommitted records whose change reached the disk
 	for _, r := range lf.Records {
 		attrs.note(r)
 		if clean {
@@ -241,7 +243,7 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 			// below, as ntfsrecover does.
 			break
 		}
-		if r.Type != LogRecordStandard {
+		if r.Type != logfile.LogRecordStandard {
 			continue
 		}
 		committed, inTx := redo[r.LSN]
@@ -268,7 +270,7 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 			return nil, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: "not implemented yet"}
 		}
 		switch r.Redo {
-		case OpUpdateResidentValue:
+		case logfile.OpUpdateResidentValue:
 			done, err := v.redoUpdateResident(ov, r, latest)
 			if err != nil {
 				return nil, err
@@ -278,12 +280,12 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 			} else {
 				res.Skipped = append(res.Skipped, r.LSN)
 			}
-		case OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
+		case logfile.OpSetBitsInNonresidentBitMap, logfile.OpClearBitsInNonresidentBitMap:
 			if err := v.redoBits(ov, attrs, r); err != nil {
 				return nil, err
 			}
 			res.Redone = append(res.Redone, r.LSN)
-		case OpUpdateNonresidentValue:
+		case logfile.OpUpdateNonresidentValue:
 			done, err := v.redoNonresidentValue(ov, attrs, r, latest)
 			if err != nil {
 				return nil, err
@@ -296,7 +298,7 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 		default:
 			redo := v.redoMFTRecordOp
 			if _, ok := indxUndoPairs[r.Redo]; ok {
-				redo = func(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+				redo = func(ov *overlay, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 					return v.redoIndexBlockOp(ov, attrs, r, latest)
 				}
 			} else if _, ok := mftUndoPairs[r.Redo]; !ok {
@@ -339,7 +341,7 @@ func (v *Volume) PlanReplay() (*ReplayResult, error) {
 // UpdateMappingPairs and SetNewAttributeSizes records redone before this
 // one) holds it: inside its data size, its clusters where the new run list
 // puts them.
-func (v *Volume) mftTarget(ov *overlay, r *LogRecord) (uint64, int64, error) {
+func (v *Volume) mftTarget(ov *overlay, r *logfile.LogRecord) (uint64, int64, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	if len(r.LCNs) == 0 {
 		return 0, 0, bad("the record names no cluster")
@@ -370,7 +372,7 @@ func (v *Volume) mftTarget(ov *overlay, r *LogRecord) (uint64, int64, error) {
 
 // grownMFTRecord locates MFT record n, past the end of $MFT's data as the
 // volume was opened, through $MFT's record 0 in the overlay.
-func (v *Volume) grownMFTRecord(ov *overlay, r *LogRecord, n uint64) (int64, error) {
+func (v *Volume) grownMFTRecord(ov *overlay, r *logfile.LogRecord, n uint64) (int64, error) {
 	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
 	mft, err := v.overlayRecord(ov, 0)
 	if err != nil {
@@ -413,7 +415,7 @@ func (v *Volume) readMFTRecord(ov *overlay, at int64, n uint64) ([]byte, error) 
 
 // reached reports whether an MFT record with LSN recLSN already holds the
 // change of log record l (ntfsrecover play_one_redo "executed").
-func reached(recLSN, l, latest LSN) bool {
+func reached(recLSN, l, latest logfile.LSN) bool {
 	return int64(recLSN-l) >= 0 && int64(recLSN-latest) <= 0
 }
 
@@ -423,7 +425,7 @@ func reached(recLSN, l, latest LSN) bool {
 // has a clear bit, may have reached the disk: Windows would undo it, and
 // an uncommitted cleared bit left as is would hand out clusters still in
 // use). Other operations are assumed not to have reached the disk.
-func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	if !needsUndo(r) {
 		// Nothing to roll back whether or not the change reached the
 		// disk (Windows' undo pass skips Noop: ntfs3 can_skip_action);
@@ -432,23 +434,23 @@ func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecor
 		return false, nil
 	}
 	switch r.Redo {
-	case OpSetBitsInNonresidentBitMap, OpClearBitsInNonresidentBitMap:
+	case logfile.OpSetBitsInNonresidentBitMap, logfile.OpClearBitsInNonresidentBitMap:
 		return v.bitsReachedDisk(ov, attrs, r)
-	case OpUpdateNonresidentValue:
+	case logfile.OpUpdateNonresidentValue:
 		return v.nonresidentValueReached(ov, attrs, r, latest)
-	case OpAddIndexEntryAllocation, OpDeleteIndexEntryAllocation, OpUpdateFileNameAllocation,
-		OpWriteEndOfIndexBuffer, OpSetIndexEntryVcnAllocation, OpUpdateRecordDataAllocation:
+	case logfile.OpAddIndexEntryAllocation, logfile.OpDeleteIndexEntryAllocation, logfile.OpUpdateFileNameAllocation,
+		logfile.OpWriteEndOfIndexBuffer, logfile.OpSetIndexEntryVcnAllocation, logfile.OpUpdateRecordDataAllocation:
 		return v.indexBlockReached(ov, r, latest)
-	case OpUpdateResidentValue, OpInitializeFileRecordSegment, OpDeallocateFileRecordSegment,
-		OpWriteEndOfFileRecordSegment, OpCreateAttribute, OpDeleteAttribute, OpUpdateMappingPairs,
-		OpSetNewAttributeSizes, OpAddIndexEntryRoot, OpDeleteIndexEntryRoot, OpSetIndexEntryVcnRoot,
-		OpUpdateFileNameRoot, OpZeroEndOfFileRecord, OpUpdateRecordDataRoot:
+	case logfile.OpUpdateResidentValue, logfile.OpInitializeFileRecordSegment, logfile.OpDeallocateFileRecordSegment,
+		logfile.OpWriteEndOfFileRecordSegment, logfile.OpCreateAttribute, logfile.OpDeleteAttribute, logfile.OpUpdateMappingPairs,
+		logfile.OpSetNewAttributeSizes, logfile.OpAddIndexEntryRoot, logfile.OpDeleteIndexEntryRoot, logfile.OpSetIndexEntryVcnRoot,
+		logfile.OpUpdateFileNameRoot, logfile.OpZeroEndOfFileRecord, logfile.OpUpdateRecordDataRoot:
 	default:
 		return false, nil
 	}
 	n, at, err := v.mftTarget(ov, r)
 	if err != nil {
-		if r.Redo == OpInitializeFileRecordSegment && r.Undo == OpNoop {
+		if r.Redo == logfile.OpInitializeFileRecordSegment && r.Undo == logfile.OpNoop {
 			// A new record where $MFT (as redone so far) has none,
 			// e.g. past its end when the log's growth of $MFT is
 			// uncommitted too: it cannot be on disk, and before
@@ -459,21 +461,21 @@ func (v *Volume) recordReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecor
 	}
 	b, err := v.readMFTRecord(ov, at, n)
 	if err != nil {
-		if r.Redo == OpInitializeFileRecordSegment {
+		if r.Redo == logfile.OpInitializeFileRecordSegment {
 			// A record that is not a valid FILE record cannot hold
 			// the new file's image.
 			return false, nil
 		}
 		return false, err
 	}
-	return reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest), nil
+	return reached(logfile.LSN(binary.LittleEndian.Uint64(b[mst.OffLSN:])), r.LSN, latest), nil
 }
 
 // redoUpdateResident redoes an UpdateResidentValue record: redo data
 // replaces the bytes at record offset + attribute offset of the MFT record.
-func (v *Volume) redoUpdateResident(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) redoUpdateResident(ov *overlay, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
-	if r.Undo != OpUpdateResidentValue {
+	if r.Undo != logfile.OpUpdateResidentValue {
 		return false, bad(fmt.Sprintf("undo operation %s with this redo is not implemented yet", r.Undo))
 	}
 	if r.RedoLength != r.UndoLength {
@@ -487,7 +489,7 @@ func (v *Volume) redoUpdateResident(ov *overlay, r *LogRecord, latest LSN) (bool
 	if err != nil {
 		return false, err
 	}
-	if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
+	if !r.UndoPass && reached(logfile.LSN(binary.LittleEndian.Uint64(b[mst.OffLSN:])), r.LSN, latest) {
 		return false, nil
 	}
 	target := int(r.RecordOffset) + int(r.AttrOffset)
@@ -530,11 +532,11 @@ func (v *Volume) mirrorLCN(vcn int64) (int64, error) {
 // isAttrStart reports whether an attribute of the fixed-up record b starts
 // at off (walking the attribute list from the record's first attribute).
 func isAttrStart(b []byte, off int) bool {
-	if len(b) < 0x18 {
+	if len(b) < MFTOffBytesInUse {
 		return false
 	}
-	p := int(binary.LittleEndian.Uint16(b[0x14:]))
-	for p+8 <= len(b) && binary.LittleEndian.Uint32(b[p:]) != 0xFFFFFFFF {
+	p := int(binary.LittleEndian.Uint16(b[MFTOffAttrs:]))
+	for p+8 <= len(b) && binary.LittleEndian.Uint32(b[p:]) != uint32(AttrEnd) {
 		if p == off {
 			return true
 		}
@@ -560,52 +562,14 @@ func attrEnd(b []byte, off int) (int, error) {
 	return off + l, nil
 }
 
-// protectRecord applies update sequence protection to a fixed-up
-// multi-sector structure, advancing the update sequence number (skipping 0
-// and 0xFFFF, as ntfs-3g mst.c does).
-func protectRecord(b []byte) error {
-	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
-	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
-	if usaCount != len(b)/fixupStride+1 || usaOff+2*usaCount > len(b) {
-		return errors.New("update sequence array does not fit")
-	}
-	usn := binary.LittleEndian.Uint16(b[usaOff:]) + 1
-	if usn == 0 || usn == 0xFFFF {
-		usn = 1
-	}
-	binary.LittleEndian.PutUint16(b[usaOff:], usn)
-	for i := 1; i < usaCount; i++ {
-		tail := i*fixupStride - 2
-		copy(b[usaOff+2*i:], b[tail:tail+2])
-		binary.LittleEndian.PutUint16(b[tail:], usn)
-	}
-	return nil
-}
-
 // stageCleanRestart writes both restart pages as a clean version 1.1
 // journal, the way ntfsrecover leaves it.
-func (v *Volume) stageCleanRestart(ov *overlay, rr *runReader, lf *LogFile) error {
-	ri := lf.Restart
-	ps := int(ri.Page.LogPageSize)
-	page := make([]byte, ps)
-	// The header including the update sequence number: the rewritten page
-	// gets the next number (ntfsrecover copies the header with its usn).
-	copy(page, ri.raw[:restartHeaderSize+2])
-	binary.LittleEndian.PutUint16(page[0x1A:], 1) // minor
-	binary.LittleEndian.PutUint16(page[0x1C:], 1) // major
-	if ri.raOff+restartAreaMinSize > ps || ri.raOff+ri.caOff+logClientSize > ps {
-		return errors.New("journal replay: restart area does not fit in a log page")
+func (v *Volume) stageCleanRestart(ov *overlay, rr *runReader, lf *logfile.LogFile) error {
+	page, err := lf.Restart.CleanPage()
+	if err != nil {
+		return fmt.Errorf("journal replay: %w", err)
 	}
-	copy(page[ri.raOff:], ri.raw[ri.raOff:ri.raOff+restartAreaMinSize])
-	ra := page[ri.raOff:]
-	binary.LittleEndian.PutUint16(ra[0x0C:], logNoClient)
-	binary.LittleEndian.PutUint16(ra[0x0E:], binary.LittleEndian.Uint16(ra[0x0E:])|restartFlagClean)
-	c := ri.raOff + ri.caOff
-	copy(page[c:], ri.raw[c:c+logClientSize])
-	binary.LittleEndian.PutUint64(page[c:], uint64(ri.ClientOldestLSN))
-	if err := protectRecord(page); err != nil {
-		return fmt.Errorf("journal replay: restart page: %w", err)
-	}
+	ps := len(page)
 	for _, off := range []int64{0, int64(ps)} {
 		exts, err := rr.extents(off, ps)
 		if err != nil {
@@ -725,4 +689,19 @@ func (o *overlay) plan() *Plan {
 		i = j
 	}
 	return p
+}
+
+// AnalyzeJournal reads this volume's $LogFile and analyses it
+// (logfile.AnalyzeJournal), judging each operation by what PlanReplay can
+// redo.
+func (v *Volume) AnalyzeJournal() (*logfile.JournalAnalysis, error) {
+	f, err := v.OpenRef(MakeRef(RecordLogFile, 0))
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: $LogFile: %w", err)
+	}
+	ra, size, err := f.attrReader(AttrData, "")
+	if err != nil {
+		return nil, fmt.Errorf("ntfs: $LogFile data: %w", err)
+	}
+	return logfile.AnalyzeJournal(ra, size, replaySupported)
 }

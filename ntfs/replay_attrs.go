@@ -3,6 +3,7 @@ package ntfs
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"strings"
 )
 
@@ -44,21 +45,21 @@ type openAttr struct {
 type openAttrTable map[uint16]openAttr
 
 // newOpenAttrTable starts from the checkpoint's open attribute table.
-func newOpenAttrTable(lf *LogFile) openAttrTable {
+func newOpenAttrTable(lf *logfile.LogFile) openAttrTable {
 	t := openAttrTable{}
 	for _, a := range lf.OpenAttributes {
 		if a.Index > 0xFFFF {
 			continue
 		}
-		t[uint16(a.Index)] = openAttr{ref: a.File, typ: a.Type, name: a.Name, named: a.Name != ""}
+		t[uint16(a.Index)] = openAttr{ref: FileRef(a.File), typ: AttrType(a.Type), name: a.Name, named: a.Name != ""}
 	}
 	return t
 }
 
 // note records the entry an OpenNonresidentAttribute record opens. Records
 // of other operations, and entries of an unknown size, change nothing.
-func (t openAttrTable) note(r *LogRecord) {
-	if r.Type != LogRecordStandard || r.Redo != OpOpenNonresidentAttribute {
+func (t openAttrTable) note(r *logfile.LogRecord) {
+	if r.Type != logfile.LogRecordStandard || r.Redo != logfile.OpOpenNonresidentAttribute {
 		return
 	}
 	e, ok := parseOpenAttrEntry(r.RedoData())
@@ -94,7 +95,7 @@ type resolvedAttr struct {
 
 // resolveTarget finds the non-resident attribute r.TargetAttr names and
 // checks that its run list maps r's target VCN to r's LCNs.
-func (v *Volume) resolveTarget(ov *overlay, t openAttrTable, r *LogRecord) (*resolvedAttr, error) {
+func (v *Volume) resolveTarget(ov *overlay, t openAttrTable, r *logfile.LogRecord) (*resolvedAttr, error) {
 	e, ok := t[r.TargetAttr]
 	if !ok {
 		return nil, fmt.Errorf("target attribute %#x is not in the open attribute table (no table dump or OpenNonresidentAttribute record names it)", r.TargetAttr)

@@ -3,6 +3,7 @@ package ntfs
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Redo of SetBitsInNonresidentBitMap and ClearBitsInNonresidentBitMap.
@@ -31,12 +32,12 @@ const (
 	attrFlagActsOnINDX = 0x0008
 )
 
-func (v *Volume) redoBits(ov *overlay, attrs openAttrTable, r *LogRecord) error {
+func (v *Volume) redoBits(ov *overlay, attrs openAttrTable, r *logfile.LogRecord) error {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
-	set := r.Redo == OpSetBitsInNonresidentBitMap
+	set := r.Redo == logfile.OpSetBitsInNonresidentBitMap
 	switch {
-	case set && r.Undo != OpClearBitsInNonresidentBitMap,
-		!set && r.Undo != OpSetBitsInNonresidentBitMap && r.Undo != OpCompensationLogRecord:
+	case set && r.Undo != logfile.OpClearBitsInNonresidentBitMap,
+		!set && r.Undo != logfile.OpSetBitsInNonresidentBitMap && r.Undo != logfile.OpCompensationLogRecord:
 		return bad(fmt.Sprintf("undo operation %s with this redo is not implemented yet", r.Undo))
 	case r.AttrFlags&(attrFlagActsOnMFT|attrFlagActsOnINDX) != 0:
 		return bad("a bitmap change flagged as acting on an MFT record or index block")
@@ -82,7 +83,7 @@ func (v *Volume) redoBits(ov *overlay, attrs openAttrTable, r *LogRecord) error 
 // checkBitmapLCNs verifies that r's clusters are those of $Bitmap's data or
 // of $MFT's $BITMAP at r's target VCN, or else those of the non-resident
 // $BITMAP attribute the open attribute table names for r.
-func (v *Volume) checkBitmapLCNs(ov *overlay, attrs openAttrTable, r *LogRecord) error {
+func (v *Volume) checkBitmapLCNs(ov *overlay, attrs openAttrTable, r *logfile.LogRecord) error {
 	if v.isVolumeBitmap(r) {
 		return nil
 	}
@@ -101,7 +102,7 @@ func (v *Volume) checkBitmapLCNs(ov *overlay, attrs openAttrTable, r *LogRecord)
 
 // isVolumeBitmap reports whether r's clusters are those of $Bitmap's data
 // or of $MFT's $BITMAP at r's target VCN (their run lists on disk).
-func (v *Volume) isVolumeBitmap(r *LogRecord) bool {
+func (v *Volume) isVolumeBitmap(r *logfile.LogRecord) bool {
 	for _, c := range []struct {
 		rec uint64
 		t   AttrType
@@ -135,7 +136,7 @@ func (v *Volume) isVolumeBitmap(r *LogRecord) bool {
 
 // bitsReachedDisk reports whether any bit of r's range already has the
 // value r's redo gives it.
-func (v *Volume) bitsReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecord) (bool, error) {
+func (v *Volume) bitsReachedDisk(ov *overlay, attrs openAttrTable, r *logfile.LogRecord) (bool, error) {
 	data := r.RedoData()
 	if len(data) < 8 || len(r.LCNs) == 0 {
 		return false, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: "malformed bitmap range"}
@@ -149,7 +150,7 @@ func (v *Volume) bitsReachedDisk(ov *overlay, attrs openAttrTable, r *LogRecord)
 	if err := v.checkBitmapLCNs(ov, attrs, r); err != nil {
 		return false, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: err.Error()}
 	}
-	set := r.Redo == OpSetBitsInNonresidentBitMap
+	set := r.Redo == logfile.OpSetBitsInNonresidentBitMap
 	for bit := first; bit < first+count; bit++ {
 		i := bit / (cs * 8)
 		b, err := ov.read(r.LCNs[i]*cs+(bit%(cs*8))/8, 1)

@@ -11,6 +11,10 @@ import (
 	"testing"
 
 	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/ntfs/logfile"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 )
 
 // Oracle tests of SetBits/ClearBitsInNonresidentBitMap on a directory's
@@ -154,7 +158,7 @@ func makeDirBitmapNonresident(t *testing.T, img, dir string) int64 {
 		out[i] = 0
 	}
 	binary.LittleEndian.PutUint32(out[0x18:], uint32(inUse))
-	if err := protectRecord(out); err != nil {
+	if err := mst.ProtectInPlace(out); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.WriteAt(out, rexts[0].Offset); err != nil {
@@ -214,7 +218,7 @@ func nonresidentDirBitmapChange(t *testing.T) (ch oracleChange, lcn int64, ok bo
 // diffDirBitmap encodes the bits of the one-cluster bitmap at lcn that
 // differ between A and B as SetBits/ClearBits records (undo: the opposite
 // operation on the same range) acting on open attribute key.
-func diffDirBitmap(t *testing.T, a, b string, lcn, cs int64, key uint16, tx uint32) []genRecord {
+func diffDirBitmap(t *testing.T, a, b string, lcn, cs int64, key uint16, tx uint32) []ntfstest.LogRecord {
 	read := func(p string) []byte {
 		f, err := os.Open(p)
 		if err != nil {
@@ -229,7 +233,7 @@ func diffDirBitmap(t *testing.T, a, b string, lcn, cs int64, key uint16, tx uint
 	}
 	ba, bb := read(a), read(b)
 	bit := func(x []byte, i int64) bool { return x[i>>3]&(1<<(i&7)) != 0 }
-	var out []genRecord
+	var out []ntfstest.LogRecord
 	for i := int64(0); i < cs*8; {
 		if bit(ba, i) == bit(bb, i) {
 			i++
@@ -242,10 +246,10 @@ func diffDirBitmap(t *testing.T, a, b string, lcn, cs int64, key uint16, tx uint
 		rng := make([]byte, 8)
 		binary.LittleEndian.PutUint32(rng[0:], uint32(i))
 		binary.LittleEndian.PutUint32(rng[4:], uint32(j-i))
-		r := genRecord{typ: LogRecordStandard, tx: tx, redo: OpClearBitsInNonresidentBitMap, undo: OpSetBitsInNonresidentBitMap,
-			redoData: rng, undoData: rng, lcns: []int64{lcn}, vcn: 0, targetAttr: key}
+		r := ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpClearBitsInNonresidentBitMap, Undo: logfile.OpSetBitsInNonresidentBitMap,
+			RedoData: rng, UndoData: rng, LCNs: []int64{lcn}, VCN: 0, TargetAttr: key}
 		if val {
-			r.redo, r.undo = r.undo, r.redo
+			r.Redo, r.Undo = r.Undo, r.Redo
 		}
 		out = append(out, r)
 		i = j
@@ -297,12 +301,12 @@ func TestReplayOracleNonresidentDirBitmap(t *testing.T) {
 		// disk); the reference is `ntfsrecover -u 1`, the result must
 		// hold A's bitmap.
 		undo bool
-		recs []genRecord
+		recs []ntfstest.LogRecord
 	}{
-		{"committed", true, false, append(append([]genRecord{open}, bits...), forget(0x18))},
-		{"uncommitted-tail", false, false, append([]genRecord{open}, bits...)},
-		{"committed-across-pages", true, false, append(append(append([]genRecord{open}, filler(0x18, 40)...), bits...), forget(0x18))},
-		{"uncommitted-on-disk-undo", false, true, append([]genRecord{open}, bits...)},
+		{"committed", true, false, append(append([]ntfstest.LogRecord{open}, bits...), ntfstest.Forget(0x18))},
+		{"uncommitted-tail", false, false, append([]ntfstest.LogRecord{open}, bits...)},
+		{"committed-across-pages", true, false, append(append(append([]ntfstest.LogRecord{open}, ntfstest.Filler(0x18, 40)...), bits...), ntfstest.Forget(0x18))},
+		{"uncommitted-on-disk-undo", false, true, append([]ntfstest.LogRecord{open}, bits...)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -313,7 +317,7 @@ func TestReplayOracleNonresidentDirBitmap(t *testing.T) {
 			} else {
 				replayCopy(t, ch.a, base)
 			}
-			log, _ := withCheckpoint(4*4096+0x40, 3, tc.recs...).build()
+			log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, tc.recs...).Build()
 			installLog(t, base, log)
 			x := filepath.Join(dir, "ntfsrecover.img")
 			y := filepath.Join(dir, "unbrick.img")
@@ -367,33 +371,33 @@ func TestReplayOracleNonresidentDirBitmap(t *testing.T) {
 	// Refusals on the same volume: each must fail before any write.
 	refusals := []struct {
 		name, want string
-		recs       []genRecord
+		recs       []ntfstest.LogRecord
 	}{
 		{"no-open-attribute", "not in the open attribute table", bits[:1]},
-		{"wrong-cluster", "are not where attribute", func() []genRecord {
+		{"wrong-cluster", "are not where attribute", func() []ntfstest.LogRecord {
 			r := bits[0]
-			r.lcns = []int64{lcn - 1}
-			return []genRecord{open, r}
+			r.LCNs = []int64{lcn - 1}
+			return []ntfstest.LogRecord{open, r}
 		}()},
-		{"wrong-vcn", "are not where attribute", func() []genRecord {
+		{"wrong-vcn", "are not where attribute", func() []ntfstest.LogRecord {
 			r := bits[0]
-			r.vcn = 1
-			return []genRecord{open, r}
+			r.VCN = 1
+			return []ntfstest.LogRecord{open, r}
 		}()},
-		{"not-a-bitmap", "not a $BITMAP", func() []genRecord {
+		{"not-a-bitmap", "not a $BITMAP", func() []ntfstest.LogRecord {
 			// The table names the directory's $INDEX_ALLOCATION and the
 			// record its first cluster.
 			_, alloc := dirIndexAllocation(t, ch.a, "/d")
 			r := bits[0]
-			r.lcns = []int64{alloc.Runs[0].LCN}
-			return []genRecord{openAttrRecord(ref, AttrIndexAllocation, key, 0x18), r}
+			r.LCNs = []int64{alloc.Runs[0].LCN}
+			return []ntfstest.LogRecord{openAttrRecord(ref, AttrIndexAllocation, key, 0x18), r}
 		}()},
 	}
 	for _, rc := range refusals {
 		t.Run("refuse-"+rc.name, func(t *testing.T) {
 			y := filepath.Join(t.TempDir(), "y.img")
 			replayCopy(t, ch.a, y)
-			log, _ := withCheckpoint(4*4096+0x40, 3, append(rc.recs, forget(0x18))...).build()
+			log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, append(rc.recs, ntfstest.Forget(0x18))...).Build()
 			installLog(t, y, log)
 			before := fileSHA(t, y)
 			v, f := openImage(t, y)

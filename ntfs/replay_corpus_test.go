@@ -2,6 +2,7 @@ package ntfs
 
 import (
 	"errors"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -17,9 +18,9 @@ func TestReplayThenDeleteCorpus(t *testing.T) {
 	d := loadCorpusDisk(t, "win10-plain-ntfs")
 	a := d.extractVolume(t)
 	change, logSize, newLabel := labelChange(t, a, 0x18)
-	j := withCheckpoint(4*4096+0x40, 9, append(change, forget(0x18))...)
-	j.size = logSize
-	log, _ := j.build()
+	j := ntfstest.WithCheckpoint(4*4096+0x40, 9, append(change, ntfstest.Forget(0x18))...)
+	j.Size = logSize
+	log, _ := j.Build()
 	installLog(t, a, log)
 
 	v, f := openImage(t, a)

@@ -1,6 +1,8 @@
 package ntfs
 
 import (
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"testing"
 )
@@ -25,14 +27,14 @@ func TestReplayCorpusFixtureWrite(t *testing.T) {
 	d := loadCorpusDisk(t, "win10-plain-ntfs")
 	a := d.extractVolume(t)
 	change, logSize, _ := labelChange(t, a, 0x18)
-	good := append(append([]genRecord{}, change...), forget(0x18))
-	bad := append(append([]genRecord{}, good...),
-		genRecord{typ: LogRecordStandard, tx: 0x20, redo: OpDeleteDirtyClusters, undo: OpNoop, redoData: make([]byte, 16)},
-		forget(0x20))
-	for name, recs := range map[string][]genRecord{"win10-plain-label": good, "win10-plain-unsupported": bad} {
-		j := withCheckpoint(4*4096+0x40, 9, recs...)
-		j.size = logSize
-		log, _ := j.build()
+	good := append(append([]ntfstest.LogRecord{}, change...), ntfstest.Forget(0x18))
+	bad := append(append([]ntfstest.LogRecord{}, good...),
+		ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: 0x20, Redo: logfile.OpDeleteDirtyClusters, Undo: logfile.OpNoop, RedoData: make([]byte, 16)},
+		ntfstest.Forget(0x20))
+	for name, recs := range map[string][]ntfstest.LogRecord{"win10-plain-label": good, "win10-plain-unsupported": bad} {
+		j := ntfstest.WithCheckpoint(4*4096+0x40, 9, recs...)
+		j.Size = logSize
+		log, _ := j.Build()
 		n := writeLogFixture(t, name, log)
 		t.Logf("wrote the %s fixture (%d bytes, $LogFile %d bytes)", name, n, len(log))
 	}

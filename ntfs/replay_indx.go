@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // Redo of the operations on index blocks (INDX records of an
@@ -35,13 +38,13 @@ import (
 
 // indxUndoPairs lists, per supported index-block operation, the undo
 // operations accepted with it (ntfsrecover distribute_redos).
-var indxUndoPairs = map[LogOp][]LogOp{
-	OpAddIndexEntryAllocation:    {OpDeleteIndexEntryAllocation},
-	OpDeleteIndexEntryAllocation: {OpAddIndexEntryAllocation, OpCompensationLogRecord},
-	OpUpdateFileNameAllocation:   {OpUpdateFileNameAllocation, OpCompensationLogRecord},
-	OpWriteEndOfIndexBuffer:      {OpWriteEndOfIndexBuffer, OpCompensationLogRecord},
-	OpSetIndexEntryVcnAllocation: {OpSetIndexEntryVcnAllocation, OpCompensationLogRecord},
-	OpUpdateRecordDataAllocation: {OpUpdateRecordDataAllocation, OpCompensationLogRecord},
+var indxUndoPairs = map[logfile.LogOp][]logfile.LogOp{
+	logfile.OpAddIndexEntryAllocation:    {logfile.OpDeleteIndexEntryAllocation},
+	logfile.OpDeleteIndexEntryAllocation: {logfile.OpAddIndexEntryAllocation, logfile.OpCompensationLogRecord},
+	logfile.OpUpdateFileNameAllocation:   {logfile.OpUpdateFileNameAllocation, logfile.OpCompensationLogRecord},
+	logfile.OpWriteEndOfIndexBuffer:      {logfile.OpWriteEndOfIndexBuffer, logfile.OpCompensationLogRecord},
+	logfile.OpSetIndexEntryVcnAllocation: {logfile.OpSetIndexEntryVcnAllocation, logfile.OpCompensationLogRecord},
+	logfile.OpUpdateRecordDataAllocation: {logfile.OpUpdateRecordDataAllocation, logfile.OpCompensationLogRecord},
 }
 
 // INDX block header fields (ntfs-3g layout.h INDEX_BLOCK; libfsntfs
@@ -56,7 +59,7 @@ const (
 
 // indxTarget returns the volume offset of the index block r acts on; the
 // record offset must be 0 (the block starts where the log says).
-func (v *Volume) indxTarget(r *LogRecord) (int64, error) {
+func (v *Volume) indxTarget(r *logfile.LogRecord) (int64, error) {
 	if r.RecordOffset != 0 {
 		return 0, fmt.Errorf("record offset %d inside an index block operation is not implemented", r.RecordOffset)
 	}
@@ -65,7 +68,7 @@ func (v *Volume) indxTarget(r *LogRecord) (int64, error) {
 
 // indxPlace returns the volume offset of the index block at r's clusters
 // and cluster index.
-func (v *Volume) indxPlace(r *LogRecord) (int64, error) {
+func (v *Volume) indxPlace(r *logfile.LogRecord) (int64, error) {
 	cs, xs := int64(v.boot.ClusterSize), int64(v.boot.IndexBlockSize)
 	if len(r.LCNs) == 0 {
 		return 0, errors.New("the record names no cluster")
@@ -92,7 +95,7 @@ func (v *Volume) indxPlace(r *LogRecord) (int64, error) {
 // When the open attribute table names the record's target attribute, it
 // must be an $INDEX_ALLOCATION whose run list puts the target VCN on the
 // logged clusters (replay_attrs.go).
-func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	if !containsOp(indxUndoPairs[r.Redo], r.Undo) {
 		return false, bad(fmt.Sprintf("undo operation %s with this redo is not implemented yet", r.Undo))
@@ -136,22 +139,22 @@ func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *LogRecord
 			return false, bad(fmt.Sprintf("cluster %d of the index block is free in $Bitmap", lcn))
 		}
 	}
-	if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
+	if !r.UndoPass && reached(logfile.LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
 		return false, nil
 	}
 	var cerr error
 	switch r.Redo {
-	case OpAddIndexEntryAllocation:
+	case logfile.OpAddIndexEntryAllocation:
 		cerr = redoAddIndexEntryBlock(b, r)
-	case OpDeleteIndexEntryAllocation:
+	case logfile.OpDeleteIndexEntryAllocation:
 		cerr = redoDeleteIndexEntryBlock(b, r)
-	case OpUpdateFileNameAllocation:
+	case logfile.OpUpdateFileNameAllocation:
 		cerr = redoUpdateFileNameBlock(b, r)
-	case OpWriteEndOfIndexBuffer:
+	case logfile.OpWriteEndOfIndexBuffer:
 		cerr = redoWriteEndOfIndexBlock(b, r)
-	case OpSetIndexEntryVcnAllocation:
+	case logfile.OpSetIndexEntryVcnAllocation:
 		cerr = redoSetIndexEntryVcnBlock(b, r)
-	case OpUpdateRecordDataAllocation:
+	case logfile.OpUpdateRecordDataAllocation:
 		cerr = redoUpdateRecordDataBlock(b, r)
 	}
 	if errors.Is(cerr, errNoChange) {
@@ -163,10 +166,10 @@ func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *LogRecord
 	if err := checkIndexEntries(b, indxHdrOff); err != nil {
 		return false, bad(fmt.Sprintf("the redone index block at cluster %d would be inconsistent: %v", r.LCNs[0], err))
 	}
-	if !r.undoPass {
+	if !r.UndoPass {
 		binary.LittleEndian.PutUint64(b[indxLSNOff:], uint64(r.LSN))
 	}
-	if err := protectRecord(b); err != nil {
+	if err := mst.ProtectInPlace(b); err != nil {
 		return false, fmt.Errorf("journal replay: index block at cluster %d: %w", r.LCNs[0], err)
 	}
 	return true, ov.write(at, b)
@@ -174,7 +177,7 @@ func (v *Volume) redoIndexBlockOp(ov *overlay, attrs openAttrTable, r *LogRecord
 
 // indexBlockReached reports whether an uncommitted index-block change may
 // be on disk: the block's LSN is at or past the log record's.
-func (v *Volume) indexBlockReached(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) indexBlockReached(ov *overlay, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	at, err := v.indxTarget(r)
 	if err != nil {
 		return false, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true, Reason: err.Error()}
@@ -184,7 +187,7 @@ func (v *Volume) indexBlockReached(ov *overlay, r *LogRecord, latest LSN) (bool,
 
 // indexBlockAtReached reports whether the index block at volume offset at
 // has an LSN at or past r's.
-func (v *Volume) indexBlockAtReached(ov *overlay, at int64, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) indexBlockAtReached(ov *overlay, at int64, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	b, err := ov.read(at, v.boot.IndexBlockSize)
 	if err != nil {
 		return false, err
@@ -192,7 +195,7 @@ func (v *Volume) indexBlockAtReached(ov *overlay, at int64, r *LogRecord, latest
 	if _, _, _, err := applyFixups(b, "index block"); err != nil || string(b[:4]) != "INDX" {
 		return false, nil // not an index block: the change cannot be there
 	}
-	return reached(LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest), nil
+	return reached(logfile.LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest), nil
 }
 
 // clusterInUse reads lcn's bit in $Bitmap through the overlay.
@@ -252,7 +255,7 @@ func entryAt(b []byte, start, end, target int) bool {
 
 // redoAddIndexEntryBlock inserts the redo entry at the attribute offset
 // (ntfsrecover redo_add_index; ntfs3 do_action AddIndexEntryAllocation).
-func redoAddIndexEntryBlock(b []byte, r *LogRecord) error {
+func redoAddIndexEntryBlock(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	start, end, alloc, err := blockEntries(b, indxHdrOff)
 	if err != nil {
@@ -281,7 +284,7 @@ func redoAddIndexEntryBlock(b []byte, r *LogRecord) error {
 // which must be the undo entry (ntfsrecover redo_delete_index; ntfs3
 // do_action DeleteIndexEntryAllocation). An entry no longer in the block
 // was deleted already.
-func redoDeleteIndexEntryBlock(b []byte, r *LogRecord) error {
+func redoDeleteIndexEntryBlock(b []byte, r *logfile.LogRecord) error {
 	undo := r.UndoData()
 	start, end, _, err := blockEntries(b, indxHdrOff)
 	if err != nil {
@@ -309,13 +312,13 @@ func redoDeleteIndexEntryBlock(b []byte, r *LogRecord) error {
 // data from the key's creation time, the same place). As for the root
 // (redoUpdateFileNameRoot), old bytes that are neither the logged old nor
 // the new value are refused.
-func redoUpdateFileNameBlock(b []byte, r *LogRecord) error {
+func redoUpdateFileNameBlock(b []byte, r *logfile.LogRecord) error {
 	data, undo := r.RedoData(), r.UndoData()
 	start, end, _, err := blockEntries(b, indxHdrOff)
 	if err != nil {
 		return err
 	}
-	if len(data) != fileNameDupSize || (r.Undo != OpCompensationLogRecord && len(undo) != fileNameDupSize) {
+	if len(data) != fileNameDupSize || (r.Undo != logfile.OpCompensationLogRecord && len(undo) != fileNameDupSize) {
 		return fmt.Errorf("%d bytes of file name information (undo %d), want %d", len(data), len(undo), fileNameDupSize)
 	}
 	p := int(r.AttrOffset)
@@ -334,7 +337,7 @@ func redoUpdateFileNameBlock(b []byte, r *LogRecord) error {
 // index length already at their end are done; equal bytes with another
 // index length are refused (ntfsrecover would leave the length, ntfs3 set
 // it).
-func redoWriteEndOfIndexBlock(b []byte, r *LogRecord) error {
+func redoWriteEndOfIndexBlock(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	start, end, alloc, err := blockEntries(b, indxHdrOff)
 	if err != nil {
@@ -365,7 +368,7 @@ func redoWriteEndOfIndexBlock(b []byte, r *LogRecord) error {
 // redoSetIndexEntryVcnBlock sets the sub-node VCN of the entry at the
 // attribute offset (ntfs3 do_action SetIndexEntryVcnAllocation; ntfsrecover
 // redo_update_vcn, entry length - 8, written when it differs).
-func redoSetIndexEntryVcnBlock(b []byte, r *LogRecord) error {
+func redoSetIndexEntryVcnBlock(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	start, end, _, err := blockEntries(b, indxHdrOff)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Redo of the operations that restructure one MFT record:
@@ -39,38 +41,25 @@ var errNoChange = errors.New("no change")
 
 // mftUndoPairs lists, per supported MFT operation, the undo operations
 // accepted with it.
-var mftUndoPairs = map[LogOp][]LogOp{
-	OpInitializeFileRecordSegment: {OpNoop},
-	OpDeallocateFileRecordSegment: {OpInitializeFileRecordSegment, OpCompensationLogRecord},
-	OpCreateAttribute:             {OpDeleteAttribute, OpCompensationLogRecord},
-	OpDeleteAttribute:             {OpCreateAttribute, OpCompensationLogRecord},
-	OpWriteEndOfFileRecordSegment: {OpWriteEndOfFileRecordSegment},
-	OpAddIndexEntryRoot:           {OpDeleteIndexEntryRoot},
-	OpDeleteIndexEntryRoot:        {OpAddIndexEntryRoot, OpCompensationLogRecord},
-	OpUpdateFileNameRoot:          {OpUpdateFileNameRoot, OpCompensationLogRecord},
-	OpSetIndexEntryVcnRoot:        {OpSetIndexEntryVcnRoot},
-	OpZeroEndOfFileRecord:         {OpNoop},
-	OpUpdateRecordDataRoot:        {OpUpdateRecordDataRoot, OpCompensationLogRecord},
-	OpUpdateMappingPairs:          {OpUpdateMappingPairs},
-	OpSetNewAttributeSizes:        {OpSetNewAttributeSizes, OpCompensationLogRecord},
+var mftUndoPairs = map[logfile.LogOp][]logfile.LogOp{
+	logfile.OpInitializeFileRecordSegment: {logfile.OpNoop},
+	logfile.OpDeallocateFileRecordSegment: {logfile.OpInitializeFileRecordSegment, logfile.OpCompensationLogRecord},
+	logfile.OpCreateAttribute:             {logfile.OpDeleteAttribute, logfile.OpCompensationLogRecord},
+	logfile.OpDeleteAttribute:             {logfile.OpCreateAttribute, logfile.OpCompensationLogRecord},
+	logfile.OpWriteEndOfFileRecordSegment: {logfile.OpWriteEndOfFileRecordSegment},
+	logfile.OpAddIndexEntryRoot:           {logfile.OpDeleteIndexEntryRoot},
+	logfile.OpDeleteIndexEntryRoot:        {logfile.OpAddIndexEntryRoot, logfile.OpCompensationLogRecord},
+	logfile.OpUpdateFileNameRoot:          {logfile.OpUpdateFileNameRoot, logfile.OpCompensationLogRecord},
+	logfile.OpSetIndexEntryVcnRoot:        {logfile.OpSetIndexEntryVcnRoot},
+	logfile.OpZeroEndOfFileRecord:         {logfile.OpNoop},
+	logfile.OpUpdateRecordDataRoot:        {logfile.OpUpdateRecordDataRoot, logfile.OpCompensationLogRecord},
+	logfile.OpUpdateMappingPairs:          {logfile.OpUpdateMappingPairs},
+	logfile.OpSetNewAttributeSizes:        {logfile.OpSetNewAttributeSizes, logfile.OpCompensationLogRecord},
 }
-
-// MFT record header fields used here (offsets in the fixed-up record).
-const (
-	mftSeqOff       = 0x10
-	mftLinkOff      = 0x12
-	mftAttrsOff     = 0x14
-	mftFlagsOff     = 0x16
-	mftUsedOff      = 0x18
-	mftAllocOff     = 0x1C
-	mftNextInstOff  = 0x28
-	attrTypeEnd     = 0xFFFFFFFF
-	attrNonResident = 0x08 // offset of the non-resident flag byte
-)
 
 // redoMFTRecordOp redoes one of the operations above. It reports whether
 // the record was changed (false: already on disk).
-func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) redoMFTRecordOp(ov *overlay, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	pairs, ok := mftUndoPairs[r.Redo]
 	if !ok {
@@ -84,34 +73,34 @@ func (v *Volume) redoMFTRecordOp(ov *overlay, r *LogRecord, latest LSN) (bool, e
 
 // mftChange is the change function of the MFT operation op (nil when op
 // is not one).
-func mftChange(op LogOp) func(b []byte, r *LogRecord) error {
-	var change func(b []byte, r *LogRecord) error
+func mftChange(op logfile.LogOp) func(b []byte, r *logfile.LogRecord) error {
+	var change func(b []byte, r *logfile.LogRecord) error
 	switch op {
-	case OpInitializeFileRecordSegment:
+	case logfile.OpInitializeFileRecordSegment:
 		change = redoInitializeRecord
-	case OpDeallocateFileRecordSegment:
-		change = func(b []byte, _ *LogRecord) error { return redoDeallocateRecord(b) }
-	case OpCreateAttribute:
+	case logfile.OpDeallocateFileRecordSegment:
+		change = func(b []byte, _ *logfile.LogRecord) error { return redoDeallocateRecord(b) }
+	case logfile.OpCreateAttribute:
 		change = redoCreateAttribute
-	case OpDeleteAttribute:
+	case logfile.OpDeleteAttribute:
 		change = redoDeleteAttribute
-	case OpWriteEndOfFileRecordSegment:
+	case logfile.OpWriteEndOfFileRecordSegment:
 		change = redoWriteEndOfRecord
-	case OpAddIndexEntryRoot:
+	case logfile.OpAddIndexEntryRoot:
 		change = redoAddIndexEntryRoot
-	case OpDeleteIndexEntryRoot:
+	case logfile.OpDeleteIndexEntryRoot:
 		change = redoDeleteIndexEntryRoot
-	case OpUpdateFileNameRoot:
+	case logfile.OpUpdateFileNameRoot:
 		change = redoUpdateFileNameRoot
-	case OpSetIndexEntryVcnRoot:
+	case logfile.OpSetIndexEntryVcnRoot:
 		change = redoSetIndexEntryVcnRoot
-	case OpZeroEndOfFileRecord:
+	case logfile.OpZeroEndOfFileRecord:
 		change = redoZeroEndOfRecord
-	case OpUpdateRecordDataRoot:
+	case logfile.OpUpdateRecordDataRoot:
 		change = redoUpdateRecordDataRoot
-	case OpUpdateMappingPairs:
+	case logfile.OpUpdateMappingPairs:
 		change = redoUpdateMappingPairs
-	case OpSetNewAttributeSizes:
+	case logfile.OpSetNewAttributeSizes:
 		change = redoSetNewAttributeSizes
 	}
 	return change
@@ -120,7 +109,7 @@ func mftChange(op LogOp) func(b []byte, r *LogRecord) error {
 // redoMFTRecordWith runs change on the fixed-up MFT record r acts on,
 // unless the record's LSN shows the change is there, and stages the
 // result.
-func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change func(b []byte, r *LogRecord) error) (bool, error) {
+func (v *Volume) redoMFTRecordWith(ov *overlay, r *logfile.LogRecord, latest logfile.LSN, change func(b []byte, r *logfile.LogRecord) error) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	n, at, err := v.mftTarget(ov, r)
 	if err != nil {
@@ -134,10 +123,10 @@ func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change
 	_, _, _, ferr := applyFixups(b, fmt.Sprintf("MFT record %d", n))
 	switch {
 	case ferr == nil && string(b[:4]) == "FILE":
-		if !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[8:])), r.LSN, latest) {
+		if !r.UndoPass && reached(logfile.LSN(binary.LittleEndian.Uint64(b[mst.OffLSN:])), r.LSN, latest) {
 			return false, nil
 		}
-	case r.Redo == OpInitializeFileRecordSegment && fullRecordImage(r.RedoData(), r, v.boot.RecordSize):
+	case r.Redo == logfile.OpInitializeFileRecordSegment && fullRecordImage(r.RedoData(), r, v.boot.RecordSize):
 		// The log carries the whole record: what was there does not
 		// matter (ntfsrecover play_one_redo with check_full_mft: a
 		// record that fails its fixups is replaced by zeros; one whose
@@ -163,7 +152,7 @@ func (v *Volume) redoMFTRecordWith(ov *overlay, r *LogRecord, latest LSN, change
 	return true, v.stageMFTRecord(ov, r, n, at, b)
 }
 
-func containsOp(ops []LogOp, op LogOp) bool {
+func containsOp(ops []logfile.LogOp, op logfile.LogOp) bool {
 	for _, o := range ops {
 		if o == op {
 			return true
@@ -175,15 +164,15 @@ func containsOp(ops []LogOp, op LogOp) bool {
 // fullRecordImage reports whether data is a whole MFT record header and
 // attribute list ending in the end marker, placed at offset 0
 // (ntfsrecover check_full_mft).
-func fullRecordImage(data []byte, r *LogRecord, recSize int) bool {
-	if r.RecordOffset != 0 || r.AttrOffset != 0 || len(data) > recSize || len(data) < mftUsedOff+4 ||
+func fullRecordImage(data []byte, r *logfile.LogRecord, recSize int) bool {
+	if r.RecordOffset != 0 || r.AttrOffset != 0 || len(data) > recSize || len(data) < MFTOffBytesInUse+4 ||
 		string(data[:4]) != "FILE" {
 		return false
 	}
-	k := int(binary.LittleEndian.Uint16(data[mftAttrsOff:]))
+	k := int(binary.LittleEndian.Uint16(data[MFTOffAttrs:]))
 	for k+4 <= len(data) {
 		t := binary.LittleEndian.Uint32(data[k:])
-		if t == attrTypeEnd {
+		if t == uint32(AttrEnd) {
 			return true
 		}
 		if k+8 > len(data) || !knownAttrType(t) {
@@ -211,18 +200,18 @@ func knownAttrType(t uint32) bool {
 // redoInitializeRecord copies the redo image to record offset + attribute
 // offset and sets the in-use flag (ntfsrecover redo_create_file; ntfs3
 // copies the image, whose flags Windows logs with the in-use bit set).
-func redoInitializeRecord(b []byte, r *LogRecord) error {
+func redoInitializeRecord(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	target := int(r.RecordOffset) + int(r.AttrOffset)
 	if target+len(data) > len(b) {
 		return fmt.Errorf("a %d-byte image at offset %d runs past the record", len(data), target)
 	}
-	flags := binary.LittleEndian.Uint16(b[mftFlagsOff:])
+	flags := binary.LittleEndian.Uint16(b[MFTOffFlags:])
 	if bytes.Equal(b[target:target+len(data)], data) && flags&RecordInUse != 0 {
 		return errNoChange
 	}
 	copy(b[target:], data)
-	binary.LittleEndian.PutUint16(b[mftFlagsOff:], binary.LittleEndian.Uint16(b[mftFlagsOff:])|RecordInUse)
+	binary.LittleEndian.PutUint16(b[MFTOffFlags:], binary.LittleEndian.Uint16(b[MFTOffFlags:])|RecordInUse)
 	return nil
 }
 
@@ -240,13 +229,13 @@ func redoInitializeRecord(b []byte, r *LogRecord) error {
 // image is the record as it was: copying it back would only matter if
 // the disk disagreed with the log, and then the LSN check already decided.
 func redoDeallocateRecord(b []byte) error {
-	flags := binary.LittleEndian.Uint16(b[mftFlagsOff:])
+	flags := binary.LittleEndian.Uint16(b[MFTOffFlags:])
 	if flags&RecordInUse == 0 {
 		return errNoChange
 	}
-	binary.LittleEndian.PutUint16(b[mftFlagsOff:], flags&^RecordInUse)
-	seq := binary.LittleEndian.Uint16(b[mftSeqOff:]) + 1
-	binary.LittleEndian.PutUint16(b[mftSeqOff:], seq)
+	binary.LittleEndian.PutUint16(b[MFTOffFlags:], flags&^RecordInUse)
+	seq := binary.LittleEndian.Uint16(b[MFTOffSequence:]) + 1
+	binary.LittleEndian.PutUint16(b[MFTOffSequence:], seq)
 	return nil
 }
 
@@ -273,7 +262,7 @@ func attrAt(b []byte, off int) (int, error) {
 // rest of the record, ntfs3 only the bytes in use. We shift the whole rest
 // as ntfsrecover does (nothing reads past the end marker, and it keeps
 // the result byte-identical with the oracle).
-func redoCreateAttribute(b []byte, r *LogRecord) error {
+func redoCreateAttribute(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
 	if r.AttrOffset != 0 || r.UndoLength != 0 {
@@ -282,8 +271,8 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 	if len(data) < 24 || len(data)%8 != 0 || int(binary.LittleEndian.Uint32(data[4:])) != len(data) {
 		return fmt.Errorf("the %d-byte redo data is not one attribute", len(data))
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if off < mftNextInstOff || off+8 > len(b) || used > len(b) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if off < MFTOffNextInstance || off+8 > len(b) || used > len(b) {
 		return fmt.Errorf("offset %#x (bytes in use %d) is outside the record", off, used)
 	}
 	if off != used-8 && !isAttrStart(b, off) {
@@ -296,7 +285,7 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 	if at := binary.LittleEndian.Uint32(b[off:]); at < newType {
 		return fmt.Errorf("attribute type %#x would precede type %#x", newType, at)
 	}
-	if off+len(data) > len(b) || used+len(data) > int(binary.LittleEndian.Uint32(b[mftAllocOff:])) {
+	if off+len(data) > len(b) || used+len(data) > int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) {
 		return fmt.Errorf("a %d-byte attribute does not fit", len(data))
 	}
 	if bytes.Equal(b[off:off+len(data)], data) {
@@ -304,13 +293,13 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 	}
 	copy(b[off+len(data):], b[off:len(b)-len(data)])
 	copy(b[off:], data)
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used+len(data)))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used+len(data)))
 	inst := binary.LittleEndian.Uint16(data[0x0E:])
-	if binary.LittleEndian.Uint16(b[mftNextInstOff:]) == inst {
-		binary.LittleEndian.PutUint16(b[mftNextInstOff:], inst+1)
+	if binary.LittleEndian.Uint16(b[MFTOffNextInstance:]) == inst {
+		binary.LittleEndian.PutUint16(b[MFTOffNextInstance:], inst+1)
 	}
 	if newType == uint32(AttrFileName) {
-		binary.LittleEndian.PutUint16(b[mftLinkOff:], binary.LittleEndian.Uint16(b[mftLinkOff:])+1)
+		binary.LittleEndian.PutUint16(b[MFTOffLinkCount:], binary.LittleEndian.Uint16(b[MFTOffLinkCount:])+1)
 	}
 	return nil
 }
@@ -322,7 +311,7 @@ func redoCreateAttribute(b []byte, r *LogRecord) error {
 // happened; when a different one is there we refuse, since the log and the
 // disk then disagree. A FILE_NAME attribute drops a link.
 // As for creation, the whole rest of the record is shifted.
-func redoDeleteAttribute(b []byte, r *LogRecord) error {
+func redoDeleteAttribute(b []byte, r *logfile.LogRecord) error {
 	undo := r.UndoData()
 	off := int(r.RecordOffset)
 	if r.AttrOffset != 0 || r.RedoLength != 0 {
@@ -354,11 +343,11 @@ func redoDeleteAttribute(b []byte, r *LogRecord) error {
 		return errors.New("the attribute on disk is not the one the log deletes")
 	}
 	if binary.LittleEndian.Uint32(b[off:]) == uint32(AttrFileName) {
-		binary.LittleEndian.PutUint16(b[mftLinkOff:], binary.LittleEndian.Uint16(b[mftLinkOff:])-1)
+		binary.LittleEndian.PutUint16(b[MFTOffLinkCount:], binary.LittleEndian.Uint16(b[MFTOffLinkCount:])-1)
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
 	copy(b[off:], b[off+l:])
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used-l))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used-l))
 	return nil
 }
 
@@ -379,14 +368,14 @@ func redoDeleteAttribute(b []byte, r *LogRecord) error {
 // length) and, when shrinking, the difference is a multiple of 8. Other
 // shapes are refused. The bytes moved are ntfsrecover's (the whole rest of
 // the record), which Windows never reads past the end marker.
-func redoResizeResident(b []byte, r *LogRecord) error {
+func redoResizeResident(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off, aoff := int(r.RecordOffset), int(r.AttrOffset)
 	l, err := attrAt(b, off)
 	if err != nil {
 		return err
 	}
-	if l < 0x18 || b[off+attrNonResident] != 0 {
+	if l < 0x18 || b[off+AttrOffNonResident] != 0 {
 		return errors.New("the attribute is not resident")
 	}
 	vo := int(binary.LittleEndian.Uint16(b[off+0x14:]))
@@ -400,12 +389,12 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 	if aoff != vo || vo != 24+2*nameLen || oldLen != vl || vo+vl > l {
 		return fmt.Errorf("a size change of part of a resident value (attribute offset %d, value at %d of %d bytes, undo %d bytes) is not implemented yet", aoff, vo, vl, oldLen)
 	}
-	resize := align8(vo+newLen) - align8(vo+oldLen)
+	resize := (vo+newLen+7)&^7 - (vo+oldLen+7)&^7
 	if newLen < oldLen && (newLen == 0 || oldLen-newLen != -resize) {
 		return fmt.Errorf("shrinking a resident value from %d to %d bytes is not implemented yet (the sources disagree)", oldLen, newLen)
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if alloc := int(binary.LittleEndian.Uint32(b[mftAllocOff:])); used+resize > alloc || alloc > len(b) || used > len(b) || target+max(newLen, oldLen) > len(b) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if alloc := int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])); used+resize > alloc || alloc > len(b) || used > len(b) || target+max(newLen, oldLen) > len(b) {
 		return fmt.Errorf("a %d-byte value does not fit the record", newLen)
 	}
 	if resize >= 0 {
@@ -416,7 +405,7 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 	copy(b[target:], data)
 	binary.LittleEndian.PutUint32(b[off+0x10:], uint32(newLen))
 	binary.LittleEndian.PutUint32(b[off+0x04:], uint32(l+resize))
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used+resize))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used+resize))
 	return nil
 }
 
@@ -424,10 +413,10 @@ func redoResizeResident(b []byte, r *LogRecord) error {
 // of the attribute image a.
 func hasAttrLike(b, a []byte) bool {
 	typ, inst := binary.LittleEndian.Uint32(a[0:]), binary.LittleEndian.Uint16(a[0x0E:])
-	k := int(binary.LittleEndian.Uint16(b[mftAttrsOff:]))
+	k := int(binary.LittleEndian.Uint16(b[MFTOffAttrs:]))
 	for k+16 <= len(b) {
 		t := binary.LittleEndian.Uint32(b[k:])
-		if t == attrTypeEnd || !knownAttrType(t) {
+		if t == uint32(AttrEnd) || !knownAttrType(t) {
 			return false
 		}
 		if t == typ && binary.LittleEndian.Uint16(b[k+0x0E:]) == inst {
@@ -449,10 +438,10 @@ func hasAttrLike(b, a []byte) bool {
 // sets bytes in use to its end). A write that changes the record's length
 // is handled differently by the two (ntfsrecover inserts or removes bytes,
 // ntfs3 truncates the record there) and is refused.
-func redoWriteEndOfRecord(b []byte, r *LogRecord) error {
+func redoWriteEndOfRecord(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
 	if r.RedoLength != r.UndoLength || r.AttrOffset != 0 || off+len(data) != used || used > len(b) {
 		return fmt.Errorf("a record end write that changes the record's length (redo %d, undo %d bytes at %#x, %d bytes in use) is not implemented yet",
 			r.RedoLength, r.UndoLength, off, used)
@@ -475,7 +464,7 @@ func indexRootHeader(b []byte, off int) (hdr, entriesEnd int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if l < 0x18 || binary.LittleEndian.Uint32(b[off:]) != uint32(AttrIndexRoot) || b[off+attrNonResident] != 0 {
+	if l < 0x18 || binary.LittleEndian.Uint32(b[off:]) != uint32(AttrIndexRoot) || b[off+AttrOffNonResident] != 0 {
 		return 0, 0, fmt.Errorf("the attribute at %#x is not a resident $INDEX_ROOT", off)
 	}
 	vo := int(binary.LittleEndian.Uint16(b[off+0x14:]))
@@ -501,7 +490,7 @@ func resizeIndexRoot(b []byte, off, hdr, delta int) {
 	}
 	add32(off + 0x10)
 	add32(off + 0x04)
-	add32(mftUsedOff)
+	add32(MFTOffBytesInUse)
 	add32(hdr + 4)
 	add32(hdr + 8)
 }
@@ -510,7 +499,7 @@ func resizeIndexRoot(b []byte, off, hdr, delta int) {
 // record offset + attribute offset inside the $INDEX_ROOT at record offset
 // (ntfsrecover redo_add_root_index; ntfs3 do_action AddIndexEntryRoot).
 // An entry already in place is not inserted twice.
-func redoAddIndexEntryRoot(b []byte, r *LogRecord) error {
+func redoAddIndexEntryRoot(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
@@ -524,8 +513,8 @@ func redoAddIndexEntryRoot(b []byte, r *LogRecord) error {
 	if target < hdr+int(binary.LittleEndian.Uint32(b[hdr:])) || target >= entriesEnd {
 		return fmt.Errorf("offset %#x is not inside the root's index entries", target)
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if used+len(data) > int(binary.LittleEndian.Uint32(b[mftAllocOff:])) || target+len(data) > len(b) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if used+len(data) > int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) || target+len(data) > len(b) {
 		return fmt.Errorf("a %d-byte index entry does not fit", len(data))
 	}
 	if bytes.Equal(b[target:target+len(data)], data) {
@@ -541,7 +530,7 @@ func redoAddIndexEntryRoot(b []byte, r *LogRecord) error {
 // attribute offset, which must be the one the undo data holds
 // (ntfsrecover redo_delete_root_index; ntfs3 do_action
 // DeleteIndexEntryRoot, which takes the entry's own length).
-func redoDeleteIndexEntryRoot(b []byte, r *LogRecord) error {
+func redoDeleteIndexEntryRoot(b []byte, r *logfile.LogRecord) error {
 	undo := r.UndoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
@@ -562,7 +551,7 @@ func redoDeleteIndexEntryRoot(b []byte, r *LogRecord) error {
 		return fmt.Errorf("the %d-byte undo data is not the %d-byte entry at %#x", len(undo), el, target)
 	}
 	if !bytes.Equal(b[target:target+el], undo) {
-		if r.Undo == OpCompensationLogRecord {
+		if r.Undo == logfile.OpCompensationLogRecord {
 			return errors.New("a compensated entry deletion whose entry differs from the log is not implemented yet")
 		}
 		return errors.New("the index entry on disk is not the one the log deletes")
@@ -590,14 +579,14 @@ const fileNameDupSize = 0x38
 // a compensation record). We write when the bytes equal the undo data or
 // the record is a compensation; bytes equal to the redo data are already
 // done; anything else means the disk and the log disagree and is refused.
-func redoUpdateFileNameRoot(b []byte, r *LogRecord) error {
+func redoUpdateFileNameRoot(b []byte, r *logfile.LogRecord) error {
 	data, undo := r.RedoData(), r.UndoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
 	if err != nil {
 		return err
 	}
-	if len(data) != fileNameDupSize || (r.Undo != OpCompensationLogRecord && len(undo) != fileNameDupSize) {
+	if len(data) != fileNameDupSize || (r.Undo != logfile.OpCompensationLogRecord && len(undo) != fileNameDupSize) {
 		return fmt.Errorf("%d bytes of file name information (undo %d), want %d", len(data), len(undo), fileNameDupSize)
 	}
 	target := off + int(r.AttrOffset)
@@ -625,7 +614,7 @@ func redoUpdateFileNameRoot(b []byte, r *LogRecord) error {
 // undo data. We write when they equal the undo data, take bytes equal to
 // the redo data as done, and refuse anything else (the disk and the log
 // disagree), and an entry without a sub-node.
-func redoSetIndexEntryVcnRoot(b []byte, r *LogRecord) error {
+func redoSetIndexEntryVcnRoot(b []byte, r *logfile.LogRecord) error {
 	data, undo := r.RedoData(), r.UndoData()
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
@@ -669,7 +658,7 @@ func setEntryVCN(b []byte, p, end int, data, undo []byte, expect bool) error {
 // and replaces the key's duplicated information with the redo data when
 // the bytes there are the logged old value (or the record is a
 // compensation); bytes already equal to the new value are errNoChange.
-func updateFileNameDup(b []byte, p, end int, r *LogRecord, data, undo []byte) error {
+func updateFileNameDup(b []byte, p, end int, r *logfile.LogRecord, data, undo []byte) error {
 	el := int(binary.LittleEndian.Uint16(b[p+8:]))
 	keyLen := int(binary.LittleEndian.Uint16(b[p+10:]))
 	if binary.LittleEndian.Uint32(b[p+12:])&2 != 0 || keyLen < 0x42 || p+el > end || 0x10+keyLen > el {
@@ -679,7 +668,7 @@ func updateFileNameDup(b []byte, p, end int, r *LogRecord, data, undo []byte) er
 	switch {
 	case bytes.Equal(dst, data):
 		return errNoChange
-	case r.Undo == OpCompensationLogRecord || bytes.Equal(dst, undo):
+	case r.Undo == logfile.OpCompensationLogRecord || bytes.Equal(dst, undo):
 		copy(dst, data)
 		return nil
 	}
@@ -691,12 +680,12 @@ func updateFileNameDup(b []byte, p, end int, r *LogRecord, data, undo []byte) er
 // order, instances below the next instance, an end marker, bytes in use
 // ending 8 bytes after it and not above bytes allocated.
 func checkMFTRecordShape(b []byte) error {
-	k := int(binary.LittleEndian.Uint16(b[mftAttrsOff:]))
-	next := binary.LittleEndian.Uint16(b[mftNextInstOff:])
+	k := int(binary.LittleEndian.Uint16(b[MFTOffAttrs:]))
+	next := binary.LittleEndian.Uint16(b[MFTOffNextInstance:])
 	prev := uint32(0)
 	for k+8 <= len(b) {
 		t := binary.LittleEndian.Uint32(b[k:])
-		if t == attrTypeEnd || !knownAttrType(t) {
+		if t == uint32(AttrEnd) || !knownAttrType(t) {
 			break
 		}
 		if t < prev {
@@ -712,11 +701,11 @@ func checkMFTRecordShape(b []byte) error {
 		prev = t
 		k += l
 	}
-	if k+4 > len(b) || binary.LittleEndian.Uint32(b[k:]) != attrTypeEnd {
+	if k+4 > len(b) || binary.LittleEndian.Uint32(b[k:]) != uint32(AttrEnd) {
 		return errors.New("no end marker after the attributes")
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if used != k+8 || int(binary.LittleEndian.Uint32(b[mftAllocOff:])) < used {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if used != k+8 || int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) < used {
 		return fmt.Errorf("bytes in use %d, attributes end at %d", used, k+8)
 	}
 	return nil
@@ -726,13 +715,13 @@ func checkMFTRecordShape(b []byte) error {
 // and stages it, with the $MFTMirr copy for a mirrored record (ntfsrecover
 // write_protected and write_mirr: the whole MFT cluster is copied to the
 // mirror's cluster for the same VCN).
-func (v *Volume) stageMFTRecord(ov *overlay, r *LogRecord, n uint64, at int64, b []byte) error {
-	if !r.undoPass {
+func (v *Volume) stageMFTRecord(ov *overlay, r *logfile.LogRecord, n uint64, at int64, b []byte) error {
+	if !r.UndoPass {
 		// (an undo keeps the record's LSN: ntfs3 do_action with no
 		// redo LSN, ntfsrecover write_protected outside its sync mode)
-		binary.LittleEndian.PutUint64(b[8:], uint64(r.LSN))
+		binary.LittleEndian.PutUint64(b[mst.OffLSN:], uint64(r.LSN))
 	}
-	if err := protectRecord(b); err != nil {
+	if err := mst.ProtectInPlace(b); err != nil {
 		return fmt.Errorf("journal replay: MFT record %d: %w", n, err)
 	}
 	if err := ov.write(at, b); err != nil {

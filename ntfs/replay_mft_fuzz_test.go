@@ -2,7 +2,10 @@ package ntfs
 
 import (
 	"encoding/binary"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"testing"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // mftFuzzSeed is the seed MFT record of the MFT-record fuzz targets: a
@@ -36,38 +39,38 @@ func mftFuzzSeed(nextID uint16) (rec, attr []byte) {
 // succeeds must leave bytes in use inside the record.
 func FuzzRedoMFTRecordOps(f *testing.F) {
 	rec, attr := mftFuzzSeed(2)
-	for op := OpInitializeFileRecordSegment; op <= OpUpdateFileNameRoot; op++ {
+	for op := logfile.OpInitializeFileRecordSegment; op <= logfile.OpUpdateFileNameRoot; op++ {
 		f.Add(rec, uint16(op), uint16(0x98), uint16(0), attr, attr)
 		f.Add(rec, uint16(op), uint16(0x38), uint16(0x18), attr[:8], attr[:16])
 		f.Add(rec, uint16(op), uint16(0x38), uint16(0x30), attr[:8], attr[8:16])
 	}
-	funcs := map[LogOp]func([]byte, *LogRecord) error{
-		OpInitializeFileRecordSegment: redoInitializeRecord,
-		OpDeallocateFileRecordSegment: func(b []byte, _ *LogRecord) error { return redoDeallocateRecord(b) },
-		OpCreateAttribute:             redoCreateAttribute,
-		OpDeleteAttribute:             redoDeleteAttribute,
-		OpWriteEndOfFileRecordSegment: redoWriteEndOfRecord,
-		OpAddIndexEntryRoot:           redoAddIndexEntryRoot,
-		OpDeleteIndexEntryRoot:        redoDeleteIndexEntryRoot,
-		OpUpdateResidentValue:         redoResizeResident,
-		OpUpdateMappingPairs:          redoUpdateMappingPairs,
-		OpSetNewAttributeSizes:        redoSetNewAttributeSizes,
-		OpUpdateFileNameRoot:          redoUpdateFileNameRoot,
-		OpSetIndexEntryVcnRoot:        redoSetIndexEntryVcnRoot,
-		OpZeroEndOfFileRecord:         redoZeroEndOfRecord,
-		OpUpdateRecordDataRoot:        redoUpdateRecordDataRoot,
+	funcs := map[logfile.LogOp]func([]byte, *logfile.LogRecord) error{
+		logfile.OpInitializeFileRecordSegment: redoInitializeRecord,
+		logfile.OpDeallocateFileRecordSegment: func(b []byte, _ *logfile.LogRecord) error { return redoDeallocateRecord(b) },
+		logfile.OpCreateAttribute:             redoCreateAttribute,
+		logfile.OpDeleteAttribute:             redoDeleteAttribute,
+		logfile.OpWriteEndOfFileRecordSegment: redoWriteEndOfRecord,
+		logfile.OpAddIndexEntryRoot:           redoAddIndexEntryRoot,
+		logfile.OpDeleteIndexEntryRoot:        redoDeleteIndexEntryRoot,
+		logfile.OpUpdateResidentValue:         redoResizeResident,
+		logfile.OpUpdateMappingPairs:          redoUpdateMappingPairs,
+		logfile.OpSetNewAttributeSizes:        redoSetNewAttributeSizes,
+		logfile.OpUpdateFileNameRoot:          redoUpdateFileNameRoot,
+		logfile.OpSetIndexEntryVcnRoot:        redoSetIndexEntryVcnRoot,
+		logfile.OpZeroEndOfFileRecord:         redoZeroEndOfRecord,
+		logfile.OpUpdateRecordDataRoot:        redoUpdateRecordDataRoot,
 	}
-	f.Add(rec, uint16(OpZeroEndOfFileRecord), uint16(0xA0), uint16(0), make([]byte, 1024-0xA0), []byte(nil))
-	f.Add(rec, uint16(OpUpdateRecordDataRoot), uint16(0x38), uint16(0x20), attr[:8], attr[8:16])
+	f.Add(rec, uint16(logfile.OpZeroEndOfFileRecord), uint16(0xA0), uint16(0), make([]byte, 1024-0xA0), []byte(nil))
+	f.Add(rec, uint16(logfile.OpUpdateRecordDataRoot), uint16(0x38), uint16(0x20), attr[:8], attr[8:16])
 	f.Fuzz(func(t *testing.T, record []byte, op, recOff, attrOff uint16, redo, undo []byte) {
-		fn := funcs[LogOp(op)]
+		fn := funcs[logfile.LogOp(op)]
 		if fn == nil || len(redo) > 4096 || len(undo) > 4096 {
 			return
 		}
 		b := make([]byte, 1024)
 		copy(b, record)
 		cd := append(append([]byte(nil), redo...), undo...)
-		r := &LogRecord{Redo: LogOp(op), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd,
+		r := &logfile.LogRecord{Redo: logfile.LogOp(op), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd,
 			RedoOffset: 0, RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
 		if err := fn(b, r); err == nil {
 			_ = checkMFTRecordShape(b)
@@ -96,22 +99,22 @@ func FuzzRedoIndexBlockOps(f *testing.F) {
 	vcnEntry := make([]byte, 0x18)
 	binary.LittleEndian.PutUint16(vcnEntry[8:], 0x18)
 	binary.LittleEndian.PutUint32(vcnEntry[12:], 3)
-	for op := OpUpdateNonresidentValue; op <= OpUpdateFileNameAllocation; op++ {
+	for op := logfile.OpUpdateNonresidentValue; op <= logfile.OpUpdateFileNameAllocation; op++ {
 		f.Add(blk, uint16(op), uint16(0), uint16(0x40), entry, entry)
 		f.Add(blk, uint16(op), uint16(0), uint16(0x40), entry[:0x38], entry[0x18:0x50])
 		f.Add(img, uint16(op), uint16(0), uint16(0x40), vcnEntry[0x10:], vcnEntry)
 	}
-	f.Add(make([]byte, 4096), uint16(OpUpdateNonresidentValue), uint16(0), uint16(0), img[:0x58], []byte(nil))
-	f.Add(img, uint16(OpUpdateNonresidentValue), uint16(0x40), uint16(0), entry, entry)
-	funcs := map[LogOp]func([]byte, *LogRecord) error{
-		OpAddIndexEntryAllocation:    redoAddIndexEntryBlock,
-		OpDeleteIndexEntryAllocation: redoDeleteIndexEntryBlock,
-		OpUpdateFileNameAllocation:   redoUpdateFileNameBlock,
-		OpWriteEndOfIndexBuffer:      redoWriteEndOfIndexBlock,
-		OpSetIndexEntryVcnAllocation: redoSetIndexEntryVcnBlock,
-		OpUpdateRecordDataAllocation: redoUpdateRecordDataBlock,
+	f.Add(make([]byte, 4096), uint16(logfile.OpUpdateNonresidentValue), uint16(0), uint16(0), img[:0x58], []byte(nil))
+	f.Add(img, uint16(logfile.OpUpdateNonresidentValue), uint16(0x40), uint16(0), entry, entry)
+	funcs := map[logfile.LogOp]func([]byte, *logfile.LogRecord) error{
+		logfile.OpAddIndexEntryAllocation:    redoAddIndexEntryBlock,
+		logfile.OpDeleteIndexEntryAllocation: redoDeleteIndexEntryBlock,
+		logfile.OpUpdateFileNameAllocation:   redoUpdateFileNameBlock,
+		logfile.OpWriteEndOfIndexBuffer:      redoWriteEndOfIndexBlock,
+		logfile.OpSetIndexEntryVcnAllocation: redoSetIndexEntryVcnBlock,
+		logfile.OpUpdateRecordDataAllocation: redoUpdateRecordDataBlock,
 	}
-	f.Add(blk, uint16(OpUpdateRecordDataAllocation), uint16(0), uint16(0x40), entry[:0x14], entry[:0x14])
+	f.Add(blk, uint16(logfile.OpUpdateRecordDataAllocation), uint16(0), uint16(0x40), entry[:0x14], entry[:0x14])
 	f.Fuzz(func(t *testing.T, block []byte, op, recOff, attrOff uint16, redo, undo []byte) {
 		if len(redo) > 8192 || len(undo) > 8192 {
 			return
@@ -119,22 +122,22 @@ func FuzzRedoIndexBlockOps(f *testing.F) {
 		b := make([]byte, 4096)
 		copy(b, block)
 		cd := append(append([]byte(nil), redo...), undo...)
-		r := &LogRecord{Redo: LogOp(op), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd, LSN: 0x1000,
+		r := &logfile.LogRecord{Redo: logfile.LogOp(op), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd, LSN: 0x1000,
 			RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
-		if LogOp(op) == OpUpdateNonresidentValue {
+		if logfile.LogOp(op) == logfile.OpUpdateNonresidentValue {
 			// the block as on disk (with fixups) and the value written
 			// into it: a result must be a consistent, protectable block
 			if nb, err := indexBlockValue(b, r, r.RedoData(), 0, 0x2000); err == nil {
 				if err := checkIndexBlock(nb, len(nb)); err != nil {
 					t.Fatalf("indexBlockValue returned an inconsistent block: %v", err)
 				}
-				if err := protectRecord(nb); err != nil {
+				if err := mst.ProtectInPlace(nb); err != nil {
 					t.Fatalf("indexBlockValue returned a block that cannot be protected: %v", err)
 				}
 			}
 			return
 		}
-		fn := funcs[LogOp(op)]
+		fn := funcs[logfile.LogOp(op)]
 		if fn == nil {
 			return
 		}
@@ -157,7 +160,7 @@ func FuzzOpenAttrEntry(f *testing.F) {
 			return
 		}
 		cd := append(append([]byte(nil), redo...), undo...)
-		r := &LogRecord{Type: LogRecordStandard, Redo: OpOpenNonresidentAttribute, ClientData: cd, TargetAttr: 0x18,
+		r := &logfile.LogRecord{Type: logfile.LogRecordStandard, Redo: logfile.OpOpenNonresidentAttribute, ClientData: cd, TargetAttr: 0x18,
 			RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
 		tab := openAttrTable{}
 		tab.note(r)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Oracle tests of the MFT-record operations (replay_mft.go): real file
@@ -61,17 +63,17 @@ func rawAttrs(b []byte) []rawAttr {
 }
 
 // mftRecordOp builds a log record acting on MFT record n.
-func mftRecordOp(v *Volume, n uint64, tx uint32, redo, undo LogOp, recOff, attrOff int, redoData, undoData []byte) genRecord {
+func mftRecordOp(v *Volume, n uint64, tx uint32, redo, undo logfile.LogOp, recOff, attrOff int, redoData, undoData []byte) ntfstest.LogRecord {
 	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
 	off := int64(n) * rs
-	return genRecord{typ: LogRecordStandard, tx: tx, redo: redo, undo: undo,
-		redoData: redoData, undoData: undoData,
-		lcns: []int64{v.boot.MFTLCN + off/cs}, vcn: off / cs, clusterIdx: uint16(off % cs / 512),
-		recOff: uint16(recOff), attrOff: uint16(attrOff)}
+	return ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: redo, Undo: undo,
+		RedoData: redoData, UndoData: undoData,
+		LCNs: []int64{v.boot.MFTLCN + off/cs}, VCN: off / cs, ClusterIdx: uint16(off % cs / 512),
+		RecOff: uint16(recOff), AttrOff: uint16(attrOff)}
 }
 
 // encodeMFTChange encodes the difference between A's and B's record n.
-func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRecord {
+func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []ntfstest.LogRecord {
 	a, aok := rawMFTRecord(t, va, n)
 	b, bok := rawMFTRecord(t, vb, n)
 	aUse := aok && le16(a, 0x16)&RecordInUse != 0
@@ -80,9 +82,9 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 	case !aUse && !bUse:
 		return nil
 	case !aUse && bUse:
-		return []genRecord{mftRecordOp(va, n, tx, OpInitializeFileRecordSegment, OpNoop, 0, 0, clone(b[:le32(b, 0x18)]), nil)}
+		return []ntfstest.LogRecord{mftRecordOp(va, n, tx, logfile.OpInitializeFileRecordSegment, logfile.OpNoop, 0, 0, clone(b[:le32(b, 0x18)]), nil)}
 	case aUse && !bUse:
-		return []genRecord{mftRecordOp(va, n, tx, OpDeallocateFileRecordSegment, OpInitializeFileRecordSegment, 0, 0, nil, clone(a[:le32(a, 0x18)]))}
+		return []ntfstest.LogRecord{mftRecordOp(va, n, tx, logfile.OpDeallocateFileRecordSegment, logfile.OpInitializeFileRecordSegment, 0, 0, nil, clone(a[:le32(a, 0x18)]))}
 	}
 	if bytes.Equal(a[0x10:0x28], b[0x10:0x28]) && bytes.Equal(a[0x30:le32(a, 0x18)], b[0x30:le32(b, 0x18)]) {
 		return nil
@@ -97,7 +99,7 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 	for _, x := range aa {
 		inA[key(x)] = x
 	}
-	var out []genRecord
+	var out []ntfstest.LogRecord
 	// 1. same-length resident attributes: value updates, on A's layout;
 	// in an index root, a changed file name key's duplicated information
 	// is an UpdateFileNameRoot.
@@ -116,7 +118,7 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 				}
 				d := x.off + e + 0x18
 				if !bytes.Equal(a[d:d+0x38], b[d:d+0x38]) {
-					out = append(out, mftRecordOp(va, n, tx, OpUpdateFileNameRoot, OpUpdateFileNameRoot, x.off, e,
+					out = append(out, mftRecordOp(va, n, tx, logfile.OpUpdateFileNameRoot, logfile.OpUpdateFileNameRoot, x.off, e,
 						clone(b[d:d+0x38]), clone(a[d:d+0x38])))
 				}
 				for k := e + 0x18; k < e+0x50; k++ {
@@ -134,7 +136,7 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 			}
 		}
 		if lo >= 0 {
-			out = append(out, mftRecordOp(va, n, tx, OpUpdateResidentValue, OpUpdateResidentValue, x.off, lo,
+			out = append(out, mftRecordOp(va, n, tx, logfile.OpUpdateResidentValue, logfile.OpUpdateResidentValue, x.off, lo,
 				clone(b[y.off+lo:y.off+hi]), clone(a[x.off+lo:x.off+hi])))
 		}
 	}
@@ -156,7 +158,7 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 		if _, ok := inB[key(x)]; ok {
 			continue
 		}
-		out = append(out, mftRecordOp(va, n, tx, OpDeleteAttribute, OpCreateAttribute, now(x.off), 0, nil, clone(a[x.off:x.off+x.length])))
+		out = append(out, mftRecordOp(va, n, tx, logfile.OpDeleteAttribute, logfile.OpCreateAttribute, now(x.off), 0, nil, clone(a[x.off:x.off+x.length])))
 		events = append(events, event{x.off, -x.length})
 	}
 	// 3. kept attributes that changed shape, in A's order.
@@ -182,13 +184,13 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 				return s
 			}
 			if sa, sb := sizes(a, x.off), sizes(b, y.off); !bytes.Equal(sa, sb) {
-				out = append(out, mftRecordOp(va, n, tx, OpSetNewAttributeSizes, OpSetNewAttributeSizes, off, 0, sb, sa))
+				out = append(out, mftRecordOp(va, n, tx, logfile.OpSetNewAttributeSizes, logfile.OpSetNewAttributeSizes, off, 0, sb, sa))
 			}
 			// (sizes first: ntfs-3g checks new mapping pairs against
 			// the allocated size)
 			ma, mb := a[x.off+ro:x.off+x.length], b[y.off+ro:y.off+y.length]
 			if !bytes.Equal(ma, mb) {
-				out = append(out, mftRecordOp(va, n, tx, OpUpdateMappingPairs, OpUpdateMappingPairs, off, ro, clone(mb), clone(ma)))
+				out = append(out, mftRecordOp(va, n, tx, logfile.OpUpdateMappingPairs, logfile.OpUpdateMappingPairs, off, ro, clone(mb), clone(ma)))
 			}
 		case x.length == y.length:
 			continue
@@ -204,7 +206,7 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 			}
 			av := a[x.off+vo : x.off+vo+le32(a, x.off+0x10)]
 			bv := b[y.off+vo : y.off+vo+le32(b, y.off+0x10)]
-			out = append(out, mftRecordOp(va, n, tx, OpUpdateResidentValue, OpUpdateResidentValue, off, vo, clone(bv), clone(av)))
+			out = append(out, mftRecordOp(va, n, tx, logfile.OpUpdateResidentValue, logfile.OpUpdateResidentValue, off, vo, clone(bv), clone(av)))
 		default:
 			// An index root that grew or shrank by one entry; sub-node
 			// VCNs of kept entries that changed (a split below) are
@@ -233,7 +235,7 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 				}
 				va8, vb8 := a[x.off+e[1]-8:x.off+e[1]], b[y.off+f[1]-8:y.off+f[1]]
 				if !bytes.Equal(va8, vb8) {
-					out = append(out, mftRecordOp(va, n, tx, OpSetIndexEntryVcnRoot, OpSetIndexEntryVcnRoot, off, e[0], clone(vb8), clone(va8)))
+					out = append(out, mftRecordOp(va, n, tx, logfile.OpSetIndexEntryVcnRoot, logfile.OpSetIndexEntryVcnRoot, off, e[0], clone(vb8), clone(va8)))
 				}
 			}
 			i := 0
@@ -243,10 +245,10 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 			switch {
 			case len(eb) == len(ea)+1:
 				e := b[y.off+eb[i][0] : y.off+eb[i][1]]
-				out = append(out, mftRecordOp(va, n, tx, OpAddIndexEntryRoot, OpDeleteIndexEntryRoot, off, ea[i][0], clone(e), nil))
+				out = append(out, mftRecordOp(va, n, tx, logfile.OpAddIndexEntryRoot, logfile.OpDeleteIndexEntryRoot, off, ea[i][0], clone(e), nil))
 			case len(ea) == len(eb)+1:
 				e := a[x.off+ea[i][0] : x.off+ea[i][1]]
-				out = append(out, mftRecordOp(va, n, tx, OpDeleteIndexEntryRoot, OpAddIndexEntryRoot, off, ea[i][0], nil, clone(e)))
+				out = append(out, mftRecordOp(va, n, tx, logfile.OpDeleteIndexEntryRoot, logfile.OpAddIndexEntryRoot, off, ea[i][0], nil, clone(e)))
 			default:
 				t.Fatalf("record %d: index root went from %d to %d entries", n, len(ea), len(eb))
 			}
@@ -276,7 +278,7 @@ func encodeMFTChange(t *testing.T, va, vb *Volume, n uint64, tx uint32) []genRec
 			}
 		}
 		made[y.off] = true
-		out = append(out, mftRecordOp(va, n, tx, OpCreateAttribute, OpDeleteAttribute, off, 0, clone(b[y.off:y.off+y.length]), nil))
+		out = append(out, mftRecordOp(va, n, tx, logfile.OpCreateAttribute, logfile.OpDeleteAttribute, off, 0, clone(b[y.off:y.off+y.length]), nil))
 	}
 	return out
 }
@@ -312,7 +314,7 @@ func clone(b []byte) []byte { return append([]byte(nil), b...) }
 // diffBitmapAttr encodes the differences of a non-resident bitmap (record
 // rec, attribute typ) as Set/ClearBits records, one per run of equal new
 // value inside one cluster.
-func diffBitmapAttr(t *testing.T, va, vb *Volume, rec uint64, typ AttrType, tx uint32) []genRecord {
+func diffBitmapAttr(t *testing.T, va, vb *Volume, rec uint64, typ AttrType, tx uint32) []ntfstest.LogRecord {
 	read := func(v *Volume) ([]byte, *runReader) {
 		f, err := v.OpenRef(MakeRef(rec, 0))
 		if err != nil {
@@ -336,7 +338,7 @@ func diffBitmapAttr(t *testing.T, va, vb *Volume, rec uint64, typ AttrType, tx u
 	bb, _ := read(vb)
 	per := int64(va.boot.ClusterSize) * 8
 	bit := func(b []byte, i int64) bool { return i < int64(len(b))*8 && b[i>>3]&(1<<(i&7)) != 0 }
-	var out []genRecord
+	var out []ntfstest.LogRecord
 	total := int64(max(len(ba), len(bb))) * 8
 	for i := int64(0); i < total; {
 		if bit(ba, i) == bit(bb, i) {
@@ -352,10 +354,10 @@ func diffBitmapAttr(t *testing.T, va, vb *Volume, rec uint64, typ AttrType, tx u
 		rng := make([]byte, 8)
 		binary.LittleEndian.PutUint32(rng[0:], uint32(i-vcn*per))
 		binary.LittleEndian.PutUint32(rng[4:], uint32(j-i))
-		r := genRecord{typ: LogRecordStandard, tx: tx, redo: OpClearBitsInNonresidentBitMap, undo: OpSetBitsInNonresidentBitMap,
-			redoData: rng, undoData: rng, lcns: []int64{lcn}, vcn: vcn}
+		r := ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpClearBitsInNonresidentBitMap, Undo: logfile.OpSetBitsInNonresidentBitMap,
+			RedoData: rng, UndoData: rng, LCNs: []int64{lcn}, VCN: vcn}
 		if val {
-			r.redo, r.undo = r.undo, r.redo
+			r.Redo, r.Undo = r.Undo, r.Redo
 		}
 		out = append(out, r)
 		i = j
@@ -471,7 +473,7 @@ func mftChanges(t *testing.T, only ...string) []oracleChange {
 // encodeVolumeChange encodes every MFT record and bitmap difference of a
 // change as transaction tx; it returns the records and the changed MFT
 // record numbers.
-func encodeVolumeChange(t *testing.T, ch oracleChange, tx uint32) ([]genRecord, []uint64, map[LogOp]int) {
+func encodeVolumeChange(t *testing.T, ch oracleChange, tx uint32) ([]ntfstest.LogRecord, []uint64, map[logfile.LogOp]int) {
 	return encodeVolumeChangeWith(t, ch, tx, indexEntries)
 }
 
@@ -497,12 +499,12 @@ const (
 //
 // Each of streams (a file path and a $DATA stream name) is also encoded
 // as UpdateNonresidentValue records (encodeNonresidentData).
-func encodeVolumeChangeWith(t *testing.T, ch oracleChange, tx uint32, mode indexMode, streams ...[2]string) ([]genRecord, []uint64, map[LogOp]int) {
+func encodeVolumeChangeWith(t *testing.T, ch oracleChange, tx uint32, mode indexMode, streams ...[2]string) ([]ntfstest.LogRecord, []uint64, map[logfile.LogOp]int) {
 	va, fa := openImage(t, ch.a)
 	defer fa.Close()
 	vb, fb := openImage(t, ch.b)
 	defer fb.Close()
-	var recs []genRecord
+	var recs []ntfstest.LogRecord
 	var changed []uint64
 	for n := uint64(0); n < vb.nrecs; n++ { // (records past A's $MFT: the change grew it)
 		if n == RecordLogFile {
@@ -537,9 +539,9 @@ func encodeVolumeChangeWith(t *testing.T, ch oracleChange, tx uint32, mode index
 		}
 		recs = append(recs, encodeNonresidentData(t, va, vb, f.Ref().Record(), st[1], tx, key)...)
 	}
-	ops := map[LogOp]int{}
+	ops := map[logfile.LogOp]int{}
 	for _, r := range recs {
-		ops[r.redo]++
+		ops[r.Redo]++
 	}
 	return recs, changed, ops
 }
@@ -553,7 +555,7 @@ func TestReplayOracleMFTOps(t *testing.T) {
 		cases = cases[:3]
 	}
 	journals := 0
-	seen := map[LogOp]int{}
+	seen := map[logfile.LogOp]int{}
 	var only []string
 	if !full {
 		only = []string{"create", "delete", "root-create"}
@@ -608,7 +610,7 @@ func replayCheckTool() string {
 // UpdateNonresidentValue carrying the block's header and entries, as
 // Windows logs a new index block, after an OpenNonresidentAttribute record
 // naming the directory's $INDEX_ALLOCATION at table offset key.
-func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode indexMode, key uint16) []genRecord {
+func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode indexMode, key uint16) []ntfstest.LogRecord {
 	blocks := func(v *Volume) ([]byte, *runReader) {
 		f, err := v.OpenRef(MakeRef(dir, 0))
 		if err != nil {
@@ -638,7 +640,7 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 	xs, cs := va.boot.IndexBlockSize, int64(va.boot.ClusterSize)
 	rb, _ := rawMFTRecord(t, vb, dir)
 	ref := MakeRef(dir, uint16(le16(rb, 0x10)))
-	var out []genRecord
+	var out []ntfstest.LogRecord
 	opened := false
 	open := func() {
 		if !opened {
@@ -648,12 +650,12 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 	}
 	value := func(lcns []int64, vcn int64, recOff int, data, undo []byte) {
 		open()
-		undoOp := OpNoop
+		undoOp := logfile.OpNoop
 		if undo != nil {
-			undoOp = OpUpdateNonresidentValue
+			undoOp = logfile.OpUpdateNonresidentValue
 		}
-		out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpUpdateNonresidentValue, undo: undoOp,
-			redoData: data, undoData: undo, lcns: lcns, vcn: vcn, recOff: uint16(recOff), targetAttr: key})
+		out = append(out, ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpUpdateNonresidentValue, Undo: undoOp,
+			RedoData: data, UndoData: undo, LCNs: lcns, VCN: vcn, RecOff: uint16(recOff), TargetAttr: key})
 	}
 	for k := 0; k+xs <= len(bb); k += xs {
 		vcn := int64(k) / cs
@@ -681,7 +683,7 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 		}
 		if a == nil {
 			// A new block: its header and entries.
-			used := align8(0x18 + le32(b, 0x1C))
+			used := logfile.Align8(0x18 + le32(b, 0x1C))
 			value(blockLCNs(rrb), vcn, 0, clone(b[:used]), nil)
 			continue
 		}
@@ -711,8 +713,8 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 			}
 			rd, ud := clone(b[p:0x18+le32(b, 0x1C)]), clone(a[p:0x18+le32(a, 0x1C)])
 			open()
-			out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpWriteEndOfIndexBuffer, undo: OpWriteEndOfIndexBuffer,
-				redoData: rd, undoData: ud, lcns: lcns, vcn: vcn, attrOff: uint16(p), targetAttr: key})
+			out = append(out, ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpWriteEndOfIndexBuffer, Undo: logfile.OpWriteEndOfIndexBuffer,
+				RedoData: rd, UndoData: ud, LCNs: lcns, VCN: vcn, AttrOff: uint16(p), TargetAttr: key})
 			continue
 		}
 		if mode == indexValue {
@@ -726,13 +728,13 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 			value(blockLCNs(rra), vcn, lo, clone(b[lo:hi]), clone(a[lo:hi]))
 			continue
 		}
-		op := func(redo, undo LogOp, attrOff int, rd, ud []byte) genRecord {
+		op := func(redo, undo logfile.LogOp, attrOff int, rd, ud []byte) ntfstest.LogRecord {
 			lcns := make([]int64, max(1, int64(xs)/cs))
 			for i := range lcns {
 				lcns[i] = lcn + int64(i)
 			}
-			return genRecord{typ: LogRecordStandard, tx: tx, redo: redo, undo: undo, redoData: rd, undoData: ud,
-				lcns: lcns, vcn: vcn, attrOff: uint16(attrOff), targetAttr: key}
+			return ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: redo, Undo: undo, RedoData: rd, UndoData: ud,
+				LCNs: lcns, VCN: vcn, AttrOff: uint16(attrOff), TargetAttr: key}
 		}
 		type ent struct {
 			off, l int
@@ -768,7 +770,7 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 			f, ok := inB[e.key]
 			if ok && e.key == "end" && le32(a, e.off+12)&1 != 0 && le32(b, f.off+12)&1 != 0 {
 				if va8, vb8 := a[e.off+e.l-8:e.off+e.l], b[f.off+f.l-8:f.off+f.l]; !bytes.Equal(va8, vb8) {
-					out = append(out, op(OpSetIndexEntryVcnAllocation, OpSetIndexEntryVcnAllocation, e.off, clone(vb8), clone(va8)))
+					out = append(out, op(logfile.OpSetIndexEntryVcnAllocation, logfile.OpSetIndexEntryVcnAllocation, e.off, clone(vb8), clone(va8)))
 				}
 			}
 			if !ok || e.key == "end" {
@@ -782,27 +784,27 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 				// the sub-node VCN: a SetIndexEntryVcnAllocation
 				tail = 8
 				if va8, vb8 := a[e.off+e.l-8:e.off+e.l], b[f.off+f.l-8:f.off+f.l]; !bytes.Equal(va8, vb8) {
-					out = append(out, op(OpSetIndexEntryVcnAllocation, OpSetIndexEntryVcnAllocation, e.off, clone(vb8), clone(va8)))
+					out = append(out, op(logfile.OpSetIndexEntryVcnAllocation, logfile.OpSetIndexEntryVcnAllocation, e.off, clone(vb8), clone(va8)))
 				}
 			}
 			if !bytes.Equal(a[e.off:e.off+0x18], b[f.off:f.off+0x18]) || !bytes.Equal(a[e.off+0x50:e.off+e.l-tail], b[f.off+0x50:f.off+f.l-tail]) {
 				t.Fatalf("directory %d: entry at %#x changed outside its file name information", dir, e.off)
 			}
 			if d, g := a[e.off+0x18:e.off+0x50], b[f.off+0x18:f.off+0x50]; !bytes.Equal(d, g) {
-				out = append(out, op(OpUpdateFileNameAllocation, OpUpdateFileNameAllocation, e.off, clone(g), clone(d)))
+				out = append(out, op(logfile.OpUpdateFileNameAllocation, logfile.OpUpdateFileNameAllocation, e.off, clone(g), clone(d)))
 			}
 		}
 		// deleted entries, last first
 		for i := len(ea) - 1; i >= 0; i-- {
 			if _, ok := inB[ea[i].key]; !ok {
 				e := ea[i]
-				out = append(out, op(OpDeleteIndexEntryAllocation, OpAddIndexEntryAllocation, e.off, nil, clone(a[e.off:e.off+e.l])))
+				out = append(out, op(logfile.OpDeleteIndexEntryAllocation, logfile.OpAddIndexEntryAllocation, e.off, nil, clone(a[e.off:e.off+e.l])))
 			}
 		}
 		// new entries, in B's order at B's offsets
 		for _, f := range eb {
 			if _, ok := inA[f.key]; !ok {
-				out = append(out, op(OpAddIndexEntryAllocation, OpDeleteIndexEntryAllocation, f.off, clone(b[f.off:f.off+f.l]), nil))
+				out = append(out, op(logfile.OpAddIndexEntryAllocation, logfile.OpDeleteIndexEntryAllocation, f.off, clone(b[f.off:f.off+f.l]), nil))
 			}
 		}
 	}
@@ -814,7 +816,7 @@ func encodeIndexBlocks(t *testing.T, va, vb *Volume, dir uint64, tx uint32, mode
 // read the 0x2C-byte entry with their fields 8 bytes apart
 // (replay_attrs.go); the entry carries the reference and type in both
 // places so that each reads the same attribute.
-func openAttrRecord(ref FileRef, typ AttrType, key uint16, tx uint32) genRecord {
+func openAttrRecord(ref FileRef, typ AttrType, key uint16, tx uint32) ntfstest.LogRecord {
 	e := make([]byte, 0x2C)
 	binary.LittleEndian.PutUint32(e[0:], 0xFFFFFFFF)
 	binary.LittleEndian.PutUint64(e[0x08:], uint64(ref)) // ntfs3 OPEN_ATTR_ENRTY_32
@@ -822,14 +824,14 @@ func openAttrRecord(ref FileRef, typ AttrType, key uint16, tx uint32) genRecord 
 	binary.LittleEndian.PutUint64(e[0x10:], uint64(ref)) // ntfsrecover ATTR_OLD
 	binary.LittleEndian.PutUint32(e[0x24:], uint32(typ))
 	binary.LittleEndian.PutUint32(e[0x28:], 4096) // bytes per index (ntfs3)
-	return genRecord{typ: LogRecordStandard, tx: tx, redo: OpOpenNonresidentAttribute, undo: OpNoop, redoData: e, targetAttr: key}
+	return ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpOpenNonresidentAttribute, Undo: logfile.OpNoop, RedoData: e, TargetAttr: key}
 }
 
 // encodeNonresidentData encodes the differences of file rec's non-resident
 // $DATA stream name between A and B as UpdateNonresidentValue records
 // (undo: the old bytes), at most 1 KiB each and inside one cluster, after
 // an OpenNonresidentAttribute record at table offset key.
-func encodeNonresidentData(t *testing.T, va, vb *Volume, rec uint64, name string, tx uint32, key uint16) []genRecord {
+func encodeNonresidentData(t *testing.T, va, vb *Volume, rec uint64, name string, tx uint32, key uint16) []ntfstest.LogRecord {
 	read := func(v *Volume) ([]byte, *runReader) {
 		f, err := v.OpenRef(MakeRef(rec, 0))
 		if err != nil {
@@ -871,7 +873,7 @@ func encodeNonresidentData(t *testing.T, va, vb *Volume, rec uint64, name string
 	rb, _ := rawMFTRecord(t, vb, rec)
 	ref := MakeRef(rec, uint16(le16(rb, 0x10)))
 	cs := int64(va.boot.ClusterSize)
-	var out []genRecord
+	var out []ntfstest.LogRecord
 	for i := int64(0); i < int64(len(da)); {
 		if da[i] == db[i] {
 			i++
@@ -898,8 +900,8 @@ func encodeNonresidentData(t *testing.T, va, vb *Volume, rec uint64, name string
 		}
 		vcn := i / cs
 		lcn, _ := rr.lcnOf(vcn)
-		out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpUpdateNonresidentValue, undo: OpUpdateNonresidentValue,
-			redoData: clone(db[i:j]), undoData: clone(da[i:j]), lcns: []int64{lcn}, vcn: vcn, recOff: uint16(i % cs), targetAttr: key})
+		out = append(out, ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpUpdateNonresidentValue, Undo: logfile.OpUpdateNonresidentValue,
+			RedoData: clone(db[i:j]), UndoData: clone(da[i:j]), LCNs: []int64{lcn}, VCN: vcn, RecOff: uint16(i % cs), TargetAttr: key})
 		i = j
 	}
 	return out

@@ -3,6 +3,8 @@ package ntfs
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,14 +14,14 @@ import (
 // zeroInitializedRecords overwrites, on the volume at img, every MFT record
 // the change initialises with zeros: a record never used before, whose
 // fixups do not hold.
-func zeroInitializedRecords(t *testing.T, img string, change []genRecord) {
+func zeroInitializedRecords(t *testing.T, img string, change []ntfstest.LogRecord) {
 	v, f := openImage(t, img)
 	defer f.Close()
 	for _, c := range change {
-		if c.redo != OpInitializeFileRecordSegment {
+		if c.Redo != logfile.OpInitializeFileRecordSegment {
 			continue
 		}
-		at := c.lcns[0]*int64(v.boot.ClusterSize) + int64(c.clusterIdx)*512
+		at := c.LCNs[0]*int64(v.boot.ClusterSize) + int64(c.ClusterIdx)*512
 		if _, err := f.WriteAt(make([]byte, v.boot.RecordSize), at); err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +35,9 @@ func TestReplayOracleFreshRecord(t *testing.T) {
 	ch := mftChanges(t, "create")[0]
 	change, changed, _ := encodeVolumeChange(t, ch, 0x18)
 	tc := oracleCase{name: "fresh-record", committed: true, prepare: zeroInitializedRecords,
-		journal: func(c []genRecord) *journalGen { return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...) }}
+		journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+			return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
+		}}
 	oracleRun(t, ntfsrecover, replayCheckTool(), ch, tc, change, changed)
 }
 
@@ -43,44 +47,44 @@ func TestReplayOracleFreshRecord(t *testing.T) {
 func TestReplayMFTRefusals(t *testing.T) {
 	ch := mftChanges(t, "create")[0] // Initialize, UpdateResidentValue, AddIndexEntryRoot, SetBits
 	change, _, _ := encodeVolumeChange(t, ch, 0x18)
-	find := func(op LogOp) genRecord {
+	find := func(op logfile.LogOp) ntfstest.LogRecord {
 		for _, c := range change {
-			if c.redo == op {
+			if c.Redo == op {
 				return c
 			}
 		}
 		t.Fatalf("the create change has no %s record", op)
-		return genRecord{}
+		return ntfstest.LogRecord{}
 	}
-	add, init := find(OpAddIndexEntryRoot), find(OpInitializeFileRecordSegment)
+	add, init := find(logfile.OpAddIndexEntryRoot), find(logfile.OpInitializeFileRecordSegment)
 	cases := []struct {
 		name    string
-		rec     func() genRecord
-		prepare func(t *testing.T, img string, change []genRecord)
+		rec     func() ntfstest.LogRecord
+		prepare func(t *testing.T, img string, change []ntfstest.LogRecord)
 		reason  string
 	}{
-		{"wrong undo pairing", func() genRecord { c := add; c.undo = OpNoop; return c }, nil, "undo operation Noop"},
-		{"index entry outside the root", func() genRecord { c := add; c.attrOff = 8; return c }, nil, "not inside the root's index entries"},
-		{"not an index root", func() genRecord { c := add; c.recOff = 0x38; return c }, nil, "not a resident $INDEX_ROOT"},
-		{"record end write changing the length", func() genRecord {
+		{"wrong undo pairing", func() ntfstest.LogRecord { c := add; c.Undo = logfile.OpNoop; return c }, nil, "undo operation Noop"},
+		{"index entry outside the root", func() ntfstest.LogRecord { c := add; c.AttrOff = 8; return c }, nil, "not inside the root's index entries"},
+		{"not an index root", func() ntfstest.LogRecord { c := add; c.RecOff = 0x38; return c }, nil, "not a resident $INDEX_ROOT"},
+		{"record end write changing the length", func() ntfstest.LogRecord {
 			c := add
-			c.redo, c.undo, c.undoData = OpWriteEndOfFileRecordSegment, OpWriteEndOfFileRecordSegment, c.redoData[:8]
+			c.Redo, c.Undo, c.UndoData = logfile.OpWriteEndOfFileRecordSegment, logfile.OpWriteEndOfFileRecordSegment, c.RedoData[:8]
 			return c
 		}, nil, "changes the record's length"},
-		{"deleted attribute differs from the log", func() genRecord {
+		{"deleted attribute differs from the log", func() ntfstest.LogRecord {
 			c := init
 			// the file's first attribute ($STANDARD_INFORMATION) as undo
 			// data, with one byte changed
-			img := c.redoData
+			img := c.RedoData
 			off := le16(img, 0x14)
 			attr := clone(img[off : off+le32(img, off+4)])
 			attr[0x20] ^= 0xFF
-			c.redo, c.undo, c.redoData, c.undoData, c.recOff = OpDeleteAttribute, OpCreateAttribute, nil, attr, uint16(off)
+			c.Redo, c.Undo, c.RedoData, c.UndoData, c.RecOff = logfile.OpDeleteAttribute, logfile.OpCreateAttribute, nil, attr, uint16(off)
 			return c
 		}, nil, "not the one the log deletes"},
-		{"partial image on a never-used record", func() genRecord {
+		{"partial image on a never-used record", func() ntfstest.LogRecord {
 			c := init
-			c.redoData = c.redoData[:0x30]
+			c.RedoData = c.RedoData[:0x30]
 			return c
 		}, zeroInitializedRecords, "not a valid FILE record"},
 	}
@@ -89,22 +93,22 @@ func TestReplayMFTRefusals(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, ch.a, p)
 			bad := tc.rec()
-			recs := []genRecord{bad, forget(0x18)}
+			recs := []ntfstest.LogRecord{bad, ntfstest.Forget(0x18)}
 			at := 0
-			if bad.redo == OpDeleteAttribute {
+			if bad.Redo == logfile.OpDeleteAttribute {
 				// the new file's record must exist for the delete
-				recs, at = []genRecord{init, bad, forget(0x18)}, 1
+				recs, at = []ntfstest.LogRecord{init, bad, ntfstest.Forget(0x18)}, 1
 			}
-			log, lsns := withCheckpoint(4*4096+0x40, 3, recs...).build()
+			log, lsns := ntfstest.WithCheckpoint(4*4096+0x40, 3, recs...).Build()
 			installLog(t, p, log)
 			if tc.prepare != nil {
-				tc.prepare(t, p, []genRecord{init})
+				tc.prepare(t, p, []ntfstest.LogRecord{init})
 			}
 			before := fileSHA(t, p)
 			_, err := planReadOnly(t, p)
 			var ue *UnsupportedLogOpError
-			if !errors.As(err, &ue) || ue.Op != bad.redo || !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), bad.redo.String()) {
-				t.Fatalf("want a refusal of %s (%s), got %v", bad.redo, tc.reason, err)
+			if !errors.As(err, &ue) || ue.Op != bad.Redo || !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), bad.Redo.String()) {
+				t.Fatalf("want a refusal of %s (%s), got %v", bad.Redo, tc.reason, err)
 			}
 			if ue.LSN != lsns[at+1] { // lsns[0] is the checkpoint
 				t.Errorf("refusal names LSN %#x, the record is at %#x", uint64(ue.LSN), uint64(lsns[at+1]))
@@ -129,13 +133,13 @@ func TestReplayOracleWriteEnd(t *testing.T) {
 	defer fb.Close()
 	n := 0
 	for i, c := range change {
-		if c.redo != OpUpdateResidentValue {
+		if c.Redo != logfile.OpUpdateResidentValue {
 			continue
 		}
-		rec := uint64((c.vcn*int64(va.boot.ClusterSize) + int64(c.clusterIdx)*512) / int64(va.boot.RecordSize))
+		rec := uint64((c.VCN*int64(va.boot.ClusterSize) + int64(c.ClusterIdx)*512) / int64(va.boot.RecordSize))
 		a, _ := rawMFTRecord(t, va, rec)
 		b, _ := rawMFTRecord(t, vb, rec)
-		off := int(c.recOff)
+		off := int(c.RecOff)
 		if binary.LittleEndian.Uint32(a[off:]) != uint32(AttrData) {
 			continue
 		}
@@ -143,7 +147,7 @@ func TestReplayOracleWriteEnd(t *testing.T) {
 		if ua != ub {
 			t.Fatalf("record %d: bytes in use %d -> %d", rec, ua, ub)
 		}
-		change[i] = mftRecordOp(va, rec, 0x18, OpWriteEndOfFileRecordSegment, OpWriteEndOfFileRecordSegment, off, 0,
+		change[i] = mftRecordOp(va, rec, 0x18, logfile.OpWriteEndOfFileRecordSegment, logfile.OpWriteEndOfFileRecordSegment, off, 0,
 			clone(b[off:ub]), clone(a[off:ua]))
 		n++
 	}
@@ -162,19 +166,19 @@ func TestReplayOracleWriteEnd(t *testing.T) {
 func TestReplayIndexBlockRefusals(t *testing.T) {
 	ch := mftChanges(t, "root-create")[0]
 	change, _, _ := encodeVolumeChange(t, ch, 0x18)
-	var add genRecord
+	var add ntfstest.LogRecord
 	for _, c := range change {
-		if c.redo == OpAddIndexEntryAllocation {
+		if c.Redo == logfile.OpAddIndexEntryAllocation {
 			add = c
 		}
 	}
-	if add.redo == 0 {
+	if add.Redo == 0 {
 		t.Fatal("the root-create change has no AddIndexEntryAllocation")
 	}
 	v, f := openImage(t, ch.a)
 	cs := int64(v.boot.ClusterSize)
 	block := make([]byte, v.boot.IndexBlockSize)
-	if _, err := f.ReadAt(block, add.lcns[0]*cs); err != nil {
+	if _, err := f.ReadAt(block, add.LCNs[0]*cs); err != nil {
 		t.Fatal(err)
 	}
 	// a free cluster: the last one whose $Bitmap bit is clear
@@ -191,13 +195,13 @@ func TestReplayIndexBlockRefusals(t *testing.T) {
 	}
 	cases := []struct {
 		name    string
-		mutate  func(c *genRecord)
+		mutate  func(c *ntfstest.LogRecord)
 		prepare func(t *testing.T, img string)
 		reason  string
 	}{
-		{"wrong VCN", func(c *genRecord) { c.vcn++ }, nil, "the log names VCN"},
-		{"not an index block", func(c *genRecord) { c.lcns = []int64{v.boot.MFTLCN} }, nil, "no valid INDX block"},
-		{"index block copy on a free cluster", func(c *genRecord) { c.lcns = []int64{free} }, func(t *testing.T, img string) {
+		{"wrong VCN", func(c *ntfstest.LogRecord) { c.VCN++ }, nil, "the log names VCN"},
+		{"not an index block", func(c *ntfstest.LogRecord) { c.LCNs = []int64{v.boot.MFTLCN} }, nil, "no valid INDX block"},
+		{"index block copy on a free cluster", func(c *ntfstest.LogRecord) { c.LCNs = []int64{free} }, func(t *testing.T, img string) {
 			w, err := os.OpenFile(img, os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -207,16 +211,16 @@ func TestReplayIndexBlockRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "free in $Bitmap"},
-		{"wrong undo pairing", func(c *genRecord) { c.undo = OpNoop }, nil, "undo operation Noop"},
+		{"wrong undo pairing", func(c *ntfstest.LogRecord) { c.Undo = logfile.OpNoop }, nil, "undo operation Noop"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, ch.a, p)
 			bad := add
-			bad.lcns = append([]int64(nil), add.lcns...)
+			bad.LCNs = append([]int64(nil), add.LCNs...)
 			tc.mutate(&bad)
-			log, lsns := withCheckpoint(4*4096+0x40, 3, bad, forget(0x18)).build()
+			log, lsns := ntfstest.WithCheckpoint(4*4096+0x40, 3, bad, ntfstest.Forget(0x18)).Build()
 			installLog(t, p, log)
 			if tc.prepare != nil {
 				tc.prepare(t, p)
@@ -224,7 +228,7 @@ func TestReplayIndexBlockRefusals(t *testing.T) {
 			before := fileSHA(t, p)
 			_, err := planReadOnly(t, p)
 			var ue *UnsupportedLogOpError
-			if !errors.As(err, &ue) || ue.Op != OpAddIndexEntryAllocation || ue.LSN != lsns[1] || !strings.Contains(err.Error(), tc.reason) {
+			if !errors.As(err, &ue) || ue.Op != logfile.OpAddIndexEntryAllocation || ue.LSN != lsns[1] || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("want a refusal of AddIndexEntryAllocation at %#x (%s), got %v", uint64(lsns[1]), tc.reason, err)
 			}
 			if fileSHA(t, p) != before {

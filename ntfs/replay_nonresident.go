@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Redo of the two operations that change a non-resident attribute's header
@@ -33,7 +34,7 @@ func nonResidentAttrAt(b []byte, off int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if b[off+attrNonResident] == 0 || l < 0x40 {
+	if b[off+AttrOffNonResident] == 0 || l < 0x40 {
 		return 0, fmt.Errorf("the attribute at %#x is not non-resident", off)
 	}
 	return l, nil
@@ -51,7 +52,7 @@ func nonResidentAttrAt(b []byte, off int) (int, error) {
 // redo length). Both recompute the highest VCN. They give the same record
 // when the undo data runs to the attribute's end and both lengths are
 // multiples of 8; we require that and refuse other shapes.
-func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
+func redoUpdateMappingPairs(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off, aoff := int(r.RecordOffset), int(r.AttrOffset)
 	l, err := nonResidentAttrAt(b, off)
@@ -72,8 +73,8 @@ func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
 	if bytes.Equal(b[target:target+newLen], data) {
 		return errNoChange
 	}
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
-	if used+resize > int(binary.LittleEndian.Uint32(b[mftAllocOff:])) {
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
+	if used+resize > int(binary.LittleEndian.Uint32(b[MFTOffBytesAllocated:])) {
 		return fmt.Errorf("%d bytes of mapping pairs do not fit the record", newLen)
 	}
 	if resize > 0 {
@@ -83,7 +84,7 @@ func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
 	}
 	copy(b[target:], data)
 	binary.LittleEndian.PutUint32(b[off+4:], uint32(l+resize))
-	binary.LittleEndian.PutUint32(b[mftUsedOff:], uint32(used+resize))
+	binary.LittleEndian.PutUint32(b[MFTOffBytesInUse:], uint32(used+resize))
 	lowest := int64(binary.LittleEndian.Uint64(b[off+nrLowestVCN:]))
 	runs, err := DecodeRunList(b[off+runOff:off+l+resize], lowest)
 	if err != nil {
@@ -113,7 +114,7 @@ func redoUpdateMappingPairs(b []byte, r *LogRecord) error {
 // (tests: replay_nonresident_test.go). Sizes out of order (initialized >
 // data > allocated) are refused, as is a fourth size for an attribute that
 // has no compressed-size field.
-func redoSetNewAttributeSizes(b []byte, r *LogRecord) error {
+func redoSetNewAttributeSizes(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	off := int(r.RecordOffset)
 	if r.AttrOffset != 0 {

@@ -2,6 +2,8 @@ package ntfs
 
 import (
 	"encoding/binary"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +20,9 @@ func TestReplaySetNewAttributeSizesOrder(t *testing.T) {
 	ntfsrecover := replayNeedTool(t, "ntfsrecover")
 	ch := mftChanges(t, "extend")[0]
 	change, _, _ := encodeVolumeChange(t, ch, 0x18)
-	var sizes *genRecord
+	var sizes *ntfstest.LogRecord
 	for i := range change {
-		if change[i].redo == OpSetNewAttributeSizes {
+		if change[i].Redo == logfile.OpSetNewAttributeSizes {
 			sizes = &change[i]
 		}
 	}
@@ -29,18 +31,18 @@ func TestReplaySetNewAttributeSizesOrder(t *testing.T) {
 	}
 	// Valid data only up to the old size (as after an extension whose new
 	// clusters are not written yet).
-	alloc := binary.LittleEndian.Uint64(sizes.redoData[0:])
-	size := binary.LittleEndian.Uint64(sizes.redoData[16:])
-	valid := binary.LittleEndian.Uint64(sizes.undoData[16:])
+	alloc := binary.LittleEndian.Uint64(sizes.RedoData[0:])
+	size := binary.LittleEndian.Uint64(sizes.RedoData[16:])
+	valid := binary.LittleEndian.Uint64(sizes.UndoData[16:])
 	if valid >= size {
 		t.Fatalf("old size %d is not below the new size %d", valid, size)
 	}
-	binary.LittleEndian.PutUint64(sizes.redoData[8:], valid)
+	binary.LittleEndian.PutUint64(sizes.RedoData[8:], valid)
 
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.img")
 	replayCopy(t, ch.a, base)
-	log, _ := withCheckpoint(4*4096+0x40, 3, append(change, forget(0x18))...).build()
+	log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, append(change, ntfstest.Forget(0x18))...).Build()
 	installLog(t, base, log)
 	x, y := filepath.Join(dir, "ntfsrecover.img"), filepath.Join(dir, "unbrick.img")
 	replayCopy(t, base, x)
@@ -64,12 +66,12 @@ func TestReplaySetNewAttributeSizesOrder(t *testing.T) {
 		v, f := openImage(t, img)
 		defer f.Close()
 		cs := int64(v.boot.ClusterSize)
-		at := sizes.lcns[0]*cs + int64(sizes.clusterIdx)*512
-		rec, ok := rawMFTRecord(t, v, uint64((sizes.vcn*cs+int64(sizes.clusterIdx)*512)/int64(v.boot.RecordSize)))
+		at := sizes.LCNs[0]*cs + int64(sizes.ClusterIdx)*512
+		rec, ok := rawMFTRecord(t, v, uint64((sizes.VCN*cs+int64(sizes.ClusterIdx)*512)/int64(v.boot.RecordSize)))
 		if !ok {
 			t.Fatalf("%s: record is not valid", img)
 		}
-		return at, rec[int(sizes.recOff):]
+		return at, rec[int(sizes.RecOff):]
 	}
 	at, ours := attrAtRec(y)
 	_, theirs := attrAtRec(x)
@@ -83,7 +85,7 @@ func TestReplaySetNewAttributeSizesOrder(t *testing.T) {
 			get(theirs, 0x30), get(theirs, 0x38), valid, size)
 	}
 	// Nothing else differs (the two size fields of that one record).
-	field := at + int64(sizes.recOff) + 0x30
+	field := at + int64(sizes.RecOff) + 0x30
 	if !diffOnlyIn(t, x, y, [][2]int64{{field, field + 16}}) {
 		diffBytes(t, x, y)
 		t.Error("the images differ outside the data and initialized size fields")

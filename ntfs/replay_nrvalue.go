@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Redo of UpdateNonresidentValue: redo data written into a non-resident
@@ -50,10 +52,10 @@ import (
 
 // redoNonresidentValue redoes an UpdateNonresidentValue record. It reports
 // whether anything changed.
-func (v *Volume) redoNonresidentValue(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) redoNonresidentValue(ov *overlay, attrs openAttrTable, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	switch r.Undo {
-	case OpNoop, OpUpdateNonresidentValue, OpCompensationLogRecord:
+	case logfile.OpNoop, logfile.OpUpdateNonresidentValue, logfile.OpCompensationLogRecord:
 	default:
 		return false, bad(fmt.Sprintf("undo operation %s with this redo is not implemented yet", r.Undo))
 	}
@@ -85,7 +87,7 @@ func (v *Volume) redoNonresidentValue(ov *overlay, attrs openAttrTable, r *LogRe
 
 // redoRawValue writes data at record offset from the start of r's first
 // cluster, across r's clusters.
-func (v *Volume) redoRawValue(ov *overlay, r *LogRecord, data []byte) (bool, error) {
+func (v *Volume) redoRawValue(ov *overlay, r *logfile.LogRecord, data []byte) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	cs := int64(v.boot.ClusterSize)
 	if r.ClusterIndex != 0 {
@@ -118,13 +120,13 @@ func (v *Volume) redoRawValue(ov *overlay, r *LogRecord, data []byte) (bool, err
 
 // fullIndexBlockImage reports whether data, written at offset 0, is a
 // whole INDX header with all its entries (ntfsrecover check_full_index).
-func fullIndexBlockImage(r *LogRecord, data []byte) bool {
+func fullIndexBlockImage(r *logfile.LogRecord, data []byte) bool {
 	return r.RecordOffset == 0 && r.AttrOffset == 0 && len(data) >= indxHdrOff+8 && string(data[:4]) == "INDX" &&
 		int64(len(data)) >= int64(binary.LittleEndian.Uint32(data[indxHdrOff+4:]))+indxHdrOff
 }
 
 // redoIndexBlockValue writes data into the index block r names.
-func (v *Volume) redoIndexBlockValue(ov *overlay, r *LogRecord, latest LSN, data []byte) (bool, error) {
+func (v *Volume) redoIndexBlockValue(ov *overlay, r *logfile.LogRecord, latest logfile.LSN, data []byte) (bool, error) {
 	bad := func(reason string) error { return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Reason: reason} }
 	at, err := v.indxPlace(r)
 	if err != nil {
@@ -161,7 +163,7 @@ func (v *Volume) redoIndexBlockValue(ov *overlay, r *LogRecord, latest LSN, data
 // indexBlockValue computes the index block that r's redo data makes of the
 // block raw (as on disk, with fixups): the fixed-up new block, errNoChange
 // when the change is there, or why it cannot be done.
-func indexBlockValue(raw []byte, r *LogRecord, data []byte, wantVCN int64, latest LSN) ([]byte, error) {
+func indexBlockValue(raw []byte, r *logfile.LogRecord, data []byte, wantVCN int64, latest logfile.LSN) ([]byte, error) {
 	xs := len(raw)
 	target := int(r.RecordOffset)
 	if target+len(data) > xs || len(data) == 0 {
@@ -174,7 +176,7 @@ func indexBlockValue(raw []byte, r *LogRecord, data []byte, wantVCN int64, lates
 	switch {
 	case valid:
 		blockVCN := int64(binary.LittleEndian.Uint64(b[indxVCNOff:]))
-		if blockVCN == wantVCN && !r.undoPass && reached(LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
+		if blockVCN == wantVCN && !r.UndoPass && reached(logfile.LSN(binary.LittleEndian.Uint64(b[indxLSNOff:])), r.LSN, latest) {
 			return nil, errNoChange
 		}
 		if blockVCN != wantVCN && !full {
@@ -207,7 +209,7 @@ func indexBlockValue(raw []byte, r *LogRecord, data []byte, wantVCN int64, lates
 // indexBlockVCN is the VCN an index block at r's place records in its
 // header: the target VCN, or for blocks smaller than a cluster the block's
 // offset in 512-byte units.
-func (v *Volume) indexBlockVCN(r *LogRecord) int64 {
+func (v *Volume) indexBlockVCN(r *logfile.LogRecord) int64 {
 	cs := int64(v.boot.ClusterSize)
 	if int64(v.boot.IndexBlockSize) < cs {
 		return (r.TargetVCN*cs + int64(r.ClusterIndex)*512) / 512
@@ -227,18 +229,18 @@ func checkIndexBlock(b []byte, xs int) error {
 	}
 	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
 	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
-	if usaCount != xs/fixupStride+1 || usaOff < 0x28 || usaOff%2 != 0 || usaOff+2*usaCount > int(binary.LittleEndian.Uint32(b[indxHdrOff:]))+indxHdrOff {
+	if usaCount != xs/mst.Stride+1 || usaOff < 0x28 || usaOff%2 != 0 || usaOff+2*usaCount > int(binary.LittleEndian.Uint32(b[indxHdrOff:]))+indxHdrOff {
 		return errors.New("the update sequence array does not fit the block header")
 	}
 	return nil
 }
 
 // stageIndexBlock sets the block's LSN to r's, protects it and stages it.
-func (v *Volume) stageIndexBlock(ov *overlay, r *LogRecord, at int64, b []byte) error {
-	if !r.undoPass {
+func (v *Volume) stageIndexBlock(ov *overlay, r *logfile.LogRecord, at int64, b []byte) error {
+	if !r.UndoPass {
 		binary.LittleEndian.PutUint64(b[indxLSNOff:], uint64(r.LSN))
 	}
-	if err := protectRecord(b); err != nil {
+	if err := mst.ProtectInPlace(b); err != nil {
 		return fmt.Errorf("journal replay: index block at cluster %d: %w", r.LCNs[0], err)
 	}
 	return ov.write(at, b)
@@ -248,11 +250,11 @@ func (v *Volume) stageIndexBlock(ov *overlay, r *LogRecord, at int64, b []byte) 
 // UpdateNonresidentValue may be on disk: for an index block by its LSN,
 // for other data when the bytes there are the new ones (and differ from
 // the old ones).
-func (v *Volume) nonresidentValueReached(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) nonresidentValueReached(ov *overlay, attrs openAttrTable, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	undoErr := func(reason string) error {
 		return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true, Reason: reason}
 	}
-	if r.Undo == OpNoop {
+	if r.Undo == logfile.OpNoop {
 		// Nothing to roll back (a new index block: Windows' undo of
 		// it is Noop), whether or not it reached the disk.
 		return false, nil

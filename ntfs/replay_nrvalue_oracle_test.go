@@ -3,6 +3,8 @@ package ntfs
 import (
 	"bytes"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,7 +233,7 @@ func TestReplayOracleNonresidentValue(t *testing.T) {
 		only = []string{"dir-grow", "dir-block-update"}
 	}
 	journals := 0
-	seen := map[LogOp]int{}
+	seen := map[logfile.LogOp]int{}
 	for _, ch := range nrValueChanges(t, only...) {
 		// ($Secure's $SDS is always encoded; other streams on demand)
 		var streams [][2]string
@@ -252,7 +254,7 @@ func TestReplayOracleNonresidentValue(t *testing.T) {
 			}
 		}
 		change, changed, ops := encodeVolumeChangeWith(t, ch.oracleChange, 0x18, ch.index, streams...)
-		if ops[OpUpdateNonresidentValue]+ops[OpWriteEndOfIndexBuffer] == 0 {
+		if ops[logfile.OpUpdateNonresidentValue]+ops[logfile.OpWriteEndOfIndexBuffer] == 0 {
 			t.Fatalf("change %s: no UpdateNonresidentValue or WriteEndOfIndexBuffer encoded (ops %v)", ch.name, ops)
 		}
 		for op, k := range ops {
@@ -345,9 +347,9 @@ func checkListing(t *testing.T, ch nrValueChange, tc oracleCase, y string) {
 
 // hasNewIndexBlock reports whether the change writes a whole new index
 // block.
-func hasNewIndexBlock(change []genRecord) bool {
+func hasNewIndexBlock(change []ntfstest.LogRecord) bool {
 	for _, c := range change {
-		if c.redo == OpUpdateNonresidentValue && c.recOff == 0 && len(c.redoData) >= 4 && string(c.redoData[:4]) == "INDX" {
+		if c.Redo == logfile.OpUpdateNonresidentValue && c.RecOff == 0 && len(c.RedoData) >= 4 && string(c.RedoData[:4]) == "INDX" {
 			return true
 		}
 	}
@@ -359,18 +361,18 @@ func hasNewIndexBlock(change []genRecord) bool {
 // and reused): a valid INDX block of another directory, and the same torn.
 // The log carries the whole block, so both tools replace it.
 var staleBlockCases = []oracleCase{
-	{name: "new-block-over-stale-block", committed: true, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
-	}, prepare: func(t *testing.T, img string, change []genRecord) { staleBlock(t, img, change, false) }},
-	{name: "new-block-over-torn-block", committed: true, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
-	}, prepare: func(t *testing.T, img string, change []genRecord) { staleBlock(t, img, change, true) }},
+	{name: "new-block-over-stale-block", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
+	}, prepare: func(t *testing.T, img string, change []ntfstest.LogRecord) { staleBlock(t, img, change, false) }},
+	{name: "new-block-over-torn-block", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
+	}, prepare: func(t *testing.T, img string, change []ntfstest.LogRecord) { staleBlock(t, img, change, true) }},
 }
 
 // staleBlock copies the root directory's first index block over the
 // clusters of each new index block of the change (torn: with one 512-byte
 // stride's update sequence number broken).
-func staleBlock(t *testing.T, img string, change []genRecord, torn bool) {
+func staleBlock(t *testing.T, img string, change []ntfstest.LogRecord, torn bool) {
 	v, f := openImage(t, img)
 	defer f.Close()
 	root, err := v.OpenRef(MakeRef(RecordRoot, 0))
@@ -390,8 +392,8 @@ func staleBlock(t *testing.T, img string, change []genRecord, torn bool) {
 	}
 	cs := int64(v.boot.ClusterSize)
 	for _, c := range change {
-		if c.redo == OpUpdateNonresidentValue && c.recOff == 0 && len(c.redoData) >= 4 && string(c.redoData[:4]) == "INDX" {
-			if _, err := f.WriteAt(blk, c.lcns[0]*cs+int64(c.clusterIdx)*512); err != nil {
+		if c.Redo == logfile.OpUpdateNonresidentValue && c.RecOff == 0 && len(c.RedoData) >= 4 && string(c.RedoData[:4]) == "INDX" {
+			if _, err := f.WriteAt(blk, c.LCNs[0]*cs+int64(c.ClusterIdx)*512); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -3,6 +3,8 @@ package ntfs
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,9 +30,9 @@ func TestReplayNonresidentValueRefusals(t *testing.T) {
 	}
 	logLCN, _ := ra.(*runReader).lcnOf(0)
 	f.Close()
-	first := func(recs []genRecord, op LogOp) int {
+	first := func(recs []ntfstest.LogRecord, op logfile.LogOp) int {
 		for i, r := range recs {
-			if r.redo == op {
+			if r.Redo == op {
 				return i
 			}
 		}
@@ -40,74 +42,74 @@ func TestReplayNonresidentValueRefusals(t *testing.T) {
 	cases := []struct {
 		name   string
 		ch     nrValueChange
-		recs   []genRecord
-		mutate func(recs []genRecord, unv int) []genRecord
+		recs   []ntfstest.LogRecord
+		mutate func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord
 		reason string
 	}{
-		{"no open attribute", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
+		{"no open attribute", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
 			return append(recs[:unv-1:unv-1], recs[unv:]...) // drop the OpenNonresidentAttribute record
 		}, "not in the open attribute table"},
-		{"attribute offset", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv].attrOff = 8
+		{"attribute offset", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv].AttrOff = 8
 			return recs
 		}, "attribute offset 8"},
-		{"clusters elsewhere", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv].lcns = []int64{recs[unv].lcns[0] + 1}
+		{"clusters elsewhere", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv].LCNs = []int64{recs[unv].LCNs[0] + 1}
 			return recs
 		}, "are not where attribute"},
-		{"target is $LogFile", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv-1] = openAttrRecord(MakeRef(RecordLogFile, RecordLogFile), AttrData, recs[unv].targetAttr, 0x18)
-			recs[unv].lcns, recs[unv].vcn = []int64{logLCN}, 0
+		{"target is $LogFile", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv-1] = openAttrRecord(MakeRef(RecordLogFile, RecordLogFile), AttrData, recs[unv].TargetAttr, 0x18)
+			recs[unv].LCNs, recs[unv].VCN = []int64{logLCN}, 0
 			return recs
 		}, "$LogFile"},
-		{"no redo data", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv].redoData = nil
+		{"no redo data", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv].RedoData = nil
 			return recs
 		}, "no redo data"},
-		{"partial write where no block is", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv].recOff = 0x40
-			recs[unv].redoData = recs[unv].redoData[0x40:0x80]
+		{"partial write where no block is", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv].RecOff = 0x40
+			recs[unv].RedoData = recs[unv].RedoData[0x40:0x80]
 			return recs
 		}, "for a partial write"},
-		{"image of another VCN", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			img := clone(recs[unv].redoData)
+		{"image of another VCN", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			img := clone(recs[unv].RedoData)
 			binary.LittleEndian.PutUint64(img[0x10:], 7)
-			recs[unv].redoData = img
+			recs[unv].RedoData = img
 			return recs
 		}, "the logged index block is VCN 7"},
-		{"inconsistent image", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			img := clone(recs[unv].redoData)
+		{"inconsistent image", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			img := clone(recs[unv].RedoData)
 			binary.LittleEndian.PutUint32(img[0x1C:], uint32(len(img)-0x18-8))
-			recs[unv].redoData = img
+			recs[unv].RedoData = img
 			return recs
 		}, "would be inconsistent"},
-		{"wrong undo pairing", grow, growRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv].undo = OpDeleteAttribute
+		{"wrong undo pairing", grow, growRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv].Undo = logfile.OpDeleteAttribute
 			return recs
 		}, "undo operation DeleteAttribute"},
-		{"cluster index outside an index block", sds, sdsRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv].clusterIdx = 1
+		{"cluster index outside an index block", sds, sdsRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv].ClusterIdx = 1
 			return recs
 		}, "cluster index 1 outside an index block"},
-		{"data flagged as an index block", sds, sdsRecs, func(recs []genRecord, unv int) []genRecord {
-			recs[unv].attrFlags = attrFlagActsOnINDX
+		{"data flagged as an index block", sds, sdsRecs, func(recs []ntfstest.LogRecord, unv int) []ntfstest.LogRecord {
+			recs[unv].AttrFlags = attrFlagActsOnINDX
 			return recs
 		}, "not an index allocation"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			recs := append([]genRecord(nil), tc.recs...)
-			unv := first(recs, OpUpdateNonresidentValue)
+			recs := append([]ntfstest.LogRecord(nil), tc.recs...)
+			unv := first(recs, logfile.OpUpdateNonresidentValue)
 			recs = tc.mutate(recs, unv)
-			at := first(recs, OpUpdateNonresidentValue)
+			at := first(recs, logfile.OpUpdateNonresidentValue)
 			p := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, tc.ch.a, p)
-			log, lsns := withCheckpoint(4*4096+0x40, 3, append(recs, forget(0x18))...).build()
+			log, lsns := ntfstest.WithCheckpoint(4*4096+0x40, 3, append(recs, ntfstest.Forget(0x18))...).Build()
 			installLog(t, p, log)
 			before := fileSHA(t, p)
 			_, err := planReadOnly(t, p)
 			var ue *UnsupportedLogOpError
-			if !errors.As(err, &ue) || ue.Op != OpUpdateNonresidentValue || ue.LSN != lsns[at+1] || !strings.Contains(err.Error(), tc.reason) {
+			if !errors.As(err, &ue) || ue.Op != logfile.OpUpdateNonresidentValue || ue.LSN != lsns[at+1] || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("want a refusal of UpdateNonresidentValue at %#x (%s), got %v", uint64(lsns[at+1]), tc.reason, err)
 			}
 			if fileSHA(t, p) != before {
@@ -147,9 +149,9 @@ func indexTestBlock(sub bool, lengths ...int) []byte {
 	return b
 }
 
-func logRecordWith(redo LogOp, recOff, attrOff int, data, undo []byte) *LogRecord {
+func logRecordWith(redo logfile.LogOp, recOff, attrOff int, data, undo []byte) *logfile.LogRecord {
 	cd := append(append([]byte(nil), data...), undo...)
-	return &LogRecord{Redo: redo, Undo: redo, RecordOffset: uint16(recOff), AttrOffset: uint16(attrOff), ClientData: cd,
+	return &logfile.LogRecord{Redo: redo, Undo: redo, RecordOffset: uint16(recOff), AttrOffset: uint16(attrOff), ClientData: cd,
 		RedoLength: uint16(len(data)), UndoOffset: uint16(len(data)), UndoLength: uint16(len(undo))}
 }
 
@@ -162,7 +164,7 @@ func TestRedoWriteEndOfIndexBlock(t *testing.T) {
 	end := make([]byte, 0x10)
 	binary.LittleEndian.PutUint16(end[8:], 0x10)
 	binary.LittleEndian.PutUint32(end[12:], 2)
-	r := logRecordWith(OpWriteEndOfIndexBuffer, 0, 0xA0, end, b[0xA0:0x110])
+	r := logRecordWith(logfile.OpWriteEndOfIndexBuffer, 0, 0xA0, end, b[0xA0:0x110])
 	if err := redoWriteEndOfIndexBlock(b, r); err != nil {
 		t.Fatal(err)
 	}
@@ -182,11 +184,11 @@ func TestRedoWriteEndOfIndexBlock(t *testing.T) {
 	}
 	// not at an entry
 	c := indexTestBlock(false, 0x60, 0x60, 0x10)
-	if err := redoWriteEndOfIndexBlock(c, logRecordWith(OpWriteEndOfIndexBuffer, 0, 0xA8, end, nil)); err == nil {
+	if err := redoWriteEndOfIndexBlock(c, logRecordWith(logfile.OpWriteEndOfIndexBuffer, 0, 0xA8, end, nil)); err == nil {
 		t.Fatal("a write in the middle of an entry was accepted")
 	}
 	// past the allocated size
-	if err := redoWriteEndOfIndexBlock(c, logRecordWith(OpWriteEndOfIndexBuffer, 0, 0xA0, make([]byte, 4096-0xA0+8), nil)); err == nil {
+	if err := redoWriteEndOfIndexBlock(c, logRecordWith(logfile.OpWriteEndOfIndexBuffer, 0, 0xA0, make([]byte, 4096-0xA0+8), nil)); err == nil {
 		t.Fatal("a write past the allocated size was accepted")
 	}
 }
@@ -198,17 +200,17 @@ func TestRedoSetIndexEntryVcn(t *testing.T) {
 	b := indexTestBlock(true, 0x68, 0x18)
 	newVCN := make([]byte, 8)
 	binary.LittleEndian.PutUint64(newVCN, 42)
-	if err := redoSetIndexEntryVcnBlock(b, logRecordWith(OpSetIndexEntryVcnAllocation, 0, 0xA8, newVCN, nil)); err != nil {
+	if err := redoSetIndexEntryVcnBlock(b, logRecordWith(logfile.OpSetIndexEntryVcnAllocation, 0, 0xA8, newVCN, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if got := binary.LittleEndian.Uint64(b[0xA8+0x18-8:]); got != 42 {
 		t.Fatalf("VCN %d, want 42", got)
 	}
-	if err := redoSetIndexEntryVcnBlock(b, logRecordWith(OpSetIndexEntryVcnAllocation, 0, 0xA8, newVCN, nil)); !errors.Is(err, errNoChange) {
+	if err := redoSetIndexEntryVcnBlock(b, logRecordWith(logfile.OpSetIndexEntryVcnAllocation, 0, 0xA8, newVCN, nil)); !errors.Is(err, errNoChange) {
 		t.Fatalf("again: %v, want no change", err)
 	}
 	leaf := indexTestBlock(false, 0x60, 0x10)
-	if err := redoSetIndexEntryVcnBlock(leaf, logRecordWith(OpSetIndexEntryVcnAllocation, 0, 0x40, newVCN, nil)); err == nil || !strings.Contains(err.Error(), "no sub-node") {
+	if err := redoSetIndexEntryVcnBlock(leaf, logRecordWith(logfile.OpSetIndexEntryVcnAllocation, 0, 0x40, newVCN, nil)); err == nil || !strings.Contains(err.Error(), "no sub-node") {
 		t.Fatalf("got %v, want a refusal (no sub-node)", err)
 	}
 	// the root form checks the old value
@@ -231,7 +233,7 @@ func TestReplayIndexOpChecksOpenAttribute(t *testing.T) {
 	recs, _, _ := encodeVolumeChangeWith(t, ch.oracleChange, 0x18, indexWriteEnd)
 	we := -1
 	for i, r := range recs {
-		if r.redo == OpWriteEndOfIndexBuffer && i > 0 && recs[i-1].redo == OpOpenNonresidentAttribute {
+		if r.Redo == logfile.OpWriteEndOfIndexBuffer && i > 0 && recs[i-1].Redo == logfile.OpOpenNonresidentAttribute {
 			we = i
 			break
 		}
@@ -241,24 +243,24 @@ func TestReplayIndexOpChecksOpenAttribute(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		open   genRecord
+		open   ntfstest.LogRecord
 		reason string
 	}{
-		{"another file's stream", openAttrRecord(MakeRef(RecordSecure, RecordSecure), AttrData, recs[we].targetAttr, 0x18), "are not where attribute"},
-		{"a record past the end of $MFT", openAttrRecord(MakeRef(5000, 1), AttrIndexAllocation, recs[we].targetAttr, 0x18), "past the end of $MFT"},
-		{"a stale sequence number", openAttrRecord(MakeRef(RecordRoot, 77), AttrIndexAllocation, recs[we].targetAttr, 0x18), "not in use with that sequence number"},
+		{"another file's stream", openAttrRecord(MakeRef(RecordSecure, RecordSecure), AttrData, recs[we].TargetAttr, 0x18), "are not where attribute"},
+		{"a record past the end of $MFT", openAttrRecord(MakeRef(5000, 1), AttrIndexAllocation, recs[we].TargetAttr, 0x18), "past the end of $MFT"},
+		{"a stale sequence number", openAttrRecord(MakeRef(RecordRoot, 77), AttrIndexAllocation, recs[we].TargetAttr, 0x18), "not in use with that sequence number"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bad := append([]genRecord(nil), recs...)
+			bad := append([]ntfstest.LogRecord(nil), recs...)
 			bad[we-1] = tc.open
 			p := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, ch.a, p)
-			log, lsns := withCheckpoint(4*4096+0x40, 3, append(bad, forget(0x18))...).build()
+			log, lsns := ntfstest.WithCheckpoint(4*4096+0x40, 3, append(bad, ntfstest.Forget(0x18))...).Build()
 			installLog(t, p, log)
 			sum := fileSHA(t, p)
 			_, err := planReadOnly(t, p)
 			var ue *UnsupportedLogOpError
-			if !errors.As(err, &ue) || ue.Op != OpWriteEndOfIndexBuffer || ue.LSN != lsns[we+1] || !strings.Contains(err.Error(), tc.reason) {
+			if !errors.As(err, &ue) || ue.Op != logfile.OpWriteEndOfIndexBuffer || ue.LSN != lsns[we+1] || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("want a refusal of WriteEndOfIndexBuffer at %#x (%s), got %v", uint64(lsns[we+1]), tc.reason, err)
 			}
 			if fileSHA(t, p) != sum {
@@ -281,7 +283,7 @@ func TestReplayUncommittedNonresidentValueOnDisk(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, tc.img, p)
-			log, _ := withCheckpoint(4*4096+0x40, 3, recs...).build() // no ForgetTransaction
+			log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, recs...).Build() // no ForgetTransaction
 			installLog(t, p, log)
 			sum := fileSHA(t, p)
 			res, err := planReadOnly(t, p)
@@ -313,7 +315,7 @@ func TestReplayGrownMFTRefusals(t *testing.T) {
 	f.Close()
 	past := -1
 	for i, r := range recs {
-		if r.redo == OpInitializeFileRecordSegment && uint64((r.vcn*cs+int64(r.clusterIdx)*512)/rs) >= nrecs {
+		if r.Redo == logfile.OpInitializeFileRecordSegment && uint64((r.VCN*cs+int64(r.ClusterIdx)*512)/rs) >= nrecs {
 			past = i
 			break
 		}
@@ -323,34 +325,34 @@ func TestReplayGrownMFTRefusals(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		mutate func([]genRecord) []genRecord
+		mutate func([]ntfstest.LogRecord) []ntfstest.LogRecord
 		reason string
 	}{
-		{"no growth in the log", func(rs []genRecord) []genRecord {
-			var out []genRecord
+		{"no growth in the log", func(rs []ntfstest.LogRecord) []ntfstest.LogRecord {
+			var out []ntfstest.LogRecord
 			for _, r := range rs {
-				if (r.redo == OpUpdateMappingPairs || r.redo == OpSetNewAttributeSizes) && r.vcn == 0 && r.clusterIdx == 0 {
+				if (r.Redo == logfile.OpUpdateMappingPairs || r.Redo == logfile.OpSetNewAttributeSizes) && r.VCN == 0 && r.ClusterIdx == 0 {
 					continue // $MFT's own record
 				}
 				out = append(out, r)
 			}
 			return out
 		}, "does not reach it"},
-		{"another cluster", func(rs []genRecord) []genRecord {
-			rs[past].lcns = []int64{rs[past].lcns[0] + 7}
+		{"another cluster", func(rs []ntfstest.LogRecord) []ntfstest.LogRecord {
+			rs[past].LCNs = []int64{rs[past].LCNs[0] + 7}
 			return rs
 		}, "not where $MFT's run list puts it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bad := tc.mutate(append([]genRecord(nil), recs...))
+			bad := tc.mutate(append([]ntfstest.LogRecord(nil), recs...))
 			p := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, ch.a, p)
-			log, _ := withCheckpoint(4*4096+0x40, 3, append(bad, forget(0x18))...).build()
+			log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, append(bad, ntfstest.Forget(0x18))...).Build()
 			installLog(t, p, log)
 			sum := fileSHA(t, p)
 			_, err := planReadOnly(t, p)
 			var ue *UnsupportedLogOpError
-			if !errors.As(err, &ue) || ue.Op != OpInitializeFileRecordSegment || !strings.Contains(err.Error(), tc.reason) {
+			if !errors.As(err, &ue) || ue.Op != logfile.OpInitializeFileRecordSegment || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("want a refusal of InitializeFileRecordSegment (%s), got %v", tc.reason, err)
 			}
 			if fileSHA(t, p) != sum {

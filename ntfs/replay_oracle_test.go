@@ -13,6 +13,10 @@ import (
 	"testing"
 
 	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/ntfs/logfile"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 )
 
 // Differential tests of the journal replay against ntfs-3g's ntfsrecover.
@@ -184,7 +188,7 @@ func fuseChangeOpts(t *testing.T, name, fresh, dir string, opts []string, prepar
 // diffBitmap encodes the $Bitmap bits that differ between A and B as
 // SetBits/ClearBits records, one per run of equal new value inside one
 // cluster of $Bitmap.
-func diffBitmap(t *testing.T, va, vb *Volume, tx uint32) []genRecord {
+func diffBitmap(t *testing.T, va, vb *Volume, tx uint32) []ntfstest.LogRecord {
 	return diffBitmapAttr(t, va, vb, RecordBitmap, AttrData, tx)
 }
 
@@ -240,8 +244,8 @@ func openImage(t *testing.T, p string) (*Volume, *os.File) {
 
 // diffRecords encodes the differences between A's and B's MFT records as
 // UpdateResidentValue records of transaction tx.
-func diffRecords(t *testing.T, va, vb *Volume, tx uint32) ([]genRecord, []uint64) {
-	var out []genRecord
+func diffRecords(t *testing.T, va, vb *Volume, tx uint32) ([]ntfstest.LogRecord, []uint64) {
+	var out []ntfstest.LogRecord
 	var changed []uint64
 	cs, rs := int64(va.boot.ClusterSize), int64(va.boot.RecordSize)
 	for n := uint64(0); n < 80; n++ {
@@ -278,11 +282,11 @@ func diffRecords(t *testing.T, va, vb *Volume, tx uint32) ([]genRecord, []uint64
 				continue
 			}
 			off := n * uint64(rs)
-			out = append(out, genRecord{
-				typ: LogRecordStandard, tx: tx, redo: OpUpdateResidentValue, undo: OpUpdateResidentValue,
-				redoData: append([]byte(nil), rb.Raw[lo:hi]...), undoData: append([]byte(nil), ra.Raw[lo:hi]...),
-				lcns: []int64{va.boot.MFTLCN + int64(off)/cs}, vcn: int64(off) / cs,
-				clusterIdx: uint16(int64(off) % cs / 512), recOff: uint16(at.Offset), attrOff: uint16(lo - at.Offset),
+			out = append(out, ntfstest.LogRecord{
+				Type: logfile.LogRecordStandard, Tx: tx, Redo: logfile.OpUpdateResidentValue, Undo: logfile.OpUpdateResidentValue,
+				RedoData: append([]byte(nil), rb.Raw[lo:hi]...), UndoData: append([]byte(nil), ra.Raw[lo:hi]...),
+				LCNs: []int64{va.boot.MFTLCN + int64(off)/cs}, VCN: int64(off) / cs,
+				ClusterIdx: uint16(int64(off) % cs / 512), RecOff: uint16(at.Offset), AttrOff: uint16(lo - at.Offset),
 			})
 		}
 	}
@@ -323,12 +327,12 @@ func installLog(t *testing.T, p string, log []byte) {
 type oracleCase struct {
 	name string
 	// journal builds the generator from the change records.
-	journal func(change []genRecord) *journalGen
+	journal func(change []ntfstest.LogRecord) *ntfstest.LogGen
 	// mutate edits the built log (torn pages, restart disagreement).
 	mutate func(log []byte)
 	// prepare edits the volume before the replays (after the log is
 	// installed).
-	prepare func(t *testing.T, img string, change []genRecord)
+	prepare func(t *testing.T, img string, change []ntfstest.LogRecord)
 	// committed: the change must be on the volume afterwards.
 	committed bool
 	// onAfter: the journal is installed on B (the change already on disk).
@@ -349,82 +353,67 @@ type oracleCase struct {
 	undo bool
 }
 
-func withCheckpoint(startOff int64, seq uint64, recs ...genRecord) *journalGen {
-	return &journalGen{size: 2 << 20, pageSize: 4096, major: 1, startSeq: seq, startOff: startOff,
-		records: append([]genRecord{{typ: LogRecordCheckpoint, client: checkpointClient()}}, recs...)}
-}
-
-func forget(tx uint32) genRecord {
-	return genRecord{typ: LogRecordStandard, tx: tx, redo: OpForgetTransaction, undo: OpNoop}
-}
-
-func filler(tx uint32, n int) []genRecord {
-	// Records of a transaction with no on-disk effect (Noop redo/undo
-	// with data), to push the change across page and wrap boundaries.
-	var out []genRecord
-	for i := 0; i < n; i++ {
-		out = append(out, genRecord{typ: LogRecordStandard, tx: tx, redo: OpNoop, undo: OpNoop, redoData: bytes.Repeat([]byte{byte(i)}, 200)})
-	}
-	return out
-}
-
 var oracleCases = []oracleCase{
-	{name: "committed", committed: true, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	{name: "committed", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
 	}},
-	{name: "uncommitted-tail", committed: false, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, c...)
+	{name: "uncommitted-tail", committed: false, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, c...)
 	}},
-	{name: "committed-then-uncommitted", committed: true, journal: func(c []genRecord) *journalGen {
-		recs := append(append([]genRecord{}, c...), forget(0x18))
-		recs = append(recs, filler(0x40, 3)...)
-		return withCheckpoint(4*4096+0x40, 3, recs...)
+	{name: "committed-then-uncommitted", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		recs := append(append([]ntfstest.LogRecord{}, c...), ntfstest.Forget(0x18))
+		recs = append(recs, ntfstest.Filler(0x40, 3)...)
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, recs...)
 	}},
-	{name: "spans-pages", committed: true, journal: func(c []genRecord) *journalGen {
-		recs := append(filler(0x30, 30), forget(0x30))
-		recs = append(append(recs, c...), forget(0x18))
-		return withCheckpoint(7*4096+0x40, 3, recs...)
+	{name: "spans-pages", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		recs := append(ntfstest.Filler(0x30, 30), ntfstest.Forget(0x30))
+		recs = append(append(recs, c...), ntfstest.Forget(0x18))
+		return ntfstest.WithCheckpoint(7*4096+0x40, 3, recs...)
 	}},
-	{name: "already-on-disk", committed: true, onAfter: true, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	{name: "already-on-disk", committed: true, onAfter: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
 	}},
-	{name: "uncommitted-on-after", committed: true, onAfter: true, weRefuseStale: true, journal: func(c []genRecord) *journalGen {
+	{name: "uncommitted-on-after", committed: true, onAfter: true, weRefuseStale: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
 		// the after-image is on disk with an LSN older than the log
 		// records: ntfsrecover neither redoes nor undoes anything; we
 		// refuse (the change is there against its page's LSN).
-		return withCheckpoint(4*4096+0x40, 3, c...)
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, c...)
 	}},
-	{name: "uncommitted-reached", onAfter: true, undo: true, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, c...)
+	{name: "uncommitted-reached", onAfter: true, undo: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, c...)
 	}, prepare: stampChangeLSNs},
-	{name: "restart-page-1-older", committed: true, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	{name: "restart-page-1-older", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
 	}, mutate: func(log []byte) { ageRestartPage(log, 4096) }},
-	{name: "restart-page-0-older", committed: true, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	{name: "restart-page-0-older", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
 	}, mutate: func(log []byte) { ageRestartPage(log, 0) }},
-	{name: "torn-last-page-good-tail", committed: true, journal: func(c []genRecord) *journalGen {
-		recs := append(filler(0x30, 30), forget(0x30))
-		recs = append(append(recs, c...), forget(0x18))
-		return withCheckpoint(7*4096+0x40, 3, recs...)
-	}, mutate: func(log []byte) { tearPage(log, 9*4096) }},
-	{name: "torn-last-page-and-tails", refuse: true, journal: func(c []genRecord) *journalGen {
-		recs := append(filler(0x30, 30), forget(0x30))
-		recs = append(append(recs, c...), forget(0x18))
-		return withCheckpoint(7*4096+0x40, 3, recs...)
-	}, mutate: func(log []byte) { tearPage(log, 9*4096); tearPage(log, 2*4096); tearPage(log, 3*4096) }},
-	{name: "version-2.0", committed: true, journal: func(c []genRecord) *journalGen {
-		recs := append(filler(0x30, 30), forget(0x30))
-		recs = append(append(recs, c...), forget(0x18))
-		j := withCheckpoint(36*4096+0x40, 3, recs...)
-		j.major = 2
+	{name: "torn-last-page-good-tail", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		recs := append(ntfstest.Filler(0x30, 30), ntfstest.Forget(0x30))
+		recs = append(append(recs, c...), ntfstest.Forget(0x18))
+		return ntfstest.WithCheckpoint(7*4096+0x40, 3, recs...)
+	}, mutate: func(log []byte) { ntfstest.TearPage(log, 9*4096) }},
+	{name: "torn-last-page-and-tails", refuse: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		recs := append(ntfstest.Filler(0x30, 30), ntfstest.Forget(0x30))
+		recs = append(append(recs, c...), ntfstest.Forget(0x18))
+		return ntfstest.WithCheckpoint(7*4096+0x40, 3, recs...)
+	}, mutate: func(log []byte) {
+		ntfstest.TearPage(log, 9*4096)
+		ntfstest.TearPage(log, 2*4096)
+		ntfstest.TearPage(log, 3*4096)
+	}},
+	{name: "version-2.0", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		recs := append(ntfstest.Filler(0x30, 30), ntfstest.Forget(0x30))
+		recs = append(append(recs, c...), ntfstest.Forget(0x18))
+		j := ntfstest.WithCheckpoint(36*4096+0x40, 3, recs...)
+		j.Major = 2
 		return j
 	}},
-	{name: "version-2.0-last-page-only-in-tail", committed: true, journal: func(c []genRecord) *journalGen {
-		recs := append(filler(0x30, 30), forget(0x30))
-		recs = append(append(recs, c...), forget(0x18))
-		j := withCheckpoint(36*4096+0x40, 3, recs...)
-		j.major = 2
+	{name: "version-2.0-last-page-only-in-tail", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		recs := append(ntfstest.Filler(0x30, 30), ntfstest.Forget(0x30))
+		recs = append(append(recs, c...), ntfstest.Forget(0x18))
+		j := ntfstest.WithCheckpoint(36*4096+0x40, 3, recs...)
+		j.Major = 2
 		return j
 	}, mutate: func(log []byte) {
 		// The newest page was not yet copied from the tail area to its
@@ -436,26 +425,26 @@ var oracleCases = []oracleCase{
 			log[i] = 0xFF
 		}
 	}},
-	{name: "clean-flag", committed: false, journal: func(c []genRecord) *journalGen {
-		return withCheckpoint(4*4096+0x40, 3, append(c, forget(0x18))...)
+	{name: "clean-flag", committed: false, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
+		return ntfstest.WithCheckpoint(4*4096+0x40, 3, append(c, ntfstest.Forget(0x18))...)
 	}, mutate: func(log []byte) {
 		// A cleanly closed journal: its records were all written back
 		// already, nothing is replayed.
 		for _, off := range []int{0, 4096} {
 			p := log[off : off+4096]
-			_ = unprotectLogPage(p, 0x1E, 9)
-			binary.LittleEndian.PutUint16(p[0x30+0x0E:], restartFlagClean)
-			if err := protectRecord(p); err != nil {
+			_ = logfile.UnprotectPage(p, 0x1E, 9)
+			binary.LittleEndian.PutUint16(p[0x30+0x0E:], logfile.RestartFlagClean)
+			if err := mst.ProtectInPlace(p); err != nil {
 				panic(err)
 			}
 		}
 	}},
-	{name: "wrap-around", committed: true, journal: func(c []genRecord) *journalGen {
+	{name: "wrap-around", committed: true, journal: func(c []ntfstest.LogRecord) *ntfstest.LogGen {
 		// start two pages before the end of the 2 MiB log: the change
 		// lands after the wrap, in the next lap.
-		recs := append(filler(0x30, 30), forget(0x30))
-		recs = append(append(recs, c...), forget(0x18))
-		return withCheckpoint((2<<20)-2*4096+0x40, 3, recs...)
+		recs := append(ntfstest.Filler(0x30, 30), ntfstest.Forget(0x30))
+		recs = append(append(recs, c...), ntfstest.Forget(0x18))
+		return ntfstest.WithCheckpoint((2<<20)-2*4096+0x40, 3, recs...)
 	}},
 }
 
@@ -483,9 +472,9 @@ func TestReplayOracleNtfsrecover(t *testing.T) {
 		vb, fb := openImage(t, ch.b)
 		change, changed := diffRecords(t, va, vb, 0x18)
 		change = append(change, diffBitmap(t, va, vb, 0x18)...)
-		ops := map[LogOp]int{}
+		ops := map[logfile.LogOp]int{}
 		for _, c := range change {
-			ops[c.redo]++
+			ops[c.Redo]++
 		}
 		t.Logf("change %s: MFT records %v, log records by redo op %v", ch.name, changed, ops)
 		fa.Close()
@@ -502,7 +491,7 @@ func TestReplayOracleNtfsrecover(t *testing.T) {
 
 // oracleRun runs one generated journal through both tools and compares;
 // it returns the image unbrick replayed ("" when both refused).
-func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc oracleCase, change []genRecord, changed []uint64) string {
+func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc oracleCase, change []ntfstest.LogRecord, changed []uint64) string {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base.img")
 	if tc.onAfter {
@@ -510,7 +499,7 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 	} else {
 		replayCopy(t, ch.a, base)
 	}
-	log, _ := tc.journal(change).build()
+	log, _ := tc.journal(change).Build()
 	if tc.mutate != nil {
 		tc.mutate(log)
 	}
@@ -703,13 +692,13 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 
 // deallocatedRecords returns the volume byte ranges of the MFT records the
 // change deallocates.
-func deallocatedRecords(t *testing.T, img string, change []genRecord) [][2]int64 {
+func deallocatedRecords(t *testing.T, img string, change []ntfstest.LogRecord) [][2]int64 {
 	v, f := openImage(t, img)
 	defer f.Close()
 	var out [][2]int64
 	for _, c := range change {
-		if c.redo == OpDeallocateFileRecordSegment {
-			at := c.lcns[0]*int64(v.boot.ClusterSize) + int64(c.clusterIdx)*512
+		if c.Redo == logfile.OpDeallocateFileRecordSegment {
+			at := c.LCNs[0]*int64(v.boot.ClusterSize) + int64(c.ClusterIdx)*512
 			out = append(out, [2]int64{at, at + int64(v.boot.RecordSize)})
 		}
 	}
@@ -733,10 +722,10 @@ func withoutPadding(r *Record) []byte {
 }
 
 // deallocates reports whether the change frees MFT record n of v.
-func deallocates(change []genRecord, v *Volume, n uint64) bool {
+func deallocates(change []ntfstest.LogRecord, v *Volume, n uint64) bool {
 	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
 	for _, c := range change {
-		if c.redo == OpDeallocateFileRecordSegment && (c.vcn*cs+int64(c.clusterIdx)*512)/rs == int64(n) {
+		if c.Redo == logfile.OpDeallocateFileRecordSegment && (c.VCN*cs+int64(c.ClusterIdx)*512)/rs == int64(n) {
 			return true
 		}
 	}
@@ -795,34 +784,28 @@ func diffBytes(t *testing.T, x, y string) {
 func ageRestartPage(log []byte, off int) {
 	p := log[off : off+4096]
 	usaOff := int(binary.LittleEndian.Uint16(p[4:]))
-	_ = unprotectLogPage(p, usaOff, 9)
+	_ = logfile.UnprotectPage(p, usaOff, 9)
 	ra := p[0x30:]
 	cur := binary.LittleEndian.Uint64(ra[0:])
 	binary.LittleEndian.PutUint64(ra[0:], cur-0x100)
 	binary.LittleEndian.PutUint64(ra[0x40:], cur-0x100)
 	binary.LittleEndian.PutUint64(ra[0x48:], cur-0x100)
-	if err := protectRecord(p); err != nil {
+	if err := mst.ProtectInPlace(p); err != nil {
 		panic(err)
 	}
-}
-
-// tearPage breaks the update sequence of the page at off (a torn write:
-// its second 512-byte block never reached the disk).
-func tearPage(log []byte, off int) {
-	log[off+1022] ^= 0x5A
 }
 
 // stampChangeLSNs gives every MFT record and index block the change acts
 // on (and the $MFTMirr copy of a mirrored record) the newest LSN of the
 // installed log: the change reached the disk under the write-ahead rule.
-func stampChangeLSNs(t *testing.T, img string, change []genRecord) {
+func stampChangeLSNs(t *testing.T, img string, change []ntfstest.LogRecord) {
 	v, f := openImage(t, img)
 	defer f.Close()
 	a, err := v.AnalyzeJournal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	latest := LSN(a.Log.Restart.Page.CurrentLSN)
+	latest := logfile.LSN(a.Log.Restart.Page.CurrentLSN)
 	for _, r := range a.Log.Records {
 		if int64(r.LSN-latest) > 0 {
 			latest = r.LSN
@@ -833,10 +816,10 @@ func stampChangeLSNs(t *testing.T, img string, change []genRecord) {
 	binary.LittleEndian.PutUint64(lsn, uint64(latest))
 	done := map[int64]bool{}
 	for _, c := range change {
-		if len(c.lcns) == 0 {
+		if len(c.LCNs) == 0 {
 			continue
 		}
-		at := c.lcns[0]*cs + int64(c.clusterIdx)*512
+		at := c.LCNs[0]*cs + int64(c.ClusterIdx)*512
 		if done[at] {
 			continue
 		}
@@ -851,13 +834,13 @@ func stampChangeLSNs(t *testing.T, img string, change []genRecord) {
 		if _, err := f.WriteAt(lsn, at+8); err != nil {
 			t.Fatal(err)
 		}
-		if string(magic) == "FILE" && c.lcns[0] >= v.boot.MFTLCN {
-			if n := (c.vcn*cs + int64(c.clusterIdx)*512) / rs; n < int64(v.mirrorRecords()) {
-				m, err := v.mirrorLCN(c.vcn)
+		if string(magic) == "FILE" && c.LCNs[0] >= v.boot.MFTLCN {
+			if n := (c.VCN*cs + int64(c.ClusterIdx)*512) / rs; n < int64(v.mirrorRecords()) {
+				m, err := v.mirrorLCN(c.VCN)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := f.WriteAt(lsn, m*cs+int64(c.clusterIdx)*512+8); err != nil {
+				if _, err := f.WriteAt(lsn, m*cs+int64(c.ClusterIdx)*512+8); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -867,10 +850,10 @@ func stampChangeLSNs(t *testing.T, img string, change []genRecord) {
 
 // initializes reports whether the change makes MFT record n of v a new
 // file record.
-func initializes(change []genRecord, v *Volume, n uint64) bool {
+func initializes(change []ntfstest.LogRecord, v *Volume, n uint64) bool {
 	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
 	for _, c := range change {
-		if c.redo == OpInitializeFileRecordSegment && (c.vcn*cs+int64(c.clusterIdx)*512)/rs == int64(n) {
+		if c.Redo == logfile.OpInitializeFileRecordSegment && (c.VCN*cs+int64(c.ClusterIdx)*512)/rs == int64(n) {
 			return true
 		}
 	}
@@ -880,7 +863,7 @@ func initializes(change []genRecord, v *Volume, n uint64) bool {
 // undoneCreationInstances returns, for a rolled-back change, the volume
 // byte ranges of the next-attribute-instance field of each MFT record (and
 // its $MFTMirr copy) in which the change creates an attribute.
-func undoneCreationInstances(t *testing.T, img string, change []genRecord, tc oracleCase) [][2]int64 {
+func undoneCreationInstances(t *testing.T, img string, change []ntfstest.LogRecord, tc oracleCase) [][2]int64 {
 	if !tc.undo {
 		return nil
 	}
@@ -889,14 +872,14 @@ func undoneCreationInstances(t *testing.T, img string, change []genRecord, tc or
 	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
 	var out [][2]int64
 	for _, c := range change {
-		if c.redo != OpCreateAttribute {
+		if c.Redo != logfile.OpCreateAttribute {
 			continue
 		}
-		at := c.lcns[0]*cs + int64(c.clusterIdx)*512 + 0x28
+		at := c.LCNs[0]*cs + int64(c.ClusterIdx)*512 + 0x28
 		out = append(out, [2]int64{at, at + 2})
-		if n := (c.vcn*cs + int64(c.clusterIdx)*512) / rs; n < int64(v.mirrorRecords()) {
-			if m, err := v.mirrorLCN(c.vcn); err == nil {
-				out = append(out, [2]int64{m*cs + int64(c.clusterIdx)*512 + 0x28, m*cs + int64(c.clusterIdx)*512 + 0x2A})
+		if n := (c.VCN*cs + int64(c.ClusterIdx)*512) / rs; n < int64(v.mirrorRecords()) {
+			if m, err := v.mirrorLCN(c.VCN); err == nil {
+				out = append(out, [2]int64{m*cs + int64(c.ClusterIdx)*512 + 0x28, m*cs + int64(c.ClusterIdx)*512 + 0x2A})
 			}
 		}
 	}
@@ -905,10 +888,10 @@ func undoneCreationInstances(t *testing.T, img string, change []genRecord, tc or
 
 // createsAttr reports whether the change creates an attribute in MFT
 // record n of v.
-func createsAttr(change []genRecord, v *Volume, n uint64) bool {
+func createsAttr(change []ntfstest.LogRecord, v *Volume, n uint64) bool {
 	cs, rs := int64(v.boot.ClusterSize), int64(v.boot.RecordSize)
 	for _, c := range change {
-		if c.redo == OpCreateAttribute && (c.vcn*cs+int64(c.clusterIdx)*512)/rs == int64(n) {
+		if c.Redo == logfile.OpCreateAttribute && (c.VCN*cs+int64(c.ClusterIdx)*512)/rs == int64(n) {
 			return true
 		}
 	}

@@ -3,6 +3,9 @@ package ntfs
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,14 +26,14 @@ func TestReplayRefusesLogPageSizeMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	replayRun(t, mkntfs, "-F", "-Q", "-q", p)
-	log, _ := withCheckpoint(4*4096+0x40, 3, append(filler(0x30, 3), forget(0x30))...).build()
+	log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, append(ntfstest.Filler(0x30, 3), ntfstest.Forget(0x30))...).Build()
 	for _, off := range []int{0, 4096} {
 		pg := log[off : off+4096]
-		if err := unprotectLogPage(pg, int(binary.LittleEndian.Uint16(pg[4:])), 9); err != nil {
+		if err := logfile.UnprotectPage(pg, int(binary.LittleEndian.Uint16(pg[4:])), 9); err != nil {
 			t.Fatal(err)
 		}
 		binary.LittleEndian.PutUint32(pg[0x14:], 2048) // log page size
-		if err := protectRecord(pg); err != nil {
+		if err := mst.ProtectInPlace(pg); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package ntfs
 
 import (
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"sort"
 	"strings"
 )
@@ -14,12 +15,12 @@ func (r *ReplayResult) RedoneByOp() map[string]int {
 	if r == nil || r.Analysis == nil || r.Analysis.Log == nil {
 		return out
 	}
-	redone := make(map[LSN]bool, len(r.Redone))
+	redone := make(map[logfile.LSN]bool, len(r.Redone))
 	for _, l := range r.Redone {
 		redone[l] = true
 	}
 	for _, rec := range r.Analysis.Log.Records {
-		if rec.Type == LogRecordStandard && redone[rec.LSN] {
+		if rec.Type == logfile.LogRecordStandard && redone[rec.LSN] {
 			out[rec.Redo.String()]++
 			delete(redone, rec.LSN) // count each LSN once
 		}

@@ -3,6 +3,8 @@ package ntfs
 import (
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -12,7 +14,7 @@ import (
 )
 
 // replayBase makes a fresh mkntfs volume and the ntfslabel change records.
-func replayBase(t *testing.T) (string, []genRecord) {
+func replayBase(t *testing.T) (string, []ntfstest.LogRecord) {
 	chs := oracleChanges(t)
 	va, fa := openImage(t, chs[0].a)
 	vb, fb := openImage(t, chs[0].b)
@@ -39,15 +41,15 @@ func planReadOnly(t *testing.T, p string) (*ReplayResult, error) {
 func TestReplayRefusesUnsupportedOp(t *testing.T) {
 	a, change := replayBase(t)
 	create := change[0]
-	create.redo, create.undo = OpDeleteDirtyClusters, OpNoop
+	create.Redo, create.Undo = logfile.OpDeleteDirtyClusters, logfile.OpNoop
 	p := filepath.Join(t.TempDir(), "v.img")
 	replayCopy(t, a, p)
-	log, _ := withCheckpoint(4*4096+0x40, 3, change[0], create, forget(0x18)).build()
+	log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, change[0], create, ntfstest.Forget(0x18)).Build()
 	installLog(t, p, log)
 	before := fileSHA(t, p)
 	_, err := planReadOnly(t, p)
 	var ue *UnsupportedLogOpError
-	if !errors.As(err, &ue) || ue.Op != OpDeleteDirtyClusters || !strings.Contains(err.Error(), "DeleteDirtyClusters") {
+	if !errors.As(err, &ue) || ue.Op != logfile.OpDeleteDirtyClusters || !strings.Contains(err.Error(), "DeleteDirtyClusters") {
 		t.Fatalf("want an error naming DeleteDirtyClusters, got %v", err)
 	}
 	if fileSHA(t, p) != before {
@@ -62,7 +64,7 @@ func TestReplayRefusesUnsupportedOp(t *testing.T) {
 	}
 	// An uncommitted unsupported record is not redone and does not block.
 	replayCopy(t, a, p)
-	log, _ = withCheckpoint(4*4096+0x40, 3, append([]genRecord{change[0], forget(0x18)}, func() genRecord { c := create; c.tx = 0x40; return c }())...).build()
+	log, _ = ntfstest.WithCheckpoint(4*4096+0x40, 3, append([]ntfstest.LogRecord{change[0], ntfstest.Forget(0x18)}, func() ntfstest.LogRecord { c := create; c.Tx = 0x40; return c }())...).Build()
 	installLog(t, p, log)
 	if _, err := planReadOnly(t, p); err != nil {
 		t.Fatalf("uncommitted DeleteDirtyClusters: %v", err)
@@ -72,10 +74,10 @@ func TestReplayRefusesUnsupportedOp(t *testing.T) {
 func TestReplayRefusesWrongLCN(t *testing.T) {
 	a, change := replayBase(t)
 	c := change[0]
-	c.lcns = []int64{c.lcns[0] + 1}
+	c.LCNs = []int64{c.LCNs[0] + 1}
 	p := filepath.Join(t.TempDir(), "v.img")
 	replayCopy(t, a, p)
-	log, _ := withCheckpoint(4*4096+0x40, 3, c, forget(0x18)).build()
+	log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, c, ntfstest.Forget(0x18)).Build()
 	installLog(t, p, log)
 	_, err := planReadOnly(t, p)
 	var ue *UnsupportedLogOpError
@@ -91,9 +93,9 @@ func TestReplayFuzzedLogPages(t *testing.T) {
 	a, change := replayBase(t)
 	p := filepath.Join(t.TempDir(), "v.img")
 	rng := rand.New(rand.NewSource(7))
-	recs := append(filler(0x30, 20), forget(0x30))
-	recs = append(append(recs, change...), forget(0x18))
-	good, _ := withCheckpoint(5*4096+0x40, 3, recs...).build()
+	recs := append(ntfstest.Filler(0x30, 20), ntfstest.Forget(0x30))
+	recs = append(append(recs, change...), ntfstest.Forget(0x18))
+	good, _ := ntfstest.WithCheckpoint(5*4096+0x40, 3, recs...).Build()
 	plans, refusals, agree, oracleRefused, oracleReplayed := 0, 0, 0, 0, 0
 	ntfsrecover, _ := exec.LookPath("ntfsrecover")
 	for i := 0; i < 40; i++ {
@@ -162,10 +164,10 @@ func TestReplayFuzzedLogPages(t *testing.T) {
 func TestReplayRefusesChangeOutsideAttribute(t *testing.T) {
 	a, change := replayBase(t)
 	c := change[0]
-	c.recOff, c.attrOff = 0x10, 0
+	c.RecOff, c.AttrOff = 0x10, 0
 	p := filepath.Join(t.TempDir(), "v.img")
 	replayCopy(t, a, p)
-	log, _ := withCheckpoint(4*4096+0x40, 3, c, forget(0x18)).build()
+	log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, c, ntfstest.Forget(0x18)).Build()
 	installLog(t, p, log)
 	before := fileSHA(t, p)
 	_, err := planReadOnly(t, p)
@@ -175,5 +177,15 @@ func TestReplayRefusesChangeOutsideAttribute(t *testing.T) {
 	}
 	if fileSHA(t, p) != before {
 		t.Fatal("volume changed")
+	}
+}
+
+// The logfile analysis tests (ntfs/logfile) judge their logs with a
+// stand-in for replaySupported; this keeps the stand-in honest.
+func TestReplaySupportsAnalyzedOps(t *testing.T) {
+	for _, op := range []logfile.LogOp{logfile.OpNoop, logfile.OpForgetTransaction, logfile.OpUpdateResidentValue} {
+		if !replaySupported(op) {
+			t.Errorf("replaySupported(%v) = false", op)
+		}
 	}
 }

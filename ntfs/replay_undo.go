@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Undo of uncommitted transactions (the roll-back Windows does after its
@@ -79,25 +80,25 @@ import (
 
 // undoView returns r seen as the change its undo makes: undo operation,
 // offset and length in the redo fields and the other way round.
-func undoView(r *LogRecord) *LogRecord {
+func undoView(r *logfile.LogRecord) *logfile.LogRecord {
 	u := *r
 	u.Redo, u.Undo = r.Undo, r.Redo
 	u.RedoOffset, u.UndoOffset = r.UndoOffset, r.RedoOffset
 	u.RedoLength, u.UndoLength = r.UndoLength, r.RedoLength
-	u.undoPass = true
+	u.UndoPass = true
 	return &u
 }
 
 // needsUndo reports whether rolling r back changes anything at all
 // (ntfs3 can_skip_action on the undo operation), with one exception: a
 // new file record (InitializeFileRecordSegment, undo Noop).
-func needsUndo(r *LogRecord) bool {
-	if r.Redo == OpInitializeFileRecordSegment && r.Undo == OpNoop {
+func needsUndo(r *logfile.LogRecord) bool {
+	if r.Redo == logfile.OpInitializeFileRecordSegment && r.Undo == logfile.OpNoop {
 		return true
 	}
 	switch r.Undo {
-	case OpNoop, OpCompensationLogRecord, OpForgetTransaction, OpOpenNonresidentAttribute,
-		OpOpenAttributeTableDump, OpAttributeNamesDump, OpDirtyPageTableDump, OpTransactionTableDump:
+	case logfile.OpNoop, logfile.OpCompensationLogRecord, logfile.OpForgetTransaction, logfile.OpOpenNonresidentAttribute,
+		logfile.OpOpenAttributeTableDump, logfile.OpAttributeNamesDump, logfile.OpDirtyPageTableDump, logfile.OpTransactionTableDump:
 		return false
 	}
 	return true
@@ -106,7 +107,7 @@ func needsUndo(r *LogRecord) bool {
 // undoRecord rolls back the uncommitted record r, whose change reached the
 // disk. It reports whether anything changed (false: the old state was in
 // place already).
-func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) (bool, error) {
+func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *logfile.LogRecord, latest logfile.LSN) (bool, error) {
 	refuse := func(reason string) error {
 		return &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true,
 			Reason: fmt.Sprintf("undo operation %s: %s", r.Undo, reason)}
@@ -115,15 +116,15 @@ func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *LogRecord, late
 	var done bool
 	var err error
 	switch {
-	case r.Redo == OpSetBitsInNonresidentBitMap && r.Undo == OpClearBitsInNonresidentBitMap,
-		r.Redo == OpClearBitsInNonresidentBitMap && r.Undo == OpSetBitsInNonresidentBitMap:
+	case r.Redo == logfile.OpSetBitsInNonresidentBitMap && r.Undo == logfile.OpClearBitsInNonresidentBitMap,
+		r.Redo == logfile.OpClearBitsInNonresidentBitMap && r.Undo == logfile.OpSetBitsInNonresidentBitMap:
 		rd, ud := r.RedoData(), r.UndoData()
 		if len(ud) < 8 || len(rd) < 8 || string(rd[:8]) != string(ud[:8]) {
 			return false, refuse("the undo bitmap range is not the redo range (ntfsrecover undoes the redo range, ntfs3 the undo range): not implemented")
 		}
 		err = v.redoBits(ov, attrs, u)
 		done = err == nil
-	case r.Redo == OpUpdateNonresidentValue && r.Undo == OpUpdateNonresidentValue:
+	case r.Redo == logfile.OpUpdateNonresidentValue && r.Undo == logfile.OpUpdateNonresidentValue:
 		if r.UndoLength == 0 {
 			// No old bytes: neither source changes anything
 			// (ntfsrecover undo_update_value "cannot undo", ntfs3
@@ -131,9 +132,9 @@ func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *LogRecord, late
 			return false, nil
 		}
 		done, err = v.redoNonresidentValue(ov, attrs, u, latest)
-	case r.Redo == OpUpdateResidentValue && r.Undo == OpUpdateResidentValue:
+	case r.Redo == logfile.OpUpdateResidentValue && r.Undo == logfile.OpUpdateResidentValue:
 		done, err = v.redoUpdateResident(ov, u, latest)
-	case r.Redo == OpInitializeFileRecordSegment && r.Undo == OpNoop:
+	case r.Redo == logfile.OpInitializeFileRecordSegment && r.Undo == logfile.OpNoop:
 		// Where the sources disagree: ntfs3 (Windows' restart logic)
 		// skips a Noop undo, leaving the record in use while the roll
 		// back of the same transaction frees its $MFT bitmap bit and
@@ -142,8 +143,8 @@ func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *LogRecord, late
 		// (undo_create_file) puts the logged image back and clears the
 		// in-use flag. We do as ntfsrecover, which leaves a consistent
 		// volume.
-		done, err = v.redoMFTRecordWith(ov, r.withUndoPass(), latest, undoInitializeRecord)
-	case r.Redo == OpDeallocateFileRecordSegment && r.Undo == OpInitializeFileRecordSegment:
+		done, err = v.redoMFTRecordWith(ov, withUndoPass(r), latest, undoInitializeRecord)
+	case r.Redo == logfile.OpDeallocateFileRecordSegment && r.Undo == logfile.OpInitializeFileRecordSegment:
 		if !fullRecordImage(u.RedoData(), u, v.boot.RecordSize) {
 			return false, refuse("the logged old image is not a whole MFT record (the sources rebuild a partial one differently): not implemented")
 		}
@@ -153,7 +154,7 @@ func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *LogRecord, late
 			done, err = v.redoIndexBlockOp(ov, attrs, u, latest)
 			break
 		}
-		if containsOp(mftUndoPairs[r.Redo], r.Undo) && containsOp(mftUndoPairs[u.Redo], u.Undo) && u.Redo != OpInitializeFileRecordSegment {
+		if containsOp(mftUndoPairs[r.Redo], r.Undo) && containsOp(mftUndoPairs[u.Redo], u.Undo) && u.Redo != logfile.OpInitializeFileRecordSegment {
 			done, err = v.redoMFTRecordOp(ov, u, latest)
 			break
 		}
@@ -169,7 +170,7 @@ func (v *Volume) undoRecord(ov *overlay, attrs openAttrTable, r *LogRecord, late
 // undoUncommitted rolls back, newest first, the records of pending (in
 // LSN order, each an uncommitted record whose change reached the disk).
 // It returns the LSNs of the records whose roll-back changed the volume.
-func (v *Volume) undoUncommitted(ov *overlay, attrs openAttrTable, lf *LogFile, pending []*LogRecord, latest LSN) ([]LSN, error) {
+func (v *Volume) undoUncommitted(ov *overlay, attrs openAttrTable, lf *logfile.LogFile, pending []*logfile.LogRecord, latest logfile.LSN) ([]logfile.LSN, error) {
 	if len(pending) == 0 {
 		return nil, nil
 	}
@@ -178,13 +179,13 @@ func (v *Volume) undoUncommitted(ov *overlay, attrs openAttrTable, lf *LogFile, 
 		rolled[r.TransactionID] = true
 	}
 	for _, r := range lf.Records {
-		if r.Type == LogRecordStandard && rolled[r.TransactionID] &&
-			(r.Redo == OpCompensationLogRecord || r.Undo == OpCompensationLogRecord) {
+		if r.Type == logfile.LogRecordStandard && rolled[r.TransactionID] &&
+			(r.Redo == logfile.OpCompensationLogRecord || r.Undo == logfile.OpCompensationLogRecord) {
 			return nil, &UnsupportedLogOpError{Op: r.Redo, LSN: r.LSN, Undo: true,
 				Reason: fmt.Sprintf("transaction %#x, which must be rolled back, holds compensation records (a partial roll-back, whose undo-next chain is not followed): not implemented", r.TransactionID)}
 		}
 	}
-	var undone []LSN
+	var undone []logfile.LSN
 	for i := len(pending) - 1; i >= 0; i-- {
 		done, err := v.undoRecord(ov, attrs, pending[i], latest)
 		if err != nil {
@@ -212,15 +213,15 @@ func (o *overlay) fork() *overlay {
 // change, so such a volume was written without its journal (by a tool
 // that ignored it); Windows would redo and then undo the record, we would
 // leave the change in place, so PlanReplay refuses it.
-func (v *Volume) staleChangeOnDisk(ov *overlay, attrs openAttrTable, r *LogRecord, latest LSN) bool {
+func (v *Volume) staleChangeOnDisk(ov *overlay, attrs openAttrTable, r *logfile.LogRecord, latest logfile.LSN) bool {
 	var redo func(ov *overlay) (bool, error)
 	switch {
-	case r.Redo == OpUpdateResidentValue:
+	case r.Redo == logfile.OpUpdateResidentValue:
 		if string(r.RedoData()) == string(r.UndoData()) {
 			return false
 		}
 		redo = func(ov *overlay) (bool, error) { return v.redoUpdateResident(ov, r, latest) }
-	case r.Redo == OpUpdateNonresidentValue:
+	case r.Redo == logfile.OpUpdateNonresidentValue:
 		return false // judged by its bytes or its block's LSN already
 	default:
 		if _, ok := indxUndoPairs[r.Redo]; ok {
@@ -237,26 +238,26 @@ func (v *Volume) staleChangeOnDisk(ov *overlay, attrs openAttrTable, r *LogRecor
 
 // withUndoPass returns a copy of r marked as an undo (no LSN check or
 // stamp), its fields unchanged.
-func (r *LogRecord) withUndoPass() *LogRecord {
+func withUndoPass(r *logfile.LogRecord) *logfile.LogRecord {
 	u := *r
-	u.undoPass = true
+	u.UndoPass = true
 	return &u
 }
 
 // undoInitializeRecord rolls back a new file record: the logged image
 // (the record as the creation left it) goes back in place and the in-use
 // flag is cleared (ntfsrecover undo_create_file).
-func undoInitializeRecord(b []byte, r *LogRecord) error {
+func undoInitializeRecord(b []byte, r *logfile.LogRecord) error {
 	data := r.RedoData()
 	target := int(r.RecordOffset) + int(r.AttrOffset)
 	if target+len(data) > len(b) {
 		return fmt.Errorf("a %d-byte image at offset %d runs past the record", len(data), target)
 	}
-	flags := binary.LittleEndian.Uint16(b[mftFlagsOff:])
+	flags := binary.LittleEndian.Uint16(b[MFTOffFlags:])
 	if bytes.Equal(b[target:target+len(data)], data) && flags&RecordInUse == 0 {
 		return errNoChange
 	}
 	copy(b[target:], data)
-	binary.LittleEndian.PutUint16(b[mftFlagsOff:], binary.LittleEndian.Uint16(b[mftFlagsOff:])&^RecordInUse)
+	binary.LittleEndian.PutUint16(b[MFTOffFlags:], binary.LittleEndian.Uint16(b[MFTOffFlags:])&^RecordInUse)
 	return nil
 }

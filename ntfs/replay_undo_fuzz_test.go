@@ -2,15 +2,16 @@ package ntfs
 
 import (
 	"encoding/binary"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"testing"
 )
 
 // undoMFTFunc is the MFT-record change the undo pass runs for r (with r
 // seen through undoView, or as is for a new file record), nil when the
 // pair is not rolled back that way.
-func undoMFTFunc(r *LogRecord) (func([]byte, *LogRecord) error, *LogRecord) {
-	if r.Redo == OpInitializeFileRecordSegment && r.Undo == OpNoop {
-		return undoInitializeRecord, r.withUndoPass()
+func undoMFTFunc(r *logfile.LogRecord) (func([]byte, *logfile.LogRecord) error, *logfile.LogRecord) {
+	if r.Redo == logfile.OpInitializeFileRecordSegment && r.Undo == logfile.OpNoop {
+		return undoInitializeRecord, withUndoPass(r)
 	}
 	u := undoView(r)
 	fn := mftChange(u.Redo)
@@ -43,7 +44,7 @@ func FuzzUndoMFTRecordOps(f *testing.F) {
 		b := make([]byte, 1024)
 		copy(b, record)
 		cd := append(append([]byte(nil), redo...), undo...)
-		r := &LogRecord{Redo: LogOp(redoOp), Undo: LogOp(undoOp), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd,
+		r := &logfile.LogRecord{Redo: logfile.LogOp(redoOp), Undo: logfile.LogOp(undoOp), RecordOffset: recOff, AttrOffset: attrOff, ClientData: cd,
 			RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
 		fn, u := undoMFTFunc(r)
 		if fn == nil {
@@ -77,14 +78,14 @@ func FuzzUndoIndexBlockOps(f *testing.F) {
 			f.Add(blk, uint16(redo), uint16(undo), uint16(0x40), []byte(nil), entry)
 		}
 	}
-	f.Add(blk, uint16(OpUpdateNonresidentValue), uint16(OpUpdateNonresidentValue), uint16(0x40), entry[:0x10], entry[:0x10])
-	funcs := map[LogOp]func([]byte, *LogRecord) error{
-		OpAddIndexEntryAllocation:    redoAddIndexEntryBlock,
-		OpDeleteIndexEntryAllocation: redoDeleteIndexEntryBlock,
-		OpUpdateFileNameAllocation:   redoUpdateFileNameBlock,
-		OpWriteEndOfIndexBuffer:      redoWriteEndOfIndexBlock,
-		OpSetIndexEntryVcnAllocation: redoSetIndexEntryVcnBlock,
-		OpUpdateRecordDataAllocation: redoUpdateRecordDataBlock,
+	f.Add(blk, uint16(logfile.OpUpdateNonresidentValue), uint16(logfile.OpUpdateNonresidentValue), uint16(0x40), entry[:0x10], entry[:0x10])
+	funcs := map[logfile.LogOp]func([]byte, *logfile.LogRecord) error{
+		logfile.OpAddIndexEntryAllocation:    redoAddIndexEntryBlock,
+		logfile.OpDeleteIndexEntryAllocation: redoDeleteIndexEntryBlock,
+		logfile.OpUpdateFileNameAllocation:   redoUpdateFileNameBlock,
+		logfile.OpWriteEndOfIndexBuffer:      redoWriteEndOfIndexBlock,
+		logfile.OpSetIndexEntryVcnAllocation: redoSetIndexEntryVcnBlock,
+		logfile.OpUpdateRecordDataAllocation: redoUpdateRecordDataBlock,
 	}
 	f.Fuzz(func(t *testing.T, block []byte, redoOp, undoOp, attrOff uint16, redo, undo []byte) {
 		if len(redo) > 8192 || len(undo) > 8192 {
@@ -93,10 +94,10 @@ func FuzzUndoIndexBlockOps(f *testing.F) {
 		b := make([]byte, 4096)
 		copy(b, block)
 		cd := append(append([]byte(nil), redo...), undo...)
-		r := &LogRecord{Redo: LogOp(redoOp), Undo: LogOp(undoOp), AttrOffset: attrOff, ClientData: cd, LSN: 0x1000,
+		r := &logfile.LogRecord{Redo: logfile.LogOp(redoOp), Undo: logfile.LogOp(undoOp), AttrOffset: attrOff, ClientData: cd, LSN: 0x1000,
 			RedoLength: uint16(len(redo)), UndoOffset: uint16(len(redo)), UndoLength: uint16(len(undo))}
 		u := undoView(r)
-		if r.Redo == OpUpdateNonresidentValue && r.Undo == OpUpdateNonresidentValue {
+		if r.Redo == logfile.OpUpdateNonresidentValue && r.Undo == logfile.OpUpdateNonresidentValue {
 			u.RecordOffset, u.AttrOffset = attrOff, 0
 			if nb, err := indexBlockValue(b, u, u.RedoData(), 0, 0x2000); err == nil {
 				if err := checkIndexBlock(nb, len(nb)); err != nil {

@@ -2,6 +2,8 @@ package ntfs
 
 import (
 	"errors"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,10 +18,10 @@ func TestReplayUndoRefusals(t *testing.T) {
 	chs := mftChanges(t, "create", "delete")
 	create, _, _ := encodeVolumeChange(t, chs[0], 0x18)
 	del, _, _ := encodeVolumeChange(t, chs[1], 0x18)
-	alter := func(recs []genRecord, op LogOp, fn func(*genRecord)) []genRecord {
-		out := append([]genRecord(nil), recs...)
+	alter := func(recs []ntfstest.LogRecord, op logfile.LogOp, fn func(*ntfstest.LogRecord)) []ntfstest.LogRecord {
+		out := append([]ntfstest.LogRecord(nil), recs...)
 		for i := range out {
-			if out[i].redo == op {
+			if out[i].Redo == op {
 				fn(&out[i])
 				return out
 			}
@@ -30,26 +32,26 @@ func TestReplayUndoRefusals(t *testing.T) {
 	cases := []struct {
 		name   string
 		ch     oracleChange
-		recs   []genRecord
-		op     LogOp
+		recs   []ntfstest.LogRecord
+		op     logfile.LogOp
 		reason string
 	}{
-		{"bitmap undo range differs from the redo range", chs[0], alter(create, OpSetBitsInNonresidentBitMap, func(r *genRecord) {
-			r.undoData = clone(r.undoData)
-			r.undoData[0]++
-		}), OpSetBitsInNonresidentBitMap, "undo bitmap range is not the redo range"},
-		{"partial old image of a deallocated record", chs[1], alter(del, OpDeallocateFileRecordSegment, func(r *genRecord) {
-			r.undoData = clone(r.undoData[:0x30])
-		}), OpDeallocateFileRecordSegment, "not a whole MFT record"},
-		{"a partly rolled back transaction", chs[0], append(append([]genRecord(nil), create...),
-			genRecord{typ: LogRecordStandard, tx: 0x18, redo: OpCompensationLogRecord, undo: OpNoop}),
-			OpCompensationLogRecord, "compensation records"},
+		{"bitmap undo range differs from the redo range", chs[0], alter(create, logfile.OpSetBitsInNonresidentBitMap, func(r *ntfstest.LogRecord) {
+			r.UndoData = clone(r.UndoData)
+			r.UndoData[0]++
+		}), logfile.OpSetBitsInNonresidentBitMap, "undo bitmap range is not the redo range"},
+		{"partial old image of a deallocated record", chs[1], alter(del, logfile.OpDeallocateFileRecordSegment, func(r *ntfstest.LogRecord) {
+			r.UndoData = clone(r.UndoData[:0x30])
+		}), logfile.OpDeallocateFileRecordSegment, "not a whole MFT record"},
+		{"a partly rolled back transaction", chs[0], append(append([]ntfstest.LogRecord(nil), create...),
+			ntfstest.LogRecord{Type: logfile.LogRecordStandard, Tx: 0x18, Redo: logfile.OpCompensationLogRecord, Undo: logfile.OpNoop}),
+			logfile.OpCompensationLogRecord, "compensation records"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, tc.ch.b, p)
-			log, _ := withCheckpoint(4*4096+0x40, 3, tc.recs...).build() // no ForgetTransaction
+			log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, tc.recs...).Build() // no ForgetTransaction
 			installLog(t, p, log)
 			stampChangeLSNs(t, p, tc.recs)
 			before := fileSHA(t, p)
@@ -67,10 +69,10 @@ func TestReplayUndoRefusals(t *testing.T) {
 	}
 	// Unaltered, the same journals roll back (the oracle tests compare
 	// the result with ntfsrecover -u).
-	for i, recs := range [][]genRecord{create, del} {
+	for i, recs := range [][]ntfstest.LogRecord{create, del} {
 		p := filepath.Join(t.TempDir(), "v.img")
 		replayCopy(t, chs[i].b, p)
-		log, _ := withCheckpoint(4*4096+0x40, 3, recs...).build()
+		log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, recs...).Build()
 		installLog(t, p, log)
 		stampChangeLSNs(t, p, recs)
 		res, err := planReadOnly(t, p)

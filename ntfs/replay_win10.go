@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // Redo of the operations Windows 10 added: ZeroEndOfFileRecord (0x25),
@@ -32,9 +33,9 @@ import (
 // length) bytes on disk that are neither the logged old nor new value.
 
 // redoZeroEndOfRecord zeroes the end of the fixed-up MFT record b.
-func redoZeroEndOfRecord(b []byte, r *LogRecord) error {
+func redoZeroEndOfRecord(b []byte, r *logfile.LogRecord) error {
 	off, n := int(r.RecordOffset), int(r.RedoLength)
-	used := int(binary.LittleEndian.Uint32(b[mftUsedOff:]))
+	used := int(binary.LittleEndian.Uint32(b[MFTOffBytesInUse:]))
 	if r.AttrOffset != 0 {
 		return fmt.Errorf("attribute offset %d: ntfsrecover and ntfs3 zero different places", r.AttrOffset)
 	}
@@ -70,7 +71,7 @@ func viewEntryData(b []byte, p, end, n int) (int, error) {
 }
 
 // updateViewData replaces the data of the view entry at p.
-func updateViewData(b []byte, p, end int, r *LogRecord) error {
+func updateViewData(b []byte, p, end int, r *logfile.LogRecord) error {
 	data, undo := r.RedoData(), r.UndoData()
 	if len(data) == 0 {
 		return errors.New("the record carries no redo data")
@@ -83,7 +84,7 @@ func updateViewData(b []byte, p, end int, r *LogRecord) error {
 	switch {
 	case bytes.Equal(dst, data):
 		return errNoChange
-	case r.Undo == OpCompensationLogRecord || len(undo) != len(data) || bytes.Equal(dst, undo):
+	case r.Undo == logfile.OpCompensationLogRecord || len(undo) != len(data) || bytes.Equal(dst, undo):
 		copy(dst, data)
 		return nil
 	}
@@ -92,7 +93,7 @@ func updateViewData(b []byte, p, end int, r *LogRecord) error {
 
 // redoUpdateRecordDataRoot updates a view entry of the $INDEX_ROOT at
 // record offset; the entry is at record offset + attribute offset.
-func redoUpdateRecordDataRoot(b []byte, r *LogRecord) error {
+func redoUpdateRecordDataRoot(b []byte, r *logfile.LogRecord) error {
 	off := int(r.RecordOffset)
 	hdr, entriesEnd, err := indexRootHeader(b, off)
 	if err != nil {
@@ -107,7 +108,7 @@ func redoUpdateRecordDataRoot(b []byte, r *LogRecord) error {
 
 // redoUpdateRecordDataBlock updates the view entry at the attribute
 // offset of an INDX block.
-func redoUpdateRecordDataBlock(b []byte, r *LogRecord) error {
+func redoUpdateRecordDataBlock(b []byte, r *logfile.LogRecord) error {
 	start, end, _, err := blockEntries(b, indxHdrOff)
 	if err != nil {
 		return err

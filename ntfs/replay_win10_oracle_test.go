@@ -1,6 +1,7 @@
 package ntfs
 
 import (
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"testing"
 )
@@ -33,7 +34,7 @@ func TestReplayOracleZeroEndOfFileRecord(t *testing.T) {
 				continue // the record did not shrink
 			}
 			used := le32(b, 0x18)
-			z := mftRecordOp(vb, n, 0x18, OpZeroEndOfFileRecord, OpNoop, used, 0, make([]byte, len(b)-used), nil)
+			z := mftRecordOp(vb, n, 0x18, logfile.OpZeroEndOfFileRecord, logfile.OpNoop, used, 0, make([]byte, len(b)-used), nil)
 			change = append(change, z)
 			zeroed++
 		}

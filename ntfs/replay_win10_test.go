@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 )
 
 // UpdateRecordDataRoot/Allocation are backed by ntfs3's do_action alone
@@ -58,7 +62,7 @@ func TestReplayUpdateRecordDataRoot(t *testing.T) {
 	replayCopy(t, ch.b, p)
 	before := clone(want)
 	copy(before[do:], oldData)
-	if err := protectRecord(before); err != nil {
+	if err := mst.ProtectInPlace(before); err != nil {
 		t.Fatal(err)
 	}
 	w, err := os.OpenFile(p, os.O_RDWR, 0)
@@ -69,9 +73,9 @@ func TestReplayUpdateRecordDataRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	rec := mftRecordOp(vb, RecordSecure, 0x18, OpUpdateRecordDataRoot, OpUpdateRecordDataRoot, attrOff, entry-attrOff, newData, oldData)
-	run := func(t *testing.T, img string, r genRecord) (*ReplayResult, error) {
-		log, _ := withCheckpoint(4*4096+0x40, 3, r, forget(0x18)).build()
+	rec := mftRecordOp(vb, RecordSecure, 0x18, logfile.OpUpdateRecordDataRoot, logfile.OpUpdateRecordDataRoot, attrOff, entry-attrOff, newData, oldData)
+	run := func(t *testing.T, img string, r ntfstest.LogRecord) (*ReplayResult, error) {
+		log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, r, ntfstest.Forget(0x18)).Build()
 		installLog(t, img, log)
 		v, f := openImage(t, img)
 		defer f.Close()
@@ -110,16 +114,16 @@ func TestReplayUpdateRecordDataRoot(t *testing.T) {
 			}
 		}
 	})
-	refuse := func(name string, r genRecord, reason string) {
+	refuse := func(name string, r ntfstest.LogRecord, reason string) {
 		t.Run(name, func(t *testing.T) {
 			img := filepath.Join(t.TempDir(), "v.img")
 			replayCopy(t, p, img)
-			log, _ := withCheckpoint(4*4096+0x40, 3, r, forget(0x18)).build()
+			log, _ := ntfstest.WithCheckpoint(4*4096+0x40, 3, r, ntfstest.Forget(0x18)).Build()
 			installLog(t, img, log)
 			sum := fileSHA(t, img)
 			_, err := planReadOnly(t, img)
 			var ue *UnsupportedLogOpError
-			if !errors.As(err, &ue) || ue.Op != OpUpdateRecordDataRoot || !strings.Contains(err.Error(), reason) {
+			if !errors.As(err, &ue) || ue.Op != logfile.OpUpdateRecordDataRoot || !strings.Contains(err.Error(), reason) {
 				t.Fatalf("want a refusal (%s), got %v", reason, err)
 			}
 			if fileSHA(t, img) != sum {
@@ -128,14 +132,14 @@ func TestReplayUpdateRecordDataRoot(t *testing.T) {
 		})
 	}
 	other := rec
-	other.undoData = bytes.Repeat([]byte{0xEE}, len(oldData))
+	other.UndoData = bytes.Repeat([]byte{0xEE}, len(oldData))
 	refuse("data on disk neither old nor new", other, "neither the logged old nor new value")
 	long := rec
-	long.redoData = make([]byte, dl+8)
-	long.undoData = nil
+	long.RedoData = make([]byte, dl+8)
+	long.UndoData = nil
 	refuse("data past the entry's data", long, "do not fit the entry's data")
 	key := rec
-	key.attrOff += 8
+	key.AttrOff += 8
 	refuse("not an entry", key, "is not an index entry")
 }
 
@@ -173,7 +177,7 @@ func TestRedoUpdateRecordDataBlock(t *testing.T) {
 	binary.LittleEndian.PutUint32(b[0x1C:], 0x78-0x18)
 	binary.LittleEndian.PutUint32(b[0x20:], 4096-0x18)
 	data := bytes.Repeat([]byte{0xAB}, 0x14)
-	r := logRecordWith(OpUpdateRecordDataAllocation, 0, 0x40, data, make([]byte, 0x14))
+	r := logRecordWith(logfile.OpUpdateRecordDataAllocation, 0, 0x40, data, make([]byte, 0x14))
 	if err := redoUpdateRecordDataBlock(b, r); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +187,7 @@ func TestRedoUpdateRecordDataBlock(t *testing.T) {
 	if err := redoUpdateRecordDataBlock(b, r); !errors.Is(err, errNoChange) {
 		t.Fatalf("again: %v, want no change", err)
 	}
-	if err := redoUpdateRecordDataBlock(b, logRecordWith(OpUpdateRecordDataAllocation, 0, 0x68, data, nil)); err == nil {
+	if err := redoUpdateRecordDataBlock(b, logRecordWith(logfile.OpUpdateRecordDataAllocation, 0, 0x68, data, nil)); err == nil {
 		t.Fatal("an update of the end entry was accepted")
 	}
 	if err := checkIndexBlock(b, 4096); err != nil {

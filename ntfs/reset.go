@@ -43,7 +43,7 @@ func (p *planner) commitSetDirty() error {
 		return err
 	}
 	if len(val) < 12 {
-		return corruptf("$VOLUME_INFORMATION is %d bytes", len(val))
+		return Corrupt("$VOLUME_INFORMATION", -1, "", "$VOLUME_INFORMATION is %d bytes", len(val))
 	}
 	flags := binary.LittleEndian.Uint16(val[10:])
 	if flags&volumeDirtyFlag != 0 {
@@ -74,7 +74,7 @@ func (p *planner) commitEmptyJournal() error {
 	ss := int64(p.ss)
 	for _, e := range exts {
 		if e.Offset%ss != 0 || int64(e.Length)%ss != 0 {
-			return corruptf("$LogFile extent %#x+%d is not sector aligned", e.Offset, e.Length)
+			return Corrupt("$LogFile", -1, "$DATA", "$LogFile extent %#x+%d is not sector aligned", e.Offset, e.Length)
 		}
 		p.commitFillBytes(fmt.Sprintf("fill:%d", e.Offset), e.Offset, int64(e.Length), 0xFF, "$LogFile emptied (0xFF)")
 	}

@@ -33,13 +33,13 @@ const maxVCN = int64(1) << 42
 // runs"; ntfs-3g runlist.c (ntfs_mapping_pairs_decompress).
 func DecodeRunList(b []byte, startVCN int64) ([]Run, error) {
 	if startVCN < 0 || startVCN > maxVCN {
-		return nil, corruptf("run list: start VCN %d out of range", startVCN)
+		return nil, Corrupt("run list", -1, "", "start VCN %d out of range", startVCN)
 	}
 	var runs []Run
 	vcn, lcn := startVCN, int64(0)
 	for i := 0; ; {
 		if i >= len(b) {
-			return nil, corruptf("run list: no terminating 0x00 byte within %d bytes", len(b))
+			return nil, Corrupt("run list", int64(len(b)), "header byte", "no terminating 0x00 byte within %d bytes", len(b))
 		}
 		h := b[i]
 		if h == 0 {
@@ -47,33 +47,33 @@ func DecodeRunList(b []byte, startVCN int64) ([]Run, error) {
 		}
 		lenSize, offSize := int(h&0x0f), int(h>>4)
 		if lenSize == 0 || lenSize > 8 || offSize > 8 {
-			return nil, corruptf("run list: bad header byte 0x%02x at offset %d", h, i)
+			return nil, Corrupt("run list", int64(i), "header byte", "bad header byte 0x%02x at offset %d", h, i)
 		}
 		i++
 		if i+lenSize+offSize > len(b) {
-			return nil, corruptf("run list: pair at offset %d runs past the end", i-1)
+			return nil, Corrupt("run list", int64(i-1), "header byte", "pair at offset %d runs past the end", i-1)
 		}
 		length := readSigned(b[i : i+lenSize])
 		i += lenSize
 		if length <= 0 || length > maxVCN {
-			return nil, corruptf("run list: bad run length %d at VCN %d", length, vcn)
+			return nil, Corrupt("run list", int64(i), "run length", "bad run length %d at VCN %d", length, vcn)
 		}
 		r := Run{VCN: vcn, Length: length, LCN: SparseLCN}
 		if offSize > 0 {
 			delta := readSigned(b[i : i+offSize])
 			i += offSize
 			if delta > maxVCN || delta < -maxVCN {
-				return nil, corruptf("run list: LCN delta %d out of range at VCN %d", delta, vcn)
+				return nil, Corrupt("run list", int64(i), "LCN delta", "LCN delta %d out of range at VCN %d", delta, vcn)
 			}
 			lcn += delta
 			if lcn < 0 || lcn > maxVCN {
-				return nil, corruptf("run list: LCN %d out of range at VCN %d", lcn, vcn)
+				return nil, Corrupt("run list", int64(i), "LCN delta", "LCN %d out of range at VCN %d", lcn, vcn)
 			}
 			r.LCN = lcn
 		}
 		vcn += length
 		if vcn > maxVCN {
-			return nil, corruptf("run list: VCN %d out of range", vcn)
+			return nil, Corrupt("run list", int64(i), "run length", "VCN %d out of range", vcn)
 		}
 		runs = append(runs, r)
 	}
@@ -106,17 +106,17 @@ type runReader struct {
 
 func newRunReader(r io.ReaderAt, clusterSize, totalClusters int64, runs []Run, size, initSize int64, what string) (*runReader, error) {
 	if size < 0 || initSize < 0 {
-		return nil, corruptf("%s: negative size %d / initialized size %d", what, size, initSize)
+		return nil, Corrupt(what, -1, "data size", "negative size %d / initialized size %d", size, initSize)
 	}
 	if initSize > size {
 		initSize = size
 	}
 	for i, rn := range runs {
 		if i > 0 && runs[i-1].VCN+runs[i-1].Length != rn.VCN {
-			return nil, corruptf("%s: run list has a gap or overlap at VCN %d", what, rn.VCN)
+			return nil, Corrupt(what, -1, "run list", "run list has a gap or overlap at VCN %d", rn.VCN)
 		}
 		if !rn.Sparse() && rn.LCN+rn.Length > totalClusters {
-			return nil, corruptf("%s: run at LCN %d (+%d clusters) lies beyond the volume's %d clusters", what, rn.LCN, rn.Length, totalClusters)
+			return nil, Corrupt(what, -1, "run list", "run at LCN %d (+%d clusters) lies beyond the volume's %d clusters", rn.LCN, rn.Length, totalClusters)
 		}
 	}
 	return &runReader{r: r, clusterSize: clusterSize, totalClusters: totalClusters, runs: runs, size: size, initSize: initSize, what: what}, nil
@@ -149,7 +149,7 @@ func (rr *runReader) ReadAt(p []byte, off int64) (int, error) {
 		vcn := pos / rr.clusterSize
 		i := sort.Search(len(rr.runs), func(i int) bool { return rr.runs[i].VCN+rr.runs[i].Length > vcn })
 		if i == len(rr.runs) || rr.runs[i].VCN > vcn {
-			return n, corruptf("%s: no run maps VCN %d (byte offset %d)", rr.what, vcn, pos)
+			return n, Corrupt(rr.what, -1, "run list", "no run maps VCN %d (byte offset %d)", vcn, pos)
 		}
 		rn := rr.runs[i]
 		runEnd := (rn.VCN + rn.Length) * rr.clusterSize
@@ -197,7 +197,7 @@ func (rr *runReader) extents(off int64, n int) ([]Extent, error) {
 		vcn := off / rr.clusterSize
 		i := sort.Search(len(rr.runs), func(i int) bool { return rr.runs[i].VCN+rr.runs[i].Length > vcn })
 		if i == len(rr.runs) || rr.runs[i].VCN > vcn || rr.runs[i].Sparse() {
-			return nil, corruptf("%s: byte offset %d is not mapped to clusters", rr.what, off)
+			return nil, Corrupt(rr.what, -1, "run list", "byte offset %d is not mapped to clusters", off)
 		}
 		rn := rr.runs[i]
 		runEnd := (rn.VCN + rn.Length) * rr.clusterSize

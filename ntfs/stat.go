@@ -94,7 +94,7 @@ func (f *File) Stat() (*FileInfo, error) {
 	}
 	a := f.FindAttr(AttrStandardInformation, "")
 	if a == nil || a.NonResident {
-		return nil, corruptf("MFT record %d has no resident $STANDARD_INFORMATION", f.Base.Number)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, "$STANDARD_INFORMATION", "has no resident $STANDARD_INFORMATION")
 	}
 	si, err := ParseStandardInformation(a.Value)
 	if err != nil {
@@ -107,7 +107,7 @@ func (f *File) Stat() (*FileInfo, error) {
 		switch a.Type {
 		case AttrFileName:
 			if a.NonResident {
-				return nil, corruptf("MFT record %d: non-resident $FILE_NAME", f.Base.Number)
+				return nil, Corrupt(fmt.Sprintf("MFT record %d", f.Base.Number), -1, "$FILE_NAME", "non-resident $FILE_NAME")
 			}
 			fn, err := ParseFileName(a.Value)
 			if err != nil {

@@ -18,7 +18,7 @@ func (v *Volume) loadUpcase() error {
 		return fmt.Errorf("ntfs: $UpCase: %w", err)
 	}
 	if size != 2*65536 {
-		return corruptf("$UpCase is %d bytes, want 131072", size)
+		return Corrupt("$UpCase", -1, "$DATA", "$UpCase is %d bytes, want 131072", size)
 	}
 	buf := make([]byte, size)
 	if _, err := ra.ReadAt(buf, 0); err != nil && err != io.EOF {

@@ -99,7 +99,7 @@ func (v *Volume) openMFT() error {
 		return fmt.Errorf("ntfs: $MFT: %w", err)
 	}
 	if !rec.InUse() {
-		return corruptf("$MFT record 0 is not marked in use")
+		return Corrupt("MFT record 0", MFTOffFlags, "flags", "$MFT record 0 is not marked in use")
 	}
 	var data *Attribute
 	for _, a := range rec.Attributes {
@@ -109,10 +109,10 @@ func (v *Volume) openMFT() error {
 		}
 	}
 	if data == nil || !data.NonResident {
-		return corruptf("$MFT record 0 has no non-resident $DATA attribute")
+		return Corrupt("MFT record 0", -1, "$DATA", "$MFT record 0 has no non-resident $DATA attribute")
 	}
 	if len(data.Runs) == 0 || data.Runs[0].Sparse() || data.Runs[0].LCN != b.MFTLCN {
-		return corruptf("$MFT's run list does not start at the boot sector's $MFT LCN %d", b.MFTLCN)
+		return Corrupt("MFT record 0", -1, "$DATA", "$MFT's run list does not start at the boot sector's $MFT LCN %d", b.MFTLCN)
 	}
 	// First map $MFT with the base extent alone; that is enough to reach
 	// the extension records an attribute list names (they must lie in it).
@@ -132,7 +132,7 @@ func (v *Volume) openMFT() error {
 		}
 		rr, ok := ra.(*runReader)
 		if !ok {
-			return corruptf("$MFT data is not a plain non-resident attribute")
+			return Corrupt("MFT record 0", -1, "$DATA", "$MFT data is not a plain non-resident attribute")
 		}
 		rr.what = "$MFT"
 		v.mft = rr
@@ -145,7 +145,7 @@ func (v *Volume) openMFT() error {
 // require the record to be in use.
 func (v *Volume) ReadRecord(n uint64) (*Record, error) {
 	if n >= v.nrecs {
-		return nil, fmt.Errorf("%w: MFT record %d does not exist ($MFT holds %d records)", ErrCorrupt, n, v.nrecs)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", n), -1, "", "does not exist ($MFT holds %d records)", v.nrecs)
 	}
 	buf := make([]byte, v.boot.RecordSize)
 	if _, err := v.mft.ReadAt(buf, int64(n)*int64(v.boot.RecordSize)); err != nil {
@@ -165,7 +165,7 @@ type Extent struct {
 // fragmented inside it.
 func (v *Volume) RecordExtents(n uint64) ([]Extent, error) {
 	if n >= v.nrecs {
-		return nil, fmt.Errorf("%w: MFT record %d does not exist", ErrCorrupt, n)
+		return nil, Corrupt(fmt.Sprintf("MFT record %d", n), -1, "", "does not exist")
 	}
 	return v.mft.extents(int64(n)*int64(v.boot.RecordSize), v.boot.RecordSize)
 }
@@ -186,7 +186,7 @@ func (v *Volume) readVolumeInfo() error {
 	}
 	a := f.FindAttr(AttrVolumeInformation, "")
 	if a == nil || a.NonResident {
-		return corruptf("$Volume has no resident $VOLUME_INFORMATION")
+		return Corrupt("MFT record 3", -1, "$VOLUME_INFORMATION", "$Volume has no resident $VOLUME_INFORMATION")
 	}
 	vi, err := ParseVolumeInformation(a.Value)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 func newNTFSJournalCmd(e *env) *cobra.Command {
@@ -84,6 +85,6 @@ func runNTFSJournal(e *env, kf *keyFlags, partition int, asJSON bool, target str
 // "analysis".
 type journalReport struct {
 	*ntfs.JournalState
-	Analysis      *ntfs.JournalAnalysis `json:"analysis,omitempty"`
-	AnalysisError string                `json:"analysis_error,omitempty"`
+	Analysis      *logfile.JournalAnalysis `json:"analysis,omitempty"`
+	AnalysisError string                   `json:"analysis_error,omitempty"`
 }

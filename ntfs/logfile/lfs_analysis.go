@@ -1,4 +1,4 @@
-package ntfs
+package logfile
 
 import (
 	"fmt"
@@ -86,8 +86,9 @@ type JournalAnalysis struct {
 }
 
 // AnalyzeJournal parses the $LogFile data r reads (size bytes) and says
-// what a replay would have to do. It never writes.
-func AnalyzeJournal(r io.ReaderAt, size int64) (*JournalAnalysis, error) {
+// what a replay would have to do; canRedo tells which operations the
+// replayer supports (ntfs/replay passes its own). It never writes.
+func AnalyzeJournal(r io.ReaderAt, size int64, canRedo func(LogOp) bool) (*JournalAnalysis, error) {
 	lf, err := ReadLogFile(r, size)
 	if err != nil {
 		return nil, err
@@ -120,7 +121,7 @@ func AnalyzeJournal(r io.ReaderAt, size int64) (*JournalAnalysis, error) {
 		a.Committed++
 		for _, r := range t.Records {
 			a.RedoOps[r.Redo.String()]++
-			if !replaySupported(r.Redo) {
+			if !canRedo(r.Redo) {
 				unsupported[r.Redo.String()] = true
 			}
 		}
@@ -128,7 +129,7 @@ func AnalyzeJournal(r io.ReaderAt, size int64) (*JournalAnalysis, error) {
 	for _, r := range lf.Records {
 		if r.Type == LogRecordStandard && r.TransactionID == 0 {
 			a.RedoOps[r.Redo.String()]++
-			if !replaySupported(r.Redo) {
+			if !canRedo(r.Redo) {
 				unsupported[r.Redo.String()] = true
 			}
 		}
@@ -162,19 +163,6 @@ func AnalyzeJournal(r io.ReaderAt, size int64) (*JournalAnalysis, error) {
 		a.Why = fmt.Sprintf("%d committed transaction(s) use only operations unbrick can redo", a.Committed)
 	}
 	return a, nil
-}
-
-// AnalyzeJournal reads this volume's $LogFile and analyses it.
-func (v *Volume) AnalyzeJournal() (*JournalAnalysis, error) {
-	f, err := v.OpenRef(MakeRef(RecordLogFile, 0))
-	if err != nil {
-		return nil, fmt.Errorf("ntfs: $LogFile: %w", err)
-	}
-	ra, size, err := f.attrReader(AttrData, "")
-	if err != nil {
-		return nil, fmt.Errorf("ntfs: $LogFile data: %w", err)
-	}
-	return AnalyzeJournal(ra, size)
 }
 
 // String renders the analysis for people.

@@ -1,4 +1,4 @@
-package ntfs
+package logfile
 
 import (
 	"encoding/binary"
@@ -41,12 +41,13 @@ import (
 // Windows cache, refused to mount"); version 1.1 is clean when no client is
 // in use or the restart area's clean flag is set.
 
+// Restart page layout.
 const (
-	logNoClient        = 0xFFFF
-	restartFlagClean   = 0x0002
-	restartHeaderSize  = 0x1E
+	NoClient           = 0xFFFF // client list terminator / "no client in use"
+	RestartFlagClean   = 0x0002 // restart area flag: the volume was cleanly unmounted
+	RestartHeaderSize  = 0x1E   // restart page header, before its USA
 	restartAreaMinSize = 0x30
-	logClientSize      = 0xA0
+	ClientRecordSize   = 0xA0 // one log client record
 	logMinPageSize     = 512
 )
 
@@ -83,11 +84,11 @@ func (p *RestartPage) LSN() uint64 {
 }
 
 // CleanFlag reports the restart area's RESTART_VOLUME_IS_CLEAN flag.
-func (p *RestartPage) CleanFlag() bool { return p.Flags&restartFlagClean != 0 }
+func (p *RestartPage) CleanFlag() bool { return p.Flags&RestartFlagClean != 0 }
 
 // ClientsInUse reports whether the in-use client list is not empty (the
 // journal was open).
-func (p *RestartPage) ClientsInUse() bool { return p.ClientInUse != logNoClient }
+func (p *RestartPage) ClientsInUse() bool { return p.ClientInUse != NoClient }
 
 // ParseRestartPage decodes and validates the restart page page (the whole
 // system page, as stored, with its update sequence protection) found at
@@ -128,12 +129,12 @@ func ParseRestartPage(page []byte, pos int64) (*RestartPage, error) {
 			return nil, bad("update sequence array count %d, want %d", usaCount, want)
 		}
 		usaEnd = usaOff + 2*usaCount
-		if usaOff < restartHeaderSize || usaEnd > 510 {
+		if usaOff < RestartHeaderSize || usaEnd > 510 {
 			return nil, bad("update sequence array offset %d is out of range", usaOff)
 		}
 	}
 	raOff := int(binary.LittleEndian.Uint16(page[0x18:]))
-	minRA := restartHeaderSize
+	minRA := RestartHeaderSize
 	if haveUSA {
 		minRA = usaEnd
 	}
@@ -155,7 +156,7 @@ func ParseRestartPage(page []byte, pos int64) (*RestartPage, error) {
 	full := append([]byte(nil), page[:p.SystemPageSize]...)
 	var fixErr error
 	if haveUSA {
-		fixErr = unprotectLogPage(full, usaOff, usaCount)
+		fixErr = UnprotectPage(full, usaOff, usaCount)
 	}
 	ra := full[raOff:]
 	p.CurrentLSN = binary.LittleEndian.Uint64(ra[0:])
@@ -169,14 +170,14 @@ func ParseRestartPage(page []byte, pos int64) (*RestartPage, error) {
 	if caOff%8 != 0 || raOff+caOff > 510 {
 		return nil, bad("client array offset %d is invalid", caOff)
 	}
-	calcLen := caOff + int(p.LogClients)*logClientSize
+	calcLen := caOff + int(p.LogClients)*ClientRecordSize
 	if raOff+calcLen > int(p.SystemPageSize) || raOff+raLen > int(p.SystemPageSize) || calcLen > raLen {
 		return nil, bad("restart area (length %d, %d clients) overflows the %d-byte page", raLen, p.LogClients, p.SystemPageSize)
 	}
 	if fixErr != nil && raOff+raLen > 510 {
 		return nil, bad("%v", fixErr)
 	}
-	if (p.ClientFree != logNoClient && p.ClientFree >= p.LogClients) || (p.ClientInUse != logNoClient && p.ClientInUse >= p.LogClients) {
+	if (p.ClientFree != NoClient && p.ClientFree >= p.LogClients) || (p.ClientInUse != NoClient && p.ClientInUse >= p.LogClients) {
 		return nil, bad("client lists (free %d, in use %d) point past the %d clients", p.ClientFree, p.ClientInUse, p.LogClients)
 	}
 	p.FileSize = int64(binary.LittleEndian.Uint64(ra[0x18:]))
@@ -212,10 +213,10 @@ func (e *RestartPageError) Error() string {
 
 func pow2AtLeast(v, min uint32) bool { return v >= min && v&(v-1) == 0 }
 
-// unprotectLogPage removes the update sequence protection of a $LogFile
+// UnprotectPage removes the update sequence protection of a $LogFile
 // page in place (same scheme as MFT records: the last two bytes of each
 // 512-byte stride hold the update sequence number).
-func unprotectLogPage(b []byte, usaOff, usaCount int) error {
+func UnprotectPage(b []byte, usaOff, usaCount int) error {
 	if usaOff+2*usaCount > len(b) || (usaCount-1)*512 > len(b) {
 		return errors.New("update sequence array out of range")
 	}
@@ -237,13 +238,13 @@ func walkLogClients(ca []byte, n, free, inUse uint16) ([]string, error) {
 	remaining := int(n)
 	for pass, idx := range []uint16{free, inUse} {
 		first := true
-		for idx != logNoClient {
+		for idx != NoClient {
 			if remaining == 0 || idx >= n {
 				return nil, errors.New("log client array is corrupt (list loops or overflows)")
 			}
 			remaining--
-			c := ca[int(idx)*logClientSize:]
-			if first && binary.LittleEndian.Uint16(c[0x10:]) != logNoClient {
+			c := ca[int(idx)*ClientRecordSize:]
+			if first && binary.LittleEndian.Uint16(c[0x10:]) != NoClient {
 				return nil, errors.New("log client array is corrupt (first client has a predecessor)")
 			}
 			first = false

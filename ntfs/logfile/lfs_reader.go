@@ -1,9 +1,10 @@
-package ntfs
+package logfile
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 	"io"
 )
 
@@ -37,7 +38,7 @@ type RestartInfo struct {
 type LogFile struct {
 	Restart  *RestartInfo
 	Other    *RestartInfo // the other valid restart page, if any
-	Geometry lfsGeometry
+	Geometry Geometry
 	StartLSN LSN // first record read (oldest LSN the client needs)
 	EndLSN   LSN // where the next record would go
 	Records  []*LogRecord
@@ -109,16 +110,16 @@ func ReadLogFile(r io.ReaderAt, size int64) (*LogFile, error) {
 	if ri.Page.Magic == "CHKD" {
 		return nil, errors.New("$LogFile restart page was rewritten by chkdsk (CHKD): the journal must not be replayed")
 	}
-	g := lfsGeometry{
+	g := Geometry{
 		PageSize:   int64(ri.Page.LogPageSize),
 		SeqBits:    ri.SeqBits,
 		FileSize:   ri.Page.FileSize &^ (int64(ri.Page.LogPageSize) - 1),
 		DataOffset: int(ri.PageDataOffset),
 		Major:      ri.Page.MajorVersion,
 	}
-	tails := int64(lfsTailPagesV1)
+	tails := int64(TailPagesV1)
 	if g.Major >= 2 {
-		tails = lfsTailPagesV2
+		tails = TailPagesV2
 	}
 	g.FirstPage = (2 + tails) * g.PageSize
 	switch {
@@ -126,7 +127,7 @@ func ReadLogFile(r io.ReaderAt, size int64) (*LogFile, error) {
 		return nil, fmt.Errorf("$LogFile restart area says the journal is %d bytes, but $LogFile holds %d", g.FileSize, size)
 	case g.FileSize < g.FirstPage+2*g.PageSize:
 		return nil, fmt.Errorf("$LogFile of %d bytes is too small for log pages of %d bytes", g.FileSize, g.PageSize)
-	case g.DataOffset < rcrdHeaderSize || int64(g.DataOffset)+logRecordHeaderSize > g.PageSize:
+	case g.DataOffset < PageHeaderSize || int64(g.DataOffset)+RecordHeaderSize > g.PageSize:
 		return nil, fmt.Errorf("$LogFile log page data offset %d is invalid for %d-byte pages", g.DataOffset, g.PageSize)
 	case ri.SeqBits < 4 || ri.SeqBits > 60:
 		return nil, fmt.Errorf("$LogFile sequence number bits %d is invalid", ri.SeqBits)
@@ -144,7 +145,7 @@ func ReadLogFile(r io.ReaderAt, size int64) (*LogFile, error) {
 		return lf, nil
 	}
 	lf.StartLSN, lf.EndLSN = start, start
-	limit := int(g.FileSize / logRecordHeaderSize)
+	limit := int(g.FileSize / RecordHeaderSize)
 	for l := start; len(lf.Records) < limit; {
 		rec, err := readLogRecordAt(ps, l)
 		if err != nil {
@@ -154,7 +155,7 @@ func ReadLogFile(r io.ReaderAt, size int64) (*LogFile, error) {
 			break
 		}
 		lf.Records = append(lf.Records, rec)
-		l = g.NextLSN(l, logRecordHeaderSize+int(rec.ClientDataLen))
+		l = g.NextLSN(l, RecordHeaderSize+int(rec.ClientDataLen))
 		lf.EndLSN = l
 	}
 	lf.readCheckpoint(ps)
@@ -192,7 +193,7 @@ func readRestartInfo(r io.ReaderAt, size, pos int64) (*RestartInfo, error) {
 	if usaCount > 0 {
 		// ParseRestartPage accepted a torn page only when the restart area
 		// fits in the first block; the fields below are then intact.
-		_ = unprotectLogPage(page, usaOff, usaCount)
+		_ = UnprotectPage(page, usaOff, usaCount)
 	}
 	ri.raOff = int(binary.LittleEndian.Uint16(page[0x18:]))
 	ra := page[ri.raOff:]
@@ -200,7 +201,7 @@ func readRestartInfo(r io.ReaderAt, size, pos int64) (*RestartInfo, error) {
 	ri.caOff = int(binary.LittleEndian.Uint16(ra[0x16:]))
 	ri.RecordHeaderLen = binary.LittleEndian.Uint16(ra[0x24:])
 	ri.PageDataOffset = binary.LittleEndian.Uint16(ra[0x26:])
-	if rp.LogClients > 0 && ri.raOff+ri.caOff+logClientSize <= len(page) {
+	if rp.LogClients > 0 && ri.raOff+ri.caOff+ClientRecordSize <= len(page) {
 		c := page[ri.raOff+ri.caOff:]
 		ri.ClientOldestLSN = LSN(binary.LittleEndian.Uint64(c[0x00:]))
 		ri.ClientRestartLSN = LSN(binary.LittleEndian.Uint64(c[0x08:]))
@@ -233,12 +234,12 @@ func readLogRecordAt(ps *lfsPages, l LSN) (*LogRecord, error) {
 		return &LogRecordError{LSN: l, Reason: fmt.Sprintf(format, a...), EndOfLog: true}
 	}
 	off := g.Offset(l)
-	if off < g.FirstPage || off >= g.FileSize || off%8 != 0 || off-g.PageOf(off) < int64(g.DataOffset) || off-g.PageOf(off) > g.PageSize-logRecordHeaderSize {
+	if off < g.FirstPage || off >= g.FileSize || off%8 != 0 || off-g.PageOf(off) < int64(g.DataOffset) || off-g.PageOf(off) > g.PageSize-RecordHeaderSize {
 		return nil, bad("its offset %d is not inside the log record area", off)
 	}
 	seq := g.Seq(l)
 	var buf []byte
-	need := logRecordHeaderSize
+	need := RecordHeaderSize
 	page := g.PageOf(off)
 	pos := off - page
 	for first := true; len(buf) < need; first = false {
@@ -257,7 +258,7 @@ func readLogRecordAt(ps *lfsPages, l LSN) (*LogRecord, error) {
 		}
 		if first {
 			// The header is inside the first page (checked above).
-			hdr := p.Data[pos : pos+logRecordHeaderSize]
+			hdr := p.Data[pos : pos+RecordHeaderSize]
 			if got := LSN(binary.LittleEndian.Uint64(hdr)); got != l {
 				return nil, end("the page holds record %#x there instead: end of log", uint64(got))
 			}
@@ -265,7 +266,7 @@ func readLogRecordAt(ps *lfsPages, l LSN) (*LogRecord, error) {
 			if n > maxLogRecordBytes || int64(n) > g.FileSize/2 {
 				return nil, bad("client data length %d is implausible", n)
 			}
-			need = logRecordHeaderSize + int(n)
+			need = RecordHeaderSize + int(n)
 			if stop := pos + int64(need); stop <= g.PageSize {
 				// The whole record is in this page: the record keeps
 				// a slice of it (pages are read once and never
@@ -278,7 +279,7 @@ func readLogRecordAt(ps *lfsPages, l LSN) (*LogRecord, error) {
 		take := min(int64(need-len(buf)), g.PageSize-pos)
 		buf = append(buf, p.Data[pos:pos+take]...)
 		if len(buf) < need && pos+take >= g.PageSize {
-			page, seq = g.nextPage(page, seq)
+			page, seq = g.NextPage(page, seq)
 			pos = int64(g.DataOffset)
 		} else {
 			pos += take
@@ -362,4 +363,32 @@ func (lf *LogFile) record(l LSN) *LogRecord {
 		}
 	}
 	return nil
+}
+
+// CleanPage returns this restart page rewritten as a clean version 1.1
+// journal, the way ntfsrecover leaves it (no client in use, the clean
+// flag, the client's oldest LSN kept), protected for writing at offset 0
+// and at one log page.
+func (ri *RestartInfo) CleanPage() ([]byte, error) {
+	ps := int(ri.Page.LogPageSize)
+	page := make([]byte, ps)
+	// The header including the update sequence number: the rewritten page
+	// gets the next number (ntfsrecover copies the header with its usn).
+	copy(page, ri.raw[:RestartHeaderSize+2])
+	binary.LittleEndian.PutUint16(page[0x1A:], 1) // minor
+	binary.LittleEndian.PutUint16(page[0x1C:], 1) // major
+	if ri.raOff+restartAreaMinSize > ps || ri.raOff+ri.caOff+ClientRecordSize > ps {
+		return nil, errors.New("restart area does not fit in a log page")
+	}
+	copy(page[ri.raOff:], ri.raw[ri.raOff:ri.raOff+restartAreaMinSize])
+	ra := page[ri.raOff:]
+	binary.LittleEndian.PutUint16(ra[0x0C:], NoClient)
+	binary.LittleEndian.PutUint16(ra[0x0E:], binary.LittleEndian.Uint16(ra[0x0E:])|RestartFlagClean)
+	c := ri.raOff + ri.caOff
+	copy(page[c:], ri.raw[c:c+ClientRecordSize])
+	binary.LittleEndian.PutUint64(page[c:], uint64(ri.ClientOldestLSN))
+	if err := mst.ProtectInPlace(page); err != nil {
+		return nil, fmt.Errorf("restart page: %w", err)
+	}
+	return page, nil
 }

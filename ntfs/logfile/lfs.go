@@ -1,10 +1,11 @@
-package ntfs
+package logfile
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 	"io"
 )
 
@@ -18,13 +19,11 @@ import (
 //     end of the log (StartLSN, EndLSN, Stop, Damaged), the checkpoint
 //     (CheckpointArea) and its open attribute, dirty page and transaction
 //     tables. lf.TransactionsInLog() groups records by transaction.
-//   - AnalyzeJournal(r, size) / v.AnalyzeJournal() *JournalAnalysis: what
-//     `unbrick ntfs journal` shows (String(), JSON tags): checkpoint LSN,
+//   - AnalyzeJournal(r, size, canRedo) *JournalAnalysis: what `unbrick
+//     ntfs journal` shows (String(), JSON tags): checkpoint LSN,
 //     committed and uncommitted transactions, redo operation counts,
-//     operations we cannot redo, whether a replay is possible and why.
-//   - v.PlanReplay() *ReplayResult (replay.go): the redo as a Plan for
-//     Apply, or *UnsupportedLogOpError / *ReplayRefusedError, writing
-//     nothing.
+//     operations canRedo refuses, whether a replay is possible and why.
+//     ntfs's v.AnalyzeJournal() passes the replayer's own test.
 //
 // Facts (sources, read for facts only; no code copied): ntfs-3g
 // include/ntfs-3g/logfile.h (RESTART_AREA, LOG_CLIENT_RECORD,
@@ -56,16 +55,17 @@ import (
 // LSN is a $LogFile log sequence number.
 type LSN uint64
 
+// Log record page and log record layout (see the table above).
 const (
-	rcrdHeaderSize      = 0x28
-	logRecordHeaderSize = 0x30
-	rcrdFlagRecordEnd   = 1
-	lfsTailPagesV1      = 2  // tail copies of the last page, version 1.x
-	lfsTailPagesV2      = 32 // version 2.x: two sets of 16
+	PageHeaderSize    = 0x28 // RCRD header; the USA starts here
+	RecordHeaderSize  = 0x30 // log record header, before the client data
+	PageFlagRecordEnd = 1    // page flag: a record ends in this page
+	TailPagesV1       = 2    // tail copies of the last page, version 1.x
+	TailPagesV2       = 32   // version 2.x: two sets of 16
 )
 
-// lfsGeometry is what the restart area says about the journal layout.
-type lfsGeometry struct {
+// Geometry is what the restart area says about the journal layout.
+type Geometry struct {
 	PageSize   int64  // log page size
 	SeqBits    uint32 // sequence number bits in an LSN
 	FileSize   int64  // usable journal size (restart area file size)
@@ -74,27 +74,27 @@ type lfsGeometry struct {
 	FirstPage  int64 // offset of the first page of the circular area
 }
 
-func (g *lfsGeometry) offsetBits() uint32 { return 64 - g.SeqBits }
+func (g *Geometry) offsetBits() uint32 { return 64 - g.SeqBits }
 
 // Offset is the $LogFile byte offset of l.
-func (g *lfsGeometry) Offset(l LSN) int64 {
+func (g *Geometry) Offset(l LSN) int64 {
 	return int64((uint64(l) << g.SeqBits) >> (g.SeqBits - 3))
 }
 
 // Seq is the wrap count of l.
-func (g *lfsGeometry) Seq(l LSN) uint64 { return uint64(l) >> g.offsetBits() }
+func (g *Geometry) Seq(l LSN) uint64 { return uint64(l) >> g.offsetBits() }
 
 // MakeLSN builds the LSN of byte offset off in lap seq.
-func (g *lfsGeometry) MakeLSN(seq uint64, off int64) LSN {
+func (g *Geometry) MakeLSN(seq uint64, off int64) LSN {
 	return LSN(seq<<g.offsetBits() | uint64(off)>>3)
 }
 
 // PageOf is the offset of the page holding byte offset off.
-func (g *lfsGeometry) PageOf(off int64) int64 { return off &^ (g.PageSize - 1) }
+func (g *Geometry) PageOf(off int64) int64 { return off &^ (g.PageSize - 1) }
 
-// nextPage returns the page after page (wrapping to FirstPage, one lap
+// NextPage returns the page after page (wrapping to FirstPage, one lap
 // later).
-func (g *lfsGeometry) nextPage(page int64, seq uint64) (int64, uint64) {
+func (g *Geometry) NextPage(page int64, seq uint64) (int64, uint64) {
 	page += g.PageSize
 	if page >= g.FileSize {
 		return g.FirstPage, seq + 1
@@ -104,9 +104,9 @@ func (g *lfsGeometry) nextPage(page int64, seq uint64) (int64, uint64) {
 
 // NextLSN is the LSN of the record following the one at l whose total
 // length (header + client data) is n bytes.
-func (g *lfsGeometry) NextLSN(l LSN, n int) LSN {
+func (g *Geometry) NextLSN(l LSN, n int) LSN {
 	seq, off := g.Seq(l), g.Offset(l)
-	remaining := int64(align8(n))
+	remaining := int64(Align8(n))
 	for {
 		page := g.PageOf(off)
 		room := page + g.PageSize - off
@@ -118,22 +118,24 @@ func (g *lfsGeometry) NextLSN(l LSN, n int) LSN {
 			// The record ends at its page's end: the next one starts
 			// after the next page's header (a page never holds a record
 			// at offset 0).
-			page, seq = g.nextPage(page, seq)
+			page, seq = g.NextPage(page, seq)
 			off = page + int64(g.DataOffset)
 			break
 		}
 		remaining -= room
-		page, seq = g.nextPage(page, seq)
+		page, seq = g.NextPage(page, seq)
 		off = page + int64(g.DataOffset)
 	}
-	if page := g.PageOf(off); page+g.PageSize-off < logRecordHeaderSize {
-		page, seq = g.nextPage(page, seq)
+	if page := g.PageOf(off); page+g.PageSize-off < RecordHeaderSize {
+		page, seq = g.NextPage(page, seq)
 		off = page + int64(g.DataOffset)
 	}
 	return g.MakeLSN(seq, off)
 }
 
-func align8(n int) int { return (n + 7) &^ 7 }
+// Align8 rounds n up to a multiple of 8 (records and their client data
+// are 8-byte aligned).
+func Align8(n int) int { return (n + 7) &^ 7 }
 
 // LogPage is one decoded log record page.
 type LogPage struct {
@@ -162,7 +164,7 @@ var ErrLogPageNotRCRD = errors.New("not a log record page (RCRD)")
 // is then read and fixed up once, and records inside one page can be
 // slices of it).
 func parseLogPage(b []byte, off int64) (*LogPage, error) {
-	if len(b) < logMinPageSize || len(b)%fixupStride != 0 {
+	if len(b) < logMinPageSize || len(b)%mst.Stride != 0 {
 		return nil, fmt.Errorf("$LogFile page at %d: %d bytes is not a whole number of 512-byte blocks", off, len(b))
 	}
 	if string(b[:4]) != "RCRD" {
@@ -171,11 +173,11 @@ func parseLogPage(b []byte, off int64) (*LogPage, error) {
 	p := &LogPage{Offset: off, Data: b}
 	usaOff := int(binary.LittleEndian.Uint16(b[4:]))
 	usaCount := int(binary.LittleEndian.Uint16(b[6:]))
-	if usaCount != len(b)/fixupStride+1 || usaOff < rcrdHeaderSize || usaOff%2 != 0 || usaOff+2*usaCount > fixupStride-2 {
+	if usaCount != len(b)/mst.Stride+1 || usaOff < PageHeaderSize || usaOff%2 != 0 || usaOff+2*usaCount > mst.Stride-2 {
 		return nil, fmt.Errorf("$LogFile page at %d: update sequence array (offset %d, count %d) is invalid", off, usaOff, usaCount)
 	}
 	p.USN = binary.LittleEndian.Uint16(b[usaOff:])
-	if err := unprotectLogPage(p.Data, usaOff, usaCount); err != nil {
+	if err := UnprotectPage(p.Data, usaOff, usaCount); err != nil {
 		p.FixupErr = fmt.Errorf("$LogFile page at %d: %w", off, err)
 	}
 	d := p.Data
@@ -193,7 +195,7 @@ func parseLogPage(b []byte, off int64) (*LogPage, error) {
 type lfsPages struct {
 	r     io.ReaderAt
 	size  int64 // $LogFile data size
-	g     *lfsGeometry
+	g     *Geometry
 	cache map[int64]*LogPage
 	// tails maps a target page offset to the most recent tail copy.
 	tails map[int64]*LogPage
@@ -221,7 +223,7 @@ func (ps *lfsPages) newRecord() *LogRecord {
 	return r
 }
 
-func newLFSPages(r io.ReaderAt, size int64, g *lfsGeometry) *lfsPages {
+func newLFSPages(r io.ReaderAt, size int64, g *Geometry) *lfsPages {
 	return &lfsPages{r: r, size: size, g: g, cache: map[int64]*LogPage{}, tails: map[int64]*LogPage{}}
 }
 
@@ -307,7 +309,7 @@ func (ps *lfsPages) page(off int64) (*LogPage, error) {
 // offset when the page says a record ends in it, else the whole page.
 func (p *LogPage) used(dataOff int) int {
 	n := int(p.NextRecordOff)
-	if p.Flags&rcrdFlagRecordEnd == 0 || n < dataOff || n > len(p.Data) {
+	if p.Flags&PageFlagRecordEnd == 0 || n < dataOff || n > len(p.Data) {
 		return len(p.Data)
 	}
 	return n

@@ -1,7 +1,8 @@
-package ntfs
+package logfile_test
 
 import (
 	"bytes"
+	"github.com/unbrick/unbrick/ntfs/logfile"
 	"testing"
 )
 
@@ -11,21 +12,21 @@ import (
 // and growing one record's data must not reach into its neighbour's.
 func TestLogRecordClientDataExactAndSeparate(t *testing.T) {
 	j := genSample(2<<20, 6*4096+0x40, 5, 40)
-	log, lsns := j.build()
+	log, lsns := j.Build()
 	orig := append([]byte(nil), log...)
-	lf, err := ReadLogFile(bytes.NewReader(log), int64(len(log)))
+	lf, err := logfile.ReadLogFile(bytes.NewReader(log), int64(len(log)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(log, orig) {
 		t.Fatal("ReadLogFile changed the bytes it read")
 	}
-	if len(lf.Records) != len(j.records) || len(lsns) != len(j.records) {
-		t.Fatalf("read %d records, wrote %d", len(lf.Records), len(j.records))
+	if len(lf.Records) != len(j.Records) || len(lsns) != len(j.Records) {
+		t.Fatalf("read %d records, wrote %d", len(lf.Records), len(j.Records))
 	}
 	spanning := 0
 	for i, r := range lf.Records {
-		want := j.records[i].clientData()
+		want := j.Records[i].ClientData()
 		if !bytes.Equal(r.ClientData, want) {
 			t.Fatalf("record %d (LSN %#x): client data differs from what was written", i, r.LSN)
 		}
@@ -33,7 +34,7 @@ func TestLogRecordClientDataExactAndSeparate(t *testing.T) {
 			t.Errorf("record %d: client data capacity %d past its length %d", i, cap(r.ClientData), len(r.ClientData))
 		}
 		off := lf.Geometry.Offset(r.LSN)
-		if lf.Geometry.PageOf(off) != lf.Geometry.PageOf(off+int64(logRecordHeaderSize+len(want))-1) {
+		if lf.Geometry.PageOf(off) != lf.Geometry.PageOf(off+int64(logfile.RecordHeaderSize+len(want))-1) {
 			spanning++
 		}
 	}

@@ -1,4 +1,4 @@
-package ntfs
+package logfile
 
 import (
 	"encoding/binary"
@@ -65,8 +65,8 @@ func parseRestartTable(b []byte) (*RestartTable, error) {
 // OpenAttribute is one entry of the open attribute table.
 type OpenAttribute struct {
 	Index    uint32 // its offset in the table (log records' TargetAttr)
-	File     FileRef
-	Type     AttrType
+	File     uint64 // MFT reference of the file (ntfs.FileRef)
+	Type     uint32 // attribute type (ntfs.AttrType)
 	OpenLSN  LSN
 	Name     string // from the attribute names dump, when present
 	entryRaw []byte
@@ -85,13 +85,13 @@ func parseOpenAttributes(t *RestartTable) ([]OpenAttribute, error) {
 	for off, e := range t.Allocated {
 		a := OpenAttribute{Index: off, entryRaw: e}
 		if t.EntrySize == 0x28 {
-			a.Type = AttrType(binary.LittleEndian.Uint32(e[0x08:]))
-			a.File = FileRef(binary.LittleEndian.Uint64(e[0x10:]))
+			a.Type = binary.LittleEndian.Uint32(e[0x08:])
+			a.File = binary.LittleEndian.Uint64(e[0x10:])
 			a.OpenLSN = LSN(binary.LittleEndian.Uint64(e[0x18:]))
 		} else {
-			a.File = FileRef(binary.LittleEndian.Uint64(e[0x08:]))
+			a.File = binary.LittleEndian.Uint64(e[0x08:])
 			a.OpenLSN = LSN(binary.LittleEndian.Uint64(e[0x10:]))
-			a.Type = AttrType(binary.LittleEndian.Uint32(e[0x1C:]))
+			a.Type = binary.LittleEndian.Uint32(e[0x1C:])
 		}
 		out = append(out, a)
 	}

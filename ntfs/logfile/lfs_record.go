@@ -1,4 +1,4 @@
-package ntfs
+package logfile
 
 import (
 	"encoding/binary"
@@ -121,10 +121,10 @@ type LogRecord struct {
 	LCNs           []int64
 	ClientData     []byte // the client data, ClientDataLen bytes
 	checkpointArea *CheckpointArea
-	// undoPass marks the view of a record whose undo operation and undo
-	// data stand in its redo fields (replay_undo.go): the change is made
-	// whatever the page LSN says, and the page keeps its LSN.
-	undoPass bool
+	// UndoPass is set by ntfs/replay on the copy of a record whose undo
+	// operation and undo data it has put in the redo fields: the change is
+	// made whatever the page LSN says, and the page keeps its LSN.
+	UndoPass bool
 }
 
 // RedoData is the redo payload (nil when out of range).
@@ -140,9 +140,9 @@ func sub(b []byte, off, n int) []byte {
 	return b[off : off+n]
 }
 
-// ntfsClientHeaderSize is the fixed part of the NTFS client data before
+// NTFSClientHeaderSize is the fixed part of the NTFS client data before
 // the LCN list.
-const ntfsClientHeaderSize = 0x20
+const NTFSClientHeaderSize = 0x20
 
 // parseLogRecord decodes a whole record (header and client data, already
 // gathered across pages).
@@ -157,7 +157,7 @@ func parseLogRecord(b []byte) (*LogRecord, error) {
 // decodeLogRecord is parseLogRecord into r (the log reader hands out
 // records from slabs; lfs_reader.go).
 func decodeLogRecord(r *LogRecord, b []byte) error {
-	if len(b) < logRecordHeaderSize {
+	if len(b) < RecordHeaderSize {
 		return fmt.Errorf("log record of %d bytes is shorter than its header", len(b))
 	}
 	*r = LogRecord{
@@ -171,15 +171,15 @@ func decodeLogRecord(r *LogRecord, b []byte) error {
 		TransactionID: binary.LittleEndian.Uint32(b[0x24:]),
 		Flags:         binary.LittleEndian.Uint16(b[0x28:]),
 	}
-	if int64(r.ClientDataLen) != int64(len(b)-logRecordHeaderSize) {
-		return fmt.Errorf("log record %#x: client data length %d, have %d bytes", uint64(r.LSN), r.ClientDataLen, len(b)-logRecordHeaderSize)
+	if int64(r.ClientDataLen) != int64(len(b)-RecordHeaderSize) {
+		return fmt.Errorf("log record %#x: client data length %d, have %d bytes", uint64(r.LSN), r.ClientDataLen, len(b)-RecordHeaderSize)
 	}
-	r.ClientData = b[logRecordHeaderSize:]
+	r.ClientData = b[RecordHeaderSize:]
 	switch r.Type {
 	case LogRecordStandard:
 		cd := r.ClientData
-		if len(cd) < ntfsClientHeaderSize {
-			return fmt.Errorf("log record %#x: %d bytes of client data, an NTFS record needs %d", uint64(r.LSN), len(cd), ntfsClientHeaderSize)
+		if len(cd) < NTFSClientHeaderSize {
+			return fmt.Errorf("log record %#x: %d bytes of client data, an NTFS record needs %d", uint64(r.LSN), len(cd), NTFSClientHeaderSize)
 		}
 		r.Redo = LogOp(binary.LittleEndian.Uint16(cd[0x00:]))
 		r.Undo = LogOp(binary.LittleEndian.Uint16(cd[0x02:]))
@@ -194,14 +194,14 @@ func decodeLogRecord(r *LogRecord, b []byte) error {
 		r.ClusterIndex = binary.LittleEndian.Uint16(cd[0x14:])
 		r.AttrFlags = binary.LittleEndian.Uint16(cd[0x16:])
 		r.TargetVCN = int64(binary.LittleEndian.Uint64(cd[0x18:]))
-		if ntfsClientHeaderSize+8*n > len(cd) {
+		if NTFSClientHeaderSize+8*n > len(cd) {
 			return fmt.Errorf("log record %#x: %d LCNs do not fit in %d bytes of client data", uint64(r.LSN), n, len(cd))
 		}
 		if n > 0 {
 			r.LCNs = make([]int64, n)
 		}
 		for i := range n {
-			r.LCNs[i] = int64(binary.LittleEndian.Uint64(cd[ntfsClientHeaderSize+8*i:]))
+			r.LCNs[i] = int64(binary.LittleEndian.Uint64(cd[NTFSClientHeaderSize+8*i:]))
 		}
 		if r.RedoLength > 0 && r.RedoData() == nil {
 			return fmt.Errorf("log record %#x: redo data (offset %d, %d bytes) lies outside its %d bytes of client data", uint64(r.LSN), r.RedoOffset, r.RedoLength, len(cd))
