@@ -64,10 +64,10 @@ func runFix(e *env, args []string) int {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
 		return exitcode.Usage
 	}
-	o.DryRun, o.Unclean, o.UncleanFallback, o.Technician, o.Parallel = *dryRun, policy, fb, *technician, *parallel
-	o.JournalDir = *journalDir
-	if o.JournalDir == "" {
-		o.JournalDir = filepath.Join(*logDir, "journal")
+	o.Fix.DryRun, o.Fix.Unclean, o.Fix.UncleanFallback, o.Identity.Technician, o.Parallel = *dryRun, policy, fb, *technician, *parallel
+	o.Fix.JournalDir = *journalDir
+	if o.Fix.JournalDir == "" {
+		o.Fix.JournalDir = filepath.Join(*logDir, "journal")
 	}
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
@@ -79,13 +79,13 @@ func runFix(e *env, args []string) int {
 		fmt.Fprintf(e.Stderr, "unbrick fix: cannot open the fleet log: %v; nothing was done (pass --log DIR)\n", err)
 		return exitcode.Refused
 	}
-	o.RunID = remedy.NewRunID(time.Now())
+	o.Identity.RunID = remedy.NewRunID(time.Now())
 	// Every record is kept for the screen, saved or not: when the fleet log
 	// cannot be written, the copy printed here (on the stick: in the screen
 	// transcript) is the only one.
 	var mu sync.Mutex
 	recs := map[*remedy.Volume]*fleetlog.Record{}
-	o.Log = func(v *remedy.Volume) error {
+	o.Hooks.Log = func(v *remedy.Volume) error {
 		r := v.FleetRecord(&o)
 		mu.Lock()
 		recs[v] = r

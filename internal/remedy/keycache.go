@@ -35,7 +35,7 @@ type KeyCache struct {
 type cachedKey struct {
 	key    bitlocker.Key // a reuse key: no stretch
 	source string        // KeySource of the key that first opened the volume
-	match  string        // KeyMatch of it
+	match  KeyMatch      // how it was matched
 }
 
 // NewKeyCache returns an empty cache.
@@ -97,7 +97,7 @@ func (c *KeyCache) get(volumeGUID string) []cachedKey {
 
 // add stores the reuse key of a volume that a key from outside the cache
 // just unlocked.
-func (c *KeyCache) add(volumeGUID string, bl *bitlocker.Volume, source, match string) {
+func (c *KeyCache) add(volumeGUID string, bl *bitlocker.Volume, source string, match KeyMatch) {
 	if c == nil || volumeGUID == "" {
 		return
 	}

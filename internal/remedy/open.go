@@ -371,13 +371,3 @@ func (o *Opened) Reopen() (*ntfs.Volume, error) {
 	}
 	return nv, nil
 }
-
-// ErrorStatus returns the Status an error from Open, Commit or a fix step
-// stands for (StatusFailed for errors that carry none).
-func ErrorStatus(err error) Status {
-	var oc *outcome
-	if errors.As(err, &oc) {
-		return oc.status
-	}
-	return StatusFailed
-}
