@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// logged collects what Options.Log receives.
+// logged collects what Hooks.Log receives.
 type logged struct {
 	mu   sync.Mutex
 	vols []*Volume

@@ -10,7 +10,7 @@ import (
 
 // KeyCache remembers, for the life of one process, the unwrapped key of
 // every BitLocker volume the engine unlocked, so that a later Scan, dry run
-// or Fix given the same cache (Options.KeyCache) opens the volume again
+// or Fix given the same cache (KeyOptions.Cache) opens the volume again
 // without a second 2^20-round stretch. The wizard keeps one for its whole
 // run: scan, key dialog, preview and fix derive each key once.
 //

@@ -51,7 +51,7 @@ func (w *wizard) count(vols []*remedy.Volume) []*remedy.Volume {
 	return vols
 }
 
-// selectTracked is an Options.Select accepting the tracked volumes only.
+// selectTracked is a Hooks.Select accepting the tracked volumes only.
 func (w *wizard) selectTracked(target string, partition int) bool {
 	for k := range w.tracked {
 		if strings.HasPrefix(k, fmt.Sprintf("%s\x00%d\x00", target, partition)) {

@@ -129,7 +129,7 @@ type unlockResult struct {
 }
 
 // tryKey asks the engine whether one of tks opens v: a read-only scan of
-// v alone (Options.Select), with the keys scoped to v's BitLocker GUID and
+// v alone (Hooks.Select), with the keys scoped to v's BitLocker GUID and
 // no key export. The key that opens it lands in the wizard's key cache, so
 // the preview and the fix reuse it without another stretch.
 func (w *wizard) tryKey(ctx context.Context, v *remedy.Volume, tks []remedy.TypedKey) (*remedy.Volume, error) {
