@@ -20,7 +20,7 @@ const maxHashSize = 64 << 20
 // would replay; then the rules' verdicts on the files they target.
 func evaluate(ov *openedVolume) (*evaluation, error) {
 	r := ov.volumeRun
-	ev := &evaluation{volumeRun: r, op: ov.op, nv: ov.nv}
+	ev := &evaluation{volumeRun: r, op: ov.op, nv: ov.nv, finished: ov.interrupted.finishedRun != ""}
 	js, err := ov.nv.JournalState()
 	if err != nil {
 		return ev, failed(fmt.Errorf("read the NTFS journal state: %w", err))

@@ -17,7 +17,7 @@ import (
 // The value's plan is nil when there is nothing to delete.
 func plan(ev *evaluation) (*plannedFix, error) {
 	r := ev.volumeRun
-	pf := &plannedFix{volumeRun: r, op: ev.op, files: slices.Clone(ev.files), replay: ev.replay}
+	pf := &plannedFix{volumeRun: r, op: ev.op, files: slices.Clone(ev.files), replay: ev.replay, finished: ev.finished}
 	if err := writeGate(ev); err != nil {
 		return pf, err
 	}
@@ -41,7 +41,11 @@ func plan(ev *evaluation) (*plannedFix, error) {
 		}
 	}
 	if len(pf.faulty) == 0 {
-		pf.discardReplay = ev.replay != nil
+		// A staged replay is not written: the report drops its counts
+		// and says so, except when this run finished an interrupted fix
+		// and nothing is left for review (remediated by that fix's plan),
+		// where the report is left as it is.
+		pf.discardReplay = ev.replay != nil && (pf.review || !pf.finished)
 		return pf, nil
 	}
 	if err := pf.op.CheckWhole(); err != nil {

@@ -95,7 +95,7 @@ func runSteps(r *volumeRun) end {
 	case err != nil:
 		return end{err: err}
 	case pf.plan == nil:
-		return end{reached: reachedNothingToDo, review: pf.review, causes: pf.causes, finished: ov.interrupted.finishedRun != ""}
+		return end{reached: reachedNothingToDo, review: pf.review, causes: pf.causes, finished: pf.finished}
 	case r.o.Fix.DryRun:
 		return end{reached: reachedPlanned}
 	}
@@ -231,6 +231,9 @@ type evaluation struct {
 	// replayRefusal: the journal could not be replayed and the fallback
 	// is refuse; plan returns it (the files are evaluated first).
 	replayRefusal error
+	// finished: this run finished an interrupted fix of the volume (step
+	// 1), which fixed it if nothing is left to delete.
+	finished bool
 
 	journal *JournalInfo
 	label   string // the label after the staged replay
@@ -259,11 +262,12 @@ func (ev *evaluation) report(v *Volume) {
 // (journal replay, then the deletions), staged in op's recorder.
 type plannedFix struct {
 	*volumeRun
-	op     *Opened
-	files  []File // the evaluation's, with the actions decided
-	faulty []int  // indexes into files
-	review bool   // a match is left for review
-	causes rules.Cause
+	op       *Opened
+	files    []File // the evaluation's, with the actions decided
+	faulty   []int  // indexes into files
+	review   bool   // a match is left for review
+	causes   rules.Cause
+	finished bool // the evaluation's
 	// replay is the staged journal replay, part of plan (nil: none).
 	replay *ntfs.ReplayResult
 	// discardReplay: a replay was staged but nothing is to be deleted,
