@@ -78,8 +78,8 @@ func runFix(e *env, r fixRequest, pos []string) int {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
 		return exitcode.Usage
 	}
-	o.DryRun, o.Unclean, o.UncleanFallback, o.Technician, o.Parallel = r.dryRun, r.unclean, r.fallback, r.technician, r.parallel
-	o.JournalDir = r.log.journalDir()
+	o.Fix.DryRun, o.Fix.Unclean, o.Fix.UncleanFallback, o.Identity.Technician, o.Parallel = r.dryRun, r.unclean, r.fallback, r.technician, r.parallel
+	o.Fix.JournalDir = r.log.journalDir()
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
@@ -90,13 +90,13 @@ func runFix(e *env, r fixRequest, pos []string) int {
 		fmt.Fprintf(e.Stderr, "unbrick fix: cannot open the fleet log: %v; nothing was done (pass --log DIR)\n", err)
 		return exitcode.Refused
 	}
-	o.RunID = remedy.NewRunID(time.Now())
+	o.Identity.RunID = remedy.NewRunID(time.Now())
 	// Every record is kept for the screen, saved or not: when the fleet log
 	// cannot be written, the copy printed here (on the stick: in the screen
 	// transcript) is the only one.
 	var mu sync.Mutex
 	recs := map[*remedy.Volume]*fleetlog.Record{}
-	o.Log = func(v *remedy.Volume) error {
+	o.Hooks.Log = func(v *remedy.Volume) error {
 		r := v.FleetRecord(&o)
 		mu.Lock()
 		recs[v] = r

@@ -25,7 +25,7 @@ func engineOptions(e *env, kf *keyFlags, rulesFile string) (remedy.Options, erro
 		return o, err
 	}
 	ko := ks.engineKeys()
-	o.Typed, o.Keys = ko.Typed, ko.Export
+	o.Keys.Typed, o.Keys.Export = ko.Typed, ko.Export
 	if rulesFile != "" {
 		set, err := rules.ParseFile(rulesFile, rules.Options{})
 		if err != nil {
@@ -33,7 +33,7 @@ func engineOptions(e *env, kf *keyFlags, rulesFile string) (remedy.Options, erro
 		}
 		o.Rules = set
 	}
-	o.ToolVersion = toolVersion()
+	o.Identity.ToolVersion = toolVersion()
 	return o, nil
 }
 
@@ -59,10 +59,10 @@ func resolveTargets(e *env, args []string, o *remedy.Options) ([]string, error) 
 	for _, d := range disks {
 		out = append(out, d.Path)
 	}
-	o.OnHost = true
+	o.Identity.OnHost = true
 	if s, err := hostid.ReadSMBIOS(""); err == nil {
-		o.SMBIOS = s
-		o.Serial = s.Serial
+		o.Identity.SMBIOS = s
+		o.Keys.Serial = s.Serial
 	}
 	return out, nil
 }

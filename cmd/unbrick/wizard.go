@@ -46,18 +46,18 @@ func runWizard(e *env, kf *keyFlags, rulesFile string, lf *logFlags, accessible 
 		fmt.Fprintf(e.Stderr, "unbrick wizard: %v\n", err)
 		return exitcode.Usage
 	}
-	o.Technician = technician
+	o.Identity.Technician = technician
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick wizard: %v\n", err)
 		return exitcode.Failure
 	}
-	if !o.OnHost && bootmode.FromStick() {
+	if !o.Identity.OnHost && bootmode.FromStick() {
 		// The stick's init names the host's disks as TARGETs; the machine
 		// is still the one we run on.
-		o.OnHost = true
+		o.Identity.OnHost = true
 		if s, err := hostid.ReadSMBIOS(""); err == nil {
-			o.SMBIOS, o.Serial = s, s.Serial
+			o.Identity.SMBIOS, o.Keys.Serial = s, s.Serial
 		}
 	}
 	jdir := lf.journalDir()

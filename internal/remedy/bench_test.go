@@ -69,7 +69,7 @@ func benchFix(b *testing.B, name string) {
 	v := oneVariant(b, name)
 	img := testcorpus.Disk(b, v.name)
 	keys := keysOnly(b, v)
-	o := Options{Typed: keys, Parallel: 1, JournalDir: b.TempDir()}
+	o := Options{Keys: KeyOptions{Typed: keys}, Fix: FixOptions{JournalDir: b.TempDir()}, Parallel: 1}
 	b.ResetTimer()
 	for range b.N {
 		vols := Fix(context.Background(), []string{img}, o)
@@ -93,7 +93,7 @@ func BenchmarkFixParallel2(b *testing.B) {
 	for range 4 {
 		imgs = append(imgs, testcorpus.Disk(b, v.name))
 	}
-	o := Options{Typed: keysOnly(b, v), Parallel: 2, JournalDir: b.TempDir()}
+	o := Options{Keys: KeyOptions{Typed: keysOnly(b, v)}, Fix: FixOptions{JournalDir: b.TempDir()}, Parallel: 2}
 	var busy time.Duration
 	b.ResetTimer()
 	for range b.N {

@@ -172,7 +172,7 @@ func volumeOf(t testing.TB, vols []*Volume, v variant) *Volume {
 
 func fixOpts(t *testing.T, v variant) (Options, []string) {
 	keys, secrets := typedKeys(t, v)
-	return Options{Typed: keys, JournalDir: filepath.Join(t.TempDir(), "journal"), Parallel: 1}, secrets
+	return Options{Keys: KeyOptions{Typed: keys}, Fix: FixOptions{JournalDir: filepath.Join(t.TempDir(), "journal")}, Parallel: 1}, secrets
 }
 
 func fix(t *testing.T, img string, o Options) []*Volume {

@@ -23,7 +23,7 @@ func TestScanCorpus(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			img := testcorpus.Disk(t, v.name)
 			keys, _ := typedKeys(t, v)
-			vols := Scan(context.Background(), []string{img}, Options{Typed: keys})
+			vols := Scan(context.Background(), []string{img}, Options{Keys: KeyOptions{Typed: keys}})
 			if fileSHA256(t, img) != v.sha256() {
 				t.Fatal("scan changed the image")
 			}
@@ -107,7 +107,7 @@ func TestFixCorpus(t *testing.T) {
 			img := testcorpus.Disk(t, v.name)
 			o, secrets := fixOpts(t, v)
 			var logged []*Volume
-			o.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
+			o.Hooks.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
 			vols := fix(t, img, o)
 			vol := volumeOf(t, vols, v)
 			wantStatus := StatusRemediated
@@ -211,7 +211,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 			v := oneVariant(t, name)
 			img := testcorpus.Disk(t, name)
 			o, _ := fixOpts(t, v)
-			o.DryRun = true
+			o.Fix.DryRun = true
 			vols := fix(t, img, o)
 			vol := volumeOf(t, vols, v)
 			if vol.Status != StatusDryRun || vol.PlanWrites == 0 || vol.PlanText == "" {
@@ -220,7 +220,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 			if fileSHA256(t, img) != v.sha256() {
 				t.Fatal("--dry-run changed the image")
 			}
-			if ents, _ := os.ReadDir(o.JournalDir); len(ents) != 0 {
+			if ents, _ := os.ReadDir(o.Fix.JournalDir); len(ents) != 0 {
 				t.Fatal("--dry-run wrote a journal")
 			}
 		})
@@ -234,9 +234,9 @@ func TestWrongKeyLocked(t *testing.T) {
 	img := testcorpus.Disk(t, v.name)
 	wrong := "111111-222222-333333-444444-555555-666666-777777-888888"
 	o, _ := fixOpts(t, v)
-	o.Typed = []TypedKey{{Key: bitlocker.RecoveryPassword(wrong), Source: "--recovery-password"}}
+	o.Keys.Typed = []TypedKey{{Key: bitlocker.RecoveryPassword(wrong), Source: "--recovery-password"}}
 	var logged []*Volume
-	o.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
+	o.Hooks.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
 	vols := fix(t, img, o)
 	vol := volumeOf(t, vols, v)
 	if vol.Status != StatusLocked || ExitCode(vols, false) != 3 {
@@ -286,7 +286,7 @@ func TestUncleanJournal(t *testing.T) {
 		if err := remedytest.MakeUncleanJournal(img, v.osPartition()); err != nil {
 			t.Fatal(err)
 		}
-		o.Unclean, o.UncleanFallback = pol.unclean, pol.fallback
+		o.Fix.Unclean, o.Fix.UncleanFallback = pol.unclean, pol.fallback
 		vol = volumeOf(t, fix(t, img, o), v)
 		if vol.Status != StatusRemediated || !vol.Journal.Reset || vol.FleetRecord(&o).JournalAction != "reset" {
 			t.Fatalf("%+v: %s (%s), journal %+v", pol, vol.Status, vol.Error, vol.Journal)
@@ -310,7 +310,7 @@ func TestJournalUnwritable(t *testing.T) {
 	o, _ := fixOpts(t, v)
 	blocker := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(blocker, nil, 0o600)
-	o.JournalDir = filepath.Join(blocker, "journal") // a path under a regular file
+	o.Fix.JournalDir = filepath.Join(blocker, "journal") // a path under a regular file
 	vols := fix(t, img, o)
 	vol := volumeOf(t, vols, v)
 	if vol.Status != StatusRefused || ExitCode(vols, false) != 4 {

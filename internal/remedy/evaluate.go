@@ -14,18 +14,44 @@ import (
 // larger ones are hashed by a rule only if it needs the digest.
 const maxHashSize = 64 << 20
 
-// evaluate lists the rules' directories, gathers the facts of every entry a
-// rule targets and records the rules' decisions in the report.
-func (p *pipeline) evaluate() error {
-	set := p.o.Rules
+// evaluate is step 2: the NTFS journal state; in fix mode, an unclean
+// journal's replay staged (Fix.Unclean replay) so that the files are
+// evaluated on the volume as Windows would see it; in scan mode, what fix
+// would replay; then the rules' verdicts on the files they target.
+func evaluate(ov *openedVolume) (*evaluation, error) {
+	r := ov.volumeRun
+	ev := &evaluation{volumeRun: r, op: ov.op, nv: ov.nv, finished: ov.interrupted.finishedRun != ""}
+	js, err := ov.nv.JournalState()
+	if err != nil {
+		return ev, failed(fmt.Errorf("read the NTFS journal state: %w", err))
+	}
+	ev.js, ev.journal = js, journalInfo(js)
+	ev.unclean = r.o.Fix.uncleanPolicy()
+	if r.fix && ev.unclean == ntfs.UncleanReplay && !js.Clean && !js.Hibernation.Live() {
+		// Replay first (staged, nothing written yet).
+		if err := r.timed("replay", func() error { return stageReplay(ev) }); err != nil {
+			return ev, err
+		}
+	}
+	if !r.fix && !js.Clean && !js.Hibernation.Live() {
+		replayVerdict(ev)
+	}
+	err = r.timed("evaluate", func() error { return evaluateRules(ev) })
+	return ev, err
+}
+
+// evaluateRules lists the rules' directories, gathers the facts of every
+// entry a rule targets and records the rules' decisions.
+func evaluateRules(ev *evaluation) error {
+	set := ev.o.Rules
 	if set == nil {
 		set = rules.Builtin()
 	}
-	p.v.Rules = set.IDs()
+	ev.rules = set.IDs()
 	var facts []*rules.FileFacts
 	refs := map[string]uint64{}
 	for _, dir := range set.Dirs() {
-		ents, err := p.nv.ReadDir(dir)
+		ents, err := ev.nv.ReadDir(dir)
 		if err != nil {
 			if errors.Is(err, ntfs.ErrNotFound) {
 				continue // no such directory: nothing of this rule here
@@ -40,7 +66,7 @@ func (p *pipeline) evaluate() error {
 			if !targeted(set, f) {
 				continue
 			}
-			if err := p.fileFacts(f); err != nil {
+			if err := fileFacts(ev.nv, f); err != nil {
 				return failed(err)
 			}
 			facts = append(facts, f)
@@ -54,15 +80,15 @@ func (p *pipeline) evaluate() error {
 		if d.File.AllZero != nil {
 			f.AllZero = *d.File.AllZero
 		}
-		p.v.Files = append(p.v.Files, f)
+		ev.files = append(ev.files, f)
 	}
 	return nil
 }
 
 // fileFacts fills size, time and (for files up to maxHashSize) the digest
 // and all-zero test of one directory entry.
-func (p *pipeline) fileFacts(f *rules.FileFacts) error {
-	st, err := p.nv.Stat(f.Path)
+func fileFacts(nv *ntfs.Volume, f *rules.FileFacts) error {
+	st, err := nv.Stat(f.Path)
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", f.Path, err)
 	}
@@ -71,7 +97,7 @@ func (p *pipeline) fileFacts(f *rules.FileFacts) error {
 		return nil
 	}
 	path := f.Path
-	f.Open = func() (io.Reader, error) { return p.nv.Open(path) }
+	f.Open = func() (io.Reader, error) { return nv.Open(path) }
 	if st.Size > maxHashSize {
 		return nil
 	}

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// logged collects what Options.Log receives.
+// logged collects what Hooks.Log receives.
 type logged struct {
 	mu   sync.Mutex
 	vols []*Volume
@@ -64,7 +64,7 @@ func TestUnrecognizedWindowsPartitionIsReported(t *testing.T) {
 			for _, fixMode := range []bool{false, true} {
 				o, _ := fixOpts(t, v)
 				l := &logged{}
-				o.Log = l.log
+				o.Hooks.Log = l.log
 				var vols []*Volume
 				if fixMode {
 					vols = Fix(context.Background(), []string{img}, o)
@@ -101,9 +101,9 @@ func TestNoWindowsTargetIsRecorded(t *testing.T) {
 	// The recovery partition of a corpus disk, as a volume image: NTFS
 	// without Windows.
 	img := recoveryVolume(t)
-	o := Options{JournalDir: filepath.Join(t.TempDir(), "j"), Parallel: 1}
+	o := Options{Fix: FixOptions{JournalDir: filepath.Join(t.TempDir(), "j")}, Parallel: 1}
 	l := &logged{}
-	o.Log = l.log
+	o.Hooks.Log = l.log
 	vols := Fix(context.Background(), []string{img}, o)
 	var nw *Volume
 	for _, v := range vols {
@@ -124,7 +124,7 @@ func TestNoWindowsTargetIsRecorded(t *testing.T) {
 		t.Error("the no-windows report does not say what was found")
 	}
 	// Booted on a host, the same target alone gives one host-level record.
-	o.OnHost, l.vols = true, nil
+	o.Identity.OnHost, l.vols = true, nil
 	vols = Fix(context.Background(), []string{img}, o)
 	if len(l.vols) != 1 || l.vols[0].Target != "host" || l.vols[0].Status != StatusNoWindows {
 		t.Fatalf("on host: %d records %v", len(l.vols), vols)
@@ -140,7 +140,7 @@ func TestFleetLogFailureKeepsStatus(t *testing.T) {
 		img := testcorpus.Disk(t, v.name)
 		o, _ := fixOpts(t, v)
 		l := &logged{fail: fails}
-		o.Log = l.log
+		o.Hooks.Log = l.log
 		vols := fix(t, img, o)
 		vol := volumeOf(t, vols, v)
 		if vol.Status != StatusRemediated {
@@ -174,7 +174,7 @@ func TestBusyTargetIsNotWritten(t *testing.T) {
 	before := fileSHA256(t, img)
 	o, _ := fixOpts(t, v)
 	l := &logged{}
-	o.Log = l.log
+	o.Hooks.Log = l.log
 	vols := fix(t, img, o)
 	if len(vols) != 1 || vols[0].Status != StatusBusy || ExitCode(vols, false) != exitcode.Refused {
 		t.Fatalf("got %v", vols)

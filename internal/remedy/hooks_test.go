@@ -30,7 +30,7 @@ func TestEngineHooks(t *testing.T) {
 		{Key: bitlocker.RecoveryPassword("000011-000022-000033-000044-000055-000066-000077-000088"), Source: "other volume's key", VolumeGUID: "{00000000-1111-2222-3333-444444444444}"},
 		{Key: bitlocker.RecoveryPassword(secret), Source: "typed for this volume", VolumeGUID: "{" + strings.ToLower(guid) + "}"},
 	}
-	scan := volumeOf(t, Scan(context.Background(), []string{img}, Options{Typed: typed, KeyCache: cache}), v)
+	scan := volumeOf(t, Scan(context.Background(), []string{img}, Options{Keys: KeyOptions{Typed: typed, Cache: cache}}), v)
 	if scan.Status != StatusScanned || scan.BitLocker == nil || !scan.BitLocker.Unlocked {
 		t.Fatalf("scan: %s %q", scan.Status, scan.Error)
 	}
@@ -56,7 +56,7 @@ func TestEngineHooks(t *testing.T) {
 			steps = append(steps, string(s))
 		}
 	}
-	o := Options{KeyCache: cache, DryRun: true, JournalDir: filepath.Join(t.TempDir(), "journal"), Progress: progress}
+	o := Options{Keys: KeyOptions{Cache: cache}, Fix: FixOptions{DryRun: true, JournalDir: filepath.Join(t.TempDir(), "journal")}, Hooks: Hooks{Progress: progress}}
 	dry := volumeOf(t, Fix(context.Background(), []string{img}, o), v)
 	if dry.Status != StatusDryRun || dry.KeyDerivations != 0 {
 		t.Fatalf("dry run: %s %q, %d stretches", dry.Status, dry.Error, dry.KeyDerivations)
@@ -68,9 +68,9 @@ func TestEngineHooks(t *testing.T) {
 		t.Errorf("dry run steps %s", got)
 	}
 	steps = nil
-	o.DryRun = false
+	o.Fix.DryRun = false
 	var logged *Volume
-	o.Log = func(vol *Volume) error { logged = vol; return nil }
+	o.Hooks.Log = func(vol *Volume) error { logged = vol; return nil }
 	vols := Fix(context.Background(), []string{img}, o)
 	vol := volumeOf(t, vols, v)
 	if vol.Status != StatusRemediated || vol.KeyDerivations != 0 {
@@ -95,7 +95,7 @@ func TestEngineHooks(t *testing.T) {
 		asked = append(asked, partition)
 		return partition != v.osPartition()
 	}
-	others := Scan(context.Background(), []string{img}, Options{Select: sel, Typed: typed})
+	others := Scan(context.Background(), []string{img}, Options{Hooks: Hooks{Select: sel}, Keys: KeyOptions{Typed: typed}})
 	for _, o := range others {
 		if o.Partition == v.osPartition() {
 			t.Fatalf("a volume Select rejected was reported: %+v", o)
@@ -118,7 +118,7 @@ func TestEngineHooks(t *testing.T) {
 	if cache.Has(guid) {
 		t.Fatal("Forget kept the key")
 	}
-	locked := volumeOf(t, Scan(context.Background(), []string{img}, Options{KeyCache: cache, Typed: typed[:1]}), v)
+	locked := volumeOf(t, Scan(context.Background(), []string{img}, Options{Keys: KeyOptions{Cache: cache, Typed: typed[:1]}}), v)
 	if locked.Status != StatusLocked || locked.KeyDerivations != 0 {
 		t.Fatalf("without a key: %s, %d stretches", locked.Status, locked.KeyDerivations)
 	}
@@ -157,11 +157,11 @@ func TestKeyCacheSharedGUID(t *testing.T) {
 
 	img := testcorpus.Disk(t, v.name)
 	typed, _ := typedKeys(t, v)
-	scan := volumeOf(t, Scan(context.Background(), []string{img}, Options{Typed: typed, KeyCache: cache}), v)
+	scan := volumeOf(t, Scan(context.Background(), []string{img}, Options{Keys: KeyOptions{Typed: typed, Cache: cache}}), v)
 	if !scan.BitLocker.Unlocked || scan.KeyDerivations != 1 || scan.BitLocker.KeySource != "--recovery-password" {
 		t.Fatalf("scan: unlocked %v, %d stretches, source %q (%s)", scan.BitLocker.Unlocked, scan.KeyDerivations, scan.BitLocker.KeySource, scan.Error)
 	}
-	again := volumeOf(t, Scan(context.Background(), []string{img}, Options{KeyCache: cache}), v)
+	again := volumeOf(t, Scan(context.Background(), []string{img}, Options{Keys: KeyOptions{Cache: cache}}), v)
 	if !again.BitLocker.Unlocked || again.KeyDerivations != 0 || again.BitLocker.KeySource != "--recovery-password" {
 		t.Fatalf("cached: unlocked %v, %d stretches, source %q", again.BitLocker.Unlocked, again.KeyDerivations, again.BitLocker.KeySource)
 	}

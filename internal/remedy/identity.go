@@ -2,27 +2,30 @@ package remedy
 
 import (
 	"github.com/unbrick/unbrick/internal/hostid"
+	"github.com/unbrick/unbrick/ntfs"
 )
 
-// identity reads the computer name from the volume's SYSTEM hive. A hive
-// that cannot be read is a note, not a failure: the fix does not need it.
-func (p *pipeline) identity() {
-	r, err := p.nv.Open(SystemHive)
+// readIdentity reads the computer name and time zone from the volume's
+// SYSTEM hive. A hive that cannot be read is a note, not a failure: the
+// fix does not need it.
+func readIdentity(nv *ntfs.Volume) hostIdentity {
+	var h hostIdentity
+	r, err := nv.Open(SystemHive)
 	if err != nil {
-		p.v.Notes = append(p.v.Notes, "computer name unknown: open "+SystemHive+": "+err.Error())
-		return
+		h.notes = append(h.notes, "computer name unknown: open "+SystemHive+": "+err.Error())
+		return h
 	}
 	sys, err := hostid.ReadSystem(r, r.Size())
 	if err != nil {
-		p.v.Notes = append(p.v.Notes, "computer name unknown: "+err.Error())
-		return
+		h.notes = append(h.notes, "computer name unknown: "+err.Error())
+		return h
 	}
-	p.v.ComputerName = sys.ComputerName
-	p.v.clockTZ = sys.TimeZone
+	h.computerName, h.timeZone = sys.ComputerName, sys.TimeZone
 	for _, n := range sys.Notes {
-		p.v.Notes = append(p.v.Notes, "SYSTEM hive: "+n)
+		h.notes = append(h.notes, "SYSTEM hive: "+n)
 	}
 	if sys.HiveDirty {
-		p.v.Notes = append(p.v.Notes, "SYSTEM hive has pending transaction log changes; the computer name may be out of date")
+		h.notes = append(h.notes, "SYSTEM hive has pending transaction log changes; the computer name may be out of date")
 	}
+	return h
 }

@@ -69,9 +69,9 @@ func TestFinishInterruptedFix(t *testing.T) {
 				}
 				f.Close()
 				o2 := o
-				o2.JournalDir = filepath.Join(t.TempDir(), "journal")
-				os.MkdirAll(o2.JournalDir, 0o700)
-				jpath := filepath.Join(o2.JournalDir, filepath.Base(full.JournalFile))
+				o2.Fix.JournalDir = filepath.Join(t.TempDir(), "journal")
+				os.MkdirAll(o2.Fix.JournalDir, 0o700)
+				jpath := filepath.Join(o2.Fix.JournalDir, filepath.Base(full.JournalFile))
 				if err := os.WriteFile(jpath, killed, 0o600); err != nil {
 					t.Fatal(err)
 				}
@@ -109,9 +109,9 @@ func TestFinishInterruptedFix(t *testing.T) {
 			f.WriteAt(junk, last.Offset)
 			f.Close()
 			o3 := o
-			o3.JournalDir = filepath.Join(t.TempDir(), "journal")
-			os.MkdirAll(o3.JournalDir, 0o700)
-			os.WriteFile(filepath.Join(o3.JournalDir, filepath.Base(full.JournalFile)), killed, 0o600)
+			o3.Fix.JournalDir = filepath.Join(t.TempDir(), "journal")
+			os.MkdirAll(o3.Fix.JournalDir, 0o700)
+			os.WriteFile(filepath.Join(o3.Fix.JournalDir, filepath.Base(full.JournalFile)), killed, 0o600)
 			before := fileSHA256(t, img)
 			vol := volumeOf(t, fix(t, img, o3), v)
 			if vol.Status != StatusRefused || !strings.Contains(vol.Error, "unbrick undo") || !vol.Record {

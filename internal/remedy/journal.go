@@ -2,19 +2,13 @@ package remedy
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/unbrick/unbrick/ntfs"
 )
 
-// journalState reads the NTFS journal, dirty flag and hibernation state
-// into the report.
-func (p *pipeline) journalState() error {
-	js, err := p.nv.JournalState()
-	if err != nil {
-		return failed(fmt.Errorf("read the NTFS journal state: %w", err))
-	}
-	p.js = js
+// journalInfo is the report's view of the NTFS journal, dirty flag and
+// hibernation state.
+func journalInfo(js *ntfs.JournalState) *JournalInfo {
 	ji := &JournalInfo{State: "clean", Detail: js.Reason, Dirty: js.Dirty, Hibernated: js.Hibernation.Live()}
 	if !js.Clean {
 		ji.State = "unclean"
@@ -22,25 +16,23 @@ func (p *pipeline) journalState() error {
 	if ji.Hibernated {
 		ji.State = "hibernated"
 	}
-	p.v.Journal = ji
-	return nil
+	return ji
 }
 
-// journalPolicy decides whether fix may write: a hibernated volume is
+// writeGate decides whether fix may write: a hibernated volume is
 // refused; an unclean journal is refused unless the policy is reset (or
-// replay, which pipeline.replayJournal has already done, leaving a clean
-// journal); a
+// replay, which evaluate has already staged, leaving a clean journal); a
 // dirty flag alone is fine (it stays set).
-func (p *pipeline) journalPolicy() error {
-	if p.replayRefusal != nil {
-		return p.replayRefusal
+func writeGate(ev *evaluation) error {
+	if ev.replayRefusal != nil {
+		return ev.replayRefusal
 	}
 	// The notes WriteGate returns come back with the plan (PlanDelete runs
 	// the same gate), so only its verdict matters here.
-	if _, err := p.js.WriteGate(p.unclean, ntfs.HibernatedRefuse); err != nil {
+	if _, err := ev.js.WriteGate(ev.unclean, ntfs.HibernatedRefuse); err != nil {
 		var re *ntfs.RefusedError
 		if errors.As(err, &re) {
-			return &outcome{StatusRefused, err}
+			return stoppedAs(StatusRefused, err)
 		}
 		return failed(err)
 	}

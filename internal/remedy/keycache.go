@@ -10,7 +10,7 @@ import (
 
 // KeyCache remembers, for the life of one process, the unwrapped key of
 // every BitLocker volume the engine unlocked, so that a later Scan, dry run
-// or Fix given the same cache (Options.KeyCache) opens the volume again
+// or Fix given the same cache (KeyOptions.Cache) opens the volume again
 // without a second 2^20-round stretch. The wizard keeps one for its whole
 // run: scan, key dialog, preview and fix derive each key once.
 //
@@ -35,7 +35,7 @@ type KeyCache struct {
 type cachedKey struct {
 	key    bitlocker.Key // a reuse key: no stretch
 	source string        // KeySource of the key that first opened the volume
-	match  string        // KeyMatch of it
+	match  KeyMatch      // how it was matched
 }
 
 // NewKeyCache returns an empty cache.
@@ -97,7 +97,7 @@ func (c *KeyCache) get(volumeGUID string) []cachedKey {
 
 // add stores the reuse key of a volume that a key from outside the cache
 // just unlocked.
-func (c *KeyCache) add(volumeGUID string, bl *bitlocker.Volume, source, match string) {
+func (c *KeyCache) add(volumeGUID string, bl *bitlocker.Volume, source string, match KeyMatch) {
 	if c == nil || volumeGUID == "" {
 		return
 	}

@@ -15,18 +15,23 @@ import (
 	"github.com/unbrick/unbrick/ntfs"
 )
 
-// KeyOptions are the keys the engine may try on a BitLocker volume. What
-// is tried, and in which order, is the engine's one policy (see the
-// package documentation, "Per volume", step 2).
+// KeyOptions are the keys the engine may try on a BitLocker volume
+// (Options.Keys, OpenRequest.Keys). What is tried, and in which order, is
+// the engine's one policy (see the package documentation, "Per volume",
+// step 1).
 type KeyOptions struct {
 	// Export is the key export (--keys FILE...); may be nil.
 	Export *keys.Set
 	// Typed are keys given on the command line or in the wizard.
 	Typed []TypedKey
-	// Serial is the host's SMBIOS serial number when running on the host.
+	// Serial is the host's SMBIOS serial number when running on the host
+	// (matches key export rows listed by serial); "" otherwise.
 	Serial string
-	// Cache, when set, is tried first and receives every key that opens a
-	// volume.
+	// Cache, when set, is tried first (a cached key costs no stretch) and
+	// receives the key of every BitLocker volume unlocked, so Scan, dry run
+	// and Fix sharing it derive each key once. Nil: no caching across
+	// calls (a single Fix still re-opens for verification without a second
+	// stretch).
 	Cache *KeyCache
 }
 
@@ -370,14 +375,4 @@ func (o *Opened) Reopen() (*ntfs.Volume, error) {
 		return nil, fmt.Errorf("re-open NTFS: %w", err)
 	}
 	return nv, nil
-}
-
-// ErrorStatus returns the Status an error from Open, Commit or a fix step
-// stands for (StatusFailed for errors that carry none).
-func ErrorStatus(err error) Status {
-	var oc *outcome
-	if errors.As(err, &oc) {
-		return oc.status
-	}
-	return StatusFailed
 }

@@ -3,34 +3,104 @@ package remedy
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/unbrick/unbrick/ntfs"
 )
+
+// plan is step 3 (fix only): the write gate (an unclean journal makes
+// what was read untrustworthy: refused before anything else, even
+// "clean"); the files classified: faulty (or approved by Fix.Approve)
+// to delete, good kept, needs-review left for review; then, unless there
+// is nothing to delete, the volume checked whole and each deletion
+// planned and staged in the recorder, after the staged journal replay.
+// The value's plan is nil when there is nothing to delete.
+func plan(ev *evaluation) (*plannedFix, error) {
+	r := ev.volumeRun
+	pf := &plannedFix{volumeRun: r, op: ev.op, files: slices.Clone(ev.files), replay: ev.replay, finished: ev.finished}
+	if err := writeGate(ev); err != nil {
+		return pf, err
+	}
+	for i := range pf.files {
+		f := &pf.files[i]
+		switch f.Verdict {
+		case VerdictFaulty:
+			pf.faulty = append(pf.faulty, i)
+		case VerdictNeedsReview:
+			if r.o.Fix.Approve != nil && r.o.Fix.Approve(r.v, *f) {
+				f.Verdict = VerdictFaulty
+				f.Reason += "; deletion approved by the technician"
+				pf.faulty = append(pf.faulty, i)
+				continue
+			}
+			f.Action = ActionReview
+			pf.review = true
+			pf.causes |= f.cause
+		default:
+			f.Action = ActionKept
+		}
+	}
+	if len(pf.faulty) == 0 {
+		// A staged replay is not written: the report drops its counts
+		// and says so, except when this run finished an interrupted fix
+		// and nothing is left for review (remediated by that fix's plan),
+		// where the report is left as it is.
+		pf.discardReplay = ev.replay != nil && (pf.review || !pf.finished)
+		return pf, nil
+	}
+	if err := pf.op.CheckWhole(); err != nil {
+		return pf, err
+	}
+	var deletion *ntfs.Plan
+	err := r.timed("plan", func() (err error) { deletion, err = planAndStage(ev, pf); return err })
+	if err != nil {
+		return pf, err
+	}
+	all := deletion
+	if ev.replay != nil {
+		// The replay was staged first: the undo journal and the report
+		// cover both.
+		all = &ntfs.Plan{}
+		if err := all.Append(ev.replay.Plan); err != nil {
+			return pf, failed(err)
+		}
+		if err := all.Append(deletion); err != nil {
+			return pf, failed(err)
+		}
+		summary := ev.replay.Summary()
+		if r.o.Fix.DryRun {
+			summary = "dry run, would be: " + summary
+		}
+		pf.notes = append(pf.notes, summary)
+	}
+	pf.plan, pf.reset = all, !ev.js.Clean
+	return pf, nil
+}
 
 // planAndStage plans the deletion of every faulty file and stages each plan
 // in the undo recorder before planning the next, so that each file's plan
 // starts from the volume as the previous deletion leaves it (two files of
 // one directory edit the same index). It returns the combined plan.
-func (p *pipeline) planAndStage() (*ntfs.Plan, error) {
+func planAndStage(ev *evaluation, pf *plannedFix) (*ntfs.Plan, error) {
 	var total *ntfs.Plan
-	nv := p.nv
-	opts := ntfs.DeleteOptions{Unclean: p.unclean, Hibernated: ntfs.HibernatedRefuse, Now: p.o.Now}
-	for k, i := range p.faulty {
-		path := p.v.Files[i].Path
+	nv := ev.nv
+	opts := ntfs.DeleteOptions{Unclean: ev.unclean, Hibernated: ntfs.HibernatedRefuse, Now: ev.o.Now}
+	for k, i := range pf.faulty {
+		path := pf.files[i].Path
 		if k > 0 {
 			var err error
-			if nv, err = p.op.NTFS(); err != nil {
+			if nv, err = pf.op.NTFS(); err != nil {
 				return nil, failed(fmt.Errorf("re-open NTFS on the staged changes: %w", err))
 			}
 		}
 		plan, err := nv.PlanDelete(path, opts)
 		if err != nil {
 			if errors.Is(err, ntfs.ErrRefused) {
-				return nil, &outcome{StatusRefused, fmt.Errorf("plan the deletion of %s: %w", path, err)}
+				return nil, stoppedAs(StatusRefused, fmt.Errorf("plan the deletion of %s: %w", path, err))
 			}
 			return nil, failed(fmt.Errorf("plan the deletion of %s: %w", path, err))
 		}
-		if err := p.op.Stage(plan); err != nil {
+		if err := pf.op.Stage(plan); err != nil {
 			return nil, failed(fmt.Errorf("stage the deletion of %s (nothing written): %w", path, err))
 		}
 		if total == nil {

@@ -1,6 +1,6 @@
 package remedy
 
-// Step names a stage of the work on one volume, as Options.Progress
+// Step names a stage of the work on one volume, as Hooks.Progress
 // reports it.
 type Step string
 
@@ -16,10 +16,3 @@ const (
 	StepVerify   Step = "verify"   // re-open from scratch and check
 	StepDone     Step = "done"     // the report is final (v.Status is set)
 )
-
-// progress tells Options.Progress that v enters step s.
-func (p *pipeline) progress(s Step) {
-	if p.o.Progress != nil {
-		p.o.Progress(p.v, s)
-	}
-}

@@ -9,12 +9,14 @@ import (
 
 // FleetRecord turns a volume report into its fleet log record. It carries
 // key protector IDs and where a key came from, never a key.
+// Who ran it, and where, is o.Identity.
 func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
+	id := &o.Identity
 	r := &fleetlog.Record{
 		Time:        v.Finished,
-		ToolVersion: o.ToolVersion,
-		RunID:       o.RunID,
-		Technician:  o.Technician,
+		ToolVersion: id.ToolVersion,
+		RunID:       id.RunID,
+		Technician:  id.Technician,
 		Host:        fleetlog.Host{ComputerName: v.ComputerName},
 		Target:      v.Target,
 		Disk:        v.Disk,
@@ -35,7 +37,7 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 		r.JournalAction = j.Action(v.Status)
 		r.JournalRolledBack = j.RolledBack
 	}
-	if o.OnHost && v.clockTZ != nil {
+	if id.OnHost && v.clockTZ != nil {
 		bias := int(v.clockTZ.EffectiveBias() / time.Minute)
 		r.Time = v.clockTZ.HardwareClockToUTC(v.Finished)
 		r.Clock = &fleetlog.Clock{System: v.Finished, BiasMinutes: &bias, Source: "SYSTEM hive time zone (hardware clock in local time)"}
@@ -43,7 +45,7 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 			r.Clock.Source = "SYSTEM hive: RealTimeIsUniversal (hardware clock in UTC)"
 		}
 	}
-	if s := o.SMBIOS; s != nil {
+	if s := id.SMBIOS; s != nil {
 		r.Host.Vendor, r.Host.Model, r.Host.Serial, r.Host.UUID = s.Vendor, s.Model, s.Serial, s.UUID
 	}
 	r.Encryption = "none"

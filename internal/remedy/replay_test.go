@@ -108,15 +108,15 @@ func TestUncleanReplay(t *testing.T) {
 	o, _ := fixOpts(t, v)
 	// The default policy is replay.
 
-	o.DryRun = true
+	o.Fix.DryRun = true
 	dry := volumeOf(t, fix(t, img, o), v)
 	if dry.Status != StatusDryRun || fileSHA256(t, img) != before {
 		t.Fatalf("dry run: %s (%s), image changed %v", dry.Status, dry.Error, fileSHA256(t, img) != before)
 	}
-	o.DryRun = false
+	o.Fix.DryRun = false
 
 	var logged []*Volume
-	o.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
+	o.Hooks.Log = func(vol *Volume) error { logged = append(logged, vol); return nil }
 	vols := fix(t, img, o)
 	vol := volumeOf(t, vols, v)
 	if vol.Status != StatusRemediated || ExitCode(vols, false) != 0 {

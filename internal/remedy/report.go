@@ -3,6 +3,7 @@ package remedy
 import (
 	"time"
 
+	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/hostid"
 	"github.com/unbrick/unbrick/internal/rules"
@@ -90,9 +91,9 @@ type File struct {
 
 // Protector is one BitLocker key protector as reported.
 type Protector struct {
-	ID   string `json:"id"`              // GUID, upper case, no braces
-	Type string `json:"type"`            // "recovery password", "TPM", ...
-	Code string `json:"protection_code"` // raw protection type field, "0x0800"
+	ID   string                  `json:"id"`              // GUID, upper case, no braces
+	Type bitlocker.ProtectorType `json:"type"`            // bitlocker.ProtectorRecoveryPassword, ProtectorTPM, ...
+	Code string                  `json:"protection_code"` // raw protection type field, "0x0800"
 }
 
 // BitLockerInfo describes a BitLocker volume's metadata.
@@ -107,11 +108,11 @@ type BitLockerInfo struct {
 	// with it.
 	MetadataCopies []string `json:"metadata_copies,omitempty"`
 	// Unlock outcome.
-	Unlocked     bool   `json:"unlocked"`
-	ProtectorID  string `json:"protector_id,omitempty"` // protector that opened it
-	UnlockMethod string `json:"unlock_method,omitempty"`
-	KeySource    string `json:"key_source,omitempty"` // "keys.csv:12", "--recovery-password", "clear key"
-	KeyMatch     string `json:"key_match,omitempty"`  // "protector id", "computer name", "serial", "typed"
+	Unlocked     bool     `json:"unlocked"`
+	ProtectorID  string   `json:"protector_id,omitempty"` // protector that opened it
+	UnlockMethod string   `json:"unlock_method,omitempty"`
+	KeySource    string   `json:"key_source,omitempty"` // "keys.csv:12", "--recovery-password", "clear key"
+	KeyMatch     KeyMatch `json:"key_match,omitempty"`  // how the key was chosen: MatchProtectorID, MatchTyped...
 	// KeyID of the recovery key used (to be rotated), when one was.
 	RecoveryKeyID string `json:"recovery_key_id,omitempty"`
 }

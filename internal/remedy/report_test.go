@@ -85,8 +85,7 @@ func TestFleetRecord(t *testing.T) {
 		Status: StatusRemediated, Duration: 150 * time.Millisecond, Finished: fin, JournalFile: "j",
 		clockTZ: &hostid.TimeZone{ActiveTimeBias: -120, HasActive: true},
 	}
-	o := &Options{RunID: "run", Technician: "alice", ToolVersion: "1.0", OnHost: true,
-		SMBIOS: &hostid.SMBIOS{Vendor: "Dell Inc.", Serial: "ABC123", UUID: "U"}}
+	o := &Options{Identity: Identity{RunID: "run", Technician: "alice", ToolVersion: "1.0", OnHost: true, SMBIOS: &hostid.SMBIOS{Vendor: "Dell Inc.", Serial: "ABC123", UUID: "U"}}}
 	r := v.FleetRecord(o)
 	if r.Status != fleetlog.StatusRemediated || r.Host.BitLockerName != "DESKTOP-QNI1MMF" || r.Host.Serial != "ABC123" ||
 		r.RecoveryKeyID != v.BitLocker.ProtectorID || r.Encryption != "AES-XTS-128" || len(r.Files) != 1 ||
@@ -96,7 +95,7 @@ func TestFleetRecord(t *testing.T) {
 	if want := fin.Add(-2 * time.Hour); !r.Time.Equal(want) || r.Clock == nil || *r.Clock.BiasMinutes != -120 {
 		t.Errorf("time %v clock %+v, want %v", r.Time, r.Clock, want)
 	}
-	o.OnHost = false
+	o.Identity.OnHost = false
 	if r := v.FleetRecord(o); !r.Time.Equal(fin) || r.Clock != nil {
 		t.Errorf("off the host: time %v clock %+v", r.Time, r.Clock)
 	}

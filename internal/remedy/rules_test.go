@@ -50,7 +50,7 @@ func TestNeedsReviewWritesNothing(t *testing.T) {
 	}
 	// The technician approves (the wizard's Approve hook): deleted.
 	asked := 0
-	o.Approve = func(_ *Volume, f File) bool { asked++; return strings.HasSuffix(f.Path, "-00000032.sys") }
+	o.Fix.Approve = func(_ *Volume, f File) bool { asked++; return strings.HasSuffix(f.Path, "-00000032.sys") }
 	vol = volumeOf(t, fix(t, img, o), v)
 	if asked != 1 || vol.Status != StatusRemediated || vol.Files[0].Action != ActionDeleted || !strings.Contains(vol.Files[0].Reason, "approved") {
 		t.Fatalf("approved: asked %d, %s %+v", asked, vol.Status, vol.Files)
@@ -147,7 +147,7 @@ func TestMalformedKeyNotEchoed(t *testing.T) {
 	v := oneVariant(t, "win10-xts128-recoverypw")
 	img := testcorpus.Disk(t, v.name)
 	typo := "284867-596541-514998-422114-660297-261613-215424-199409"
-	vols := Scan(context.Background(), []string{img}, Options{Typed: []TypedKey{{Key: bitlocker.RecoveryPassword(typo), Source: "typed"}}})
+	vols := Scan(context.Background(), []string{img}, Options{Keys: KeyOptions{Typed: []TypedKey{{Key: bitlocker.RecoveryPassword(typo), Source: "typed"}}}})
 	vol := volumeOf(t, vols, v)
 	if vol.Status != StatusLocked || !strings.Contains(vol.Error, "group 8") {
 		t.Fatalf("status %s error %q", vol.Status, vol.Error)
@@ -168,7 +168,7 @@ func TestKeyMatchByComputerName(t *testing.T) {
 		{KeyID: "FA4E0016-0000-4000-8000-000000000016", RecoveryPassword: "000000-243111-244222-245333-246444-247555-248666-249777", ComputerName: "DESKTOP-QNI1MMF", Source: "export.csv", Line: 2},
 		{RecoveryPassword: secret, ComputerName: "desktop-qni1mmf.corp.example", Source: "export.csv", Line: 3},
 	})
-	vols := Scan(context.Background(), []string{img}, Options{Keys: set})
+	vols := Scan(context.Background(), []string{img}, Options{Keys: KeyOptions{Export: set}})
 	bl := volumeOf(t, vols, v).BitLocker
 	if bl == nil || !bl.Unlocked || bl.KeyMatch != "computer name" || !strings.HasPrefix(bl.KeySource, "export.csv:3") {
 		t.Fatalf("BitLocker %+v", bl)

@@ -19,7 +19,7 @@ type keyTry struct {
 }
 
 // KeyMatch says how the key that opened a volume was chosen for it
-// (BitLockerInfo.KeyMatch holds its string).
+// (BitLockerInfo.KeyMatch).
 type KeyMatch string
 
 // The ways a key is matched to a volume.
@@ -38,7 +38,7 @@ func bitLockerReport(bl *bitlocker.Volume) (*BitLockerInfo, []string) {
 	info := bl.Info()
 	bi := &BitLockerInfo{VolumeGUID: info.VolumeGUID, Method: info.MethodName, MethodCode: info.MethodCode, State: string(info.State), Description: info.Description}
 	for _, pr := range bl.Protectors() {
-		bi.Protectors = append(bi.Protectors, Protector{ID: pr.ID, Type: string(pr.Type), Code: fmt.Sprintf("0x%04x", pr.Code)})
+		bi.Protectors = append(bi.Protectors, Protector{ID: pr.ID, Type: pr.Type, Code: fmt.Sprintf("0x%04x", pr.Code)})
 	}
 	var notes []string
 	for i, c := range info.MetadataCopies {
@@ -96,7 +96,7 @@ func unlock(bl *bitlocker.Volume, bi *BitLockerInfo, ks *KeyOptions) (int, error
 			continue
 		}
 		unlocked = true
-		bi.KeySource, bi.KeyMatch = k.source, string(k.match)
+		bi.KeySource, bi.KeyMatch = k.source, k.match
 	}
 	if !unlocked {
 		return derivations, &outcome{StatusLocked, fmt.Errorf("no key opened this volume (tried %d): %s", len(tries), strings.Join(errs, "; "))}
@@ -106,10 +106,20 @@ func unlock(bl *bitlocker.Volume, bi *BitLockerInfo, ks *KeyOptions) (int, error
 		ks.Cache.add(info.VolumeGUID, bl, bi.KeySource, bi.KeyMatch)
 	}
 	bi.ProtectorID, bi.UnlockMethod = bl.UnlockedBy()
-	if bi.UnlockMethod == string(bitlocker.ProtectorRecoveryPassword) {
+	if bi.protector(bi.ProtectorID) == bitlocker.ProtectorRecoveryPassword {
 		bi.RecoveryKeyID = bi.ProtectorID
 	}
 	return derivations, nil
+}
+
+// protector returns the type of the protector with this ID ("" if none).
+func (bi *BitLockerInfo) protector(id string) bitlocker.ProtectorType {
+	for _, pr := range bi.Protectors {
+		if pr.ID == id {
+			return pr.Type
+		}
+	}
+	return ""
 }
 
 // keysFor lists the keys to try on a volume, cheapest and best first: the

@@ -9,25 +9,47 @@ import (
 	"github.com/unbrick/unbrick/ntfs"
 )
 
-// verify re-opens the volume from the disk and checks that every deleted
-// file is gone under every name, that its directory still lists, and that
-// the system hive is still there.
-func (p *pipeline) verify() error {
-	nv, err := p.op.Reopen()
+// commit is step 4 (fix, not a dry run): the undo journal written and
+// fsynced, then the staged writes (Opened.Commit: the one write path).
+func commit(pf *plannedFix) (*committedFix, error) {
+	r := pf.volumeRun
+	cf := &committedFix{volumeRun: r, op: pf.op, replayed: pf.replay != nil}
+	for _, i := range pf.faulty {
+		cf.deleted = append(cf.deleted, ntfs.DeletedFile{Path: pf.files[i].Path, Record: pf.files[i].record})
+	}
+	err := r.timed("write", func() error {
+		r.progress(StepJournal)
+		c, err := pf.op.Commit(JournalOptions{Dir: r.o.Fix.JournalDir, RunID: r.o.Identity.RunID, Disk: r.diskName, Now: r.o.now(),
+			Journaled: func() { r.progress(StepWrite) }})
+		if c != nil {
+			cf.journalFile, cf.warning = c.JournalFile, c.Warning
+		}
+		return err
+	})
+	return cf, err
+}
+
+// verify is step 5: the volume re-opened from the disk, from scratch;
+// every deleted file gone under every name, its directory still listing,
+// the system hive still there, and the journal a replay left clean.
+func verify(cf *committedFix) error {
+	err := cf.timed("verify", func() error {
+		nv, err := cf.op.Reopen()
+		if err != nil {
+			return verifyFailed(cf, err)
+		}
+		if err := checkGone(nv, cf.deleted); err != nil {
+			return verifyFailed(cf, err)
+		}
+		if _, err := nv.Stat(SystemHive); err != nil {
+			return verifyFailed(cf, fmt.Errorf("%s: %w", SystemHive, err))
+		}
+		return nil
+	})
 	if err != nil {
-		return p.verifyFailed(err)
+		return err
 	}
-	var gone []ntfs.DeletedFile
-	for _, i := range p.faulty {
-		gone = append(gone, ntfs.DeletedFile{Path: p.v.Files[i].Path, Record: p.v.Files[i].record})
-	}
-	if err := checkGone(nv, gone); err != nil {
-		return p.verifyFailed(err)
-	}
-	if _, err := nv.Stat(SystemHive); err != nil {
-		return p.verifyFailed(fmt.Errorf("%s: %w", SystemHive, err))
-	}
-	return nil
+	return verifyReplay(cf)
 }
 
 // VerifyDeleted re-opens o from the disk, from scratch (Reopen), and
@@ -73,7 +95,9 @@ func checkGone(nv *ntfs.Volume, deleted []ntfs.DeletedFile) error {
 	return nil
 }
 
-func (p *pipeline) verifyFailed(err error) error {
+// verifyFailed: the writes are on the disk, the check failed; the error
+// gives the undo command.
+func verifyFailed(cf *committedFix, err error) error {
 	return failed(fmt.Errorf("verification after writing failed: %w; run 'unbrick undo --journal %s %s' to put the disk back",
-		err, p.v.JournalFile, p.t.Path()))
+		err, cf.journalFile, cf.t.Path()))
 }

@@ -35,12 +35,12 @@
 //
 // Keys: the first scan uses the command line's keys and key exports; a key
 // the user supplies is checked by a read-only engine scan of that volume
-// alone (remedy.Options.Select), scoped to its BitLocker GUID
+// alone (remedy.Hooks.Select), scoped to its BitLocker GUID
 // (remedy.TypedKey.VolumeGUID). Every key that opens a volume lands in the
 // run's remedy.KeyCache, and the preview and the fix run on the tracked
 // volumes only, with the cache and no other key: each key is derived once
 // per run (one 2^20-round stretch per fixed BitLocker volume, was three),
 // and a skipped volume costs nothing more. Keys are never printed or
 // logged (the fleet log names the key source and key ID only). The fix
-// shows the engine's steps (remedy.Options.Progress) as progress lines.
+// shows the engine's steps (remedy.Hooks.Progress) as progress lines.
 package wizard

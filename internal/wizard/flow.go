@@ -51,7 +51,7 @@ func (w *wizard) count(vols []*remedy.Volume) []*remedy.Volume {
 	return vols
 }
 
-// selectTracked is an Options.Select accepting the tracked volumes only.
+// selectTracked is a Hooks.Select accepting the tracked volumes only.
 func (w *wizard) selectTracked(target string, partition int) bool {
 	for k := range w.tracked {
 		if strings.HasPrefix(k, fmt.Sprintf("%s\x00%d\x00", target, partition)) {
@@ -90,7 +90,7 @@ func (w *wizard) runCode(ctx context.Context) int {
 // line's keys and key exports, and the key cache that keeps what they open.
 func (w *wizard) scanOptions() remedy.Options {
 	o := w.cfg.Options
-	o.KeyCache = w.cache
+	o.Keys.Cache = w.cache
 	return o
 }
 
@@ -100,9 +100,9 @@ func (w *wizard) scanOptions() remedy.Options {
 // skipped in the key dialog stays locked at no cost).
 func (w *wizard) workOptions() remedy.Options {
 	o := w.cfg.Options
-	o.Keys, o.Typed = nil, nil
-	o.KeyCache = w.cache
-	o.Select = w.selectTracked
+	o.Keys.Export, o.Keys.Typed = nil, nil
+	o.Keys.Cache = w.cache
+	o.Hooks.Select = w.selectTracked
 	return o
 }
 
@@ -111,7 +111,7 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		"This wizard finds Windows on this computer's disks, unlocks BitLocker with\n"+
 		"a recovery key, and deletes the faulty CrowdStrike channel file of 19 July 2024.\n"+
 		"Nothing is written to a disk before you confirm, and an undo journal is kept.\n\n"+
-		"Disks: %s", w.cfg.Version, machineLine(w.cfg.Options.SMBIOS), strings.Join(w.cfg.Targets, ", "))
+		"Disks: %s", w.cfg.Version, machineLine(w.cfg.Options.Identity.SMBIOS), strings.Join(w.cfg.Targets, ", "))
 	if err := w.ui.Show("Welcome: unbrick help-desk wizard", welcome); err != nil {
 		return 0, err
 	}
@@ -198,14 +198,14 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 	var dry []*remedy.Volume
 	for {
 		od := o
-		od.DryRun, od.Log, od.JournalDir = true, nil, ""
+		od.Fix.DryRun, od.Hooks.Log, od.Fix.JournalDir = true, nil, ""
 		w.ui.Busy("Preparing the preview", "Planning the changes (nothing is written) ...", func(func(string)) {
 			dry = w.count(remedy.Fix(ctx, w.cfg.Targets, od))
 		})
 		// Unclean journals are replayed by default (as Windows does when
 		// it starts); the technician is asked only about those unbrick
 		// cannot replay, unless the policy was set on the command line.
-		if o.UncleanFallback != "" || (o.Unclean != "" && o.Unclean != ntfs.UncleanReplay) {
+		if o.Fix.UncleanFallback != "" || (o.Fix.Unclean != "" && o.Fix.Unclean != ntfs.UncleanReplay) {
 			break
 		}
 		unclean := []*remedy.Volume{}
@@ -224,7 +224,7 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		if !reset {
 			break
 		}
-		o.UncleanFallback = ntfs.UncleanReset
+		o.Fix.UncleanFallback = ntfs.UncleanReset
 	}
 
 	toDelete := 0
@@ -397,7 +397,7 @@ func (w *wizard) recordUnfixed(vols []*remedy.Volume) string {
 		return "(none: the log could not be opened: " + err.Error() + ")"
 	}
 	o := w.scanOptions()
-	o.RunID = remedy.NewRunID(time.Now())
+	o.Identity.RunID = remedy.NewRunID(time.Now())
 	var codes []string
 	for _, v := range vols {
 		if !v.Record {
@@ -422,19 +422,19 @@ func (w *wizard) fix(ctx context.Context, o remedy.Options) (int, error) {
 	if err != nil {
 		return exitcode.Refused, w.ui.Show("The stick cannot store the log", "Opening the log failed: "+err.Error()+"\nNothing was written to any disk.")
 	}
-	o.JournalDir = w.cfg.JournalDir
-	o.RunID = remedy.NewRunID(time.Now())
+	o.Fix.JournalDir = w.cfg.JournalDir
+	o.Identity.RunID = remedy.NewRunID(time.Now())
 	var mu sync.Mutex
 	codes := map[string]string{}
 	var progress func(string)
-	o.Progress = func(v *remedy.Volume, s remedy.Step) {
+	o.Hooks.Progress = func(v *remedy.Volume, s remedy.Step) {
 		if progress != nil {
 			if line := stepText(s); line != "" {
 				progress(where(v) + ": " + line)
 			}
 		}
 	}
-	o.Log = func(v *remedy.Volume) error {
+	o.Hooks.Log = func(v *remedy.Volume) error {
 		r := v.FleetRecord(&o)
 		if err := log.Append(r); err != nil {
 			return err

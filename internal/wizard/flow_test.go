@@ -103,7 +103,7 @@ func TestWizardDerivesEachKeyOnce(t *testing.T) {
 			if how == "typed" {
 				ui.answers = []string{"typed", secret, "y"}
 			} else {
-				cfg.Options.Typed = []remedy.TypedKey{{Key: bitlocker.RecoveryPassword(secret), Source: "--recovery-password"}}
+				cfg.Options.Keys.Typed = []remedy.TypedKey{{Key: bitlocker.RecoveryPassword(secret), Source: "--recovery-password"}}
 				ui.answers = []string{"y"}
 			}
 			w := newWizard(cfg)
@@ -133,7 +133,7 @@ func protectors(types ...bitlocker.ProtectorType) *remedy.Volume {
 	v := &remedy.Volume{Target: "/dev/sda", Partition: 3, Size: 100 << 30, Status: remedy.StatusLocked,
 		BitLocker: &remedy.BitLockerInfo{VolumeGUID: "8E6909F1-6BA3-49EA-BF8D-EC83FAB656CD"}}
 	for i, t := range types {
-		v.BitLocker.Protectors = append(v.BitLocker.Protectors, remedy.Protector{ID: fmt.Sprintf("%08X-0000-4000-8000-000000000000", i+1), Type: string(t)})
+		v.BitLocker.Protectors = append(v.BitLocker.Protectors, remedy.Protector{ID: fmt.Sprintf("%08X-0000-4000-8000-000000000000", i+1), Type: t})
 	}
 	return v
 }

@@ -24,7 +24,7 @@ func recoveryKeyID(v *remedy.Volume) string {
 		return ""
 	}
 	for _, p := range v.BitLocker.Protectors {
-		if p.Type == string(bitlocker.ProtectorRecoveryPassword) {
+		if p.Type == bitlocker.ProtectorRecoveryPassword {
 			return p.ID
 		}
 	}
@@ -37,7 +37,7 @@ func hasProtector(v *remedy.Volume, types ...bitlocker.ProtectorType) bool {
 	}
 	for _, p := range v.BitLocker.Protectors {
 		for _, t := range types {
-			if p.Type == string(t) {
+			if p.Type == t {
 				return true
 			}
 		}
@@ -129,19 +129,19 @@ type unlockResult struct {
 }
 
 // tryKey asks the engine whether one of tks opens v: a read-only scan of
-// v alone (Options.Select), with the keys scoped to v's BitLocker GUID and
+// v alone (Hooks.Select), with the keys scoped to v's BitLocker GUID and
 // no key export. The key that opens it lands in the wizard's key cache, so
 // the preview and the fix reuse it without another stretch.
 func (w *wizard) tryKey(ctx context.Context, v *remedy.Volume, tks []remedy.TypedKey) (*remedy.Volume, error) {
 	o := w.cfg.Options
-	o.Keys = nil
-	o.Typed = nil
+	o.Keys.Export = nil
+	o.Keys.Typed = nil
 	for _, k := range tks {
 		k.VolumeGUID = v.BitLocker.VolumeGUID
-		o.Typed = append(o.Typed, k)
+		o.Keys.Typed = append(o.Keys.Typed, k)
 	}
-	o.KeyCache = w.cache
-	o.Select = func(target string, partition int) bool { return target == v.Target && partition == v.Partition }
+	o.Keys.Cache = w.cache
+	o.Hooks.Select = func(target string, partition int) bool { return target == v.Target && partition == v.Partition }
 	var got *remedy.Volume
 	w.ui.Busy("Checking the key", "Trying the key on "+where(v)+" ...", func(func(string)) {
 		for _, nv := range w.count(remedy.Scan(ctx, []string{v.Target}, o)) {
@@ -302,7 +302,7 @@ func (w *wizard) askKeyExport(v *remedy.Volume) ([]remedy.TypedKey, string, erro
 		ids = append(ids, pr.ID)
 	}
 	var out []remedy.TypedKey
-	for _, e := range keys.NewSet(es).Candidates(ids, v.BitLocker.Description, w.cfg.Options.Serial) {
+	for _, e := range keys.NewSet(es).Candidates(ids, v.BitLocker.Description, w.cfg.Options.Keys.Serial) {
 		if e.RecoveryPassword != "" {
 			src := e.Source
 			if e.Line > 0 {
