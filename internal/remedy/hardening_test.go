@@ -251,3 +251,35 @@ func TestDamagedFVEMetadataCopyIsNoted(t *testing.T) {
 		}
 	}
 }
+
+// A Windows volume that cannot be opened whole (the image ends early in
+// it) or read is logged under its own partition, never replaced by a
+// no-windows record for the disk.
+func TestUnreadableWindowsVolumeIsLogged(t *testing.T) {
+	v := oneVariant(t, "win10-plain-ntfs")
+	osOff := int64(v.osVolume()["offset_bytes"].(float64))
+	for _, cut := range []int64{osOff + 1<<20, osOff + 8<<20} {
+		img := testcorpus.Disk(t, v.name)
+		if err := os.Truncate(img, cut); err != nil {
+			t.Fatal(err)
+		}
+		o, _ := fixOpts(t, v)
+		l := &logged{}
+		o.Hooks.Log = l.log
+		vols := fix(t, img, o)
+		vol := volumeOf(t, vols, v)
+		if !vol.Record || vol.Status == StatusNoWindows || vol.Status.ExitCode() == exitcode.OK {
+			t.Fatalf("cut at %d: partition 3 %s (record %v): %s", cut, vol.Status, vol.Record, vol.Error)
+		}
+		found := false
+		for _, r := range l.vols {
+			found = found || r.Partition == 3
+			if r.Status == StatusNoWindows {
+				t.Errorf("cut at %d: a no-windows record beside the failed Windows volume", cut)
+			}
+		}
+		if !found {
+			t.Errorf("cut at %d: no fleet record for partition 3", cut)
+		}
+	}
+}

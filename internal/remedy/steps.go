@@ -139,7 +139,11 @@ type openedVolume struct {
 // with the engine's key policy, NTFS, an interrupted earlier fix finished
 // (fix), SystemHive looked up and the host identified from it.
 func open(r *volumeRun) (*openedVolume, error) {
-	ov := &openedVolume{volumeRun: r, record: r.c.Kind == disk.BitLocker}
+	// Every BitLocker or NTFS volume is tracked until it is shown not to
+	// be a Windows system volume (no SYSTEM hive): one that cannot be
+	// unlocked, opened or read may be the host's Windows, and the fleet
+	// log must say so.
+	ov := &openedVolume{volumeRun: r, record: true}
 	// Dry runs stage too (in memory, never committed), so that their
 	// plans are exactly what a fix would write.
 	err := r.timed("unlock", func() (err error) {
@@ -158,7 +162,6 @@ func open(r *volumeRun) (*openedVolume, error) {
 	}
 	nv, err := op.NTFS()
 	if err != nil {
-		ov.record = true // unreadable: it may be the Windows volume
 		return ov, failed(fmt.Errorf("open NTFS: %w", err))
 	}
 	ov.nv, ov.label = nv, nv.Info().Label
@@ -167,7 +170,6 @@ func open(r *volumeRun) (*openedVolume, error) {
 		ov.interrupted, err = finishInterrupted(r, op)
 		ov.notes = append(ov.notes, ov.interrupted.notes...)
 		if err != nil {
-			ov.record = true
 			return ov, err
 		}
 		if ov.interrupted.wrote {
@@ -178,6 +180,11 @@ func open(r *volumeRun) (*openedVolume, error) {
 		}
 	}
 	if _, err := ov.nv.Stat(SystemHive); err != nil {
+		if (errors.Is(err, ntfs.ErrNotFound) || errors.Is(err, ntfs.ErrNotDirectory)) && op.Short() {
+			// Past the end of a cut image reads give zeros: a missing
+			// hive proves nothing there.
+			return ov, refused("%s not found, but the image ends before the volume does: unbrick cannot tell whether this is a Windows volume; nothing was written (use the whole disk image)", SystemHive)
+		}
 		if errors.Is(err, ntfs.ErrNotFound) || errors.Is(err, ntfs.ErrNotDirectory) {
 			ov.notes = append(ov.notes, "not a Windows system volume (no "+SystemHive+")")
 			ov.record = false
