@@ -125,6 +125,16 @@ func runFix(e *env, r fixRequest, pos []string) int {
 	for _, r := range ordered {
 		enc.Encode(r)
 	}
+	if r.json {
+		// A volume without a record (a target another run holds, one that
+		// could not be opened at all) would leave JSON output silent:
+		// say why on standard error.
+		for _, v := range vols {
+			if recs[v] == nil && v.Status.ExitCode() != exitcode.OK {
+				fmt.Fprintf(e.Stderr, "unbrick fix: %s: %s: %s\n", v.Target, v.Status, v.Error)
+			}
+		}
+	}
 	if unsaved > 0 {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %d fleet log record(s) could not be saved in %s (retried at the end of the run); "+
 			"the disks are as each status says, and the records are printed on standard output above (on the unbrick stick, also in logs/boot-*.log): "+
