@@ -283,3 +283,37 @@ func TestUnreadableWindowsVolumeIsLogged(t *testing.T) {
 		}
 	}
 }
+
+// A volume with Windows/System32 whose SYSTEM hive cannot be found is a
+// damaged Windows volume: needs-review and logged under its partition.
+func TestWindowsWithoutHiveNeedsReview(t *testing.T) {
+	v := oneVariant(t, "win10-plain-ntfs")
+	img := testcorpus.Disk(t, v.name)
+	o, _ := fixOpts(t, v)
+	// Rename config/SYSTEM's long name in place: find the name in the
+	// config directory's index and change one letter (UTF-16 "SYSTEM").
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := []byte{'S', 0, 'Y', 0, 'S', 0, 'T', 0, 'E', 0, 'M', 0}
+	n := 0
+	for i := 0; i+len(name) <= len(data); i++ {
+		if string(data[i:i+len(name)]) == string(name) && i > 52428800 {
+			data[i] = 'X'
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatal("no SYSTEM name found")
+	}
+	if err := os.WriteFile(img, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := &logged{}
+	o.Hooks.Log = l.log
+	vol := volumeOf(t, fix(t, img, o), v)
+	if vol.Status != StatusNeedsReview || !vol.Record || !strings.Contains(vol.Error, "damaged Windows volume") {
+		t.Fatalf("%s (record %v): %s", vol.Status, vol.Record, vol.Error)
+	}
+}

@@ -186,6 +186,11 @@ func open(r *volumeRun) (*openedVolume, error) {
 			return ov, refused("%s not found, but the image ends before the volume does: unbrick cannot tell whether this is a Windows volume; nothing was written (use the whole disk image)", SystemHive)
 		}
 		if errors.Is(err, ntfs.ErrNotFound) || errors.Is(err, ntfs.ErrNotDirectory) {
+			if _, werr := ov.nv.Stat("Windows/System32"); werr == nil {
+				// A Windows directory without its SYSTEM hive is a
+				// damaged Windows volume, not a data volume.
+				return ov, stoppedAs(StatusNeedsReview, fmt.Errorf("the volume has Windows/System32 but %s cannot be found (%v): a damaged Windows volume; nothing was written: check it with chkdsk or by other means", SystemHive, err))
+			}
 			ov.notes = append(ov.notes, "not a Windows system volume (no "+SystemHive+")")
 			ov.record = false
 			return ov, nil
