@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -338,14 +337,6 @@ func ntfs3gMount(t testing.TB, vol string, opts string) (string, func() string) 
 	return mnt, umount
 }
 
-func isMountPoint(dir string) bool {
-	var a, b syscall.Stat_t
-	if syscall.Stat(dir, &a) != nil || syscall.Stat(filepath.Dir(dir), &b) != nil {
-		return false
-	}
-	return a.Dev != b.Dev
-}
-
 // ntfs3gBadLog lists the ntfs-3g log lines that reveal on-disk damage.
 var ntfs3gBadLog = []string{"Incomplete multi-sector", "Corrupt", "corrupt", "wrong SeqNo", "does not match", "Empty index block",
 	"Input/output error", "Failed to", "inconsistent"}
@@ -405,7 +396,7 @@ func ntfs3gStatAllGhosts(t testing.TB, vol string, dir string, allowGhosts bool)
 			return nil
 		}
 		buf := make([]byte, 64)
-		if k, err := syscall.Getxattr(p, "system.ntfs_dos_name", buf); err == nil && k > 0 {
+		if k, err := getxattr(p, "system.ntfs_dos_name", buf); err == nil && k > 0 {
 			dos := filepath.Join(filepath.Dir(p), string(buf[:k]))
 			if _, err := os.Lstat(dos); err != nil {
 				errs = append(errs, "DOS name: "+err.Error())

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,7 +89,7 @@ func makeObjIDVolume(t *testing.T, n int, mkfsArgs ...string) *objIDVolume {
 	}
 	// ntfs-3g returns all 64 bytes only when it finds the $O entry.
 	buf := make([]byte, 128)
-	if k, err := syscall.Getxattr(filepath.Join(mnt, "d/obj-0000.bin"), "system.ntfs_object_id", buf); err != nil || !bytes.Equal(buf[:k], ov.ids["d/obj-0000.bin"]) {
+	if k, err := getxattr(filepath.Join(mnt, "d/obj-0000.bin"), "system.ntfs_object_id", buf); err != nil || !bytes.Equal(buf[:k], ov.ids["d/obj-0000.bin"]) {
 		fail("ntfs-3g reads back object ID %x (%v)", buf[:max(k, 0)], err)
 	}
 	checkNTFS3gLog(t, umount(), "making the object-ID volume")
@@ -236,7 +235,7 @@ func ntfs3gObjectIDs(t *testing.T, vol string, ids map[string][]byte, gone map[s
 			}
 			continue
 		}
-		k, err := syscall.Getxattr(full, "system.ntfs_object_id", buf)
+		k, err := getxattr(full, "system.ntfs_object_id", buf)
 		if err != nil || !bytes.Equal(buf[:k], id) {
 			errs = append(errs, fmt.Sprintf("%s: object ID %x, want %x (%v)", p, buf[:max(k, 0)], id, err))
 		}

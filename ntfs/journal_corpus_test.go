@@ -258,10 +258,6 @@ func TestDeleteRefusals(t *testing.T) {
 	}
 }
 
-func setxattr(path, name string, value []byte) error {
-	return syscallSetxattr(path, name, value)
-}
-
 // delTestSymlinkReparse builds an IO_REPARSE_TAG_SYMLINK (relative) reparse
 // buffer: tag, data length, reserved, then substitute and print name
 // offsets/lengths, flags (1 = relative) and the UTF-16 names.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 	"testing"
 
 	"github.com/unbrick/unbrick/internal/testcorpus"
@@ -403,14 +402,14 @@ func mftChanges(t *testing.T, only ...string) []oracleChange {
 		}, func(m string) error { return os.Remove(filepath.Join(m, "d", "old.txt")) }},
 		{"stream-add", func(m string) error { return write(filepath.Join(m, "f.txt"), "data\n") },
 			func(m string) error {
-				return syscall.Setxattr(filepath.Join(m, "f.txt"), "user.unbrick", []byte("a named stream"), 0)
+				return setxattr(filepath.Join(m, "f.txt"), "user.unbrick", []byte("a named stream"))
 			}},
 		{"stream-remove", func(m string) error {
 			if err := write(filepath.Join(m, "f.txt"), "data\n"); err != nil {
 				return err
 			}
-			return syscall.Setxattr(filepath.Join(m, "f.txt"), "user.unbrick", []byte("a named stream"), 0)
-		}, func(m string) error { return syscall.Removexattr(filepath.Join(m, "f.txt"), "user.unbrick") }},
+			return setxattr(filepath.Join(m, "f.txt"), "user.unbrick", []byte("a named stream"))
+		}, func(m string) error { return removexattr(filepath.Join(m, "f.txt"), "user.unbrick") }},
 		{"resident-grow", func(m string) error { return write(filepath.Join(m, "f.txt"), "data\n") },
 			func(m string) error { return write(filepath.Join(m, "f.txt"), "data\nand a longer resident value\n") }},
 		// The new content differs from the old from its first byte:

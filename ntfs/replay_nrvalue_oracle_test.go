@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -172,13 +171,13 @@ func nrValueChanges(t *testing.T, only ...string) []nrValueChange {
 				return err
 			}
 			for i := 0; i < 40; i++ {
-				if err := syscall.Setxattr(p, fmt.Sprintf("user.s%02d", i), bytes.Repeat([]byte{'x'}, 100+i), 0); err != nil {
+				if err := setxattr(p, fmt.Sprintf("user.s%02d", i), bytes.Repeat([]byte{'x'}, 100+i)); err != nil {
 					return err
 				}
 			}
-			return syscall.Setxattr(p, "user.big", bytes.Repeat([]byte{'y'}, 9000), 0)
+			return setxattr(p, "user.big", bytes.Repeat([]byte{'y'}, 9000))
 		}, func(m string) error {
-			return syscall.Setxattr(filepath.Join(m, "f.bin"), "user.big", bytes.Repeat([]byte("unbrick!"), 9000/8), 0)
+			return setxattr(filepath.Join(m, "f.bin"), "user.big", bytes.Repeat([]byte("unbrick!"), 9000/8))
 		}, nil, [2]string{"/f.bin", "big"}},
 		// Files created with no free MFT record left: $MFT grows (its
 		// mapping pairs, sizes and bitmap), the new records lie past its

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"unicode/utf16"
 )
@@ -172,11 +171,11 @@ func makeVolume(t *testing.T, mkntfsArgs []string, compression bool) (img string
 
 	// Fragment $MFT: fill the volume, free three holes, then create
 	// enough files that ntfs-3g grows $MFT into them.
-	var sfs syscall.Statfs_t
-	if err := syscall.Statfs(mnt, &sfs); err != nil {
+	free, err := freeBytes(mnt)
+	if err != nil {
 		t.Fatal(err)
 	}
-	chunk := bytes.Repeat([]byte{'a'}, int(int64(sfs.Bavail)*int64(sfs.Bsize)/12))
+	chunk := bytes.Repeat([]byte{'a'}, int(free/12))
 	os.Mkdir(filepath.Join(mnt, "fill"), 0o755)
 	for i := 0; i < 12; i++ {
 		if err := os.WriteFile(filepath.Join(mnt, "fill", fmt.Sprint(i)), chunk, 0o644); err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -600,7 +599,7 @@ func TestTornHeader(t *testing.T) {
 func TestReadFileRefusesSpecialFiles(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "x.journal")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+	if err := mkfifo(fifo); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
 	for _, p := range []string{fifo, "/dev/zero", dir} {
@@ -672,7 +671,7 @@ func TestFindIncomplete(t *testing.T) {
 	put("20261126T100000Z-gg-vol.journal", []byte{})  // torn
 	put("notes.txt", inc)                             // not named like a journal
 	os.Mkdir(filepath.Join(dir, "sub.journal"), 0o700)
-	syscall.Mkfifo(filepath.Join(dir, "fifo.journal"), 0o600)
+	mkfifo(filepath.Join(dir, "fifo.journal"))
 
 	got, err := FindIncomplete(dir, vol)
 	if err != nil {

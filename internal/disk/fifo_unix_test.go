@@ -1,0 +1,8 @@
+//go:build unix
+
+package disk
+
+import "syscall"
+
+// mkfifo makes a named pipe (tests of inputs that must not block).
+func mkfifo(path string) error { return syscall.Mkfifo(path, 0o600) }
