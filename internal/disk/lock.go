@@ -29,26 +29,78 @@ func (t *Target) Lock() (unlock func(), err error) {
 	release := func() {
 		for _, h := range held {
 			unlockFile(h)
-			h.Close()
+			if h != f {
+				h.Close()
+			}
 		}
 	}
-	if err := lockFile(f); err != nil {
-		return nil, lockErr(t.path, t.path, err)
-	}
-	for _, alias := range t.aliases() {
-		h, err := os.Open(alias)
-		if err != nil {
-			continue // an alias we cannot open cannot be written by us either
+	// Every name of the disk is locked in one order (lockOrder), whichever
+	// name this run was given: two runs, one given the image file and one
+	// its loop device, then meet at the same first lock and exactly one of
+	// them goes on. Locking our own name first would let each take one lock
+	// and find the other's busy, and both would give up.
+	for _, name := range t.lockOrder() {
+		h := f
+		if name != t.path {
+			if h, err = os.Open(name); err != nil {
+				continue // a name we cannot open cannot be written by us either
+			}
 		}
 		if err := lockFile(h); err != nil {
-			h.Close()
+			if h != f {
+				h.Close()
+			}
 			release()
-			unlockFile(f)
-			return nil, lockErr(t.path, alias, err)
+			return nil, lockErr(t.path, name, err)
 		}
 		held = append(held, h)
 	}
-	return func() { release(); unlockFile(f) }, nil
+	return release, nil
+}
+
+// lockOrder lists every name of the target's disk in the order Lock takes
+// them: the backing image file first (whether this run was given it or one
+// of its loop devices), then loop devices by name.
+func (t *Target) lockOrder() []string {
+	aliases := t.aliases()
+	if !t.device {
+		return append([]string{t.path}, aliases...)
+	}
+	// A loop device: its backing file (aliases holds at most that) comes
+	// first, then the loop devices serving that file, this one among them.
+	if len(aliases) == 0 {
+		return []string{t.path}
+	}
+	backing := aliases[0]
+	loops := loopsBackedBy(backing)
+	found := false
+	for _, l := range loops {
+		if sameNode(l, t.path) {
+			found = true
+		}
+	}
+	if !found {
+		loops = append(loops, t.path)
+		sort.Strings(loops)
+	}
+	out := []string{backing}
+	for _, l := range loops {
+		if sameNode(l, t.path) {
+			l = t.path // lock through the descriptor already open
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// sameNode reports whether two paths name the same file or device node.
+func sameNode(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ai, err1 := os.Stat(a)
+	bi, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(ai, bi)
 }
 
 func lockErr(target, holder string, err error) error {
@@ -61,9 +113,8 @@ func lockErr(target, holder string, err error) error {
 	return fmt.Errorf("lock %s: %w", holder, err)
 }
 
-// aliases lists other names of the same disk, sorted so that two runs take
-// locks in the same order: for a loop device its backing file, for an image
-// file every loop device backed by it.
+// aliases lists other names of the same disk: for a loop device its
+// backing file, for an image file every loop device backed by it (sorted).
 func (t *Target) aliases() []string {
 	var out []string
 	if t.device {
@@ -72,10 +123,17 @@ func (t *Target) aliases() []string {
 		}
 		return out
 	}
-	fi, err := os.Stat(t.path)
+	return loopsBackedBy(t.path)
+}
+
+// loopsBackedBy lists, sorted, the loop devices whose backing file is the
+// file at path.
+func loopsBackedBy(path string) []string {
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil
 	}
+	var out []string
 	loops, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	for _, bf := range loops {
 		data, err := os.ReadFile(bf)
@@ -87,8 +145,7 @@ func (t *Target) aliases() []string {
 		if err != nil || !os.SameFile(fi, bi) {
 			continue
 		}
-		dev := "/dev/" + filepath.Base(filepath.Dir(filepath.Dir(bf)))
-		out = append(out, dev)
+		out = append(out, "/dev/"+filepath.Base(filepath.Dir(filepath.Dir(bf))))
 	}
 	sort.Strings(out)
 	return out

@@ -352,8 +352,13 @@ def kill_campaign(ctx, a):
         rc = pr.wait()
         changed = not hlib.same_file(img, ctx.base(name))
         recs = hlib.read_records(logd)
-        st, fin, ok = second_fix_judge(t, ctx, what, name, img, logd, recs, changed)
-        when = 'finished' if rc == 0 else ('killed-after-write' if changed else 'killed-before-write')
+        # Killed after its writes and its journal's complete applied marker
+        # but before its fleet record: the disk is fixed and consistent, and
+        # the next fix may find it already clean (as at the kill points).
+        finished = rc != 0 and changed and any(hlib.journal_complete(j) for j in hlib.journals(logd))
+        st, fin, ok = second_fix_judge(t, ctx, what, name, img, logd, recs, changed, finished=finished)
+        when = 'finished' if rc == 0 else ('killed-after-commit' if finished else
+                                          'killed-after-write' if changed else 'killed-before-write')
         outcome['%s->%s%s' % (when, st, '+finished' if fin else '')] += 1
     lines.append('kill: %d random kills (0-400 ms, seed %s): %s' % (a.random, a.seed, hist(outcome)))
     for ln in lines:

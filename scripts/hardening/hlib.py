@@ -315,6 +315,26 @@ def journals(logd):
     return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith('.journal'))
 
 
+def journal_complete(path):
+    """Whether an undo journal (version 2, internal/undo/doc.go) ends in a
+    complete applied marker: the last 38 bytes are an 'A' end marker with
+    status 0 whose SHA-256 covers every byte before its sha256 field, right
+    after the prepared marker, and whose write count equals the prepared
+    marker's record count. Read independently of unbrick's own reader."""
+    try:
+        data = open(path, 'rb').read()
+    except OSError:
+        return False
+    if len(data) < 38 + 37:
+        return False
+    a, p = data[-38:], data[-75:-38]
+    if a[0:1] != b'A' or a[5] != 0 or hashlib.sha256(data[:-32]).digest() != a[6:]:
+        return False
+    if p[0:1] != b'P' or hashlib.sha256(data[:-75]).digest() != p[5:]:
+        return False
+    return struct.unpack('<I', a[1:5])[0] == struct.unpack('<I', p[1:5])[0]
+
+
 # -- ntfs-check -------------------------------------------------------------------
 def extract_volume(img, off, size, out):
     subprocess.run(['dd', 'if=' + img, 'of=' + out, 'bs=1M', 'iflag=skip_bytes,count_bytes',
