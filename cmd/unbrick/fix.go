@@ -34,7 +34,8 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 5 needs review > 0 ok; 2 usage.`,
 		Example: `  unbrick fix --keys BitLockerKeys.csv --log /mnt/usb/logs disk.img
   unbrick fix --dry-run --recovery-password-file rp.txt /dev/nvme0n1
-  unbrick fix --keys keys.age --technician alice --parallel 2 --json *.img`,
+  unbrick fix --keys keys.age --technician alice --parallel 2 --json *.img
+  unbrick fix --keys BitLockerKeys.csv --parallel 2 --targets-from vm-disks.txt`,
 	}
 	fs := c.Flags()
 	kf := addKeyFlags(c)
@@ -44,6 +45,7 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 	uf := addUncleanFlags(c)
 	technician := addTechnicianFlag(c)
 	parallel := fs.Int("parallel", 1, "process `N` targets at once")
+	targetsFrom := addTargetsFromFlag(c)
 	asJSON := fs.Bool("json", false, "print only the fleet log records, as JSON Lines (one object per volume)")
 	c.RunE = func(_ *cobra.Command, pos []string) error {
 		policy, fb, err := uf.policies()
@@ -53,8 +55,12 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 		if *parallel < 1 {
 			return usagef("--parallel must be at least 1")
 		}
+		targets, err := gatherTargets(e, pos, *targetsFrom, kf)
+		if err != nil {
+			return usageError{err}
+		}
 		return exit(runFix(e, fixRequest{keys: kf, rules: *rulesFile, dryRun: *dryRun, log: lf, unclean: policy, fallback: fb,
-			technician: *technician, parallel: *parallel, json: *asJSON}, pos))
+			technician: *technician, parallel: *parallel, json: *asJSON}, targets))
 	}
 	return c
 }

@@ -23,12 +23,20 @@ per volume, one line each. Exit 0 unless a target cannot be read (1): a locked
 volume is reported, not an error.`,
 		Example: `  unbrick scan --keys BitLockerKeys.csv disk.img
   unbrick scan --recovery-password-file rp.txt --json /dev/sdb /dev/sdc
-  unbrick scan --rules acme.json`,
+  unbrick scan --rules acme.json
+  ls /vms/*/*.vhd | unbrick scan --keys BitLockerKeys.csv --targets-from -`,
 	}
 	kf := addKeyFlags(c)
 	rulesFile := addRulesFlag(c)
 	asJSON := c.Flags().Bool("json", false, "print JSON Lines: one JSON object per volume")
-	c.RunE = func(_ *cobra.Command, pos []string) error { return exit(runScan(e, kf, *rulesFile, *asJSON, pos)) }
+	targetsFrom := addTargetsFromFlag(c)
+	c.RunE = func(_ *cobra.Command, pos []string) error {
+		targets, err := gatherTargets(e, pos, *targetsFrom, kf)
+		if err != nil {
+			return usageError{err}
+		}
+		return exit(runScan(e, kf, *rulesFile, *asJSON, targets))
+	}
 	return c
 }
 

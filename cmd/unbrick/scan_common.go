@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/unbrick/unbrick/internal/disk"
 	"github.com/unbrick/unbrick/internal/hostid"
+	"github.com/unbrick/unbrick/internal/inputfile"
 	"github.com/unbrick/unbrick/internal/remedy"
 	"github.com/unbrick/unbrick/internal/rules"
 )
@@ -35,6 +37,73 @@ func engineOptions(e *env, kf *keyFlags, rulesFile string) (remedy.Options, erro
 	}
 	o.Identity.ToolVersion = toolVersion()
 	return o, nil
+}
+
+// maxTargetList bounds a --targets-from file read whole: room for about a
+// hundred thousand paths.
+const maxTargetList = 16 << 20
+
+// readTargetList reads a --targets-from list: one TARGET per line, blank
+// lines and lines starting with '#' skipped, surrounding spaces trimmed
+// ("-" reads standard input). A list that names no target is an error:
+// an empty batch must never fall back to the host's own disks.
+func readTargetList(e *env, path string) ([]string, error) {
+	b, err := inputfile.ReadOrStdin(path, e.Stdin, "--targets-from list", maxTargetList)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.ContainsRune(line, 0) {
+			return nil, fmt.Errorf("--targets-from %s: a line holds a zero byte: is it a list of paths, one per line?", path)
+		}
+		out = append(out, line)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--targets-from %s names no target (one disk image or block device per line; '#' starts a comment)", path)
+	}
+	return out, nil
+}
+
+// gatherTargets is the TARGET arguments followed by the --targets-from
+// list (if any), each disk once: a name given twice (or two names of one
+// file) is dropped with a note on standard error. Errors are usage errors.
+func gatherTargets(e *env, args []string, listFile string, kf *keyFlags) ([]string, error) {
+	if listFile == "" {
+		return args, nil
+	}
+	if listFile == inputfile.Stdin && kf != nil && kf.recoveryPasswordFile == inputfile.Stdin {
+		return nil, fmt.Errorf("--targets-from and --recovery-password-file cannot both read standard input: give one of them a file")
+	}
+	list, err := readTargetList(e, listFile)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[any]bool{} // files and devices by identity (fileIdentity)
+	names := map[string]bool{}
+	for _, t := range append(append([]string(nil), args...), list...) {
+		if names[t] {
+			fmt.Fprintf(e.Stderr, "%s is listed more than once: working on it once\n", t)
+			continue
+		}
+		names[t] = true
+		if fi, err := os.Stat(t); err == nil {
+			if id := fileIdentity(fi); id != nil {
+				if seen[id] {
+					fmt.Fprintf(e.Stderr, "%s is a disk already listed under another name: working on it once\n", t)
+					continue
+				}
+				seen[id] = true
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // resolveTargets returns the TARGETs given, or with none the host's disks
@@ -77,7 +146,11 @@ func printVolume(w io.Writer, v *remedy.Volume) {
 	case -1:
 		where = "target"
 	}
-	fmt.Fprintf(&b, "%s %s: offset %d, %s, %s", v.Target, where, v.Offset, sizeString(v.Size), v.Kind)
+	target := v.Target
+	if v.Container != "" {
+		target += " (" + v.Container + ")"
+	}
+	fmt.Fprintf(&b, "%s %s: offset %d, %s, %s", target, where, v.Offset, sizeString(v.Size), v.Kind)
 	if v.PartName != "" {
 		fmt.Fprintf(&b, " %q", v.PartName)
 	}

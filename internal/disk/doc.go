@@ -15,7 +15,38 @@
 //	d, err := disk.LookupDisk(disk.DiscoverOptions{}, "/dev/sda3") // model, serial, WWID
 //
 // Errors: ErrUnrecognized (nothing found), *SelectError (none / several /
-// wrong kind; lists the candidates), ErrShortImage, ErrReadOnly.
+// wrong kind; lists the candidates), ErrShortImage, ErrReadOnly,
+// *UnsupportedContainerError (a VM disk format not opened here), ErrBusy
+// (Target.Lock: another run holds the disk).
+//
+// # Containers
+//
+// OpenTarget first looks at how an image file holds its disk
+// (Target.Container), from its first and last 512 bytes:
+//
+//   - A fixed VHD (Microsoft, "Virtual Hard Disk Image Format
+//     Specification" 1.0, 2006): the disk's bytes, then a 512-byte
+//     big-endian footer: cookie "conectix" at 0, format version 0x00010000
+//     at 12, current size at 48, disk type at 60 (2 fixed, 3 dynamic, 4
+//     differencing), checksum at 64 (the one's complement of the sum of
+//     every other footer byte). The Target is the bytes before the footer;
+//     the checksum is checked, the size must match, the footer is never
+//     written (vhd.go).
+//   - A VMDK descriptor (VMware, "Virtual Disk Format 1.1"): a text file
+//     starting "# Disk DescriptorFile", key="value" lines and extent lines
+//     `ACCESS SECTORS TYPE "FILE" [OFFSET]` (sizes and offsets in 512-byte
+//     sectors, FILE relative to the descriptor). RW FLAT or VMFS extents are
+//     opened and laid end to end; the descriptor is never written; a
+//     parentCID other than ffffffff (or a parentFileNameHint) is a delta
+//     disk of a snapshot chain and is refused (vmdk.go).
+//   - Formats that need their own block allocation to be followed are
+//     recognised by their magic and refused with *UnsupportedContainerError
+//     (which names the qemu-img conversion to run): qcow2 ("QFI\xfb"), VHDX
+//     ("vhdxfile"), dynamic and differencing VHD (a footer copy at byte 0),
+//     sparse VMDK ("KDMV"; "COWD" for ESX), QED ("QED\0") and VirtualBox VDI
+//     (7F 10 DA BE at 0x40).
+//
+// Anything else is a raw disk or volume image.
 //
 // # What it reads
 //

@@ -74,3 +74,22 @@ func FuzzCandidates(f *testing.F) {
 		tg.Select(1, BitLocker)
 	})
 }
+
+// FuzzContainerMetadata: the VMDK descriptor parser and the VHD footer
+// decoder never panic, and a parsed descriptor's extents have sizes and
+// offsets that cannot overflow the disk arithmetic.
+func FuzzContainerMetadata(f *testing.F) {
+	f.Add([]byte("# Disk DescriptorFile\nversion=1\nparentCID=ffffffff\ncreateType=\"monolithicFlat\"\nRW 16384 FLAT \"m-flat.vmdk\" 0\nRDONLY 2 ZERO\n"))
+	f.Add(append([]byte("conectix"), make([]byte, 504)...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if d, err := parseVMDKDescriptor(b); err == nil {
+			for _, e := range d.Extents {
+				if e.Sectors < 0 || e.Offset < 0 || e.Sectors > 1<<50 || e.Offset > 1<<50 {
+					t.Fatalf("extent %+v out of range", e)
+				}
+			}
+		}
+		parseVHDFooter(b)
+		sniffImage("fuzz", b, b, int64(len(b)))
+	})
+}

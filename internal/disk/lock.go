@@ -17,19 +17,20 @@ var ErrBusy = errors.New("another unbrick run is working on this disk")
 // runs never plan or write the same disk at the same time: on the image
 // file or block device itself and, where the same disk can be reached by
 // another name, on that too (a loop device's backing file; for an image
-// file, the loop devices that serve it). It does not wait: a target
+// file, the loop devices that serve it; for a flat VMDK, its descriptor
+// and then every extent file). It does not wait: a target
 // another run holds gives an error wrapping ErrBusy. unlock releases every
 // lock taken. A Target from NewTarget (no file) locks nothing.
 func (t *Target) Lock() (unlock func(), err error) {
-	f, ok := t.closer.(*os.File)
-	if !ok {
+	f := t.file
+	if f == nil {
 		return func() {}, nil
 	}
 	var held []*os.File
 	release := func() {
 		for _, h := range held {
 			unlockFile(h)
-			if h != f {
+			if h != f && !t.ownFile(h) {
 				h.Close()
 			}
 		}
@@ -55,7 +56,27 @@ func (t *Target) Lock() (unlock func(), err error) {
 		}
 		held = append(held, h)
 	}
+	// A flat VMDK: its extent files, in the descriptor's order, after the
+	// descriptor (which every run given this disk locks first).
+	for _, h := range t.files {
+		if err := lockFile(h); err != nil {
+			release()
+			return nil, lockErr(t.path, h.Name(), err)
+		}
+		held = append(held, h)
+	}
 	return release, nil
+}
+
+// ownFile reports whether h is one of the target's own open files (closed
+// by Close, not by unlock).
+func (t *Target) ownFile(h *os.File) bool {
+	for _, x := range t.files {
+		if x == h {
+			return true
+		}
+	}
+	return false
 }
 
 // lockOrder lists every name of the target's disk in the order Lock takes

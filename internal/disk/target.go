@@ -25,6 +25,9 @@ type Target struct {
 	size       int64
 	sectorSize int  // logical sector size reported by the device; 0 for images
 	device     bool // a block device, not a regular file
+	container  Container
+	file       *os.File   // the file opened at path (nil from NewTarget)
+	files      []*os.File // a flat VMDK's extent files
 
 	scanOnce sync.Once
 	cands    []Candidate
@@ -81,13 +84,17 @@ func OpenTarget(path string, writable bool) (*Target, error) {
 		f.Close()
 		return nil, fmt.Errorf("stat target %s: %w", path, err)
 	}
-	t := &Target{path: path, r: f, closer: f}
+	t := &Target{path: path, r: f, closer: f, file: f}
 	if writable {
 		t.w = f
 	}
 	switch m := fi.Mode(); {
 	case m.IsRegular():
 		t.size = fi.Size()
+		if err := t.openContainer(f, fi.Size(), writable); err != nil {
+			f.Close()
+			return nil, err
+		}
 	case m&os.ModeDevice != 0 && m&os.ModeCharDevice == 0:
 		t.device = true
 		size, ssz, err := deviceGeometry(f)

@@ -147,7 +147,20 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 	writable := o.writing(fix)
 	t, err := disk.OpenTarget(path, writable)
 	if err != nil {
-		return []*Volume{targetFailure(path, 0, err)}
+		v := targetFailure(path, 0, err)
+		var ue *disk.UnsupportedContainerError
+		if errors.As(err, &ue) {
+			// A VM disk in a format unbrick does not open: a real disk,
+			// left unfixed, that the fleet log must count.
+			v.Kind = "unsupported-image"
+			if fi, serr := os.Stat(path); serr == nil {
+				v.TargetSize = fi.Size()
+			}
+			if fix && o.Hooks.Log != nil {
+				logVolume(v, o)
+			}
+		}
+		return []*Volume{v}
 	}
 	defer t.Close()
 	if writable {
@@ -172,6 +185,7 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 			// Windows was found on this disk.
 			v := targetFailure(path, t.Size(), stoppedAs(StatusNoWindows, fmt.Errorf("no Windows system volume found: %w: not a disk image or volume unbrick recognises%s", err, gzipHint(t))))
 			v.Kind = "unrecognized"
+			v.Container = container(t)
 			v.Record = !o.Identity.OnHost // booted on a host: counted in the host's no-windows report
 			if fix && v.Record && o.Hooks.Log != nil {
 				logVolume(v, o)
@@ -213,7 +227,7 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 	}
 	if o.Hooks.Select == nil && ctx.Err() == nil && !tracked(out) {
 		v := noWindows(path, t.Size(), " on this disk")
-		v.Disk = diskName
+		v.Disk, v.Container = diskName, container(t)
 		v.Finished = o.now()
 		v.Record = !o.Identity.OnHost
 		for _, s := range out {
@@ -236,6 +250,14 @@ func gzipHint(t *disk.Target) string {
 	return ""
 }
 
+// container names a non-raw container of the target ("" for raw).
+func container(t *disk.Target) string {
+	if c := t.Container(); c != disk.ContainerRaw {
+		return string(c)
+	}
+	return ""
+}
+
 // newVolume fills the report fields every candidate has.
 func newVolume(t *disk.Target, c *disk.Candidate) *Volume {
 	name := c.Name
@@ -244,7 +266,7 @@ func newVolume(t *disk.Target, c *disk.Candidate) *Volume {
 	}
 	return &Volume{
 		Target: t.Path(), TargetSize: t.Size(), Partition: c.Partition,
-		Offset: c.Offset, Size: c.Size, Scheme: c.Scheme, PartName: name,
+		Offset: c.Offset, Size: c.Size, Scheme: c.Scheme, PartName: name, Container: container(t),
 		Kind: c.Kind.String(), Encryption: "none",
 	}
 }

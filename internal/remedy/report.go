@@ -167,7 +167,10 @@ type Volume struct {
 	Target     string `json:"target"`
 	TargetSize int64  `json:"target_size"`
 	Disk       string `json:"disk,omitempty"` // model and serial, when known
-	Partition  int    `json:"partition"`      // as Linux numbers it; 0 = whole target; -1 = target-level problem
+	// Container is how the target file holds the disk when it is not raw:
+	// "vhd-fixed" or "vmdk-flat" (disk.Container).
+	Container  string `json:"container,omitempty"`
+	Partition  int    `json:"partition"` // as Linux numbers it; 0 = whole target; -1 = target-level problem
 	Offset     int64  `json:"offset"`
 	Size       int64  `json:"size"`
 	Scheme     string `json:"scheme,omitempty"`

@@ -1,0 +1,132 @@
+package disk
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+)
+
+// Container is how a target file holds its disk's bytes.
+type Container string
+
+// The containers OpenTarget opens itself. Their own metadata (a VHD
+// footer, a VMDK descriptor) is never written: only the disk bytes inside.
+const (
+	// ContainerRaw: the file or block device is the disk, byte for byte.
+	ContainerRaw Container = "raw"
+	// ContainerFixedVHD: a fixed-size VHD, the disk's bytes followed by a
+	// 512-byte footer.
+	ContainerFixedVHD Container = "vhd-fixed"
+	// ContainerFlatVMDK: a VMDK descriptor (a small text file) naming flat
+	// extents, files that hold the disk's bytes as they are
+	// (monolithicFlat, twoGbMaxExtentFlat, ESXi's vmfs).
+	ContainerFlatVMDK Container = "vmdk-flat"
+)
+
+// UnsupportedContainerError is returned by OpenTarget for a disk image in a
+// format unbrick does not open itself (qcow2, VHDX, a dynamic VHD, a sparse
+// VMDK, VDI, QED) or in a layout it refuses (a VMDK delta of a snapshot
+// chain). Nothing was written.
+type UnsupportedContainerError struct {
+	Path   string
+	Format string // "qcow2", "VHDX", "dynamic VHD", ...
+	Reason string // why it is not opened, and what to do
+}
+
+func (e *UnsupportedContainerError) Error() string {
+	return fmt.Sprintf("%s is a %s image: %s", e.Path, e.Format, e.Reason)
+}
+
+// convertHint tells the user how to get a raw image of a format unbrick
+// does not open itself.
+func convertHint(path, qemuFormat string) string {
+	return fmt.Sprintf("unbrick fixes raw images, fixed VHDs and flat VMDKs in place but does not open this format itself; "+
+		"convert it to a raw image (qemu-img convert -f %s -O raw %s disk.raw; Debian package qemu-utils), fix that, "+
+		"and convert it back or attach the raw image to the VM", qemuFormat, path)
+}
+
+// sniffImage recognises the container format of an image file from its
+// first and last 512 bytes (head, tail; shorter for small files). It
+// returns ContainerRaw for anything that is not a known container: a raw
+// disk, a volume image, or something Candidates will say it does not
+// recognise.
+func sniffImage(path string, head, tail []byte, size int64) (Container, error) {
+	unsupported := func(format, qemuFormat string) (Container, error) {
+		return "", &UnsupportedContainerError{Path: path, Format: format, Reason: convertHint(path, qemuFormat)}
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte("QFI\xfb")):
+		return unsupported("qcow2", "qcow2")
+	case bytes.HasPrefix(head, []byte("vhdxfile")):
+		return unsupported("VHDX", "vhdx")
+	case bytes.HasPrefix(head, []byte("KDMV")):
+		return unsupported("sparse VMDK (monolithicSparse or streamOptimized)", "vmdk")
+	case bytes.HasPrefix(head, []byte("COWD")):
+		return unsupported("ESX sparse VMDK (COWD)", "vmdk")
+	case bytes.HasPrefix(head, []byte("QED\x00")):
+		return unsupported("QED", "qed")
+	case len(head) >= 0x44 && bytes.Equal(head[0x40:0x44], []byte{0x7f, 0x10, 0xda, 0xbe}):
+		return unsupported("VirtualBox VDI", "vdi")
+	case bytes.HasPrefix(head, []byte(vhdCookie)):
+		// Dynamic and differencing VHDs keep a copy of the footer at the
+		// start; a fixed VHD's disk starts with the disk's own bytes.
+		if f, err := parseVHDFooter(head); err == nil {
+			return unsupported(f.typeName(), "vpc")
+		}
+	case isVMDKDescriptor(head):
+		return ContainerFlatVMDK, nil
+	}
+	if len(tail) == vhdFooterSize && bytes.HasPrefix(tail, []byte(vhdCookie)) {
+		f, err := parseVHDFooter(tail)
+		if err != nil {
+			return "", fmt.Errorf("%s ends in a VHD footer that is damaged: %w; nothing was written", path, err)
+		}
+		if f.DiskType != vhdTypeFixed {
+			return unsupported(f.typeName(), "vpc")
+		}
+		if want := size - vhdFooterSize; int64(f.CurrentSize) != want {
+			return "", fmt.Errorf("%s: fixed VHD footer says the disk is %d bytes, but the file holds %d before its footer: "+
+				"the image is damaged or was cut and padded; nothing was written", path, f.CurrentSize, want)
+		}
+		return ContainerFixedVHD, nil
+	}
+	return ContainerRaw, nil
+}
+
+// openContainer sets up t (opened on file f, a regular file of the given
+// size) for the container format of the file: the disk size for a fixed
+// VHD, the extents of a flat VMDK.
+func (t *Target) openContainer(f *os.File, size int64, writable bool) error {
+	head := make([]byte, 512)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	var tail []byte
+	if size >= 2*vhdFooterSize {
+		tail = make([]byte, vhdFooterSize)
+		if n, _ := f.ReadAt(tail, size-vhdFooterSize); n != vhdFooterSize {
+			tail = nil
+		}
+	}
+	c, err := sniffImage(t.path, head, tail, size)
+	if err != nil {
+		return err
+	}
+	t.container = c
+	switch c {
+	case ContainerFixedVHD:
+		// Reads and writes are bounded by t.size: the footer is never
+		// read as disk data nor written.
+		t.size = size - vhdFooterSize
+	case ContainerFlatVMDK:
+		return t.openFlatVMDK(f, size, writable)
+	}
+	return nil
+}
+
+// Container is how the target file holds the disk (raw for block devices).
+func (t *Target) Container() Container {
+	if t.container == "" {
+		return ContainerRaw
+	}
+	return t.container
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package nbd
+
+import "syscall"
+
+func newProcessGroup() *syscall.SysProcAttr { return nil }

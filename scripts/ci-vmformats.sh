@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# ci-vmformats.sh - `unbrick fix` on VM disk files, judged by tools we did
+# not write. For a BitLocker and a plain corpus disk, qemu-img (qemu-utils)
+# makes a fixed VHD, a monolithicFlat VMDK and a twoGbMaxExtentFlat VMDK;
+# unbrick fixes each in place; then:
+#   - the VHD footer / VMDK descriptor is byte-identical,
+#   - qemu-img converts the result back to raw and ../shared/corpus/verify
+#     --expect fixed passes on it,
+#   - a second fix says already-clean,
+#   - undo --journal gives back a disk whose raw conversion is
+#     sha256-identical to the corpus disk.
+# A qcow2 is refused (exit 1) with the qemu-img command to run, unchanged.
+# Last, one `fix --parallel 2 --targets-from LIST` over fresh copies of all
+# of them: a remediated record for each.
+# Needs root, FUSE and loop devices (as verify does). Run from the repository.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+CORPUS=${UNBRICK_CORPUS:-../shared/corpus}
+t0=$(date +%s)
+skip() {
+  if [ "${CI:-}" = true ]; then echo "ci-vmformats: FAIL (CI=true): $*" >&2; exit 1; fi
+  echo "ci-vmformats: SKIP: $*" >&2; exit 0
+}
+[ -f "$CORPUS/manifest.json" ] || skip "corpus not found at $CORPUS"
+[ "$(id -u)" = 0 ] || skip "needs root (verify uses FUSE and loop devices)"
+command -v qemu-img >/dev/null || skip "qemu-img missing (Debian package qemu-utils; scripts/install-test-deps.sh)"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+BIN=$WORK/unbrick
+go build -o "$BIN" ./cmd/unbrick
+fail() { echo "ci-vmformats: FAIL $*" >&2; exit 1; }
+sha() { sha256sum < "$1" | cut -d' ' -f1; }
+
+# meta FILE FORMAT: the container's own metadata (VHD footer; VMDK descriptor)
+meta() {
+  case $2 in
+    vpc) tail -c 512 "$1" | sha256sum | cut -d' ' -f1 ;;
+    *) sha "$1" ;;
+  esac
+}
+
+declare -A KEYS=([win10-xts128-recoverypw]=recovery_password [win10-plain-ntfs]=none)
+keyargs() {
+  python3 - "$CORPUS/manifest.json" "$1" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+v = next(v for v in m["variants"] if v["name"] == sys.argv[2])
+u = v["os_volume"]["unlock"]
+if u["method"] == "recovery_password":
+    print("--recovery-password\n" + u["secret"])
+PY
+}
+
+formats=("vhd-fixed vpc subformat=fixed,force_size=on d.vhd"
+         "vmdk-monolithicFlat vmdk subformat=monolithicFlat m.vmdk"
+         "vmdk-twoGbMaxExtentFlat vmdk subformat=twoGbMaxExtentFlat t.vmdk")
+n=0
+list=$WORK/targets.txt
+echo "# fresh copies for the --targets-from run" > "$list"
+for name in "${!KEYS[@]}"; do
+  mapfile -t ka < <(keyargs "$name")
+  want=$(python3 -c "import json,sys; print(next(v['sha256'] for v in json.load(open(sys.argv[1]))['variants'] if v['name']==sys.argv[2]))" "$CORPUS/manifest.json" "$name")
+  raw=$WORK/$name.raw
+  gunzip -c "$CORPUS/disks/$name.img.gz" > "$raw"
+  for f in "${formats[@]}"; do
+    read -r label qfmt opts file <<< "$f"
+    d=$WORK/$name-$label
+    mkdir -p "$d"
+    img=$d/$file
+    qemu-img convert -f raw -O "$qfmt" -o "$opts" "$raw" "$img"
+    m0=$(meta "$img" "$qfmt")
+    out=$d/out
+    "$BIN" scan "${ka[@]}" "$img" > "$out.scan" 2>&1 || { cat "$out.scan"; fail "$name $label: scan exit $?"; }
+    grep -q 'C-00000291' "$out.scan" || { cat "$out.scan"; fail "$name $label: scan lists no 291 file"; }
+    "$BIN" fix "${ka[@]}" --log "$d/logs" "$img" > "$out.fix" 2>&1 || { cat "$out.fix"; fail "$name $label: fix exit $?"; }
+    grep -q 'status:        remediated' "$out.fix" || { cat "$out.fix"; fail "$name $label: not remediated"; }
+    [ "$(meta "$img" "$qfmt")" = "$m0" ] || fail "$name $label: the container's metadata changed"
+    qemu-img convert -f "$qfmt" -O raw "$img" "$d/back.raw"
+    "$CORPUS/verify" "$d/back.raw" "$name" --expect fixed > "$out.verify" 2>&1 || { cat "$out.verify"; fail "$name $label: verify --expect fixed"; }
+    "$BIN" fix "${ka[@]}" --log "$d/logs" "$img" > "$out.fix2" 2>&1 || fail "$name $label: second fix exit $?"
+    grep -q 'status:        already-clean' "$out.fix2" || { cat "$out.fix2"; fail "$name $label: second fix not already-clean"; }
+    j=$(grep -o 'undo journal:  .*' "$out.fix" | head -1 | sed 's/undo journal:  //')
+    "$BIN" undo --journal "$j" "$img" > "$out.undo" 2>&1 || { cat "$out.undo"; fail "$name $label: undo exit $?"; }
+    qemu-img convert -f "$qfmt" -O raw "$img" "$d/undone.raw"
+    [ "$(sha "$d/undone.raw")" = "$want" ] || fail "$name $label: undo did not give back the corpus disk"
+    echo "ci-vmformats: $name $label: remediated, metadata unchanged, verify PASS (qemu-img raw), already-clean, undo identical"
+    rm -f "$d/back.raw" "$d/undone.raw"
+    # a fresh copy for the batch run
+    mkdir -p "$d/batch"
+    qemu-img convert -f raw -O "$qfmt" -o "$opts" "$raw" "$d/batch/$file"
+    echo "$d/batch/$file" >> "$list"
+    n=$((n+1))
+  done
+  # qcow2: refused by name, with the command to run, unchanged, recorded
+  q=$WORK/$name.qcow2
+  qemu-img convert -f raw -O qcow2 "$raw" "$q"
+  s0=$(sha "$q")
+  set +e
+  "$BIN" fix "${ka[@]}" --log "$WORK/logs-q" "$q" > "$WORK/q.out" 2>&1
+  rc=$?
+  set -e
+  [ $rc = 1 ] || { cat "$WORK/q.out"; fail "$name qcow2: exit $rc, want 1"; }
+  grep -q 'qcow2 image' "$WORK/q.out" && grep -q 'qemu-img convert' "$WORK/q.out" || { cat "$WORK/q.out"; fail "$name qcow2: no format name or conversion hint"; }
+  [ "$(sha "$q")" = "$s0" ] || fail "$name qcow2: the file changed"
+  grep -q '"status":"failed"' "$WORK/logs-q/unbrick.jsonl" || fail "$name qcow2: no failed record"
+  echo "ci-vmformats: $name qcow2: refused with the conversion hint, unchanged, recorded"
+  rm -f "$raw" "$q"
+done
+# the batch: every container from one list, two at a time
+mapfile -t rp < <(keyargs win10-xts128-recoverypw)
+"$BIN" fix "${rp[@]}" --parallel 2 --targets-from "$list" --log "$WORK/batch-logs" --json > "$WORK/batch.out" 2>&1 ||
+  { cat "$WORK/batch.out"; fail "batch: fix --targets-from exit $?"; }
+got=$(grep -c '"status":"remediated"' "$WORK/batch-logs/unbrick.jsonl" || true)
+[ "$got" = "$n" ] || { cat "$WORK/batch.out"; fail "batch: $got remediated records, want $n"; }
+echo "ci-vmformats: batch: fix --parallel 2 --targets-from: $got of $n remediated"
+# no recovery password in any output, log or journal
+secret=${rp[1]:-}
+if [ -n "$secret" ] && grep -rlF --exclude='*.vhd' --exclude='*.vmdk' --exclude='*.raw' --exclude='*.qcow2' --exclude=unbrick -- "$secret" "$WORK"; then
+  fail "the recovery password appears in the files above"
+fi
+echo "ci-vmformats: PASS ($n containers, $(( $(date +%s) - t0 )) s)"
