@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# ci-vmformats.sh - `unbrick fix` on VM disk files, judged by tools we did
-# not write. For a BitLocker and a plain corpus disk, qemu-img (qemu-utils)
-# makes a fixed VHD, a monolithicFlat VMDK and a twoGbMaxExtentFlat VMDK;
-# unbrick fixes each in place; then:
-#   - the VHD footer / VMDK descriptor is byte-identical,
+# ci-vmformats.sh - `unbrick fix` on VM disk files and NBD exports, judged
+# by tools we did not write. For a BitLocker and a plain corpus disk,
+# qemu-img (qemu-utils) makes a fixed VHD, a monolithicFlat VMDK and a
+# twoGbMaxExtentFlat VMDK (fixed in place by unbrick itself) and a qcow2, a
+# VHDX, a dynamic VHD and a monolithicSparse VMDK (fixed through qemu-nbd,
+# which unbrick starts and stops); then:
+#   - the VHD footer / VMDK descriptor is byte-identical (the first three),
 #   - qemu-img converts the result back to raw and ../shared/corpus/verify
 #     --expect fixed passes on it,
 #   - a second fix says already-clean,
 #   - undo --journal gives back a disk whose raw conversion is
 #     sha256-identical to the corpus disk.
-# A qcow2 is refused (exit 1) with the qemu-img command to run, unchanged.
-# Last, one `fix --parallel 2 --targets-from LIST` over fresh copies of all
-# of them: a remediated record for each.
+# Without qemu-nbd on PATH a qcow2 is refused (exit 1) with what to install
+# and the qemu-img command to run, unchanged. The raw base of a qcow2
+# overlay is refused (exit 4) naming the overlay. An export of qemu-nbd on a
+# Unix socket and one on loopback TCP, named by NBD URIs, are fixed and
+# verified after. Last, one `fix --parallel 2 --targets-from LIST` over
+# fresh copies of all the files: a remediated record for each.
 # Needs root, FUSE and loop devices (as verify does). Run from the repository.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,11 +36,14 @@ go build -o "$BIN" ./cmd/unbrick
 fail() { echo "ci-vmformats: FAIL $*" >&2; exit 1; }
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 
-# meta FILE FORMAT: the container's own metadata (VHD footer; VMDK descriptor)
+# meta FILE LABEL: the container's own metadata (fixed VHD footer; flat
+# VMDK descriptor), which unbrick must never write; formats served by
+# qemu-nbd have metadata qemu-nbd maintains ("-": not compared)
 meta() {
   case $2 in
-    vpc) tail -c 512 "$1" | sha256sum | cut -d' ' -f1 ;;
-    *) sha "$1" ;;
+    vhd-fixed) tail -c 512 "$1" | sha256sum | cut -d' ' -f1 ;;
+    vmdk-*Flat) sha "$1" ;;
+    *) echo - ;;
   esac
 }
 
@@ -53,7 +61,11 @@ PY
 
 formats=("vhd-fixed vpc subformat=fixed,force_size=on d.vhd"
          "vmdk-monolithicFlat vmdk subformat=monolithicFlat m.vmdk"
-         "vmdk-twoGbMaxExtentFlat vmdk subformat=twoGbMaxExtentFlat t.vmdk")
+         "vmdk-twoGbMaxExtentFlat vmdk subformat=twoGbMaxExtentFlat t.vmdk"
+         "qcow2 qcow2 compat=1.1 q.qcow2"
+         "vhdx vhdx subformat=dynamic x.vhdx"
+         "vhd-dynamic vpc subformat=dynamic,force_size=on y.vhd"
+         "vmdk-monolithicSparse vmdk subformat=monolithicSparse s.vmdk")
 n=0
 list=$WORK/targets.txt
 echo "# fresh copies for the --targets-from run" > "$list"
@@ -64,17 +76,23 @@ for name in "${!KEYS[@]}"; do
   gunzip -c "$CORPUS/disks/$name.img.gz" > "$raw"
   for f in "${formats[@]}"; do
     read -r label qfmt opts file <<< "$f"
+    # Every format on the plain disk; on the BitLocker disk one of each
+    # kind (in place: VHD, VMDK; through qemu-nbd: qcow2, VHDX), to keep
+    # the script's time in bounds (verify mounts with dislocker and ntfs-3g).
+    if [ "$name" = win10-xts128-recoverypw ]; then
+      case $label in vhd-fixed|vmdk-monolithicFlat|qcow2|vhdx) ;; *) continue ;; esac
+    fi
     d=$WORK/$name-$label
     mkdir -p "$d"
     img=$d/$file
     qemu-img convert -f raw -O "$qfmt" -o "$opts" "$raw" "$img"
-    m0=$(meta "$img" "$qfmt")
+    m0=$(meta "$img" "$label")
     out=$d/out
     "$BIN" scan "${ka[@]}" "$img" > "$out.scan" 2>&1 || { cat "$out.scan"; fail "$name $label: scan exit $?"; }
     grep -q 'C-00000291' "$out.scan" || { cat "$out.scan"; fail "$name $label: scan lists no 291 file"; }
     "$BIN" fix "${ka[@]}" --log "$d/logs" "$img" > "$out.fix" 2>&1 || { cat "$out.fix"; fail "$name $label: fix exit $?"; }
     grep -q 'status:        remediated' "$out.fix" || { cat "$out.fix"; fail "$name $label: not remediated"; }
-    [ "$(meta "$img" "$qfmt")" = "$m0" ] || fail "$name $label: the container's metadata changed"
+    [ "$(meta "$img" "$label")" = "$m0" ] || fail "$name $label: the container's metadata changed"
     qemu-img convert -f "$qfmt" -O raw "$img" "$d/back.raw"
     "$CORPUS/verify" "$d/back.raw" "$name" --expect fixed > "$out.verify" 2>&1 || { cat "$out.verify"; fail "$name $label: verify --expect fixed"; }
     "$BIN" fix "${ka[@]}" --log "$d/logs" "$img" > "$out.fix2" 2>&1 || fail "$name $label: second fix exit $?"
@@ -91,20 +109,71 @@ for name in "${!KEYS[@]}"; do
     echo "$d/batch/$file" >> "$list"
     n=$((n+1))
   done
-  # qcow2: refused by name, with the command to run, unchanged, recorded
+  # without qemu-nbd: a qcow2 is refused by name, with what to do, unchanged, recorded
+  if [ "$name" = win10-plain-ntfs ]; then
   q=$WORK/$name.qcow2
   qemu-img convert -f raw -O qcow2 "$raw" "$q"
   s0=$(sha "$q")
+  nobin=$WORK/nobin
+  mkdir -p "$nobin"
   set +e
-  "$BIN" fix "${ka[@]}" --log "$WORK/logs-q" "$q" > "$WORK/q.out" 2>&1
+  PATH=$nobin "$BIN" fix "${ka[@]}" --log "$WORK/logs-q" "$q" > "$WORK/q.out" 2>&1
   rc=$?
   set -e
-  [ $rc = 1 ] || { cat "$WORK/q.out"; fail "$name qcow2: exit $rc, want 1"; }
-  grep -q 'qcow2 image' "$WORK/q.out" && grep -q 'qemu-img convert' "$WORK/q.out" || { cat "$WORK/q.out"; fail "$name qcow2: no format name or conversion hint"; }
-  [ "$(sha "$q")" = "$s0" ] || fail "$name qcow2: the file changed"
-  grep -q '"status":"failed"' "$WORK/logs-q/unbrick.jsonl" || fail "$name qcow2: no failed record"
-  echo "ci-vmformats: $name qcow2: refused with the conversion hint, unchanged, recorded"
-  rm -f "$raw" "$q"
+  [ $rc = 1 ] || { cat "$WORK/q.out"; fail "$name qcow2 without qemu-nbd: exit $rc, want 1"; }
+  grep -q 'qcow2 image' "$WORK/q.out" && grep -q 'qemu-utils' "$WORK/q.out" && grep -q 'qemu-img convert' "$WORK/q.out" ||
+    { cat "$WORK/q.out"; fail "$name qcow2 without qemu-nbd: no format name, package or conversion hint"; }
+  [ "$(sha "$q")" = "$s0" ] || fail "$name qcow2 without qemu-nbd: the file changed"
+  grep -q '"status":"failed"' "$WORK/logs-q/unbrick.jsonl" || fail "$name qcow2 without qemu-nbd: no failed record"
+  echo "ci-vmformats: $name qcow2 without qemu-nbd: refused with what to install and the conversion, unchanged, recorded"
+  rm -f "$q"
+  fi
+
+  # the base of an overlay: refused, naming the overlay (BitLocker disk)
+  if [ "$name" = win10-xts128-recoverypw ]; then
+  cdir=$WORK/chain-$name
+  mkdir -p "$cdir"
+  cp --sparse=always "$raw" "$cdir/base.raw"
+  qemu-img create -q -f qcow2 -b base.raw -F raw "$cdir/vm.qcow2"
+  b0=$(sha "$cdir/base.raw")
+  set +e
+  "$BIN" fix "${ka[@]}" --log "$cdir/logs" "$cdir/base.raw" > "$cdir/out" 2>&1
+  rc=$?
+  set -e
+  [ $rc = 4 ] && grep -q "vm.qcow2" "$cdir/out" || { cat "$cdir/out"; fail "$name: base of an overlay: exit $rc, want 4 naming vm.qcow2"; }
+  [ "$(sha "$cdir/base.raw")" = "$b0" ] || fail "$name: the base of an overlay was written"
+  "$BIN" fix "${ka[@]}" --log "$cdir/logs" "$cdir/vm.qcow2" > "$cdir/out2" 2>&1 || { cat "$cdir/out2"; fail "$name: overlay fix exit $?"; }
+  [ "$(sha "$cdir/base.raw")" = "$b0" ] || fail "$name: fixing the overlay wrote its base"
+  qemu-img convert -O raw "$cdir/vm.qcow2" "$cdir/back.raw"
+  "$CORPUS/verify" "$cdir/back.raw" "$name" --expect fixed > "$cdir/verify" 2>&1 || { cat "$cdir/verify"; fail "$name overlay: verify --expect fixed"; }
+  echo "ci-vmformats: $name: base of an overlay refused naming it; the overlay fixed, base untouched, verify PASS"
+  rm -rf "$cdir"
+  fi
+
+  # NBD exports: qemu-nbd on a Unix socket and on loopback TCP, named by URIs
+  kinds=tcp
+  [ "$name" = win10-xts128-recoverypw ] && kinds=unix
+  for kind in $kinds; do
+    e=$WORK/nbd-$name-$kind.raw
+    cp --sparse=always "$raw" "$e"
+    if [ $kind = unix ]; then
+      qemu-nbd --socket="$WORK/nbd.sock" --format=raw --export-name=vm1 --persistent "$e" & qpid=$!
+      uri="nbd+unix:///vm1?socket=$WORK/nbd.sock"
+    else
+      port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+      qemu-nbd --bind=127.0.0.1 --port="$port" --format=raw --export-name=vm1 --persistent "$e" & qpid=$!
+      uri="nbd://127.0.0.1:$port/vm1"
+    fi
+    for i in $(seq 100); do "$BIN" scan "${ka[@]}" "$uri" > "$WORK/nbd.scan" 2>&1 && break; sleep 0.1; done
+    grep -q 'C-00000291' "$WORK/nbd.scan" || { cat "$WORK/nbd.scan"; fail "$name nbd $kind: scan"; }
+    "$BIN" fix "${ka[@]}" --log "$WORK/nbd-logs" "$uri" > "$WORK/nbd.fix" 2>&1 || { cat "$WORK/nbd.fix"; fail "$name nbd $kind: fix exit $?"; }
+    grep -q 'status:        remediated' "$WORK/nbd.fix" || { cat "$WORK/nbd.fix"; fail "$name nbd $kind: not remediated"; }
+    kill $qpid; wait $qpid 2>/dev/null || true
+    "$CORPUS/verify" "$e" "$name" --expect fixed > "$WORK/nbd.verify" 2>&1 || { cat "$WORK/nbd.verify"; fail "$name nbd $kind: verify --expect fixed"; }
+    echo "ci-vmformats: $name NBD export over $kind ($uri): remediated, verify PASS on the export"
+    rm -f "$e"
+  done
+  rm -f "$raw"
 done
 # the batch: every container from one list, two at a time
 mapfile -t rp < <(keyargs win10-xts128-recoverypw)

@@ -2,6 +2,7 @@ package disk
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 )
@@ -21,6 +22,13 @@ const (
 	// extents, files that hold the disk's bytes as they are
 	// (monolithicFlat, twoGbMaxExtentFlat, ESXi's vmfs).
 	ContainerFlatVMDK Container = "vmdk-flat"
+	// ContainerQemuNBD: a format with its own block allocation (qcow2,
+	// VHDX, dynamic or differencing VHD, sparse or delta VMDK, VDI, QED),
+	// read and written through qemu-nbd, which unbrick starts, speaks NBD
+	// to, flushes and stops; qemu-nbd follows the image's backing chain.
+	ContainerQemuNBD Container = "qemu-nbd"
+	// ContainerNBD: an export of an NBD server named by an NBD URI.
+	ContainerNBD Container = "nbd"
 )
 
 // UnsupportedContainerError is returned by OpenTarget for a disk image in a
@@ -31,6 +39,13 @@ type UnsupportedContainerError struct {
 	Path   string
 	Format string // "qcow2", "VHDX", "dynamic VHD", ...
 	Reason string // why it is not opened, and what to do
+	// QemuFormat is qemu's name of the format ("qcow2", "vpc", ...) when
+	// qemu-nbd can serve it; "" when unbrick refuses it outright.
+	QemuFormat string
+	// Unsafe: unbrick could open the image but refuses to write it (the
+	// base of a snapshot chain, a streamOptimized VMDK): a refusal, not
+	// a failure to read.
+	Unsafe bool
 }
 
 func (e *UnsupportedContainerError) Error() string {
@@ -40,8 +55,12 @@ func (e *UnsupportedContainerError) Error() string {
 // convertHint tells the user how to get a raw image of a format unbrick
 // does not open itself.
 func convertHint(path, qemuFormat string) string {
-	return fmt.Sprintf("unbrick fixes raw images, fixed VHDs and flat VMDKs in place but does not open this format itself; "+
-		"convert it to a raw image (qemu-img convert -f %s -O raw %s disk.raw; Debian package qemu-utils), fix that, "+
+	return "unbrick fixes raw images, fixed VHDs and flat VMDKs itself and other formats through qemu-nbd, but not this one; " + convertSteps(path, qemuFormat)
+}
+
+// convertSteps is the conversion to raw and back, for a message.
+func convertSteps(path, qemuFormat string) string {
+	return fmt.Sprintf("convert it to a raw image (qemu-img convert -f %s -O raw %s disk.raw; Debian package qemu-utils), fix that, "+
 		"and convert it back or attach the raw image to the VM", qemuFormat, path)
 }
 
@@ -52,7 +71,7 @@ func convertHint(path, qemuFormat string) string {
 // recognise.
 func sniffImage(path string, head, tail []byte, size int64) (Container, error) {
 	unsupported := func(format, qemuFormat string) (Container, error) {
-		return "", &UnsupportedContainerError{Path: path, Format: format, Reason: convertHint(path, qemuFormat)}
+		return "", &UnsupportedContainerError{Path: path, Format: format, Reason: convertHint(path, qemuFormat), QemuFormat: qemuFormat}
 	}
 	switch {
 	case bytes.HasPrefix(head, []byte("QFI\xfb")):
@@ -60,7 +79,10 @@ func sniffImage(path string, head, tail []byte, size int64) (Container, error) {
 	case bytes.HasPrefix(head, []byte("vhdxfile")):
 		return unsupported("VHDX", "vhdx")
 	case bytes.HasPrefix(head, []byte("KDMV")):
-		return unsupported("sparse VMDK (monolithicSparse or streamOptimized)", "vmdk")
+		if isStreamOptimized(head) {
+			return unsupported("streamOptimized VMDK", "vmdk")
+		}
+		return unsupported("sparse VMDK", "vmdk")
 	case bytes.HasPrefix(head, []byte("COWD")):
 		return unsupported("ESX sparse VMDK (COWD)", "vmdk")
 	case bytes.HasPrefix(head, []byte("QED\x00")):
@@ -108,6 +130,17 @@ func (t *Target) openContainer(f *os.File, size int64, writable bool) error {
 		}
 	}
 	c, err := sniffImage(t.path, head, tail, size)
+	if err == nil && writable {
+		// Writing the base of a snapshot chain corrupts every image
+		// over it: refuse, naming the image to fix instead.
+		if err := t.refuseIfParent(); err != nil {
+			return err
+		}
+	}
+	var ue *UnsupportedContainerError
+	if errors.As(err, &ue) && ue.QemuFormat != "" {
+		return t.openQemuNBD(ue, writable)
+	}
 	if err != nil {
 		return err
 	}
@@ -118,10 +151,18 @@ func (t *Target) openContainer(f *os.File, size int64, writable bool) error {
 		// read as disk data nor written.
 		t.size = size - vhdFooterSize
 	case ContainerFlatVMDK:
-		return t.openFlatVMDK(f, size, writable)
+		err := t.openFlatVMDK(f, size, writable)
+		if errors.As(err, &ue) && ue.QemuFormat != "" {
+			return t.openQemuNBD(ue, writable)
+		}
+		return err
 	}
 	return nil
 }
+
+// Format names the image format behind a qemu-nbd or NBD container
+// ("qcow2", "VHDX", "dynamic VHD", an NBD URI's export); "" otherwise.
+func (t *Target) Format() string { return t.format }
 
 // Container is how the target file holds the disk (raw for block devices).
 func (t *Target) Container() Container {

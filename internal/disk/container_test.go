@@ -127,21 +127,23 @@ func containerMeta(t *testing.T, path string, c Container) []byte {
 	return b
 }
 
-// TestContainersNotOpened: formats unbrick does not open itself are
-// refused by name with the conversion to run, never read as a raw disk
-// (which would report "no Windows" for a Windows VM's disk).
-func TestContainersNotOpened(t *testing.T) {
+// TestContainersThroughQemuNBD: formats with their own block allocation
+// are opened through qemu-nbd: the disk's bytes read as qemu-img says,
+// a write lands where qemu-img reads it back; a streamOptimized VMDK is
+// read but never written; a VMDK delta is opened through its chain.
+func TestContainersThroughQemuNBD(t *testing.T) {
+	needQemuNBD(t)
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.img")
-	patternDisk(t, raw, 4<<20)
-	cases := []struct{ file, fmt, opts, want string }{
+	const size = 4 << 20
+	want := patternDisk(t, raw, size)
+	cases := []struct{ file, fmt, opts, format string }{
 		{"q.qcow2", "qcow2", "", "qcow2"},
 		{"x.vhdx", "vhdx", "", "VHDX"},
-		{"d.vhd", "vpc", "subformat=dynamic", "dynamic VHD"},
-		{"s.vmdk", "vmdk", "subformat=streamOptimized", "sparse VMDK"},
+		{"d.vhd", "vpc", "subformat=dynamic,force_size=on", "dynamic VHD"},
 		{"ms.vmdk", "vmdk", "subformat=monolithicSparse", "sparse VMDK"},
 		{"ts.vmdk", "vmdk", "subformat=twoGbMaxExtentSparse", "SPARSE extents"},
-		{"v.vdi", "vdi", "", "VDI"},
+		{"v.vdi", "vdi", "", "VirtualBox VDI"},
 	}
 	for _, c := range cases {
 		img := filepath.Join(dir, c.file)
@@ -150,29 +152,124 @@ func TestContainersNotOpened(t *testing.T) {
 			args = append(args, "-o", c.opts)
 		}
 		qemuImg(t, append(args, raw, img)...)
-		before := fileBytes(t, img)
-		for _, writable := range []bool{false, true} {
-			tg, err := OpenTarget(img, writable)
-			var ue *UnsupportedContainerError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "qemu-img convert") {
-				if tg != nil {
-					tg.Close()
-				}
-				t.Fatalf("OpenTarget(%s, writable=%v): %v, want an UnsupportedContainerError naming %q with the qemu-img command", c.file, writable, err, c.want)
-			}
+		tg, err := OpenTarget(img, true)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
 		}
-		if !bytes.Equal(before, fileBytes(t, img)) {
-			t.Fatalf("%s changed", c.file)
+		if tg.Container() != ContainerQemuNBD || !strings.Contains(tg.Format(), c.format) || tg.Size() != size {
+			t.Fatalf("%s: container %q format %q size %d", c.file, tg.Container(), tg.Format(), tg.Size())
+		}
+		got := make([]byte, size)
+		if _, err := tg.ReadAt(got, 0); err != nil && err != io.EOF {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: bytes read through qemu-nbd differ", c.file)
+		}
+		w := []byte("written through qemu-nbd by unbrick")
+		if _, err := tg.WriteAt(w, 1<<20-7); err != nil {
+			t.Fatal(err)
+		}
+		if err := tg.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tg.Close(); err != nil {
+			t.Fatalf("%s: Close: %v", c.file, err)
+		}
+		back := filepath.Join(dir, c.file+".raw")
+		qemuImg(t, "convert", "-f", c.fmt, "-O", "raw", img, back)
+		exp := append([]byte(nil), want...)
+		copy(exp[1<<20-7:], w)
+		if !bytes.Equal(fileBytes(t, back), exp) {
+			t.Fatalf("%s: qemu-img reads back other bytes than were written", c.file)
 		}
 	}
-	// A delta VMDK of a snapshot chain: refused, naming its parent.
-	base := filepath.Join(dir, "base.vmdk")
-	qemuImg(t, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat", raw, base)
-	delta := filepath.Join(dir, "delta.vmdk")
-	desc := strings.Replace(string(fileBytes(t, base)), "parentCID=ffffffff", "parentCID=1234abcd\nparentFileNameHint=\"base.vmdk\"", 1)
-	os.WriteFile(delta, []byte(desc), 0o644)
-	if _, err := OpenTarget(delta, true); err == nil || !strings.Contains(err.Error(), "snapshot over base.vmdk") {
-		t.Fatalf("delta VMDK: %v, want a refusal naming base.vmdk", err)
+
+	// streamOptimized: read-only only.
+	so := filepath.Join(dir, "so.vmdk")
+	qemuImg(t, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", raw, so)
+	before := fileBytes(t, so)
+	if _, err := OpenTarget(so, true); err == nil || !strings.Contains(err.Error(), "cannot be changed in place") {
+		t.Fatalf("writable streamOptimized VMDK: %v", err)
+	}
+	tg, err := OpenTarget(so, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4096)
+	tg.ReadAt(got, 0)
+	tg.Close()
+	if !bytes.Equal(got, want[:4096]) || !bytes.Equal(before, fileBytes(t, so)) {
+		t.Fatal("streamOptimized VMDK: read wrong bytes or the file changed")
+	}
+}
+
+func needQemuNBD(t *testing.T) {
+	t.Helper()
+	qemuImg(t, "--version")
+	if _, err := exec.LookPath("qemu-nbd"); err != nil {
+		t.Fatal("qemu-img without qemu-nbd: install qemu-utils")
+	}
+}
+
+// TestSnapshotChain: the base of a qcow2 overlay is refused for writing,
+// naming the overlay; the overlay is fixed through qemu-nbd, its base
+// untouched.
+func TestSnapshotChain(t *testing.T) {
+	needQemuNBD(t)
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.raw")
+	want := patternDisk(t, base, 2<<20)
+	ov := filepath.Join(dir, "vm7.qcow2")
+	qemuImg(t, "create", "-f", "qcow2", "-b", "base.raw", "-F", "raw", ov)
+	_, err := OpenTarget(base, true)
+	var ue *UnsupportedContainerError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), ov) || !strings.Contains(err.Error(), "top of the chain") {
+		t.Fatalf("writable base: %v, want a refusal naming %s", err, ov)
+	}
+	if tg, err := OpenTarget(base, false); err != nil {
+		t.Fatalf("read-only base: %v", err)
+	} else {
+		tg.Close()
+	}
+	tg, err := OpenTarget(ov, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.WriteAt([]byte("overlay"), 512); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fileBytes(t, base), want) {
+		t.Fatal("the base changed")
+	}
+	back := filepath.Join(dir, "back.raw")
+	qemuImg(t, "convert", "-O", "raw", ov, back)
+	if got := fileBytes(t, back); string(got[512:519]) != "overlay" || !bytes.Equal(got[1024:], want[1024:]) {
+		t.Fatal("the overlay does not read back as base + the write")
+	}
+}
+
+// TestNoQemuNBD: without qemu-nbd a qcow2 is refused by name, saying what
+// to install and how to convert instead, and is not changed.
+func TestNoQemuNBD(t *testing.T) {
+	qemuImg(t, "--version")
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "raw.img")
+	patternDisk(t, raw, 1<<20)
+	img := filepath.Join(dir, "q.qcow2")
+	qemuImg(t, "convert", "-f", "raw", "-O", "qcow2", raw, img)
+	before := fileBytes(t, img)
+	t.Setenv("PATH", t.TempDir())
+	_, err := OpenTarget(img, true)
+	var ue *UnsupportedContainerError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "qcow2") || !strings.Contains(err.Error(), "qemu-utils") || !strings.Contains(err.Error(), "qemu-img convert") {
+		t.Fatalf("without qemu-nbd: %v", err)
+	}
+	if !bytes.Equal(before, fileBytes(t, img)) {
+		t.Fatal("the image changed")
 	}
 }
 

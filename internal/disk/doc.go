@@ -39,12 +39,21 @@
 //     opened and laid end to end; the descriptor is never written; a
 //     parentCID other than ffffffff (or a parentFileNameHint) is a delta
 //     disk of a snapshot chain and is refused (vmdk.go).
-//   - Formats that need their own block allocation to be followed are
-//     recognised by their magic and refused with *UnsupportedContainerError
-//     (which names the qemu-img conversion to run): qcow2 ("QFI\xfb"), VHDX
-//     ("vhdxfile"), dynamic and differencing VHD (a footer copy at byte 0),
-//     sparse VMDK ("KDMV"; "COWD" for ESX), QED ("QED\0") and VirtualBox VDI
-//     (7F 10 DA BE at 0x40).
+//   - Formats with their own block allocation, recognised by their magic:
+//     qcow2 ("QFI\xfb"), VHDX ("vhdxfile"), dynamic and differencing VHD (a
+//     footer copy at byte 0), sparse VMDK ("KDMV"; "COWD" for ESX; and
+//     VMDK descriptors with SPARSE extents or a parent), QED ("QED\0") and
+//     VirtualBox VDI (7F 10 DA BE at 0x40). They are served by qemu-nbd
+//     (package internal/nbd starts it) and read and written over NBD; qemu
+//     follows their backing chains. Without qemu-nbd they are refused with
+//     *UnsupportedContainerError, which names the package and the qemu-img
+//     conversion. A streamOptimized VMDK (compressAlgorithm 1 at byte 77 of
+//     its header) is opened read-only only (qemu-nbd.go).
+//   - A TARGET that is an NBD URI is opened with internal/nbd's client.
+//
+// Before an image file is opened writable, the files of its folder are
+// looked at for overlays based on it (chain.go): the base of a snapshot
+// chain is never written.
 //
 // Anything else is a raw disk or volume image.
 //

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/unbrick/unbrick/internal/nbd"
 )
 
 // ErrReadOnly is returned by writes through a Target opened without
@@ -26,6 +29,7 @@ type Target struct {
 	sectorSize int  // logical sector size reported by the device; 0 for images
 	device     bool // a block device, not a regular file
 	container  Container
+	format     string     // behind ContainerQemuNBD / ContainerNBD
 	file       *os.File   // the file opened at path (nil from NewTarget)
 	files      []*os.File // a flat VMDK's extent files
 
@@ -40,6 +44,9 @@ type Target struct {
 // back to seeking to the end) and from the file size for images; the
 // logical sector size of a block device comes from BLKSSZGET.
 func OpenTarget(path string, writable bool) (*Target, error) {
+	if nbd.IsURI(path) {
+		return openNBD(path, writable)
+	}
 	flag := os.O_RDONLY
 	if writable {
 		flag = os.O_RDWR
@@ -109,6 +116,24 @@ func OpenTarget(path string, writable bool) (*Target, error) {
 	default:
 		f.Close()
 		return nil, fmt.Errorf("target %s is neither a regular file nor a block device (mode %v)", path, m)
+	}
+	return t, nil
+}
+
+// openNBD opens the export an NBD URI names (nbd://HOST[:PORT]/EXPORT,
+// nbd+unix:///EXPORT?socket=PATH) with unbrick's userspace client.
+func openNBD(uri string, writable bool) (*Target, error) {
+	u, err := nbd.ParseURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	c, err := nbd.Dial(context.Background(), u, nbd.Options{ReadOnly: !writable})
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{path: uri, r: c, closer: c, size: c.Size(), container: ContainerNBD, format: "export " + fmt.Sprintf("%q", u.Export)}
+	if writable {
+		t.w = c
 	}
 	return t, nil
 }

@@ -146,8 +146,9 @@ func (t *Target) openFlatVMDK(f *os.File, size int64, writable bool) error {
 	}
 	if (d.ParentCID != "" && d.ParentCID != "ffffffff") || d.ParentHint != "" {
 		return &UnsupportedContainerError{Path: t.path, Format: "VMDK delta disk (a snapshot over " + orUnnamed(d.ParentHint) + ")",
-			Reason: "the VM reads its disk through the whole snapshot chain, which unbrick does not open; " +
-				"consolidate the snapshots (or convert the chain: qemu-img convert -O raw " + t.path + " disk.raw), then fix the result"}
+			Reason: "the VM reads its disk through the whole snapshot chain; " +
+				"consolidate the snapshots (or convert the chain: qemu-img convert -O raw " + t.path + " disk.raw), then fix the result",
+			QemuFormat: "vmdk"}
 	}
 	cat := &extentDisk{}
 	ok := false
@@ -163,8 +164,12 @@ func (t *Target) openFlatVMDK(f *os.File, size int64, writable bool) error {
 	}
 	for _, e := range d.Extents {
 		if e.Type != "FLAT" && e.Type != "VMFS" {
+			q := "vmdk"
+			if e.Type != "SPARSE" && e.Type != "VMFSSPARSE" {
+				q = "" // raw device mappings, zero extents: not a file qemu-nbd can serve for a fix
+			}
 			return &UnsupportedContainerError{Path: t.path, Format: "VMDK with " + e.Type + " extents (createType " + orUnnamed(d.CreateType) + ")",
-				Reason: convertHint(t.path, "vmdk")}
+				Reason: convertHint(t.path, "vmdk"), QemuFormat: q}
 		}
 		if e.Access != "RW" && (writable || e.Access == "NOACCESS") {
 			return fmt.Errorf("%s: extent %q (line %d) is %s: unbrick cannot fix through it; nothing was written", t.path, e.File, e.Line, e.Access)

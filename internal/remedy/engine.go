@@ -150,8 +150,12 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 		v := targetFailure(path, 0, err)
 		var ue *disk.UnsupportedContainerError
 		if errors.As(err, &ue) {
-			// A VM disk in a format unbrick does not open: a real disk,
-			// left unfixed, that the fleet log must count.
+			// A VM disk in a format unbrick does not open (or will not
+			// write): a real disk, left unfixed, that the fleet log must
+			// count.
+			if ue.Unsafe {
+				v = targetFailure(path, 0, stoppedAs(StatusRefused, err))
+			}
 			v.Kind = "unsupported-image"
 			if fi, serr := os.Stat(path); serr == nil {
 				v.TargetSize = fi.Size()
@@ -252,10 +256,14 @@ func gzipHint(t *disk.Target) string {
 
 // container names a non-raw container of the target ("" for raw).
 func container(t *disk.Target) string {
-	if c := t.Container(); c != disk.ContainerRaw {
-		return string(c)
+	c := t.Container()
+	switch {
+	case c == disk.ContainerRaw:
+		return ""
+	case t.Format() != "":
+		return string(c) + ": " + t.Format()
 	}
-	return ""
+	return string(c)
 }
 
 // newVolume fills the report fields every candidate has.
