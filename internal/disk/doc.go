@@ -38,7 +38,8 @@
 //     sectors, FILE relative to the descriptor). RW FLAT or VMFS extents are
 //     opened and laid end to end; the descriptor is never written; a
 //     parentCID other than ffffffff (or a parentFileNameHint) is a delta
-//     disk of a snapshot chain and is refused (vmdk.go).
+//     disk of a snapshot chain, opened through qemu-nbd like the formats
+//     below (vmdk.go).
 //   - Formats with their own block allocation, recognised by their magic:
 //     qcow2 ("QFI\xfb"), VHDX ("vhdxfile"), dynamic and differencing VHD (a
 //     footer copy at byte 0), sparse VMDK ("KDMV"; "COWD" for ESX; and
