@@ -182,6 +182,32 @@ mapfile -t rp < <(keyargs win10-xts128-recoverypw)
 got=$(grep -c '"status":"remediated"' "$WORK/batch-logs/unbrick.jsonl" || true)
 [ "$got" = "$n" ] || { cat "$WORK/batch.out"; fail "batch: $got remediated records, want $n"; }
 echo "ci-vmformats: batch: fix --parallel 2 --targets-from: $got of $n remediated"
+# Ctrl-C in a batch: the volume in flight finishes, no new target starts,
+# the rest are listed as not started; a second run fixes exactly those.
+ib=$WORK/interrupt
+mkdir -p "$ib"
+gunzip -c "$CORPUS/disks/win10-xts128-recoverypw.img.gz" > "$ib/base.raw"
+: > "$ib/list"
+for i in 1 2 3 4 5 6 7 8; do cp --sparse=always "$ib/base.raw" "$ib/d$i.img"; echo "$ib/d$i.img" >> "$ib/list"; done
+rm -f "$ib/base.raw"
+"$BIN" fix "${rp[@]}" --targets-from "$ib/list" --log "$ib/logs" > "$ib/out1" 2>&1 & fpid=$!
+for i in $(seq 600); do
+  [ -s "$ib/logs/unbrick.jsonl" ] && break
+  sleep 0.05
+done
+kill -INT $fpid
+set +e; wait $fpid; rc=$?; set -e
+n1=$(grep -c '"status":"remediated"' "$ib/logs/unbrick.jsonl" || true)
+[ "$rc" = 4 ] || { cat "$ib/out1"; fail "interrupted batch: exit $rc, want 4 (not-started targets)"; }
+grep -q 'not started (run fix on them again)' "$ib/out1" || { cat "$ib/out1"; fail "interrupted batch: no not-started list"; }
+[ "$n1" -ge 1 ] && [ "$n1" -lt 8 ] || { cat "$ib/out1"; fail "interrupted batch: $n1 remediated, want 1..7"; }
+"$BIN" fix "${rp[@]}" --targets-from "$ib/list" --log "$ib/logs" --json > "$ib/out2" 2>&1 || { cat "$ib/out2"; fail "after the interrupted batch: fix exit $?"; }
+n2=$(grep -c '"status":"remediated"' "$ib/out2" || true)
+nc=$(grep -c '"status":"already-clean"' "$ib/out2" || true)
+if grep -q '"finished_run"' "$ib/out2"; then fail "after the interrupted batch: a volume was left half-fixed (finished_run)"; fi
+[ $((n1 + n2)) = 8 ] && [ "$nc" = "$n1" ] || { cat "$ib/out2"; fail "after the interrupted batch: $n1 + $n2 remediated, $nc already clean; want 8 and $n1"; }
+echo "ci-vmformats: Ctrl-C in a batch of 8: $n1 finished, the rest not started; the next run fixed $n2, found $nc already clean, none half-done"
+rm -rf "$ib"
 # no recovery password in any output, log or journal
 secret=${rp[1]:-}
 if [ -n "$secret" ] && grep -rlF --exclude='*.vhd' --exclude='*.vmdk' --exclude='*.raw' --exclude='*.qcow2' --exclude=unbrick -- "$secret" "$WORK"; then

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,6 +47,8 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 	technician := addTechnicianFlag(c)
 	parallel := fs.Int("parallel", 1, "process `N` targets at once")
 	targetsFrom := addTargetsFromFlag(c)
+	waveSize := fs.Int("wave-size", 0, "start targets in waves of `K`: the first is a canary, each next wave starts once the previous one is done")
+	maxFailures := fs.String("max-failures", "", "stop starting targets once more than `F` have failed or been refused (a count, or a percentage of the targets such as 5%)")
 	asJSON := fs.Bool("json", false, "print only the fleet log records, as JSON Lines (one object per volume)")
 	c.RunE = func(_ *cobra.Command, pos []string) error {
 		policy, fb, err := uf.policies()
@@ -55,12 +58,20 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 		if *parallel < 1 {
 			return usagef("--parallel must be at least 1")
 		}
+		if *waveSize < 0 {
+			return usagef("--wave-size must be 0 (no waves) or more")
+		}
+		waves, err := parseMaxFailures(*maxFailures)
+		if err != nil {
+			return usageError{err}
+		}
+		waves.Size = *waveSize
 		targets, err := gatherTargets(e, pos, *targetsFrom, kf)
 		if err != nil {
 			return usageError{err}
 		}
 		return exit(runFix(e, fixRequest{keys: kf, rules: *rulesFile, dryRun: *dryRun, log: lf, unclean: policy, fallback: fb,
-			technician: *technician, parallel: *parallel, json: *asJSON}, targets))
+			technician: *technician, parallel: *parallel, waves: waves, json: *asJSON}, targets))
 	}
 	return c
 }
@@ -74,7 +85,24 @@ type fixRequest struct {
 	unclean, fallback ntfs.UncleanPolicy
 	technician        string
 	parallel          int
+	waves             remedy.Waves
 	json              bool
+}
+
+// parseMaxFailures reads --max-failures: "" (no limit), a count ("10") or
+// a percentage of the targets ("5%").
+func parseMaxFailures(s string) (remedy.Waves, error) {
+	var w remedy.Waves
+	if s == "" {
+		return w, nil
+	}
+	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 || (!pct && f != float64(int(f))) || (pct && f > 100) {
+		return w, fmt.Errorf("--max-failures %q: give a count of targets (10) or a percentage of them (5%%)", s)
+	}
+	w.Limited, w.MaxFailures, w.Percent = true, f, pct
+	return w, nil
 }
 
 // runFix plans, journals, applies, verifies and records.
@@ -85,6 +113,7 @@ func runFix(e *env, r fixRequest, pos []string) int {
 		return exitcode.Usage
 	}
 	o.Fix.DryRun, o.Fix.Unclean, o.Fix.UncleanFallback, o.Identity.Technician, o.Parallel = r.dryRun, r.unclean, r.fallback, r.technician, r.parallel
+	o.Waves = r.waves
 	o.Fix.JournalDir = r.log.journalDir()
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
@@ -102,14 +131,25 @@ func runFix(e *env, r fixRequest, pos []string) int {
 	// transcript) is the only one.
 	var mu sync.Mutex
 	recs := map[*remedy.Volume]*fleetlog.Record{}
+	enc := json.NewEncoder(e.Stdout)
 	o.Hooks.Log = func(v *remedy.Volume) error {
-		r := v.FleetRecord(&o)
+		rec := v.FleetRecord(&o)
 		mu.Lock()
-		recs[v] = r
-		mu.Unlock()
-		return log.Append(r)
+		defer mu.Unlock()
+		if _, again := recs[v]; !again && r.json {
+			enc.Encode(rec) // --json: one event per volume, as it is done
+		}
+		recs[v] = rec
+		return log.Append(rec)
 	}
-	vols := remedy.Fix(context.Background(), targets, o)
+	prog := newBatchProgress(e.Stderr, len(targets))
+	if prog != nil {
+		o.Hooks.Target = prog.target
+	}
+	ctx, stop := interruptContext(e)
+	defer stop()
+	vols := remedy.Fix(ctx, targets, o)
+	prog.finish()
 	var ordered []*fleetlog.Record
 	unsaved := 0
 	for _, v := range vols {
@@ -122,14 +162,17 @@ func runFix(e *env, r fixRequest, pos []string) int {
 	}
 	if !r.json {
 		for _, v := range vols {
+			if v.Status == remedy.StatusNotStarted && len(targets) > 1 {
+				continue // listed once in the summary
+			}
 			printVolume(e.Stdout, v)
 		}
 		jsonl := filepath.Join(log.Dir(), fleetlog.JSONLName)
 		fmt.Fprintf(e.Stdout, "fleet log: %d record(s) appended to %s\n", len(ordered)-unsaved, jsonl)
-	}
-	enc := json.NewEncoder(e.Stdout)
-	for _, r := range ordered {
-		enc.Encode(r)
+		for _, r := range ordered {
+			enc.Encode(r)
+		}
+		writeSummary(e.Stdout, vols, len(targets))
 	}
 	if r.json {
 		// A volume without a record (a target another run holds, one that

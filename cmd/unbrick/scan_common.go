@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -70,8 +69,8 @@ func readTargetList(e *env, path string) ([]string, error) {
 }
 
 // gatherTargets is the TARGET arguments followed by the --targets-from
-// list (if any), each disk once: a name given twice (or two names of one
-// file) is dropped with a note on standard error. Errors are usage errors.
+// list (if any). The engine works on each disk once, however often and
+// under whatever names it is listed. Errors are usage errors.
 func gatherTargets(e *env, args []string, listFile string, kf *keyFlags) ([]string, error) {
 	if listFile == "" {
 		return args, nil
@@ -83,27 +82,7 @@ func gatherTargets(e *env, args []string, listFile string, kf *keyFlags) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	seen := map[any]bool{} // files and devices by identity (fileIdentity)
-	names := map[string]bool{}
-	for _, t := range append(append([]string(nil), args...), list...) {
-		if names[t] {
-			fmt.Fprintf(e.Stderr, "%s is listed more than once: working on it once\n", t)
-			continue
-		}
-		names[t] = true
-		if fi, err := os.Stat(t); err == nil {
-			if id := fileIdentity(fi); id != nil {
-				if seen[id] {
-					fmt.Fprintf(e.Stderr, "%s is a disk already listed under another name: working on it once\n", t)
-					continue
-				}
-				seen[id] = true
-			}
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return append(append([]string(nil), args...), list...), nil
 }
 
 // resolveTargets returns the TARGETs given, or with none the host's disks

@@ -27,25 +27,39 @@ func Fix(ctx context.Context, targets []string, o Options) []*Volume {
 	return runAll(ctx, targets, o, true)
 }
 
-// runAll processes targets, o.Parallel at a time, and returns the volume
-// reports in target order.
+// runAll processes targets, o.Parallel at a time and in o.Waves, and
+// returns the volume reports in target order. Once ctx is done or the
+// failure limit is passed it starts no new target (those are reported
+// not-started); targets in flight finish.
 func runAll(ctx context.Context, targets []string, o Options, fix bool) []*Volume {
 	targets = uniqueTargets(targets)
 	n := max(o.Parallel, 1)
 	results := make([][]*Volume, len(targets))
 	sem := make(chan struct{}, n)
+	p := &pacer{limit: o.Waves.limit(len(targets))}
+	done := func(i int, vols []*Volume) {
+		results[i] = vols
+		p.finished(vols)
+		if o.Hooks.Target != nil {
+			o.Hooks.Target(targets[i], vols)
+		}
+	}
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		wg.Add(1)
+		if o.Waves.Size > 0 && i > 0 && i%o.Waves.Size == 0 {
+			wg.Wait() // the previous wave is done before the next starts
+		}
 		sem <- struct{}{}
+		if why := p.stopReason(ctx); why != "" {
+			<-sem
+			done(i, []*Volume{notStarted(t, why)})
+			continue
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := ctx.Err(); err != nil {
-				results[i] = []*Volume{targetFailure(t, 0, fmt.Errorf("not processed: %w", err))}
-				return
-			}
-			results[i] = processTarget(ctx, t, &o, fix)
+			done(i, processTarget(ctx, t, &o, fix))
 		}()
 	}
 	wg.Wait()
@@ -73,10 +87,11 @@ func noWindows(target string, size int64, why string) *Volume {
 
 // tracked reports whether a target's results include a volume the fleet
 // log tracks (a Windows system volume, a locked or unrecognised volume that
-// could be one, or a failure).
+// could be one, or a failure), or one another run or a stop kept from
+// being looked at (busy, not started): then no-windows would be a guess.
 func tracked(vols []*Volume) bool {
 	for _, v := range vols {
-		if v.Record || v.Status == StatusBusy {
+		if v.Record || v.Status == StatusBusy || v.Status == StatusNotStarted {
 			return true
 		}
 	}

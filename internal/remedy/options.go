@@ -24,6 +24,9 @@ type Options struct {
 	Identity Identity
 
 	Parallel int // targets processed at once (>= 1)
+	// Waves pace a run over many targets and stop it early on failures
+	// (the zero value: one wave, no limit).
+	Waves Waves
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -65,6 +68,9 @@ type Hooks struct {
 	// The wizard uses it to check a key on one volume and to fix only the
 	// volumes the user chose. Nil: every volume.
 	Select func(target string, partition int) bool
+	// Target, when set, is told when a target is done (every volume of it
+	// reported, or it was not started): for progress over many targets.
+	Target func(target string, vols []*Volume)
 }
 
 // Identity is who runs unbrick, and where: it goes into the fleet log

@@ -38,6 +38,9 @@ const (
 	// for planning and nothing written. Not logged (the other run logs the
 	// host); exit 4.
 	StatusBusy Status = "busy"
+	// StatusNotStarted: the run stopped before it started this target
+	// (Ctrl-C, or --max-failures reached); nothing was read or written.
+	StatusNotStarted Status = "not-started"
 )
 
 // ExitCode maps a status to the process exit code it stands for.
@@ -49,7 +52,7 @@ func (s Status) ExitCode() int {
 		return exitcode.NeedsReview
 	case StatusLocked:
 		return exitcode.Locked
-	case StatusRefused, StatusBusy:
+	case StatusRefused, StatusBusy, StatusNotStarted:
 		return exitcode.Refused
 	default:
 		return exitcode.Failure
