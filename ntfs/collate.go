@@ -61,7 +61,7 @@ func CollateFileNames(up []uint16, a, b []uint16) int {
 // length, a multiple of 4. Source: ntfs-3g collate.c
 // (ntfs_collate_ntofs_ulongs) and layout.h; libfsntfs document, "Collation
 // type".
-func collateULongs(a, b []byte) (int, error) {
+func CollateULongs(a, b []byte) (int, error) {
 	if len(a) != len(b) || len(a) == 0 || len(a)%4 != 0 {
 		return 0, Corrupt("COLLATION_NTOFS_ULONGS key", -1, "key length", "keys of %d and %d bytes", len(a), len(b))
 	}

@@ -22,7 +22,7 @@ import (
 // refuses to mount read-write when the header starts with "hibr", and also
 // when the file is shorter than one 4096-byte page.
 
-const hiberHeaderSize = 4096
+const HiberHeaderSize = 4096
 
 // Hibernation states (HiberState.State).
 const (
@@ -56,7 +56,7 @@ func classifyHiberHeader(header []byte, size int64) HiberState {
 	if len(header) >= 4 {
 		h.Signature = printableSig(header[:4])
 	}
-	if size < hiberHeaderSize || len(header) < hiberHeaderSize {
+	if size < HiberHeaderSize || len(header) < HiberHeaderSize {
 		h.State = HiberShort
 		return h
 	}
@@ -66,7 +66,7 @@ func classifyHiberHeader(header []byte, size int64) HiberState {
 	case "wake", "WAKE":
 		h.State = HiberResumed
 	default:
-		if hiberAllZero(header[:hiberHeaderSize]) {
+		if hiberAllZero(header[:HiberHeaderSize]) {
 			h.State = HiberNone
 		} else {
 			h.State = HiberUnknown

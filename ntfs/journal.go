@@ -3,8 +3,9 @@ package ntfs
 import (
 	"errors"
 	"fmt"
-	"github.com/unbrick/unbrick/ntfs/logfile"
 	"strings"
+
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // JournalState is the state a writer must check before touching a volume:
@@ -36,7 +37,7 @@ func (v *Volume) JournalState() (*JournalState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: $LogFile: %w", err)
 	}
-	ra, size, err := lf.attrReader(AttrData, "")
+	ra, size, err := lf.AttrReader(AttrData, "")
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: $LogFile data: %w", err)
 	}
@@ -61,11 +62,11 @@ func (v *Volume) hiberState() (HiberState, error) {
 	if err != nil {
 		return HiberState{}, fmt.Errorf("ntfs: look up hiberfil.sys: %w", err)
 	}
-	ra, size, err := f.attrReader(AttrData, "")
+	ra, size, err := f.AttrReader(AttrData, "")
 	if err != nil {
 		return HiberState{}, fmt.Errorf("ntfs: hiberfil.sys data: %w", err)
 	}
-	n := min(size, hiberHeaderSize)
+	n := min(size, HiberHeaderSize)
 	hdr := make([]byte, n)
 	if k, err := ra.ReadAt(hdr, 0); int64(k) < n {
 		return HiberState{}, fmt.Errorf("ntfs: read hiberfil.sys header: %w", eofIsUnexpected(err))
