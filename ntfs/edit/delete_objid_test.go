@@ -23,7 +23,7 @@ import (
 // Deleting files that carry an object ID: their entry must leave
 // $Extend\$ObjId:$O. The witnesses are ntfs-3g (which gave the files their
 // object IDs, and whose own rm is the reference), ntfs-check and
-// ntfs-semdump (shared corpus tools) and testdata/objid-check.py, a dump and
+// ntfs-semdump (shared corpus tools) and ntfs/testdata/objid-check.py, a dump and
 // consistency check of $O written on the shared ntfslib, not on this
 // package.
 
@@ -102,13 +102,13 @@ func makeObjIDVolume(t *testing.T, n int, mkfsArgs ...string) *objIDVolume {
 	return ov
 }
 
-// objIDCheck runs testdata/objid-check.py: the $O entries in key order and
+// objIDCheck runs ntfs/testdata/objid-check.py: the $O entries in key order and
 // the problem lines.
 func objIDCheck(t testing.TB, vol string) string {
 	t.Helper()
 	ntfstest.RequireTool(t, "python3")
 	tools := filepath.Dir(testcorpus.Path(t, "tools/ntfslib.py"))
-	out, err := ntfstest.RunTool(t, 2*time.Minute, "python3", filepath.Join("testdata", "objid-check.py"), tools, vol)
+	out, err := ntfstest.RunTool(t, 2*time.Minute, "python3", filepath.Join("..", "testdata", "objid-check.py"), tools, vol)
 	if !strings.Contains(out, "problem(s)") {
 		t.Fatalf("objid-check: %v\n%s", err, out)
 	}

@@ -18,7 +18,7 @@ import (
 const bitLockerFixtureVariant = "win10-xts128-recoverypw"
 
 // TestReplayFixtureWriteBitLocker regenerates
-// testdata/journal/win10-xts128-recoverypw-label.logfile.gz when
+// ntfs/testdata/journal/win10-xts128-recoverypw-label.logfile.gz when
 // UNBRICK_WRITE_REPLAY_FIXTURE=1 (needs the corpus, dislocker-file and
 // ntfslabel): the $LogFile, version 2.0 as Windows 10 writes it, of the
 // BitLocker corpus volume, holding a checkpoint and a committed transaction

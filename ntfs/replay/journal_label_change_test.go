@@ -46,7 +46,7 @@ func labelChange(t *testing.T, vol string, tx uint32) ([]ntfstest.LogRecord, int
 }
 
 // writeLogFixture stores a generated $LogFile image, gzip-compressed, as
-// testdata/journal/NAME.logfile.gz and returns its compressed size.
+// ntfs/testdata/journal/NAME.logfile.gz and returns its compressed size.
 func writeLogFixture(t *testing.T, name string, log []byte) int {
 	t.Helper()
 	var gz bytes.Buffer
@@ -57,7 +57,7 @@ func writeLogFixture(t *testing.T, name string, log []byte) int {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join("testdata", "journal", name+".logfile.gz")
+	out := filepath.Join("..", "testdata", "journal", name+".logfile.gz")
 	if err := os.WriteFile(out, gz.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
-// TestJournalFixtureWrite regenerates testdata/journal/dirty-mixed.img.gz,
+// TestJournalFixtureWrite regenerates ntfs/testdata/journal/dirty-mixed.img.gz,
 // the volume cmd/unbrick's `ntfs journal` test reads, when
 // UNBRICK_WRITE_JOURNAL_FIXTURE=1 (needs mkntfs and ntfslabel). Content:
 // a mkntfs volume whose $LogFile (version 1.1, clients in use) holds a
@@ -58,7 +58,7 @@ func TestJournalFixtureWrite(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join("testdata", "journal", "dirty-mixed.img.gz")
+	out := filepath.Join("..", "testdata", "journal", "dirty-mixed.img.gz")
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,11 @@ import (
 // remediation engine's replay tests install on the corpus disk
 // win10-plain-ntfs (internal/remedy), when UNBRICK_WRITE_REPLAY_FIXTURE=1
 // (needs the corpus and ntfslabel):
-//   - testdata/journal/win10-plain-label.logfile.gz: version 1.1, clients
+//   - ntfs/testdata/journal/win10-plain-label.logfile.gz: version 1.1, clients
 //     in use, a checkpoint and a committed transaction 0x18 encoding a real
 //     ntfslabel change of the volume label (all J) as log records, as in
 //     TestReplayThenDeleteCorpus;
-//   - testdata/journal/win10-plain-unsupported.logfile.gz: the same,
+//   - ntfs/testdata/journal/win10-plain-unsupported.logfile.gz: the same,
 //     followed by a committed transaction 0x20 holding a
 //     DeleteDirtyClusters record, which PlanReplay does not redo.
 //
