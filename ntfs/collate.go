@@ -54,7 +54,7 @@ func CollateFileNames(up []uint16, a, b []uint16) int {
 	return 0
 }
 
-// collateULongs is COLLATION_NTOFS_ULONGS (0x13), the order of view
+// CollateULongs is COLLATION_NTOFS_ULONGS (0x13), the order of view
 // indexes such as $ObjId:$O: keys are sequences of unsigned little-endian
 // 32-bit words compared word by word, the first difference deciding (so a
 // GUID key is not ordered like its bytes). Keys must have the same, non-zero

@@ -91,7 +91,7 @@ func openPlainCorpus(t testing.TB, name string) *corpusVolume {
 	m := testcorpus.LoadManifest(t)
 	v := m.Variant(t, name)
 	disk := testcorpus.Disk(t, name)
-	off, size := ntfstest.OsVolumeGeometry(t, v)
+	off, size := ntfstest.OSVolumeGeometry(t, v)
 	cv := &corpusVolume{variant: v, path: extractVolume(t, disk, off, size)}
 	f, err := os.Open(cv.path)
 	if err != nil {

@@ -141,9 +141,11 @@ func (v *Volume) fileFromRecord(rec *Record) (*File, error) {
 
 var errNoAttr = errors.New("ntfs: attribute not present")
 
-// attrReader returns a reader over the whole value of the attribute (type,
+// AttrReader returns a reader over the whole value of the attribute (type,
 // name): a resident value, or the clusters of all its extents, with
 // sparse holes and the tail past the initialized size reading as zeros.
+// It also returns the value's size. A non-resident value's reader is a
+// *RunReader.
 func (f *File) AttrReader(t AttrType, name string) (io.ReaderAt, int64, error) {
 	ext := f.AttrsOf(t, name)
 	if len(ext) == 0 {

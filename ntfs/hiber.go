@@ -22,6 +22,8 @@ import (
 // refuses to mount read-write when the header starts with "hibr", and also
 // when the file is shorter than one 4096-byte page.
 
+// HiberHeaderSize is the size of the hiberfil.sys header page: the bytes a
+// hibernation discard zeroes and the length below which the file is "short".
 const HiberHeaderSize = 4096
 
 // Hibernation states (HiberState.State).

@@ -326,7 +326,7 @@ func (ix *Index) Node(vcn int64) (*IndexNode, error) {
 	return n, nil
 }
 
-// maxIndexDepth bounds descent and walks (real indexes are a few levels
+// MaxIndexDepth bounds descent and walks (real indexes are a few levels
 // deep); deeper means a corrupt or cyclic tree.
 const MaxIndexDepth = 32
 

@@ -5,7 +5,7 @@ import "fmt"
 // $MFTMirr (record 1) backs up the first records of $MFT. Two counts
 // matter, both derived here and nowhere else:
 //
-//   - held: the records whose copies the mirror's $DATA holds. ntfs-3g
+//   - Held: the records whose copies the mirror's $DATA holds. ntfs-3g
 //     (bootsect.c) sizes the mirror as 4 records, or one cluster's worth
 //     when a cluster holds more, and its mount (volume.c,
 //     ntfs_device_mount) cuts that to what a read of $MFTMirr's $DATA returns,
@@ -18,29 +18,31 @@ import "fmt"
 //     differs from $MFT at record 24; not observed here: no Windows
 //     machine); mkntfs makes it one whole
 //     cluster (observed: -c 65536 gives 64 records, -c 2097152 2048).
-//   - inStep: the records that must match before anything is written:
+//   - InStep: the records that must match before anything is written:
 //     min(held, 4). Windows keeps only records 0-3 in step (ntfs-3g
 //     volume.c: "Windows 10 does not update the full $MFTMirr any more"),
 //     so on a volume whose mirror holds more (large clusters) the copies
 //     past record 3 may be stale without the volume being inconsistent.
 //
-// Every record a plan writes below held gets its mirror copy written in
+// Every record a plan (ntfs/edit) writes below Held gets its mirror copy written in
 // the same commit, so the inStep records (a subset) still match after any
 // prefix of a plan.
 
-// mirrorInStep is how many $MFTMirr records Windows keeps in step.
+// MirrorInStep is how many $MFTMirr records Windows keeps in step.
 const MirrorInStep = 4
 
-// mftMirror is $MFTMirr as a plan uses it.
+// MFTMirror is $MFTMirr's layout as a plan uses it: Held, and where each
+// held record's copy lies.
 type MFTMirror struct {
 	Held int        // records whose copies the mirror's $DATA holds
 	data *RunReader // the mirror's $DATA
 }
 
-// inStep is how many records must match $MFT: min(held, 4).
+// InStep is how many records must match $MFT: min(Held, 4).
 func (m *MFTMirror) InStep() int { return min(m.Held, MirrorInStep) }
 
-// recordExtents returns where record n's copy lies (n < held).
+// RecordExtents returns where record n's copy lies (n < Held; rs is the
+// MFT record size).
 func (m *MFTMirror) RecordExtents(n uint64, rs int) ([]Extent, error) {
 	if n >= uint64(m.Held) {
 		return nil, fmt.Errorf("internal error: $MFTMirr does not hold record %d", n)
@@ -79,7 +81,8 @@ func (v *Volume) loadMirror() (*MFTMirror, error) {
 	return &MFTMirror{Held: held, data: rr}, nil
 }
 
-// mirror returns $MFTMirr's layout (read when the volume was opened).
+// MFTMirror returns $MFTMirr's layout (read when the volume was opened),
+// or why $MFTMirr is unusable.
 func (v *Volume) MFTMirror() (*MFTMirror, error) {
 	if v.mirr == nil {
 		return nil, fmt.Errorf("ntfs: $MFTMirr is unusable: %w", v.mirrErr)
@@ -87,7 +90,7 @@ func (v *Volume) MFTMirror() (*MFTMirror, error) {
 	return v.mirr, nil
 }
 
-// mirrorRecords is held, or 0 when $MFTMirr is unusable.
+// MirrorRecords is the mirror's Held, or 0 when $MFTMirr is unusable.
 func (v *Volume) MirrorRecords() int {
 	if v.mirr == nil {
 		return 0

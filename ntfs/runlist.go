@@ -91,9 +91,10 @@ func readSigned(b []byte) int64 {
 	return int64(v)
 }
 
-// runReader is an io.ReaderAt over the clusters of a non-resident
-// attribute. Reads past size are io.EOF; bytes at or past initSize (and in
-// sparse runs) read as zeros.
+// RunReader is an io.ReaderAt over the clusters of a non-resident
+// attribute, as (*File).AttrReader returns it for one. Reads past size are
+// io.EOF; bytes at or past initSize (and in sparse runs) read as zeros. LCN
+// and Extents map its offsets to the volume, for the write side.
 type RunReader struct {
 	r             io.ReaderAt
 	clusterSize   int64
@@ -176,7 +177,7 @@ func (rr *RunReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// lcnOf maps a VCN to its LCN (SparseLCN for a hole); ok is false when no
+// LCN maps a VCN to its LCN (SparseLCN for a hole); ok is false when no
 // run maps it.
 func (rr *RunReader) LCN(vcn int64) (lcn int64, ok bool) {
 	i := sort.Search(len(rr.runs), func(i int) bool { return rr.runs[i].VCN+rr.runs[i].Length > vcn })
@@ -189,7 +190,7 @@ func (rr *RunReader) LCN(vcn int64) (lcn int64, ok bool) {
 	return rr.runs[i].LCN + vcn - rr.runs[i].VCN, true
 }
 
-// extents maps the byte range [off, off+n) of the attribute to volume byte
+// Extents maps the byte range [off, off+n) of the attribute to volume byte
 // ranges. Sparse or unmapped ranges are an error.
 func (rr *RunReader) Extents(off int64, n int) ([]Extent, error) {
 	var out []Extent

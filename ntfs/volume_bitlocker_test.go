@@ -27,7 +27,7 @@ func TestCorpusBitLockerVolumes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			v := m.Variant(t, name)
 			disk := testcorpus.Disk(t, name)
-			off, size := ntfstest.OsVolumeGeometry(t, v)
+			off, size := ntfstest.OSVolumeGeometry(t, v)
 			key, dargs := ntfstest.UnlockArgs(t, v)
 
 			// Witness: dislocker's decryption, as a plain NTFS volume file.

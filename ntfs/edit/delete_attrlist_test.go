@@ -21,8 +21,8 @@ func TestDeleteAttributeListFile(t *testing.T) {
 	d := ntfstest.LoadCorpusDisk(t, "win10-plain-ntfs")
 	base := d.ExtractVolume(t)
 	ntfstest.RequireFUSE(t)
-	mnt, umount := ntfstest.Ntfs3gMount(t, base, "")
-	p := filepath.Join(mnt, filepath.FromSlash(ntfstest.CsDir), "attrlist.sys")
+	mnt, umount := ntfstest.NTFS3gMount(t, base, "")
+	p := filepath.Join(mnt, filepath.FromSlash(ntfstest.CrowdStrikeDir), "attrlist.sys")
 	if err := os.WriteFile(p, bytes.Repeat([]byte{7}, 20000), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -39,21 +39,21 @@ func TestDeleteAttributeListFile(t *testing.T) {
 	umount()
 	ntfstest.RequireCheckClean(t, base, false, "with the attribute-list file")
 	v, _ := openVolFile(t, base)
-	f, err := v.Lookup(ntfstest.CsDir + "/attrlist.sys")
+	f, err := v.Lookup(ntfstest.CrowdStrikeDir + "/attrlist.sys")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.AttrList == nil || len(f.Extensions) == 0 {
 		t.Fatalf("ntfs-3g made no attribute list (%d extension records)", len(f.Extensions))
 	}
-	target := ntfstest.CsDir + "/attrlist.sys"
+	target := ntfstest.CrowdStrikeDir + "/attrlist.sys"
 	ours, ref := ntfstest.CopyFile(t, base), ntfstest.CopyFile(t, base)
 	plan := deleteWithUs(t, ours, target, DeleteOptions{})
 	if !planSays(plan, "extension record of") {
 		t.Fatalf("plan frees no extension record:\n%s", plan)
 	}
 	ntfstest.RequireCheckClean(t, ours, false, "after our delete")
-	ntfstest.Ntfs3gRemove(t, ref, target)
+	ntfstest.NTFS3gRemove(t, ref, target)
 	if a, b := ntfstest.Semdump(t, ours), ntfstest.Semdump(t, ref); a != b {
 		t.Fatalf("ntfs-semdump differs (- ntfs-3g, + ours):\n%s", ntfstest.DiffLines(b, a))
 	}
@@ -63,7 +63,7 @@ func TestDeleteAttributeListFile(t *testing.T) {
 		if err := Apply(f, plan, ApplyOptions{StopAfter: k, NoSync: true}); err != ErrStopped {
 			t.Fatalf("k=%d: %v", k, err)
 		}
-		if bad := nonLeaks(ntfstest.NtfsCheck(t, img, false)); len(bad) > 0 {
+		if bad := nonLeaks(ntfstest.NTFSCheck(t, img, false)); len(bad) > 0 {
 			t.Fatalf("cut after write %d (%s): %v", k, plan.Writes[k-1].What, bad)
 		}
 	}

@@ -30,7 +30,7 @@ func benchVolume(b *testing.B, size int64) string {
 	if out, err := exec.Command("mkntfs", "-F", "-Q", "-L", "bench", vol).CombinedOutput(); err != nil {
 		b.Fatalf("mkntfs: %v\n%s", err, out)
 	}
-	mnt, umount := ntfstest.Ntfs3gMount(b, vol, "")
+	mnt, umount := ntfstest.NTFS3gMount(b, vol, "")
 	dir := filepath.Join(mnt, "Windows", "System32", "drivers", "CrowdStrike")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)

@@ -58,22 +58,22 @@ func TestDeleteCorpusPlainAgainstNTFS3g(t *testing.T) {
 	ref := ntfstest.CopyFile(t, base)
 	gone := ntfstest.FaultyFiles(t, d)
 	for _, g := range gone {
-		plan := deleteWithUs(t, ours, ntfstest.CsDir+"/"+g, DeleteOptions{})
+		plan := deleteWithUs(t, ours, ntfstest.CrowdStrikeDir+"/"+g, DeleteOptions{})
 		t.Logf("plan for %s:\n%s", g, plan)
 	}
 	ntfstest.RequireCheckClean(t, ours, false, "after our delete")
 	ntfstest.RequireFUSE(t)
 	var refPaths []string
 	for _, g := range gone {
-		refPaths = append(refPaths, ntfstest.CsDir+"/"+g)
+		refPaths = append(refPaths, ntfstest.CrowdStrikeDir+"/"+g)
 	}
-	ntfstest.Ntfs3gRemove(t, ref, refPaths...)
+	ntfstest.NTFS3gRemove(t, ref, refPaths...)
 	ntfstest.RequireCheckClean(t, ref, false, "after ntfs-3g's delete")
 	a, b := ntfstest.Semdump(t, ours), ntfstest.Semdump(t, ref)
 	if a != b {
 		t.Fatalf("ntfs-semdump differs between our delete and ntfs-3g's:\n%s", ntfstest.DiffLines(b, a))
 	}
-	ntfstest.Ntfs3gStatAll(t, ours, ntfstest.CsDir)
+	ntfstest.NTFS3gStatAll(t, ours, ntfstest.CrowdStrikeDir)
 }
 
 // TestDeleteCorpusVerifyFixed deletes the faulty files from the dirty
@@ -88,7 +88,7 @@ func TestDeleteCorpusVerifyFixed(t *testing.T) {
 			dirty := strings.Contains(variant, "dirty")
 			ntfstest.RequireCheckClean(t, vol, dirty, "before")
 			for _, g := range ntfstest.FaultyFiles(t, d) {
-				plan := deleteWithUs(t, vol, ntfstest.CsDir+"/"+g, DeleteOptions{})
+				plan := deleteWithUs(t, vol, ntfstest.CrowdStrikeDir+"/"+g, DeleteOptions{})
 				if dirty && !strings.Contains(strings.Join(plan.Notes, " "), "dirty flag was already set") {
 					t.Errorf("dirty volume: plan notes %q do not say the flag stays set", plan.Notes)
 				}

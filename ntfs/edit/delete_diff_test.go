@@ -45,14 +45,14 @@ func TestDeleteDifferentialNTFS3g(t *testing.T) {
 			break
 		}
 	}
-	cs, err := v.ReadDir(ntfstest.CsDir)
+	cs, err := v.ReadDir(ntfstest.CrowdStrikeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var csAll []string
 	for _, e := range cs {
 		if !e.IsDOS() {
-			csAll = append(csAll, ntfstest.CsDir+"/"+e.Name)
+			csAll = append(csAll, ntfstest.CrowdStrikeDir+"/"+e.Name)
 		}
 	}
 	sort.Strings(csAll)
@@ -64,7 +64,7 @@ func TestDeleteDifferentialNTFS3g(t *testing.T) {
 		"leaf emptied":              leafFiles,
 		"DOS-named driver":          {"Windows/System32/drivers/" + dosDriver},
 		"CrowdStrike dir emptied":   csAll,
-		"faulty channel file (291)": {ntfstest.CsDir + "/C-00000291-00000000-00000032.sys"},
+		"faulty channel file (291)": {ntfstest.CrowdStrikeDir + "/C-00000291-00000000-00000032.sys"},
 	}
 	for name, paths := range scenarios {
 		t.Run(name, func(t *testing.T) {
@@ -72,7 +72,7 @@ func TestDeleteDifferentialNTFS3g(t *testing.T) {
 			for _, p := range paths {
 				deleteWithUs(t, ours, p, DeleteOptions{})
 			}
-			ntfstest.Ntfs3gRemove(t, ref, paths...)
+			ntfstest.NTFS3gRemove(t, ref, paths...)
 			ntfstest.RequireCheckClean(t, ours, false, "after our delete")
 			ntfstest.RequireCheckClean(t, ref, false, "after ntfs-3g's delete")
 			if a, b := ntfstest.Semdump(t, ours), ntfstest.Semdump(t, ref); a != b {

@@ -29,7 +29,7 @@ func makeGeometryVolume(t *testing.T, n int, mkfsArgs ...string) string {
 	if out, err := exec.Command("mkntfs", append(args, vol)...).CombinedOutput(); err != nil {
 		t.Fatalf("mkntfs %v: %v\n%s", mkfsArgs, err, out)
 	}
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "")
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "")
 	dir := filepath.Join(mnt, "d")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -133,11 +133,11 @@ func TestDeleteGeometries(t *testing.T) {
 				}
 				ntfstest.RequireCheckClean(t, ours, false, "after deleting "+p)
 			}
-			ntfstest.Ntfs3gRemove(t, ref, uniq...)
+			ntfstest.NTFS3gRemove(t, ref, uniq...)
 			if a, b := ntfstest.Semdump(t, ours), ntfstest.Semdump(t, ref); a != b {
 				t.Fatalf("ntfs-semdump differs (- ntfs-3g, + ours):\n%s", ntfstest.DiffLines(b, a))
 			}
-			ntfstest.Ntfs3gStatAll(t, ours, "d")
+			ntfstest.NTFS3gStatAll(t, ours, "d")
 		})
 	}
 	if fragmented == 0 && !t.Failed() {

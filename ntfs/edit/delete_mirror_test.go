@@ -36,7 +36,7 @@ func makeClusterVolume(t *testing.T, cs int, size int64) string {
 	if out, err := exec.Command("mkntfs", "-F", "-Q", "-L", "clusters", "-c", fmt.Sprint(cs), vol).CombinedOutput(); err != nil {
 		t.Fatalf("mkntfs -c %d: %v\n%s", cs, err, out)
 	}
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "")
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "")
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -88,11 +88,11 @@ func TestDeleteClusterSizes(t *testing.T) {
 				t.Fatalf("record 5's mirror copy written: %v, but the mirror holds %d records", mirror5, v.MirrorRecords())
 			}
 			ntfstest.RequireCheckClean(t, ours, false, "after our deletes")
-			ntfstest.Ntfs3gRemove(t, ref, "root.bin", "d/a-long-file-name.data", "d/big.bin")
+			ntfstest.NTFS3gRemove(t, ref, "root.bin", "d/a-long-file-name.data", "d/big.bin")
 			if a, b := ntfstest.Semdump(t, ours), ntfstest.Semdump(t, ref); a != b {
 				t.Fatalf("ntfs-semdump differs (- ntfs-3g, + ours):\n%s", ntfstest.DiffLines(b, a))
 			}
-			ntfstest.Ntfs3gStatAll(t, ours, "d")
+			ntfstest.NTFS3gStatAll(t, ours, "d")
 		})
 	}
 }
@@ -140,7 +140,7 @@ func TestDeleteMirrorStalePastRecord3(t *testing.T) {
 		ntfstest.RequireCheckClean(t, vol, false, "after the delete")
 		deleteWithUs(t, vol, "root.bin", DeleteOptions{})
 		ntfstest.RequireCheckClean(t, vol, false, "after deleting from the root directory")
-		ntfstest.Ntfs3gStatAll(t, vol, "d")
+		ntfstest.NTFS3gStatAll(t, vol, "d")
 	})
 	t.Run("record 2 stale: refused", func(t *testing.T) {
 		vol := ntfstest.CopyFile(t, base)
@@ -213,5 +213,5 @@ func TestDeleteMirrorWindowsLayout(t *testing.T) {
 		}
 	}
 	ntfstest.RequireCheckClean(t, vol, false, "after the deletes")
-	ntfstest.Ntfs3gStatAll(t, vol, "d")
+	ntfstest.NTFS3gStatAll(t, vol, "d")
 }

@@ -53,7 +53,7 @@ func makeObjIDVolume(t *testing.T, n int, mkfsArgs ...string) *objIDVolume {
 	if out, err := exec.Command("mkntfs", append(args, vol)...).CombinedOutput(); err != nil {
 		t.Fatalf("mkntfs %v: %v\n%s", mkfsArgs, err, out)
 	}
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "")
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "")
 	fail := func(format string, a ...any) {
 		t.Helper()
 		umount()
@@ -226,7 +226,7 @@ func (ov *objIDVolume) pathOfKey(key []byte) string {
 // B-tree lookup finds the $O entry. Paths in gone must not exist.
 func ntfs3gObjectIDs(t *testing.T, vol string, ids map[string][]byte, gone map[string]bool) {
 	t.Helper()
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "ro")
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "ro")
 	var errs []string
 	buf := make([]byte, 128)
 	for p, id := range ids {
@@ -373,7 +373,7 @@ func TestDeleteObjectIDDifferentialNTFS3g(t *testing.T) {
 				if !said {
 					t.Fatalf("no plan has a write saying %q: the scenario missed its case", sc.expect)
 				}
-				ntfstest.Ntfs3gRemove(t, ref, sc.paths...)
+				ntfstest.NTFS3gRemove(t, ref, sc.paths...)
 				ntfstest.RequireCheckClean(t, ours, false, "after our delete")
 				ntfstest.RequireCheckClean(t, ref, false, "after ntfs-3g's delete")
 				if a, b := ntfstest.Semdump(t, ours), ntfstest.Semdump(t, ref); a != b {
@@ -390,7 +390,7 @@ func TestDeleteObjectIDDifferentialNTFS3g(t *testing.T) {
 					t.Fatalf("%d $O entries left, want %d", got, want)
 				}
 				ntfs3gObjectIDs(t, ours, ov.ids, gone)
-				ntfstest.Ntfs3gStatAll(t, ours, "d")
+				ntfstest.NTFS3gStatAll(t, ours, "d")
 			})
 		}
 	}
@@ -419,7 +419,7 @@ func TestDeleteObjectIDLatent(t *testing.T) {
 		}
 	}
 	ntfstest.RequireCheckClean(t, vol, false, "after our deletes")
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "")
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "")
 	rng := rand.New(rand.NewPCG(99, 1))
 	for i := 0; i < 60; i++ {
 		rel := fmt.Sprintf("d/new-%03d.bin", i)
@@ -743,7 +743,7 @@ func TestDeletePowerCutObjectID(t *testing.T) {
 				if k == 0 {
 					img = start
 				}
-				probs := ntfstest.NtfsCheck(t, img, false)
+				probs := ntfstest.NTFSCheck(t, img, false)
 				if bad := nonLeaks(probs); len(bad) > 0 {
 					t.Fatalf("cut after write %d of %d: ntfs-check reports more than leaks:\n%s", k, len(plan.Writes), strings.Join(bad, "\n"))
 				}
@@ -755,7 +755,7 @@ func TestDeletePowerCutObjectID(t *testing.T) {
 						t.Fatalf("cut after write %d of %d: objid-check: %s (orphan: %v)", k, len(plan.Writes), p, isOrphan)
 					}
 				}
-				ntfstest.Ntfs3gStatAll(t, img, "")
+				ntfstest.NTFS3gStatAll(t, img, "")
 			}
 		})
 	}

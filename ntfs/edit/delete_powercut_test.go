@@ -64,14 +64,14 @@ func TestDeletePowerCut(t *testing.T) {
 		}
 	}
 	leaf := smallestLeafFiles(t, v, "Windows/System32", sys)
-	cs, err := v.ReadDir(ntfstest.CsDir)
+	cs, err := v.ReadDir(ntfstest.CrowdStrikeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var csAll []string
 	for _, e := range cs {
 		if !e.IsDOS() {
-			csAll = append(csAll, ntfstest.CsDir+"/"+e.Name)
+			csAll = append(csAll, ntfstest.CrowdStrikeDir+"/"+e.Name)
 		}
 	}
 	type scenario struct {
@@ -80,7 +80,7 @@ func TestDeletePowerCut(t *testing.T) {
 		expect string   // a write the plan must contain
 	}
 	scenarios := map[string]scenario{
-		"faulty channel file": {target: ntfstest.CsDir + "/C-00000291-00000000-00000032.sys", expect: "removed"},
+		"faulty channel file": {target: ntfstest.CrowdStrikeDir + "/C-00000291-00000000-00000032.sys", expect: "removed"},
 		"internal-node entry": {target: "Windows/System32/" + internal, expect: "replaced by its successor"},
 		"last entry of leaf":  {setup: leaf[:len(leaf)-1], target: leaf[len(leaf)-1], expect: "emptied block(s) freed"},
 		"root becomes leaf":   {setup: csAll[:len(csAll)-1], target: csAll[len(csAll)-1], expect: "root is a leaf again"},
@@ -114,7 +114,7 @@ func TestDeletePowerCut(t *testing.T) {
 					// StopAfter 0 means "no limit": k=0 is the untouched start.
 					img = start
 				}
-				bad := nonLeaks(ntfstest.NtfsCheck(t, img, false))
+				bad := nonLeaks(ntfstest.NTFSCheck(t, img, false))
 				if len(bad) > 0 {
 					t.Fatalf("cut after write %d of %d: ntfs-check reports more than leaks:\n%s", k, len(plan.Writes), strings.Join(bad, "\n"))
 				}
@@ -122,7 +122,7 @@ func TestDeletePowerCut(t *testing.T) {
 				// (it lists a directory by scanning the blocks the $I30
 				// $BITMAP marks in use, so a leaked block with the deleted
 				// name in it would show here).
-				ntfstest.Ntfs3gStatAll(t, img, "")
+				ntfstest.NTFS3gStatAll(t, img, "")
 			}
 		})
 	}

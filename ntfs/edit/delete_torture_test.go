@@ -75,11 +75,11 @@ func tortureStep(t *testing.T, vol, dir, name, why string, mount bool) *Plan {
 	if err := Apply(f, plan, ApplyOptions{NoSync: true}); err != nil {
 		t.Fatalf("%s: apply delete %s: %v", why, name, err)
 	}
-	if p := ntfstest.NtfsCheck(t, vol, false); len(p) > 0 {
+	if p := ntfstest.NTFSCheck(t, vol, false); len(p) > 0 {
 		t.Fatalf("%s: after deleting %s: ntfs-check:\n%s\nplan:\n%s", why, name, strings.Join(p, "\n"), plan)
 	}
 	if mount {
-		ntfstest.Ntfs3gStatAll(t, vol, "")
+		ntfstest.NTFS3gStatAll(t, vol, "")
 	}
 	if _, err := v.Stat(dir + "/" + name); err == nil {
 		// The old Volume caches nothing, so a fresh open must not find it.
@@ -267,7 +267,7 @@ func TestDeleteTortureSystem32(t *testing.T) {
 // use would now be handed out twice (a crosslink).
 func latentDamageProbe(t *testing.T, vol, dir string) {
 	t.Helper()
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "")
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "")
 	base := filepath.Join(mnt, filepath.FromSlash(dir))
 	for i := 0; i < 40; i++ {
 		p := filepath.Join(base, fmt.Sprintf("probe-%03d-a-rather-long-name-to-fill-index-blocks.dll", i))
@@ -302,5 +302,5 @@ func latentDamageProbe(t *testing.T, vol, dir string) {
 	}
 	ntfstest.CheckNTFS3gLog(t, strings.Join(kept, "\n"), "read-write probe")
 	ntfstest.RequireCheckClean(t, vol, false, "after ntfs-3g created, deleted and filled on our result")
-	ntfstest.Ntfs3gStatAll(t, vol, "")
+	ntfstest.NTFS3gStatAll(t, vol, "")
 }

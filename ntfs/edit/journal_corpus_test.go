@@ -13,7 +13,7 @@ import (
 	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 )
 
-const faulty = ntfstest.CsDir + "/C-00000291-00000000-00000032.sys"
+const faulty = ntfstest.CrowdStrikeDir + "/C-00000291-00000000-00000032.sys"
 
 // writeRestartPages puts two restart pages at the start of $LogFile of a
 // volume image (the corpus journals are empty: mkntfs makes them 0xFF).
@@ -120,13 +120,13 @@ func TestJournalPolicies(t *testing.T) {
 				t.Fatalf("after reset: %+v %v", js2, err)
 			}
 			ntfstest.RequireCheckClean(t, vol, true, "after reset + delete")
-			if p := ntfstest.NtfsCheck(t, vol, false); len(p) != 1 || !strings.HasPrefix(p[0], "DIRTY") {
+			if p := ntfstest.NTFSCheck(t, vol, false); len(p) != 1 || !strings.HasPrefix(p[0], "DIRTY") {
 				t.Fatalf("without --allow-dirty ntfs-check should report only the dirty flag: %v", p)
 			}
 			if ok, log := ntfs3gRWAttempt(t, vol); !ok {
 				t.Fatalf("ntfs-3g does not mount read-write after the reset:\n%s", log)
 			}
-			ntfstest.Ntfs3gStatAll(t, vol, ntfstest.CsDir)
+			ntfstest.NTFS3gStatAll(t, vol, ntfstest.CrowdStrikeDir)
 			// The whole disk, checked by the corpus verifier (a reset
 			// journal and a newly set dirty flag are expected).
 			d.PutVolume(t, vol)
@@ -143,7 +143,7 @@ func TestHibernationPolicies(t *testing.T) {
 	d := ntfstest.LoadCorpusDisk(t, "win10-plain-ntfs")
 	vol := d.ExtractVolume(t)
 	ntfstest.RequireFUSE(t)
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "")
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "")
 	hdr := append([]byte("HIBR"), bytes.Repeat([]byte{0x5A}, 64*1024-4)...)
 	if err := os.WriteFile(filepath.Join(mnt, "hiberfil.sys"), hdr, 0o644); err != nil {
 		t.Fatal(err)
@@ -190,8 +190,8 @@ func TestDeleteRefusals(t *testing.T) {
 	d := ntfstest.LoadCorpusDisk(t, "win10-plain-ntfs")
 	vol := d.ExtractVolume(t)
 	ntfstest.RequireFUSE(t)
-	mnt, umount := ntfstest.Ntfs3gMount(t, vol, "")
-	dir := filepath.Join(mnt, filepath.FromSlash(ntfstest.CsDir))
+	mnt, umount := ntfstest.NTFS3gMount(t, vol, "")
+	dir := filepath.Join(mnt, filepath.FromSlash(ntfstest.CrowdStrikeDir))
 	must := func(err error) {
 		if err != nil {
 			umount()
@@ -212,12 +212,12 @@ func TestDeleteRefusals(t *testing.T) {
 	ntfstest.RequireCheckClean(t, vol, false, "after ntfs-3g made the refusal cases")
 
 	cases := map[string]string{
-		ntfstest.CsDir + "/hardlink.sys":                     "hard links",
-		ntfstest.CsDir + "/C-00000290-00000000-00000015.sys": "hard links",
-		ntfstest.CsDir + "/symlink.sys":                      "reparse point",
-		ntfstest.CsDir:                                       "directory",
-		"$MFT":                                               "system file",
-		"Windows/System32/config":                            "directory",
+		ntfstest.CrowdStrikeDir + "/hardlink.sys":                     "hard links",
+		ntfstest.CrowdStrikeDir + "/C-00000290-00000000-00000015.sys": "hard links",
+		ntfstest.CrowdStrikeDir + "/symlink.sys":                      "reparse point",
+		ntfstest.CrowdStrikeDir:                                       "directory",
+		"$MFT":                                                        "system file",
+		"Windows/System32/config":                                     "directory",
 	}
 	v, _ := openVolFile(t, vol)
 	snapshot := ntfstest.CopyFile(t, vol)
@@ -227,11 +227,11 @@ func TestDeleteRefusals(t *testing.T) {
 			t.Errorf("%s: err = %v, want a refusal about %q", path, err, want)
 		}
 	}
-	if f, err := v.Lookup(ntfstest.CsDir + "/objid.sys"); err != nil || f.FindAttr(ntfs.AttrObjectID, "") == nil {
+	if f, err := v.Lookup(ntfstest.CrowdStrikeDir + "/objid.sys"); err != nil || f.FindAttr(ntfs.AttrObjectID, "") == nil {
 		t.Fatalf("ntfs-3g did not store the object ID of objid.sys (%v)", err)
 	}
 	withObjID := ntfstest.CopyFile(t, vol)
-	deleteWithUs(t, withObjID, ntfstest.CsDir+"/objid.sys", DeleteOptions{})
+	deleteWithUs(t, withObjID, ntfstest.CrowdStrikeDir+"/objid.sys", DeleteOptions{})
 	ntfstest.RequireCheckClean(t, withObjID, false, "after deleting the object-ID file")
 	if p := objIDProblems(objIDCheck(t, withObjID)); len(p) > 0 {
 		t.Fatalf("objid-check after deleting the object-ID file:\n%s", strings.Join(p, "\n"))
@@ -255,7 +255,7 @@ func TestDeleteRefusals(t *testing.T) {
 	if !ntfstest.SameFile(t, vol, snapshot) {
 		t.Fatal("a refusal wrote to the volume")
 	}
-	if _, err := PlanDelete(v, ntfstest.CsDir+"/no-such-file.sys", DeleteOptions{}); !errors.Is(err, ntfs.ErrNotFound) {
+	if _, err := PlanDelete(v, ntfstest.CrowdStrikeDir+"/no-such-file.sys", DeleteOptions{}); !errors.Is(err, ntfs.ErrNotFound) {
 		t.Errorf("missing file: %v", err)
 	}
 }

@@ -36,7 +36,7 @@ func TestReplayFixtureWriteBitLocker(t *testing.T) {
 	m := testcorpus.LoadManifest(t)
 	v := m.Variant(t, bitLockerFixtureVariant)
 	disk := testcorpus.Disk(t, bitLockerFixtureVariant)
-	off, _ := ntfstest.OsVolumeGeometry(t, v)
+	off, _ := ntfstest.OSVolumeGeometry(t, v)
 	_, dargs := ntfstest.UnlockArgs(t, v)
 	a := filepath.Join(t.TempDir(), "plain.ntfs")
 	args := append([]string{"-q", "-r", "-O", strconv.Itoa(int(off)), "-V", disk}, dargs...)

@@ -28,7 +28,7 @@ func TestReplayThenDeleteCorpus(t *testing.T) {
 
 	v, f := openImage(t, a)
 	var re *ntfs.RefusedError
-	if _, err := edit.PlanDelete(v, ntfstest.CsDir+"/"+ntfstest.FaultyFiles(t, d)[0], edit.DeleteOptions{}); !errors.As(err, &re) {
+	if _, err := edit.PlanDelete(v, ntfstest.CrowdStrikeDir+"/"+ntfstest.FaultyFiles(t, d)[0], edit.DeleteOptions{}); !errors.As(err, &re) {
 		t.Fatalf("delete on the unclean volume: %v, want a refusal", err)
 	}
 	res, err := Plan(v)
@@ -61,7 +61,7 @@ func TestReplayThenDeleteCorpus(t *testing.T) {
 		}
 	}
 	for _, g := range ntfstest.FaultyFiles(t, d) {
-		deleteWithUs(t, a, ntfstest.CsDir+"/"+g, edit.DeleteOptions{})
+		deleteWithUs(t, a, ntfstest.CrowdStrikeDir+"/"+g, edit.DeleteOptions{})
 	}
 	ntfstest.RequireCheckClean(t, a, false, "after replay and delete")
 	d.PutVolume(t, a)

@@ -9,7 +9,9 @@ import (
 	"github.com/unbrick/unbrick/internal/testcorpus"
 )
 
-func OsVolumeGeometry(t testing.TB, v map[string]any) (off, size int64) {
+// OSVolumeGeometry returns the byte offset and size of a manifest
+// variant's OS volume inside its disk.
+func OSVolumeGeometry(t testing.TB, v map[string]any) (off, size int64) {
 	t.Helper()
 	ov, ok := v["os_volume"].(map[string]any)
 	if !ok {

@@ -19,7 +19,7 @@ func IsMountPoint(dir string) bool {
 // Getxattr reads an extended attribute of a file on an ntfs-3g mount.
 func Getxattr(path, name string, buf []byte) (int, error) { return syscall.Getxattr(path, name, buf) }
 
-// Setxattr and removexattr set and remove an extended attribute on an
+// Setxattr and Removexattr set and remove an extended attribute on an
 // ntfs-3g mount (named streams, object IDs, reparse data).
 func Setxattr(path, name string, value []byte) error { return syscall.Setxattr(path, name, value, 0) }
 func Removexattr(path, name string) error            { return syscall.Removexattr(path, name) }

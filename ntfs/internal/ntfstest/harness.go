@@ -35,6 +35,7 @@ type CorpusDisk struct {
 	Manifest map[string]any
 }
 
+// ManifestVariant returns the corpus manifest's entry for variant.
 func ManifestVariant(t testing.TB, variant string) map[string]any {
 	t.Helper()
 	m := testcorpus.LoadManifest(t)
@@ -100,6 +101,8 @@ func (d *CorpusDisk) PutVolume(t testing.TB, vol string) {
 	}
 }
 
+// CopyRange copies size bytes of src from offset off into a new file dst
+// (sparse: zero blocks are skipped).
 func CopyRange(src string, off, size int64, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -139,6 +142,8 @@ func CopyRange(src string, off, size int64, dst string) error {
 	return out.Close()
 }
 
+// CopyFile copies src into the test's temporary directory and returns the
+// copy's path.
 func CopyFile(t testing.TB, src string) string {
 	t.Helper()
 	st, err := os.Stat(src)
@@ -173,6 +178,7 @@ func RequireTool(t testing.TB, names ...string) {
 	}
 }
 
+// SkipOrFail skips the test, or fails it when CI is set (CI must run it).
 func SkipOrFail(t testing.TB, format string, a ...any) {
 	t.Helper()
 	if os.Getenv("CI") != "" {
@@ -193,6 +199,8 @@ func RequireFUSE(t testing.TB) {
 	}
 }
 
+// RunTool runs an external program with a timeout and returns its
+// combined output.
 func RunTool(t testing.TB, timeout time.Duration, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -207,9 +215,9 @@ func RunTool(t testing.TB, timeout time.Duration, name string, args ...string) (
 	return out.String(), err
 }
 
-// NtfsCheck runs the corpus's independent cross-structure checker on a
+// NTFSCheck runs the corpus's independent cross-structure checker on a
 // volume image and returns its problem lines (nil = clean).
-func NtfsCheck(t testing.TB, vol string, allowDirty bool) []string {
+func NTFSCheck(t testing.TB, vol string, allowDirty bool) []string {
 	t.Helper()
 	RequireTool(t, "python3")
 	args := []string{testcorpus.Path(t, "tools/ntfs-check.py")}
@@ -233,9 +241,11 @@ func NtfsCheck(t testing.TB, vol string, allowDirty bool) []string {
 	return probs
 }
 
+// RequireCheckClean fails the test when ntfs-check finds a problem on vol
+// (when says at which step).
 func RequireCheckClean(t testing.TB, vol string, allowDirty bool, when string) {
 	t.Helper()
-	if p := NtfsCheck(t, vol, allowDirty); len(p) > 0 {
+	if p := NTFSCheck(t, vol, allowDirty); len(p) > 0 {
 		t.Fatalf("ntfs-check %s: %d problem(s):\n%s", when, len(p), strings.Join(p, "\n"))
 	}
 }
@@ -279,11 +289,11 @@ func DiffLines(a, b string) string {
 	return strings.Join(out, "\n")
 }
 
-// Ntfs3gMount mounts a volume image with ntfs-3g in the foreground
+// NTFS3gMount mounts a volume image with ntfs-3g in the foreground
 // (no_detach) and returns the mount point and a function that unmounts it,
 // waits for ntfs-3g to exit (so that everything reached the image) and
 // returns ntfs-3g's log.
-func Ntfs3gMount(t testing.TB, vol string, opts string) (string, func() string) {
+func NTFS3gMount(t testing.TB, vol string, opts string) (string, func() string) {
 	t.Helper()
 	RequireFUSE(t)
 	mnt := t.TempDir()
@@ -337,41 +347,43 @@ func Ntfs3gMount(t testing.TB, vol string, opts string) (string, func() string) 
 	return mnt, umount
 }
 
-// Ntfs3gBadLog lists the ntfs-3g log lines that reveal on-disk damage.
-var Ntfs3gBadLog = []string{"Incomplete multi-sector", "Corrupt", "corrupt", "wrong SeqNo", "does not match", "Empty index block",
+// NTFS3gBadLog lists the ntfs-3g log lines that reveal on-disk damage.
+var NTFS3gBadLog = []string{"Incomplete multi-sector", "Corrupt", "corrupt", "wrong SeqNo", "does not match", "Empty index block",
 	"Input/output error", "Failed to", "inconsistent"}
 
+// CheckNTFS3gLog fails the test when ntfs-3g's log (of step when) has a
+// line NTFS3gBadLog lists.
 func CheckNTFS3gLog(t testing.TB, log, when string) {
 	t.Helper()
-	for _, bad := range Ntfs3gBadLog {
+	for _, bad := range NTFS3gBadLog {
 		if strings.Contains(log, bad) {
 			t.Fatalf("ntfs-3g %s logged %q:\n%s", when, bad, log)
 		}
 	}
 }
 
-// Ntfs3gStatAll mounts read-only and stats every name of the tree, DOS
+// NTFS3gStatAll mounts read-only and stats every name of the tree, DOS
 // names included (read through the system.ntfs_dos_name attribute), reads
 // the files of dir (a path inside the volume, may be "") and returns their
 // SHA-like content map. Any error fails the test.
-func Ntfs3gStatAll(t testing.TB, vol string, dir string) map[string][]byte {
+func NTFS3gStatAll(t testing.TB, vol string, dir string) map[string][]byte {
 	t.Helper()
-	c, ghosts := Ntfs3gStatAllGhosts(t, vol, dir, false)
+	c, ghosts := NTFS3gStatAllGhosts(t, vol, dir, false)
 	if len(ghosts) > 0 {
 		t.Fatalf("ntfs-3g lists names it cannot find: %v", ghosts)
 	}
 	return c
 }
 
-// Ntfs3gStatAllGhosts is ntfs3gStatAll that, with allowGhosts, collects
+// NTFS3gStatAllGhosts is ntfs3gStatAll that, with allowGhosts, collects
 // (instead of failing on) names the directory listing returns but a lookup
 // does not find (ENOENT): ntfs-3g lists a directory by scanning every index
 // block its $I30 $BITMAP marks in use, so a leaked block shows its stale
 // names. Any other error still fails.
-func Ntfs3gStatAllGhosts(t testing.TB, vol string, dir string, allowGhosts bool) (map[string][]byte, []string) {
+func NTFS3gStatAllGhosts(t testing.TB, vol string, dir string, allowGhosts bool) (map[string][]byte, []string) {
 	t.Helper()
 	var ghosts []string
-	mnt, umount := Ntfs3gMount(t, vol, "ro")
+	mnt, umount := NTFS3gMount(t, vol, "ro")
 	contents := map[string][]byte{}
 	var errs []string
 	n := 0
@@ -426,11 +438,11 @@ func Ntfs3gStatAllGhosts(t testing.TB, vol string, dir string, allowGhosts bool)
 	return contents, ghosts
 }
 
-// Ntfs3gRemove deletes paths (relative, '/'-separated) with ntfs-3g itself:
+// NTFS3gRemove deletes paths (relative, '/'-separated) with ntfs-3g itself:
 // the reference implementation for differential tests.
-func Ntfs3gRemove(t testing.TB, vol string, paths ...string) {
+func NTFS3gRemove(t testing.TB, vol string, paths ...string) {
 	t.Helper()
-	mnt, umount := Ntfs3gMount(t, vol, "")
+	mnt, umount := NTFS3gMount(t, vol, "")
 	for _, p := range paths {
 		if err := os.Remove(filepath.Join(mnt, filepath.FromSlash(p))); err != nil {
 			umount()
@@ -468,4 +480,18 @@ func SameFile(t testing.TB, a, b string) bool {
 		t.Fatal(err)
 	}
 	return bytes.Equal(x, y)
+}
+
+// CrowdStrikeDir is where the corpus disks keep the faulty channel files.
+const CrowdStrikeDir = "Windows/System32/drivers/CrowdStrike"
+
+// FaultyFiles returns the names expected_after_fix.gone lists.
+func FaultyFiles(t testing.TB, d *CorpusDisk) []string {
+	t.Helper()
+	exp, _ := d.Manifest["expected_after_fix"].(map[string]any)
+	var out []string
+	for _, g := range exp["gone"].([]any) {
+		out = append(out, g.(string))
+	}
+	return out
 }
