@@ -90,7 +90,7 @@ const (
 	// would have redone are lost (no replay).
 	UncleanReset UncleanPolicy = "reset"
 	// UncleanReplay redoes the journal's committed transactions first
-	// (Volume.PlanReplay), as Windows does at mount, and writes only when
+	// (replay.Plan), as Windows does at mount, and writes only when
 	// every record could be replayed; otherwise it refuses like
 	// UncleanRefuse. The delete itself still needs a clean journal: the
 	// caller replays, re-opens the volume and then plans the delete.
@@ -104,7 +104,7 @@ const (
 
 // ParseUncleanPolicy parses "replay", "refuse" or "reset" ("" is refuse:
 // the library's gate never writes by default; the front ends default to
-// replay and call PlanReplay themselves).
+// replay and call replay.Plan themselves).
 func ParseUncleanPolicy(s string) (UncleanPolicy, error) {
 	switch UncleanPolicy(s) {
 	case UncleanRefuse, UncleanReset, UncleanReplay:

@@ -231,7 +231,7 @@ func (o *Opened) Stage(plan *edit.Plan) error {
 	return edit.Apply(o.view, plan, edit.ApplyOptions{NoSync: true})
 }
 
-// StageReplay plans the replay of nv's unclean journal (ntfs PlanReplay),
+// StageReplay plans the replay of nv's unclean journal (replay.Plan),
 // stages it and re-opens NTFS on the staged volume, whose journal must
 // then be clean. A journal that cannot be replayed returns the
 // *replay.UnsupportedLogOpError or *replay.ReplayRefusedError unwrapped,

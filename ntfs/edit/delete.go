@@ -30,8 +30,8 @@ type DeleteOptions struct {
 // leaves the $Extend\$ObjId index (objid.go). Files this package does not
 // handle (directories, reparse points, hard links, system files) and
 // unsafe volume states (unclean journal, live hibernation image, stale
-// $MFTMirr) are refused with a *RefusedError unless opts allows the
-// state. A missing file is ErrNotFound.
+// $MFTMirr) are refused with a *ntfs.RefusedError unless opts allows the
+// state. A missing file is ntfs.ErrNotFound.
 func PlanDelete(v *ntfs.Volume, path string, opts DeleteOptions) (*Plan, error) {
 	if err := checkMFTMirr(v); err != nil {
 		return nil, err
@@ -346,7 +346,7 @@ func ntfsTimestamp(t time.Time) uint64 {
 }
 
 // checkMFTMirr refuses when $MFTMirr does not match the records of $MFT
-// Windows keeps in step (records 0-3; see mftMirror), compared over each
+// Windows keeps in step (records 0-3; see ntfs.MFTMirror), compared over each
 // record's bytes in use, as ntfs-3g does when it mounts ("$MFTMirr does
 // not match $MFT"). Copies past record 3 are not compared: Windows lets
 // them go stale when the mirror holds more (clusters above 4 KiB).

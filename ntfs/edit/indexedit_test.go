@@ -187,10 +187,10 @@ func FuzzIndexEdit(f *testing.F) {
 					c1, err1 := ntfs.CollateULongs(k, ek)
 					c2, err2 := ntfs.CollateULongs(ek, k)
 					if err1 != nil || err2 != nil || c1 != -c2 || (c1 == 0) != bytes.Equal(k, ek) {
-						t.Fatalf("collateULongs(%x, %x) = %d, %v; reversed %d, %v", k, ek, c1, err1, c2, err2)
+						t.Fatalf("CollateULongs(%x, %x) = %d, %v; reversed %d, %v", k, ek, c1, err1, c2, err2)
 					}
 				} else if _, err := ntfs.CollateULongs(k, ek); err == nil {
-					t.Fatalf("collateULongs accepts a %d-byte key against a 16-byte one", len(ek))
+					t.Fatalf("CollateULongs accepts a %d-byte key against a 16-byte one", len(ek))
 				}
 			}
 		} else {
@@ -268,15 +268,15 @@ func TestCollateULongs(t *testing.T) {
 	} {
 		got, err := ntfs.CollateULongs(c.a, c.b)
 		if err != nil || got != c.want {
-			t.Errorf("collateULongs(%x, %x) = %d, %v; want %d", c.a, c.b, got, err, c.want)
+			t.Errorf("CollateULongs(%x, %x) = %d, %v; want %d", c.a, c.b, got, err, c.want)
 		}
 	}
 	for _, bad := range [][2][]byte{{k(1), k(1, 2)}, {nil, nil}, {[]byte{1, 2, 3}, []byte{1, 2, 3}}} {
 		var fe *ntfs.FormatError
 		if _, err := ntfs.CollateULongs(bad[0], bad[1]); !errors.Is(err, ntfs.ErrCorrupt) {
-			t.Errorf("collateULongs(%x, %x): err %v, want ErrCorrupt", bad[0], bad[1], err)
+			t.Errorf("CollateULongs(%x, %x): err %v, want ErrCorrupt", bad[0], bad[1], err)
 		} else if !errors.As(err, &fe) || fe.Field != "key length" {
-			t.Errorf("collateULongs(%x, %x): err %#v, want a *FormatError on the key length", bad[0], bad[1], fe)
+			t.Errorf("CollateULongs(%x, %x): err %#v, want a *FormatError on the key length", bad[0], bad[1], fe)
 		}
 	}
 	if g := formatGUID([]byte{0x59, 0xee, 0xec, 0x43, 0xb3, 0xe2, 0xdc, 0x11, 0xad, 0x7e, 0, 0x1c, 0x25, 0x82, 0x59, 0x8f}); g != "43ecee59-e2b3-11dc-ad7e-001c2582598f" {

@@ -60,7 +60,7 @@ func newPlanner(v *ntfs.Volume) *planner {
 }
 
 // mirrorExtents returns where record n's copy in $MFTMirr lies, or nil when
-// $MFTMirr does not hold record n (mftMirror: the records checkMFTMirr
+// $MFTMirr does not hold record n (ntfs.MFTMirror: the records checkMFTMirr
 // compares are a subset of those it holds).
 func (p *planner) mirrorExtents(n uint64) ([]ntfs.Extent, error) {
 	m, err := p.v.MFTMirror()

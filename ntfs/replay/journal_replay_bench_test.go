@@ -11,7 +11,7 @@ import (
 	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
-// BenchmarkPlanReplayFullLog measures PlanReplay (read the whole $LogFile,
+// BenchmarkPlanReplayFullLog measures Plan (read the whole $LogFile,
 // group transactions, plan the redo and the clean restart pages) on the
 // largest $LogFile mkntfs makes (64 MiB, for a volume of 16 GiB and more,
 // as Windows' default for large volumes), filled to about 90 % with

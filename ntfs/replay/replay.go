@@ -73,7 +73,7 @@ import (
 // Operations that change nothing on disk (Noop, ForgetTransaction,
 // OpenNonresidentAttribute, which only feeds the open attribute table, and
 // the table dumps) are accepted. Every other operation, and every shape of
-// a supported one that is not implemented, makes PlanReplay fail with
+// a supported one that is not implemented, makes Plan fail with
 // *UnsupportedLogOpError (naming the operation and the LSN) before
 // anything is written.
 //
@@ -136,7 +136,7 @@ import (
 //     like a CompensationLogRecord to ntfsrecover, which then moves the
 //     client oldest LSN it writes back; we keep the oldest LSN.
 
-// UnsupportedLogOpError reports a committed log record PlanReplay cannot
+// UnsupportedLogOpError reports a committed log record Plan cannot
 // redo. Nothing was written.
 type UnsupportedLogOpError struct {
 	Op     logfile.LogOp
@@ -156,7 +156,7 @@ func (e *UnsupportedLogOpError) Error() string {
 		verb, e.Op, uint64(e.LSN), e.Reason)
 }
 
-// ReplayRefusedError reports a journal PlanReplay will not replay (a
+// ReplayRefusedError reports a journal Plan will not replay (a
 // damaged log). Nothing was written.
 type ReplayRefusedError struct{ Reason string }
 
@@ -164,7 +164,7 @@ func (e *ReplayRefusedError) Error() string {
 	return "journal replay refused: " + e.Reason + "; nothing was written"
 }
 
-// replaySupported reports whether PlanReplay can redo op.
+// replaySupported reports whether Plan can redo op.
 func replaySupported(op logfile.LogOp) bool {
 	switch op {
 	case logfile.OpNoop, logfile.OpForgetTransaction, logfile.OpOpenNonresidentAttribute, logfile.OpOpenAttributeTableDump,
@@ -189,7 +189,7 @@ type ReplayResult struct {
 	Undone []logfile.LSN
 }
 
-// PlanReplay plans the redo of the committed transactions in the volume's
+// Plan plans the redo of the committed transactions in the volume's
 // $LogFile and the clean restart pages that follow. It reads only.
 func Plan(v *ntfs.Volume) (*ReplayResult, error) {
 	a, err := AnalyzeJournal(v)
@@ -697,7 +697,7 @@ func (o *overlay) plan() *edit.Plan {
 }
 
 // AnalyzeJournal reads this volume's $LogFile and analyses it
-// (logfile.AnalyzeJournal), judging each operation by what PlanReplay can
+// (logfile.AnalyzeJournal), judging each operation by what Plan can
 // redo.
 func AnalyzeJournal(v *ntfs.Volume) (*logfile.JournalAnalysis, error) {
 	f, err := v.OpenRef(ntfs.MakeRef(ntfs.RecordLogFile, 0))

@@ -335,7 +335,7 @@ func TestReplayOracleNonresidentDirBitmap(t *testing.T) {
 			res, err := Plan(v)
 			if err != nil {
 				f.Close()
-				t.Fatalf("PlanReplay: %v", err)
+				t.Fatalf("Plan: %v", err)
 			}
 			if err := edit.Apply(f, res.Plan, edit.ApplyOptions{NoSync: true}); err != nil {
 				f.Close()

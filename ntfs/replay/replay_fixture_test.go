@@ -18,7 +18,7 @@ import (
 //     TestReplayThenDeleteCorpus;
 //   - ntfs/testdata/journal/win10-plain-unsupported.logfile.gz: the same,
 //     followed by a committed transaction 0x20 holding a
-//     DeleteDirtyClusters record, which PlanReplay does not redo.
+//     DeleteDirtyClusters record, which Plan does not redo.
 //
 // Each file is the whole $LogFile data of that volume, gzip-compressed.
 func TestReplayCorpusFixtureWrite(t *testing.T) {

@@ -26,7 +26,7 @@ import (
 // change on a copy B; the change (MFT record bytes of B that differ from
 // A inside resident attribute values) is encoded as UpdateResidentValue
 // log records in A's $LogFile, committed or not. ntfsrecover replays one
-// copy, PlanReplay+Apply the other; the images must be byte-identical, pass
+// copy, Plan+Apply the other; the images must be byte-identical, pass
 // the corpus ntfs-check, and (for committed changes) hold B's values.
 // Roll-back (case uncommitted-reached): B with the changed records stamped
 // with the log's LSNs and the change logged uncommitted; the reference is
@@ -340,7 +340,7 @@ type oracleCase struct {
 	onAfter bool
 	// refuse: both tools must refuse and leave the volume untouched.
 	refuse bool
-	// weRefuseStale: PlanReplay must refuse (undo needed of a change on
+	// weRefuseStale: Plan must refuse (undo needed of a change on
 	// disk under a page LSN older than its log record: a volume written
 	// without its journal), while ntfsrecover, which in its default sync
 	// mode never undoes, goes ahead.
@@ -540,7 +540,7 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 	if tc.refuse {
 		f.Close()
 		if err == nil || perr == nil {
-			t.Fatalf("want both to refuse; ntfsrecover: %v (%s), PlanReplay: %v", err, lastLine(string(out)), perr)
+			t.Fatalf("want both to refuse; ntfsrecover: %v (%s), Plan: %v", err, lastLine(string(out)), perr)
 		}
 		t.Logf("refused: %v; ntfsrecover: %s", perr, lastLine(string(out)))
 		if fileSHA(t, x) != before || fileSHA(t, y) != before {
@@ -576,7 +576,7 @@ func oracleRun(t *testing.T, ntfsrecover, check string, ch oracleChange, tc orac
 	}
 	if perr != nil {
 		f.Close()
-		t.Fatalf("PlanReplay: %v", perr)
+		t.Fatalf("Plan: %v", perr)
 	}
 	if err := edit.Apply(f, res.Plan, edit.ApplyOptions{NoSync: true}); err != nil {
 		f.Close()

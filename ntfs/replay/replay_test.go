@@ -28,7 +28,7 @@ func replayBase(t *testing.T) (string, []ntfstest.LogRecord) {
 }
 
 func planReadOnly(t *testing.T, p string) (*ReplayResult, error) {
-	f, err := os.Open(p) // read-only: PlanReplay cannot write
+	f, err := os.Open(p) // read-only: Plan cannot write
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestReplayRefusesWrongLCN(t *testing.T) {
 }
 
 // TestReplayFuzzedLogPages corrupts random bytes of the log pages of a
-// journal installed on a real volume: PlanReplay must return a plan or an
+// journal installed on a real volume: Plan must return a plan or an
 // error, never panic, and never change the volume.
 func TestReplayFuzzedLogPages(t *testing.T) {
 	a, change := replayBase(t)
@@ -116,7 +116,7 @@ func TestReplayFuzzedLogPages(t *testing.T) {
 		before := fileSHA(t, p)
 		res, err := planReadOnly(t, p)
 		if fileSHA(t, p) != before {
-			t.Fatal("PlanReplay changed the volume")
+			t.Fatal("Plan changed the volume")
 		}
 		if err != nil {
 			refusals++

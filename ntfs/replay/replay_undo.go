@@ -214,7 +214,7 @@ func (o *overlay) fork() *overlay {
 // write-ahead rule a page reaches the disk with the LSN of its newest
 // change, so such a volume was written without its journal (by a tool
 // that ignored it); Windows would redo and then undo the record, we would
-// leave the change in place, so PlanReplay refuses it.
+// leave the change in place, so Plan refuses it.
 func staleChangeOnDisk(v *ntfs.Volume, ov *overlay, attrs openAttrTable, r *logfile.LogRecord, latest logfile.LSN) bool {
 	var redo func(ov *overlay) (bool, error)
 	switch {

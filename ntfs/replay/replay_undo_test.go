@@ -10,7 +10,7 @@ import (
 	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
-// TestReplayUndoRefusals: roll-backs PlanReplay does not do are refused
+// TestReplayUndoRefusals: roll-backs Plan does not do are refused
 // with the record's operation and LSN, and nothing is written. Each case
 // is a real ntfs-3g change that reached the disk (the after image, its
 // records stamped with the log's newest LSN), logged as one uncommitted
