@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 	"unicode/utf16"
+
+	"github.com/unbrick/unbrick/ntfs/internal/utf16le"
 )
 
 // AttrType is an NTFS attribute type code.
@@ -167,7 +169,7 @@ func parseAttribute(rec []byte, off int) (*Attribute, error) {
 		if nameOff < 16 || nameOff+2*nameLen > a.Length {
 			return nil, Corrupt(a.Type.String(), AttrOffNameOffset, "name offset", "name (offset %d, %d units) lies outside the attribute", nameOff, nameLen)
 		}
-		a.Name = decodeUTF16(b[nameOff : nameOff+2*nameLen])
+		a.Name = utf16le.Decode(b[nameOff : nameOff+2*nameLen])
 	}
 	if !a.NonResident {
 		vlen := int(binary.LittleEndian.Uint32(b[AttrOffValueLength:]))
@@ -213,18 +215,6 @@ func parseAttribute(rec []byte, off int) (*Attribute, error) {
 	}
 	a.Runs = runs
 	return a, nil
-}
-
-func decodeUTF16(b []byte) string {
-	return string(utf16.Decode(utf16Units(b)))
-}
-
-func utf16Units(b []byte) []uint16 {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = binary.LittleEndian.Uint16(b[2*i:])
-	}
-	return u
 }
 
 // NTFSTime converts an NTFS timestamp (100 ns intervals since 1601-01-01
@@ -332,7 +322,7 @@ func ParseFileName(v []byte) (*FileName, error) {
 		FileAttributes: binary.LittleEndian.Uint32(v[56:]),
 		ReparseTag:     binary.LittleEndian.Uint32(v[60:]),
 		Namespace:      Namespace(v[65]),
-		NameUTF16:      utf16Units(v[66 : 66+2*n]),
+		NameUTF16:      utf16le.Units(v[66 : 66+2*n]),
 	}
 	if fn.Namespace > NamespaceWin32DOS {
 		return nil, Corrupt("$FILE_NAME", 65, "namespace", "unknown namespace %d", v[65])
@@ -380,7 +370,7 @@ func ParseAttributeList(v []byte) ([]AttrListEntry, error) {
 			if no < 26 || no+2*nl > e.Length {
 				return nil, Corrupt("$ATTRIBUTE_LIST", int64(off)+7, "name offset", "entry at %d has its name outside the entry", off)
 			}
-			e.Name = decodeUTF16(v[off+no : off+no+2*nl])
+			e.Name = utf16le.Decode(v[off+no : off+no+2*nl])
 		}
 		out = append(out, e)
 		off += e.Length
@@ -464,8 +454,8 @@ func ParseReparsePoint(v []byte) (*ReparsePoint, error) {
 	so, sl := int(binary.LittleEndian.Uint16(rp.Data[0:])), int(binary.LittleEndian.Uint16(rp.Data[2:]))
 	po, pl := int(binary.LittleEndian.Uint16(rp.Data[4:])), int(binary.LittleEndian.Uint16(rp.Data[6:]))
 	if so+sl <= len(body) && po+pl <= len(body) {
-		rp.Substitute = decodeUTF16(body[so : so+sl])
-		rp.Print = decodeUTF16(body[po : po+pl])
+		rp.Substitute = utf16le.Decode(body[so : so+sl])
+		rp.Print = utf16le.Decode(body[po : po+pl])
 	}
 	return rp, nil
 }

@@ -54,14 +54,14 @@ func CollateFileNames(up []uint16, a, b []uint16) int {
 	return 0
 }
 
-// collateULongs is COLLATION_NTOFS_ULONGS (0x13), the order of view
+// CollateULongs is COLLATION_NTOFS_ULONGS (0x13), the order of view
 // indexes such as $ObjId:$O: keys are sequences of unsigned little-endian
 // 32-bit words compared word by word, the first difference deciding (so a
 // GUID key is not ordered like its bytes). Keys must have the same, non-zero
 // length, a multiple of 4. Source: ntfs-3g collate.c
 // (ntfs_collate_ntofs_ulongs) and layout.h; libfsntfs document, "Collation
 // type".
-func collateULongs(a, b []byte) (int, error) {
+func CollateULongs(a, b []byte) (int, error) {
 	if len(a) != len(b) || len(a) == 0 || len(a)%4 != 0 {
 		return 0, Corrupt("COLLATION_NTOFS_ULONGS key", -1, "key length", "keys of %d and %d bytes", len(a), len(b))
 	}

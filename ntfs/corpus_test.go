@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 )
 
 // corpusVariants returns the names of the manifest's variants whose OS
@@ -44,15 +45,6 @@ type corpusVolume struct {
 	path    string // the volume alone
 	file    *os.File
 	vol     *Volume
-}
-
-func osVolumeGeometry(t testing.TB, v map[string]any) (off, size int64) {
-	t.Helper()
-	ov, ok := v["os_volume"].(map[string]any)
-	if !ok {
-		t.Fatalf("manifest variant %v has no os_volume", v["name"])
-	}
-	return int64(ov["offset_bytes"].(float64)), int64(ov["size_bytes"].(float64))
 }
 
 // extractVolume copies [off, off+size) of the disk at src into a sparse file.
@@ -99,7 +91,7 @@ func openPlainCorpus(t testing.TB, name string) *corpusVolume {
 	m := testcorpus.LoadManifest(t)
 	v := m.Variant(t, name)
 	disk := testcorpus.Disk(t, name)
-	off, size := osVolumeGeometry(t, v)
+	off, size := ntfstest.OSVolumeGeometry(t, v)
 	cv := &corpusVolume{variant: v, path: extractVolume(t, disk, off, size)}
 	f, err := os.Open(cv.path)
 	if err != nil {
@@ -114,19 +106,6 @@ func openPlainCorpus(t testing.TB, name string) *corpusVolume {
 	return cv
 }
 
-// needTool skips (or fails under CI) when an external witness is missing.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed; CI must provide it", name)
-		}
-		t.Skipf("%s not installed: skipping", name)
-	}
-	return p
-}
-
 // ntfslsNames lists a directory with ntfs-3g's ntfsls (system files too,
 // long names; with dos, DOS names where a file has one).
 func ntfslsNames(t *testing.T, volume, dir string, dos bool) []string {
@@ -135,7 +114,7 @@ func ntfslsNames(t *testing.T, volume, dir string, dos bool) []string {
 	if dos {
 		args = []string{"-f", "-a", "-x", "-p", dir, volume}
 	}
-	cmd := exec.Command(needTool(t, "ntfsls"), args...)
+	cmd := exec.Command(ntfstest.NeedTool(t, "ntfsls"), args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -141,10 +141,12 @@ func (v *Volume) fileFromRecord(rec *Record) (*File, error) {
 
 var errNoAttr = errors.New("ntfs: attribute not present")
 
-// attrReader returns a reader over the whole value of the attribute (type,
+// AttrReader returns a reader over the whole value of the attribute (type,
 // name): a resident value, or the clusters of all its extents, with
 // sparse holes and the tail past the initialized size reading as zeros.
-func (f *File) attrReader(t AttrType, name string) (io.ReaderAt, int64, error) {
+// It also returns the value's size. A non-resident value's reader is a
+// *RunReader.
+func (f *File) AttrReader(t AttrType, name string) (io.ReaderAt, int64, error) {
 	ext := f.AttrsOf(t, name)
 	if len(ext) == 0 {
 		return nil, 0, fmt.Errorf("%w: %v %q", errNoAttr, t, name)
@@ -264,7 +266,7 @@ func (f *File) OpenStream(name string) (*FileReader, error) {
 			}
 		}
 	}
-	ra, size, err := f.attrReader(AttrData, name)
+	ra, size, err := f.AttrReader(AttrData, name)
 	if err != nil {
 		if errors.Is(err, errNoAttr) {
 			return nil, fmt.Errorf("%w: MFT record %d has no $DATA stream %q", ErrNotFound, f.Base.Number, name)

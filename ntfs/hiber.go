@@ -22,7 +22,9 @@ import (
 // refuses to mount read-write when the header starts with "hibr", and also
 // when the file is shorter than one 4096-byte page.
 
-const hiberHeaderSize = 4096
+// HiberHeaderSize is the size of the hiberfil.sys header page: the bytes a
+// hibernation discard zeroes and the length below which the file is "short".
+const HiberHeaderSize = 4096
 
 // Hibernation states (HiberState.State).
 const (
@@ -56,7 +58,7 @@ func classifyHiberHeader(header []byte, size int64) HiberState {
 	if len(header) >= 4 {
 		h.Signature = printableSig(header[:4])
 	}
-	if size < hiberHeaderSize || len(header) < hiberHeaderSize {
+	if size < HiberHeaderSize || len(header) < HiberHeaderSize {
 		h.State = HiberShort
 		return h
 	}
@@ -66,7 +68,7 @@ func classifyHiberHeader(header []byte, size int64) HiberState {
 	case "wake", "WAKE":
 		h.State = HiberResumed
 	default:
-		if hiberAllZero(header[:hiberHeaderSize]) {
+		if hiberAllZero(header[:HiberHeaderSize]) {
 			h.State = HiberNone
 		} else {
 			h.State = HiberUnknown

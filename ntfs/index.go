@@ -4,8 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/unbrick/unbrick/ntfs/internal/mst"
 	"io"
+
+	"github.com/unbrick/unbrick/ntfs/internal/mst"
 )
 
 // Index entry flags.
@@ -265,11 +266,11 @@ func (f *File) OpenIndex(name string) (*Index, error) {
 	} else {
 		ix.VCNSize = 512
 	}
-	ix.alloc, ix.allocSize, err = f.attrReader(AttrIndexAllocation, name)
+	ix.alloc, ix.allocSize, err = f.AttrReader(AttrIndexAllocation, name)
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: MFT record %d: index %s has children but no usable $INDEX_ALLOCATION: %w", f.Base.Number, name, err)
 	}
-	bra, bsize, err := f.attrReader(AttrBitmap, name)
+	bra, bsize, err := f.AttrReader(AttrBitmap, name)
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: MFT record %d: index %s has no usable $BITMAP: %w", f.Base.Number, name, err)
 	}
@@ -289,11 +290,11 @@ func (ix *Index) BlockOffset(vcn int64) int64 { return vcn * ix.VCNSize }
 
 // BlockExtents returns where the block with the given VCN lies on the volume.
 func (ix *Index) BlockExtents(vcn int64) ([]Extent, error) {
-	rr, ok := ix.alloc.(*runReader)
+	rr, ok := ix.alloc.(*RunReader)
 	if !ok {
 		return nil, errors.New("ntfs: index allocation is not a plain non-resident attribute")
 	}
-	return rr.extents(ix.BlockOffset(vcn), ix.BlockSize)
+	return rr.Extents(ix.BlockOffset(vcn), ix.BlockSize)
 }
 
 // Node reads and parses the INDX block with the given VCN. The block must
@@ -325,9 +326,9 @@ func (ix *Index) Node(vcn int64) (*IndexNode, error) {
 	return n, nil
 }
 
-// maxIndexDepth bounds descent and walks (real indexes are a few levels
+// MaxIndexDepth bounds descent and walks (real indexes are a few levels
 // deep); deeper means a corrupt or cyclic tree.
-const maxIndexDepth = 32
+const MaxIndexDepth = 32
 
 // Walk calls fn for every entry (not END entries) in collation order: a
 // node's child subtree before the entry that points to it.
@@ -337,8 +338,8 @@ func (ix *Index) Walk(fn func(n *IndexNode, e *IndexEntry) error) error {
 }
 
 func (ix *Index) walk(n *IndexNode, depth int, seen map[int64]bool, fn func(*IndexNode, *IndexEntry) error) error {
-	if depth > maxIndexDepth {
-		return Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "is deeper than %d levels", maxIndexDepth)
+	if depth > MaxIndexDepth {
+		return Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "is deeper than %d levels", MaxIndexDepth)
 	}
 	for i := range n.Entries {
 		e := &n.Entries[i]
@@ -385,8 +386,8 @@ func (ix *Index) FindName(name []uint16) (*IndexHit, error) {
 	n := ix.Root.Node
 	var path []*IndexNode
 	for depth := 0; ; depth++ {
-		if depth > maxIndexDepth {
-			return nil, Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "is deeper than %d levels", maxIndexDepth)
+		if depth > MaxIndexDepth {
+			return nil, Corrupt(fmt.Sprintf("index %s of record %d", ix.Name, ix.File.Base.Number), -1, "child VCN", "is deeper than %d levels", MaxIndexDepth)
 		}
 		path = append(path, n)
 		var next *IndexEntry

@@ -3,8 +3,9 @@ package ntfs
 import (
 	"errors"
 	"fmt"
-	"github.com/unbrick/unbrick/ntfs/logfile"
 	"strings"
+
+	"github.com/unbrick/unbrick/ntfs/logfile"
 )
 
 // JournalState is the state a writer must check before touching a volume:
@@ -36,7 +37,7 @@ func (v *Volume) JournalState() (*JournalState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: $LogFile: %w", err)
 	}
-	ra, size, err := lf.attrReader(AttrData, "")
+	ra, size, err := lf.AttrReader(AttrData, "")
 	if err != nil {
 		return nil, fmt.Errorf("ntfs: $LogFile data: %w", err)
 	}
@@ -61,11 +62,11 @@ func (v *Volume) hiberState() (HiberState, error) {
 	if err != nil {
 		return HiberState{}, fmt.Errorf("ntfs: look up hiberfil.sys: %w", err)
 	}
-	ra, size, err := f.attrReader(AttrData, "")
+	ra, size, err := f.AttrReader(AttrData, "")
 	if err != nil {
 		return HiberState{}, fmt.Errorf("ntfs: hiberfil.sys data: %w", err)
 	}
-	n := min(size, hiberHeaderSize)
+	n := min(size, HiberHeaderSize)
 	hdr := make([]byte, n)
 	if k, err := ra.ReadAt(hdr, 0); int64(k) < n {
 		return HiberState{}, fmt.Errorf("ntfs: read hiberfil.sys header: %w", eofIsUnexpected(err))
@@ -89,7 +90,7 @@ const (
 	// would have redone are lost (no replay).
 	UncleanReset UncleanPolicy = "reset"
 	// UncleanReplay redoes the journal's committed transactions first
-	// (Volume.PlanReplay), as Windows does at mount, and writes only when
+	// (replay.Plan), as Windows does at mount, and writes only when
 	// every record could be replayed; otherwise it refuses like
 	// UncleanRefuse. The delete itself still needs a clean journal: the
 	// caller replays, re-opens the volume and then plans the delete.
@@ -103,7 +104,7 @@ const (
 
 // ParseUncleanPolicy parses "replay", "refuse" or "reset" ("" is refuse:
 // the library's gate never writes by default; the front ends default to
-// replay and call PlanReplay themselves).
+// replay and call replay.Plan themselves).
 func ParseUncleanPolicy(s string) (UncleanPolicy, error) {
 	switch UncleanPolicy(s) {
 	case UncleanRefuse, UncleanReset, UncleanReplay:

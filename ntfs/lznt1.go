@@ -94,7 +94,7 @@ func lznt1Decompress(dst, src []byte) (int, error) {
 
 // compressedReader reads a compressed non-resident $DATA attribute.
 type compressedReader struct {
-	raw      *runReader // the attribute's clusters, VCN-addressed
+	raw      *RunReader // the attribute's clusters, VCN-addressed
 	cluster  int64
 	unitCl   int64 // clusters per compression unit
 	size     int64
@@ -131,7 +131,7 @@ func (c *compressedReader) unit(k int64) ([]byte, error) {
 	first := k * c.unitCl
 	allocated := int64(0)
 	for i := int64(0); i < c.unitCl; i++ {
-		lcn, ok := c.raw.lcnOf(first + i)
+		lcn, ok := c.raw.LCN(first + i)
 		if !ok {
 			break // past the mapped clusters: zeros
 		}

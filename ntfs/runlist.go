@@ -91,10 +91,11 @@ func readSigned(b []byte) int64 {
 	return int64(v)
 }
 
-// runReader is an io.ReaderAt over the clusters of a non-resident
-// attribute. Reads past size are io.EOF; bytes at or past initSize (and in
-// sparse runs) read as zeros.
-type runReader struct {
+// RunReader is an io.ReaderAt over the clusters of a non-resident
+// attribute, as (*File).AttrReader returns it for one. Reads past size are
+// io.EOF; bytes at or past initSize (and in sparse runs) read as zeros. LCN
+// and Extents map its offsets to the volume, for the write side.
+type RunReader struct {
 	r             io.ReaderAt
 	clusterSize   int64
 	totalClusters int64
@@ -104,7 +105,7 @@ type runReader struct {
 	what          string
 }
 
-func newRunReader(r io.ReaderAt, clusterSize, totalClusters int64, runs []Run, size, initSize int64, what string) (*runReader, error) {
+func newRunReader(r io.ReaderAt, clusterSize, totalClusters int64, runs []Run, size, initSize int64, what string) (*RunReader, error) {
 	if size < 0 || initSize < 0 {
 		return nil, Corrupt(what, -1, "data size", "negative size %d / initialized size %d", size, initSize)
 	}
@@ -119,11 +120,11 @@ func newRunReader(r io.ReaderAt, clusterSize, totalClusters int64, runs []Run, s
 			return nil, Corrupt(what, -1, "run list", "run at LCN %d (+%d clusters) lies beyond the volume's %d clusters", rn.LCN, rn.Length, totalClusters)
 		}
 	}
-	return &runReader{r: r, clusterSize: clusterSize, totalClusters: totalClusters, runs: runs, size: size, initSize: initSize, what: what}, nil
+	return &RunReader{r: r, clusterSize: clusterSize, totalClusters: totalClusters, runs: runs, size: size, initSize: initSize, what: what}, nil
 }
 
 // ReadAt implements io.ReaderAt.
-func (rr *runReader) ReadAt(p []byte, off int64) (int, error) {
+func (rr *RunReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("ntfs: %s: negative offset", rr.what)
 	}
@@ -176,9 +177,9 @@ func (rr *runReader) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// lcnOf maps a VCN to its LCN (SparseLCN for a hole); ok is false when no
+// LCN maps a VCN to its LCN (SparseLCN for a hole); ok is false when no
 // run maps it.
-func (rr *runReader) lcnOf(vcn int64) (lcn int64, ok bool) {
+func (rr *RunReader) LCN(vcn int64) (lcn int64, ok bool) {
 	i := sort.Search(len(rr.runs), func(i int) bool { return rr.runs[i].VCN+rr.runs[i].Length > vcn })
 	if i == len(rr.runs) || rr.runs[i].VCN > vcn {
 		return 0, false
@@ -189,9 +190,9 @@ func (rr *runReader) lcnOf(vcn int64) (lcn int64, ok bool) {
 	return rr.runs[i].LCN + vcn - rr.runs[i].VCN, true
 }
 
-// extents maps the byte range [off, off+n) of the attribute to volume byte
+// Extents maps the byte range [off, off+n) of the attribute to volume byte
 // ranges. Sparse or unmapped ranges are an error.
-func (rr *runReader) extents(off int64, n int) ([]Extent, error) {
+func (rr *RunReader) Extents(off int64, n int) ([]Extent, error) {
 	var out []Extent
 	for n > 0 {
 		vcn := off / rr.clusterSize

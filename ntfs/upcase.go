@@ -3,6 +3,8 @@ package ntfs
 import (
 	"fmt"
 	"io"
+
+	"github.com/unbrick/unbrick/ntfs/internal/utf16le"
 )
 
 // $UpCase (MFT record 10) is a 65536-entry table of little-endian UTF-16
@@ -13,7 +15,7 @@ func (v *Volume) loadUpcase() error {
 	if err != nil {
 		return fmt.Errorf("ntfs: $UpCase: %w", err)
 	}
-	ra, size, err := f.attrReader(AttrData, "")
+	ra, size, err := f.AttrReader(AttrData, "")
 	if err != nil {
 		return fmt.Errorf("ntfs: $UpCase: %w", err)
 	}
@@ -24,6 +26,6 @@ func (v *Volume) loadUpcase() error {
 	if _, err := ra.ReadAt(buf, 0); err != nil && err != io.EOF {
 		return fmt.Errorf("ntfs: read $UpCase: %w", err)
 	}
-	v.upcase = utf16Units(buf)
+	v.upcase = utf16le.Units(buf)
 	return nil
 }

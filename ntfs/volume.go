@@ -3,6 +3,8 @@ package ntfs
 import (
 	"fmt"
 	"io"
+
+	"github.com/unbrick/unbrick/ntfs/internal/utf16le"
 )
 
 // Volume is an open NTFS volume on an io.ReaderAt. It holds no mutable
@@ -11,13 +13,13 @@ type Volume struct {
 	r      io.ReaderAt
 	size   int64
 	boot   *BootSector
-	mft    *runReader // $MFT's unnamed $DATA
+	mft    *RunReader // $MFT's unnamed $DATA
 	nrecs  uint64     // records that $MFT's data size holds
 	upcase []uint16   // $UpCase, 65536 entries
 	info   VolumeInfo
 	// $MFTMirr (delete_helpers.go), or why it cannot be used: only the
 	// write side needs it, so a damaged mirror does not stop Open.
-	mirr    *mftMirror
+	mirr    *MFTMirror
 	mirrErr error
 }
 
@@ -80,6 +82,10 @@ func (v *Volume) Info() VolumeInfo { return v.info }
 // Upcase returns the volume's $UpCase table (65536 entries; do not modify).
 func (v *Volume) Upcase() []uint16 { return v.upcase }
 
+// Device returns the reader the volume was opened on (the volume's bytes,
+// offset 0 = boot sector). The write side plans against it.
+func (v *Volume) Device() io.ReaderAt { return v.r }
+
 func eofIsUnexpected(err error) error {
 	if err == nil || err == io.EOF {
 		return io.ErrUnexpectedEOF
@@ -126,11 +132,11 @@ func (v *Volume) openMFT() error {
 		if err != nil {
 			return fmt.Errorf("ntfs: $MFT attribute list: %w", err)
 		}
-		ra, _, err := f.attrReader(AttrData, "")
+		ra, _, err := f.AttrReader(AttrData, "")
 		if err != nil {
 			return fmt.Errorf("ntfs: $MFT data: %w", err)
 		}
-		rr, ok := ra.(*runReader)
+		rr, ok := ra.(*RunReader)
 		if !ok {
 			return Corrupt("MFT record 0", -1, "$DATA", "$MFT data is not a plain non-resident attribute")
 		}
@@ -167,7 +173,7 @@ func (v *Volume) RecordExtents(n uint64) ([]Extent, error) {
 	if n >= v.nrecs {
 		return nil, Corrupt(fmt.Sprintf("MFT record %d", n), -1, "", "does not exist")
 	}
-	return v.mft.extents(int64(n)*int64(v.boot.RecordSize), v.boot.RecordSize)
+	return v.mft.Extents(int64(n)*int64(v.boot.RecordSize), v.boot.RecordSize)
 }
 
 // MFTRecords is the number of records $MFT's data holds.
@@ -194,7 +200,7 @@ func (v *Volume) readVolumeInfo() error {
 	}
 	v.info.Major, v.info.Minor, v.info.Flags = vi.Major, vi.Minor, vi.Flags
 	if a := f.FindAttr(AttrVolumeName, ""); a != nil && !a.NonResident {
-		v.info.Label = decodeUTF16(a.Value)
+		v.info.Label = utf16le.Decode(a.Value)
 	}
 	return nil
 }

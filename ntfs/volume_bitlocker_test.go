@@ -10,32 +10,8 @@ import (
 
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/testcorpus"
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 )
-
-// unlockArgs returns the bitlocker key and the dislocker arguments for a
-// variant's unlock method.
-func unlockArgs(t *testing.T, v map[string]any) (bitlocker.Key, []string) {
-	t.Helper()
-	u := v["os_volume"].(map[string]any)["unlock"].(map[string]any)
-	secret, _ := u["secret"].(string)
-	switch u["method"] {
-	case "recovery_password":
-		return bitlocker.RecoveryPassword(secret), []string{"-p" + secret}
-	case "password":
-		return bitlocker.Password(secret), []string{"-u" + secret}
-	case "bek":
-		p := testcorpus.Path(t, u["bek_file"].(string))
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return bitlocker.BEK(b), []string{"-f", p}
-	case "clear_key":
-		return bitlocker.ClearKey(), []string{"-c"}
-	}
-	t.Fatalf("unknown unlock method %v", u["method"])
-	return nil, nil
-}
 
 // TestCorpusBitLockerVolumes reads every BitLocker corpus volume through
 // bitlocker.Volume and checks listings against ntfsls run on dislocker's
@@ -45,14 +21,14 @@ func TestCorpusBitLockerVolumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("BitLocker corpus volumes (key stretching, dislocker): skipped in -short")
 	}
-	dislocker := needTool(t, "dislocker-file")
+	dislocker := ntfstest.NeedTool(t, "dislocker-file")
 	m := testcorpus.LoadManifest(t)
 	for _, name := range corpusVariants(t, m, true) {
 		t.Run(name, func(t *testing.T) {
 			v := m.Variant(t, name)
 			disk := testcorpus.Disk(t, name)
-			off, size := osVolumeGeometry(t, v)
-			key, dargs := unlockArgs(t, v)
+			off, size := ntfstest.OSVolumeGeometry(t, v)
+			key, dargs := ntfstest.UnlockArgs(t, v)
 
 			// Witness: dislocker's decryption, as a plain NTFS volume file.
 			plain := filepath.Join(t.TempDir(), "dislocker.ntfs")

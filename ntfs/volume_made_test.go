@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/unbrick/unbrick/ntfs/internal/ntfstest"
 )
 
 // These tests format a volume with mkntfs, fill it through ntfs-3g (FUSE),
@@ -171,7 +173,7 @@ func makeVolume(t *testing.T, mkntfsArgs []string, compression bool) (img string
 
 	// Fragment $MFT: fill the volume, free three holes, then create
 	// enough files that ntfs-3g grows $MFT into them.
-	free, err := freeBytes(mnt)
+	free, err := ntfstest.FreeBytes(mnt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +209,7 @@ func makeVolume(t *testing.T, mkntfsArgs []string, compression bool) (img string
 
 // symlinkReparse builds a relative symbolic-link reparse buffer, in hex.
 func symlinkReparse(target string) string {
-	name := utf16le(target)
+	name := toUTF16LE(target)
 	var b bytes.Buffer
 	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
 	le(uint32(ReparseTagSymlink))
@@ -223,7 +225,7 @@ func symlinkReparse(target string) string {
 	return hex.EncodeToString(b.Bytes())
 }
 
-func utf16le(s string) []byte {
+func toUTF16LE(s string) []byte {
 	var out []byte
 	for _, u := range utf16.Encode([]rune(s)) {
 		out = append(out, byte(u), byte(u>>8))

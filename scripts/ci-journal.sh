@@ -37,18 +37,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CI=${CI:-true}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-if ! UNBRICK_JOURNAL_ORACLE=full go test -count=1 -v -run 'TestReplayOracle|TestReplayFuzzedLogPages|TestReplaySetNewAttributeSizesOrder|TestReplayMFTRefusals|TestReplayIndexBlockRefusals|TestReplayNonresidentValueRefusals|TestReplayIndexOpChecksOpenAttribute|TestReplayUpdateRecordDataRoot|TestReplayUndoRefusals' ./ntfs >"$out" 2>&1; then
+if ! UNBRICK_JOURNAL_ORACLE=full go test -count=1 -v -run 'TestReplayOracle|TestReplayFuzzedLogPages|TestReplaySetNewAttributeSizesOrder|TestReplayMFTRefusals|TestReplayIndexBlockRefusals|TestReplayNonresidentValueRefusals|TestReplayIndexOpChecksOpenAttribute|TestReplayUpdateRecordDataRoot|TestReplayUndoRefusals' ./ntfs/replay >"$out" 2>&1; then
   cat "$out"; exit 1
 fi
 grep -E 'generated journals|corrupted journals|change .*: MFT records|^ok' "$out"
-go test -count=1 -run 'TestReplay|TestRedo|TestLogFile|TestLSN|TestParseLogRecord|TestRestartTable|TestJournal' ./ntfs
+go test -count=1 -run 'TestReplay|TestRedo|TestLogFile|TestLSN|TestParseLogRecord|TestRestartTable|TestJournal' ./ntfs ./ntfs/edit ./ntfs/replay
 go test -count=1 -run 'Journal' ./cmd/unbrick
 # Fuzz budgets are execution counts, not durations: go1.26's fuzz coordinator
 # can report a spurious 'context deadline exceeded' at the end of a timed
 # -fuzztime (golang/go#75804, fixed in go1.27).
-go test -run XXX -fuzz FuzzReadLogFile -fuzztime 200000x -parallel 1 ./ntfs
-go test -run XXX -fuzz FuzzRedoMFTRecordOps -fuzztime 400000x -parallel 1 ./ntfs
-go test -run XXX -fuzz FuzzUndoMFTRecordOps -fuzztime 200000x -parallel 1 ./ntfs
-go test -run XXX -fuzz FuzzUndoIndexBlockOps -fuzztime 200000x -parallel 1 ./ntfs
-go test -run XXX -fuzz FuzzRedoIndexBlockOps -fuzztime 400000x -parallel 1 ./ntfs
-go test -run XXX -fuzz FuzzOpenAttrEntry -fuzztime 100000x -parallel 1 ./ntfs
+go test -run XXX -fuzz FuzzReadLogFile -fuzztime 200000x -parallel 1 ./ntfs/logfile
+go test -run XXX -fuzz FuzzRedoMFTRecordOps -fuzztime 400000x -parallel 1 ./ntfs/replay
+go test -run XXX -fuzz FuzzUndoMFTRecordOps -fuzztime 200000x -parallel 1 ./ntfs/replay
+go test -run XXX -fuzz FuzzUndoIndexBlockOps -fuzztime 200000x -parallel 1 ./ntfs/replay
+go test -run XXX -fuzz FuzzRedoIndexBlockOps -fuzztime 400000x -parallel 1 ./ntfs/replay
+go test -run XXX -fuzz FuzzOpenAttrEntry -fuzztime 100000x -parallel 1 ./ntfs/replay

@@ -9,6 +9,7 @@ import (
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/ntfs"
 	"github.com/unbrick/unbrick/ntfs/logfile"
+	"github.com/unbrick/unbrick/ntfs/replay"
 )
 
 func newNTFSJournalCmd(e *env) *cobra.Command {
@@ -55,7 +56,7 @@ func runNTFSJournal(e *env, kf *keyFlags, partition int, asJSON bool, target str
 	// reported next to the restart-page state, which stays usable.
 	rep := journalReport{JournalState: js}
 	if js.JournalVersion != "" {
-		an, aerr := o.Vol.AnalyzeJournal()
+		an, aerr := replay.AnalyzeJournal(o.Vol)
 		if aerr != nil {
 			rep.AnalysisError = aerr.Error()
 		} else {

@@ -13,6 +13,7 @@ import (
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/remedy"
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/edit"
 )
 
 // ntfsRmResult is the JSON output of `unbrick ntfs rm --json`.
@@ -21,7 +22,7 @@ type ntfsRmResult struct {
 	Path    string             `json:"path"`
 	DryRun  bool               `json:"dry_run"`
 	Applied bool               `json:"applied"`
-	Deleted []ntfs.DeletedFile `json:"deleted,omitempty"`
+	Deleted []edit.DeletedFile `json:"deleted,omitempty"`
 	Writes  []ntfsRmWrite      `json:"writes,omitempty"`
 	Notes   []string           `json:"notes,omitempty"`
 	// JournalFile is the undo journal of the delete ('unbrick undo').
@@ -113,7 +114,7 @@ func runNTFSRm(e *env, kf *keyFlags, partition int, dryRun bool, up, fb ntfs.Unc
 	if err != nil {
 		return fail(code, err)
 	}
-	plan, err := v.PlanDelete(pos[1], ntfs.DeleteOptions{Unclean: up, Hibernated: hp})
+	plan, err := edit.PlanDelete(v, pos[1], edit.DeleteOptions{Unclean: up, Hibernated: hp})
 	if err != nil {
 		return fail(ntfsWriteExitCode(err), err)
 	}
@@ -123,7 +124,7 @@ func runNTFSRm(e *env, kf *keyFlags, partition int, dryRun bool, up, fb ntfs.Unc
 		return fail(ntfsWriteExitCode(err), fmt.Errorf("stage the deletion (nothing was written): %w", err))
 	}
 	if replay != nil {
-		all := &ntfs.Plan{}
+		all := &edit.Plan{}
 		if err := all.Append(replay.Plan); err != nil {
 			return fail(exitcode.Failure, err)
 		}
@@ -183,7 +184,7 @@ func writeRmJSON(e *env, res *ntfsRmResult) {
 // ntfsWriteExitCode maps write-side errors: refusals (unsafe state,
 // unsupported file, disk changed since planning) are 4, the rest 1.
 func ntfsWriteExitCode(err error) int {
-	var dc *ntfs.DiskChangedError
+	var dc *edit.DiskChangedError
 	switch {
 	case errors.Is(err, ntfs.ErrRefused), errors.As(err, &dc):
 		return exitcode.Refused

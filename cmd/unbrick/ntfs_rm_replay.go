@@ -6,6 +6,7 @@ import (
 
 	"github.com/unbrick/unbrick/internal/remedy"
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/replay"
 )
 
 // rmReplay handles `ntfs rm --unclean=replay` (the default) on a volume
@@ -20,7 +21,7 @@ import (
 // or another policy, returns v unchanged. A live hibernation file is left
 // to the delete's gate unless the hibernated policy discards it: Windows
 // then cold-boots and would replay the journal itself, so we replay it.
-func rmReplay(o *remedy.Opened, v *ntfs.Volume, up, fb ntfs.UncleanPolicy, hp ntfs.HibernatedPolicy) (*ntfs.Volume, *ntfs.ReplayResult, ntfs.UncleanPolicy, int, error) {
+func rmReplay(o *remedy.Opened, v *ntfs.Volume, up, fb ntfs.UncleanPolicy, hp ntfs.HibernatedPolicy) (*ntfs.Volume, *replay.ReplayResult, ntfs.UncleanPolicy, int, error) {
 	if up != ntfs.UncleanReplay {
 		return v, nil, up, 0, nil
 	}
@@ -33,8 +34,8 @@ func rmReplay(o *remedy.Opened, v *ntfs.Volume, up, fb ntfs.UncleanPolicy, hp nt
 	}
 	nv, res, err := o.StageReplay(v)
 	if err != nil {
-		var ue *ntfs.UnsupportedLogOpError
-		var re *ntfs.ReplayRefusedError
+		var ue *replay.UnsupportedLogOpError
+		var re *replay.ReplayRefusedError
 		if errors.As(err, &ue) || errors.As(err, &re) {
 			if fb == ntfs.UncleanReset {
 				return v, nil, fb, 0, nil

@@ -99,8 +99,8 @@
 //     computer name and time zone are read from the SYSTEM hive.
 //  2. evaluate → evaluation: the journal state (ntfs JournalState). In fix
 //     mode an unclean $LogFile is replayed (Fix.Unclean replay, the
-//     default): the journal's committed transactions are redone (ntfs
-//     PlanReplay) into the recorder, NTFS is re-opened on the staged volume
+//     default): the journal's committed transactions are redone
+//     (ntfs/replay Plan) into the recorder, NTFS is re-opened on the staged volume
 //     and its journal must be clean; a journal that cannot be replayed
 //     falls back to Fix.UncleanFallback: refuse (the default, after the
 //     files are evaluated) or reset. Scan says what fix would replay. Then

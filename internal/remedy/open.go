@@ -13,6 +13,8 @@ import (
 	"github.com/unbrick/unbrick/internal/redact"
 	"github.com/unbrick/unbrick/internal/undo"
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/edit"
+	"github.com/unbrick/unbrick/ntfs/replay"
 )
 
 // KeyOptions are the keys the engine may try on a BitLocker volume
@@ -222,23 +224,23 @@ func (o *Opened) NTFS() (*ntfs.Volume, error) {
 
 // Stage stages a plan's writes in memory (Open with Stage or Writable):
 // nothing reaches the disk before Commit.
-func (o *Opened) Stage(plan *ntfs.Plan) error {
+func (o *Opened) Stage(plan *edit.Plan) error {
 	if o.rec == nil {
 		return errors.New("volume not opened for staging")
 	}
-	return ntfs.Apply(o.view, plan, ntfs.ApplyOptions{NoSync: true})
+	return edit.Apply(o.view, plan, edit.ApplyOptions{NoSync: true})
 }
 
-// StageReplay plans the replay of nv's unclean journal (ntfs PlanReplay),
+// StageReplay plans the replay of nv's unclean journal (replay.Plan),
 // stages it and re-opens NTFS on the staged volume, whose journal must
 // then be clean. A journal that cannot be replayed returns the
-// *ntfs.UnsupportedLogOpError or *ntfs.ReplayRefusedError unwrapped,
+// *replay.UnsupportedLogOpError or *replay.ReplayRefusedError unwrapped,
 // staging nothing: the caller applies its fallback.
-func (o *Opened) StageReplay(nv *ntfs.Volume) (*ntfs.Volume, *ntfs.ReplayResult, error) {
-	res, err := nv.PlanReplay()
+func (o *Opened) StageReplay(nv *ntfs.Volume) (*ntfs.Volume, *replay.ReplayResult, error) {
+	res, err := replay.Plan(nv)
 	if err != nil {
-		var ue *ntfs.UnsupportedLogOpError
-		var re *ntfs.ReplayRefusedError
+		var ue *replay.UnsupportedLogOpError
+		var re *replay.ReplayRefusedError
 		if errors.As(err, &ue) || errors.As(err, &re) {
 			return nil, nil, err
 		}

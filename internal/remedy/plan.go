@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/edit"
 )
 
 // plan is step 3 (fix only): the write gate (an unclean journal makes
@@ -51,7 +52,7 @@ func plan(ev *evaluation) (*plannedFix, error) {
 	if err := pf.op.CheckWhole(); err != nil {
 		return pf, err
 	}
-	var deletion *ntfs.Plan
+	var deletion *edit.Plan
 	err := r.timed("plan", func() (err error) { deletion, err = planAndStage(ev, pf); return err })
 	if err != nil {
 		return pf, err
@@ -60,7 +61,7 @@ func plan(ev *evaluation) (*plannedFix, error) {
 	if ev.replay != nil {
 		// The replay was staged first: the undo journal and the report
 		// cover both.
-		all = &ntfs.Plan{}
+		all = &edit.Plan{}
 		if err := all.Append(ev.replay.Plan); err != nil {
 			return pf, failed(err)
 		}
@@ -81,10 +82,10 @@ func plan(ev *evaluation) (*plannedFix, error) {
 // in the undo recorder before planning the next, so that each file's plan
 // starts from the volume as the previous deletion leaves it (two files of
 // one directory edit the same index). It returns the combined plan.
-func planAndStage(ev *evaluation, pf *plannedFix) (*ntfs.Plan, error) {
-	var total *ntfs.Plan
+func planAndStage(ev *evaluation, pf *plannedFix) (*edit.Plan, error) {
+	var total *edit.Plan
 	nv := ev.nv
-	opts := ntfs.DeleteOptions{Unclean: ev.unclean, Hibernated: ntfs.HibernatedRefuse, Now: ev.o.Now}
+	opts := edit.DeleteOptions{Unclean: ev.unclean, Hibernated: ntfs.HibernatedRefuse, Now: ev.o.Now}
 	for k, i := range pf.faulty {
 		path := pf.files[i].Path
 		if k > 0 {
@@ -93,7 +94,7 @@ func planAndStage(ev *evaluation, pf *plannedFix) (*ntfs.Plan, error) {
 				return nil, failed(fmt.Errorf("re-open NTFS on the staged changes: %w", err))
 			}
 		}
-		plan, err := nv.PlanDelete(path, opts)
+		plan, err := edit.PlanDelete(nv, path, opts)
 		if err != nil {
 			if errors.Is(err, ntfs.ErrRefused) {
 				return nil, stoppedAs(StatusRefused, fmt.Errorf("plan the deletion of %s: %w", path, err))

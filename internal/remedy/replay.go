@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/replay"
 )
 
 // stageReplay handles the replay policy (the default) on a volume whose
@@ -28,8 +29,8 @@ func stageReplay(ev *evaluation) error {
 	}
 	nv, res, err := ev.op.StageReplay(ev.nv)
 	if err != nil {
-		var ue *ntfs.UnsupportedLogOpError
-		var re *ntfs.ReplayRefusedError
+		var ue *replay.UnsupportedLogOpError
+		var re *replay.ReplayRefusedError
 		if !errors.As(err, &ue) && !errors.As(err, &re) {
 			return err
 		}
@@ -60,7 +61,7 @@ func stageReplay(ev *evaluation) error {
 // replayVerdict, for scan, plans the journal replay (reading only) and
 // reports what fix would redo, or why it could not replay.
 func replayVerdict(ev *evaluation) {
-	res, err := ev.nv.PlanReplay()
+	res, err := replay.Plan(ev.nv)
 	if err != nil {
 		ev.journal.ReplayImpossible = err.Error()
 		return

@@ -9,6 +9,8 @@ import (
 	"github.com/unbrick/unbrick/internal/hostid"
 	"github.com/unbrick/unbrick/internal/rules"
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/edit"
+	"github.com/unbrick/unbrick/ntfs/replay"
 )
 
 // SystemHive is the file whose presence makes a volume a Windows system
@@ -236,7 +238,7 @@ type evaluation struct {
 	js *ntfs.JournalState
 	// replay is the journal replay staged before the deletion (fix with
 	// Unclean replay on an unclean journal); nil otherwise.
-	replay *ntfs.ReplayResult
+	replay *replay.ReplayResult
 	// unclean is the journal policy in force for this volume: the
 	// option's, or its fallback once a replay proved impossible.
 	unclean ntfs.UncleanPolicy
@@ -281,13 +283,13 @@ type plannedFix struct {
 	causes   rules.Cause
 	finished bool // the evaluation's
 	// replay is the staged journal replay, part of plan (nil: none).
-	replay *ntfs.ReplayResult
+	replay *replay.ReplayResult
 	// discardReplay: a replay was staged but nothing is to be deleted,
 	// so it is not written.
 	discardReplay bool
 	// plan is everything to write; nil when nothing is to be deleted (or
 	// planning failed).
-	plan  *ntfs.Plan
+	plan  *edit.Plan
 	reset bool // the plan empties the journal first
 	notes []string
 }
@@ -319,7 +321,7 @@ func (pf *plannedFix) report(v *Volume) {
 type committedFix struct {
 	*volumeRun
 	op          *Opened
-	deleted     []ntfs.DeletedFile
+	deleted     []edit.DeletedFile
 	replayed    bool // the plan began with a journal replay
 	journalFile string
 	warning     string

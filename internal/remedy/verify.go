@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/unbrick/unbrick/ntfs"
+	"github.com/unbrick/unbrick/ntfs/edit"
 )
 
 // commit is step 4 (fix, not a dry run): the undo journal written and
@@ -15,7 +16,7 @@ func commit(pf *plannedFix) (*committedFix, error) {
 	r := pf.volumeRun
 	cf := &committedFix{volumeRun: r, op: pf.op, replayed: pf.replay != nil}
 	for _, i := range pf.faulty {
-		cf.deleted = append(cf.deleted, ntfs.DeletedFile{Path: pf.files[i].Path, Record: pf.files[i].record})
+		cf.deleted = append(cf.deleted, edit.DeletedFile{Path: pf.files[i].Path, Record: pf.files[i].record})
 	}
 	err := r.timed("write", func() error {
 		r.progress(StepJournal)
@@ -55,7 +56,7 @@ func verify(cf *committedFix) error {
 // VerifyDeleted re-opens o from the disk, from scratch (Reopen), and
 // checks that every deleted file is gone under every name and that its
 // directory still lists: the check fix makes after writing.
-func VerifyDeleted(o *Opened, deleted []ntfs.DeletedFile) error {
+func VerifyDeleted(o *Opened, deleted []edit.DeletedFile) error {
 	nv, err := o.Reopen()
 	if err == nil {
 		err = checkGone(nv, deleted)
@@ -68,7 +69,7 @@ func VerifyDeleted(o *Opened, deleted []ntfs.DeletedFile) error {
 
 // checkGone: no deleted path resolves, and no directory entry of their
 // directories points at a deleted record.
-func checkGone(nv *ntfs.Volume, deleted []ntfs.DeletedFile) error {
+func checkGone(nv *ntfs.Volume, deleted []edit.DeletedFile) error {
 	dirs := map[string]bool{}
 	gone := map[uint64]string{}
 	for _, f := range deleted {

@@ -23,7 +23,7 @@ import (
 //     ntfs journal` shows (String(), JSON tags): checkpoint LSN,
 //     committed and uncommitted transactions, redo operation counts,
 //     operations canRedo refuses, whether a replay is possible and why.
-//     ntfs's v.AnalyzeJournal() passes the replayer's own test.
+//     ntfs/replay's AnalyzeJournal passes the replayer's own test.
 //
 // Facts (sources, read for facts only; no code copied): ntfs-3g
 // include/ntfs-3g/logfile.h (RESTART_AREA, LOG_CLIENT_RECORD,

@@ -73,7 +73,7 @@ type JournalAnalysis struct {
 	RedoTransactions int            `json:"redo_transactions"`
 	RedoOps          map[string]int `json:"redo_ops"`
 	// Supported and Unsupported split the operation names of RedoOps into
-	// those PlanReplay can redo and those it refuses.
+	// those replay.Plan can redo and those it refuses.
 	Supported        []string       `json:"supported_ops"`
 	Unsupported      []string       `json:"unsupported_ops,omitempty"`
 	OpenAttributes   int            `json:"open_attributes"`
@@ -150,7 +150,7 @@ func AnalyzeJournal(r io.ReaderAt, size int64, canRedo func(LogOp) bool) (*Journ
 	}
 	switch {
 	case a.Clean:
-		// PlanReplay redoes nothing on a clean log (ntfsrecover.c: the
+		// replay.Plan redoes nothing on a clean log (ntfsrecover.c: the
 		// restart area's clean flag; ntfs-3g logfile.c: no client in use).
 		a.ReplayPossible = true
 		a.Why = "the restart area marks the journal clean: nothing to redo"

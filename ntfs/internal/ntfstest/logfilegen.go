@@ -1,8 +1,13 @@
 // Package ntfstest holds test helpers shared by the tests of ntfs and its
-// subpackages: a writer of synthetic $LogFile images (restart pages, log
-// records, RCRD pages and tail copies, laid out as ntfs/logfile's doc
-// describes). Our reader is never the only witness of what this writes:
-// the oracle tests hand the result to ntfs-3g's ntfsrecover.
+// subpackages (ntfs/logfile, ntfs/edit, ntfs/replay): a writer of
+// synthetic $LogFile images (restart pages, log records, RCRD pages and
+// tail copies, laid out as ntfs/logfile's doc describes), and the harness
+// of the corpus and differential tests (corpus disks and volumes, the
+// external witnesses ntfs-check, ntfs-semdump and ntfs-3g, the ntfs-3g
+// mounts' extended attributes). Our reader is never the only witness of
+// what this writes: the oracle tests hand the result to ntfs-3g's
+// ntfsrecover. It does not import ntfs, so the read side's own tests can
+// use it too.
 package ntfstest
 
 import (
