@@ -101,7 +101,8 @@ func (p *batchProgress) countsLine() string {
 	for s, n := range c {
 		switch s {
 		case remedy.StatusRemediated, remedy.StatusAlreadyClean, remedy.StatusLocked, remedy.StatusFailed,
-			remedy.StatusRefused, remedy.StatusNeedsReview, remedy.StatusNotStarted:
+			remedy.StatusRefused, remedy.StatusNeedsReview, remedy.StatusNotStarted,
+			remedy.StatusSkipped, remedy.StatusScanned: // other volumes of a disk (EFI, recovery) are not news
 		default:
 			other += n
 		}

@@ -47,8 +47,8 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 	technician := addTechnicianFlag(c)
 	parallel := fs.Int("parallel", 1, "process `N` targets at once")
 	targetsFrom := addTargetsFromFlag(c)
-	waveSize := fs.Int("wave-size", 0, "start targets in waves of `K`: the first is a canary, each next wave starts once the previous one is done")
-	maxFailures := fs.String("max-failures", "", "stop starting targets once more than `F` have failed or been refused (a count, or a percentage of the targets such as 5%)")
+	waveSize := fs.Int("wave-size", 0, "start targets in waves of `N`: the first is a canary, each next wave starts once the previous one is done")
+	maxFailures := fs.String("max-failures", "", "stop starting targets once more than `LIMIT` have failed or been refused (a count, or a percentage of the targets such as 5%)")
 	asJSON := fs.Bool("json", false, "print only the fleet log records, as JSON Lines (one object per volume)")
 	c.RunE = func(_ *cobra.Command, pos []string) error {
 		policy, fb, err := uf.policies()

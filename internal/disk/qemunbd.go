@@ -31,7 +31,7 @@ func (t *Target) openQemuNBD(ue *UnsupportedContainerError, writable bool) error
 	if err != nil {
 		return fmt.Errorf("%s (%s): %w", t.path, ue.Format, err)
 	}
-	c, err := nbd.Dial(context.Background(), q.URI, nbd.Options{ReadOnly: !writable})
+	c, err := q.Dial(context.Background(), nbd.Options{ReadOnly: !writable})
 	if err != nil {
 		q.Stop()
 		return fmt.Errorf("%s (%s) through qemu-nbd: %w", t.path, ue.Format, err)

@@ -62,7 +62,7 @@ func TestQemuNBDQcow2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Dial(context.Background(), q.URI, Options{})
+	c, err := q.Dial(context.Background(), Options{})
 	if err != nil {
 		q.Stop()
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestQemuNBDReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Dial(context.Background(), q.URI, Options{}); err == nil || !strings.Contains(err.Error(), "read-only") {
+	if _, err := q.Dial(context.Background(), Options{}); err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("writable Dial of a read-only export: %v", err)
 	}
 	q.Stop()
@@ -130,7 +130,7 @@ func TestQemuNBDReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Stop()
-	c, err := Dial(context.Background(), q.URI, Options{ReadOnly: true})
+	c, err := q.Dial(context.Background(), Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,28 @@ func StartQemuNBD(ctx context.Context, path, format string, readOnly bool) (*Qem
 	}
 }
 
+// Dial connects to the qemu-nbd process. Its socket file appears when
+// qemu-nbd binds it, a moment before it listens: a refused connection is
+// tried again for up to 10 s. (A probe connection cannot be used to wait:
+// qemu-nbd serves one client and exits when it disconnects.)
+func (q *QemuNBD) Dial(ctx context.Context, o Options) (*Client, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := Dial(ctx, q.URI, o)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			return c, err
+		}
+		select {
+		case err := <-q.done:
+			q.done <- err
+			return nil, fmt.Errorf("qemu-nbd exited before serving: %v: %s", err, q.log())
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // log is what qemu-nbd printed, trimmed.
 func (q *QemuNBD) log() string {
 	b, _ := os.ReadFile(q.logf.Name())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/unbrick/unbrick/internal/disk"
+	"github.com/unbrick/unbrick/internal/undo"
 )
 
 // Scan reports on every volume of the targets and writes nothing.
@@ -33,6 +34,12 @@ func Fix(ctx context.Context, targets []string, o Options) []*Volume {
 // not-started); targets in flight finish.
 func runAll(ctx context.Context, targets []string, o Options, fix bool) []*Volume {
 	targets = uniqueTargets(targets)
+	if fix && o.Fix.JournalDir != "" {
+		// Read the journal folder once, before this run adds to it:
+		// thousands of disks cloned from one template share a volume ID,
+		// and each would otherwise read every journal of the others.
+		o.journals, o.journalsErr = undo.NewIndex(o.Fix.JournalDir)
+	}
 	n := max(o.Parallel, 1)
 	results := make([][]*Volume, len(targets))
 	sem := make(chan struct{}, n)

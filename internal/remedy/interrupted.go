@@ -27,7 +27,13 @@ func finishInterrupted(r *volumeRun, op *Opened) (interruptedFix, error) {
 		return f, nil
 	}
 	h := undo.Header{VolumeID: op.VolumeID, TargetSize: r.t.Size(), PartitionOffset: r.c.Offset, PartitionSize: op.Section.Size()}
-	paths, err := undo.FindIncomplete(dir, h)
+	var paths []string
+	var err error
+	if r.o.journals != nil || r.o.journalsErr != nil {
+		paths, err = r.o.journals.Find(h), r.o.journalsErr
+	} else {
+		paths, err = undo.FindIncomplete(dir, h)
+	}
 	if err != nil {
 		// Without the journal directory unbrick can neither see an
 		// interrupted fix nor write an undo journal: write nothing.

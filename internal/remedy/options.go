@@ -6,6 +6,7 @@ import (
 	"github.com/unbrick/unbrick/bitlocker"
 	"github.com/unbrick/unbrick/internal/hostid"
 	"github.com/unbrick/unbrick/internal/rules"
+	"github.com/unbrick/unbrick/internal/undo"
 	"github.com/unbrick/unbrick/ntfs"
 )
 
@@ -29,6 +30,11 @@ type Options struct {
 	Waves Waves
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+
+	// journals is the journal folder's incomplete journals, read once by
+	// Fix before it starts any target (nil: read per volume).
+	journals    *undo.Index
+	journalsErr error
 }
 
 // FixOptions say how Fix writes.

@@ -3,11 +3,7 @@ package undo
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/unbrick/unbrick/internal/inputfile"
 )
@@ -196,54 +192,17 @@ func appendEnd(path string, j *Journal, tag byte, count int, want func(now *Jour
 // time, so the oldest comes first). A journal belongs to v when its header
 // has v's VolumeID, TargetSize, PartitionOffset and PartitionSize (other
 // fields are ignored: the target's path can change between boots). Only
-// the header is read of the other journals. Torn journals (the fix never
+// the header and the last end marker are read of the other journals. Torn journals (the fix never
 // wrote) are not listed. A journal whose header matches v but whose rest
 // cannot be read or parsed (corrupt) is listed too, so that the caller,
 // which must not fix the volume before it has dealt with every journal
 // listed, learns why from RollForward. A directory that does not exist
 // holds no journals; other directory errors are returned.
 func FindIncomplete(dir string, v Header) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	x, err := NewIndex(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list the undo journals in %s: %w", dir, err)
+		return nil, err
 	}
-	var out []string
-	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".journal") || !e.Type().IsRegular() {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		if incompleteFor(p, v) {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return x.Find(v), nil
 }
 
-// incompleteFor reports whether the journal at p belongs to v and is
-// Incomplete, or belongs to v and cannot be read.
-func incompleteFor(p string, v Header) bool {
-	f, err := inputfile.Open(p, "undo journal")
-	if err != nil {
-		return false
-	}
-	hb, err := io.ReadAll(io.LimitReader(f, maxHeaderLen))
-	f.Close()
-	if err != nil {
-		return false
-	}
-	h, _, _, err := parseHeader(hb)
-	if err != nil || h.VolumeID != v.VolumeID || h.TargetSize != v.TargetSize ||
-		h.PartitionOffset != v.PartitionOffset || h.PartitionSize != v.PartitionSize {
-		return false
-	}
-	j, err := ReadFile(p)
-	if errors.Is(err, ErrTorn) {
-		return false
-	}
-	return err != nil || j.Incomplete()
-}
