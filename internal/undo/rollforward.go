@@ -205,4 +205,3 @@ func FindIncomplete(dir string, v Header) ([]string, error) {
 	}
 	return x.Find(v), nil
 }
-
