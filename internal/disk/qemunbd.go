@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/unbrick/unbrick/internal/nbd"
 )
@@ -23,7 +24,17 @@ func (t *Target) openQemuNBD(ue *UnsupportedContainerError, writable bool) error
 			return err
 		}
 	}
+	if writable && t.file != nil {
+		// One writer per disk: take unbrick's lock before qemu-nbd opens
+		// the image (Lock takes it again through the same descriptor).
+		if err := lockFile(t.file); err != nil {
+			return lockErr(t.path, t.path, err)
+		}
+	}
 	q, err := nbd.StartQemuNBD(context.Background(), t.path, ue.QemuFormat, !writable)
+	if err != nil && strings.Contains(err.Error(), `Failed to get "write" lock`) {
+		return fmt.Errorf("%s: %w: another program has the image open for writing (is its VM running? stop it first), or another unbrick run holds it", t.path, ErrBusy)
+	}
 	if errors.Is(err, nbd.ErrNoQemuNBD) {
 		return &UnsupportedContainerError{Path: t.path, Format: ue.Format,
 			Reason: "unbrick opens this format through qemu-nbd, which is not installed: install it (Debian/Ubuntu: apt install qemu-utils), or " + convertSteps(t.path, ue.QemuFormat)}

@@ -168,6 +168,11 @@ func targetFailure(path string, size int64, err error) *Volume {
 func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Volume {
 	writable := o.writing(fix)
 	t, err := disk.OpenTarget(path, writable)
+	if errors.Is(err, disk.ErrBusy) {
+		v := targetFailure(path, 0, stoppedAs(StatusBusy, err))
+		v.Record = false
+		return []*Volume{v}
+	}
 	if err != nil {
 		v := targetFailure(path, 0, err)
 		var ue *disk.UnsupportedContainerError
