@@ -109,3 +109,14 @@ func benchSource(b *testing.B, name string) string {
 	b.Helper()
 	return testcorpus.Decompress(b, "src/"+name+".gz")
 }
+
+// BenchmarkStretchKey is one 2^20-round key stretch: the floor of the time
+// to open a BitLocker volume with a recovery password or password
+// (scripts/bench-fleet.sh compares a fleet run with it).
+func BenchmarkStretchKey(b *testing.B) {
+	var h [32]byte
+	var salt [16]byte
+	for i := 0; i < b.N; i++ {
+		h = stretchKey(h, salt)
+	}
+}
