@@ -5,6 +5,8 @@
 #      `fix --parallel 2 --targets-from` run: a remediated record for every
 #      one; peak RSS and wall time printed; a sample converted back to raw by
 #      qemu-img passes ../shared/corpus/verify --expect fixed.
+#   1b. 100 disk images of mixed formats (raw, fixed VHD, flat VMDK, qcow2,
+#      VHDX) and variants (BitLocker, plain) in one run, a sample verified.
 #   2. A run with injected failures (missing, cut-short and wrong-key
 #      targets) in its canary wave stops at --max-failures: the rest are
 #      listed as not started, have no record, and are byte-identical.
@@ -64,6 +66,38 @@ done
 rm -f "$WORK/sample.raw"
 echo "ci-scale: 3 sample overlays (first, middle, last) verify PASS after qemu-img convert"
 rm -rf "$vms" "$WORK/logs"
+
+# 1b. 100 disk images of mixed variants and formats in one run: raw copies
+# of a BitLocker and a plain disk, fixed VHDs and flat VMDKs (fixed in
+# place), qcow2 and VHDX files (through qemu-nbd); one of each format and
+# variant converted back to raw and verified.
+mix=$WORK/mix
+mkdir -p "$mix"
+for v in win10-xts128-recoverypw win10-plain-ntfs; do gunzip -c "$CORPUS/disks/$v.img.gz" > "$mix/$v.src"; done
+: > "$mix/list"
+k=0
+for fmt in raw:raw:img vpc:subformat=fixed,force_size=on:vhd vmdk:subformat=monolithicFlat:vmdk qcow2:compat=1.1:qcow2 vhdx:subformat=dynamic:vhdx; do
+  IFS=: read -r q opts ext <<< "$fmt"
+  for i in $(seq -w 1 20); do
+    v=win10-plain-ntfs; [ $((10#$i % 2)) = 1 ] && v=win10-xts128-recoverypw
+    f=$mix/$q-$i.$ext
+    if [ "$q" = raw ]; then cp --sparse=always "$mix/$v.src" "$f"; else qemu-img convert -f raw -O "$q" -o "$opts" "$mix/$v.src" "$f"; fi
+    echo "$f" >> "$mix/list"; k=$((k + 1))
+  done
+done
+/usr/bin/time -f '%e %M' -o "$WORK/time" "$BIN" fix --parallel 2 --targets-from "$mix/list" --log "$mix/logs" --json > "$mix/out" 2> "$mix/err" ||
+  { tail -20 "$mix/err"; fail "fix over $k mixed images: exit $?"; }
+read -r wall rss < "$WORK/time"
+got=$(grep -c '"status":"remediated"' "$mix/logs/unbrick.jsonl" || true)
+[ "$got" = "$k" ] || { tail -20 "$mix/err"; fail "$got remediated records for $k mixed images"; }
+for s in raw:01:img vpc:02:vhd vmdk:03:vmdk qcow2:04:qcow2 vhdx:05:vhdx; do
+  IFS=: read -r q i ext <<< "$s"
+  v=win10-plain-ntfs; [ $((10#$i % 2)) = 1 ] && v=win10-xts128-recoverypw
+  qemu-img convert -f "$q" -O raw "$mix/$q-$i.$ext" "$mix/sample.raw"
+  "$CORPUS/verify" "$mix/sample.raw" "$v" --expect fixed > "$mix/verify" 2>&1 || { cat "$mix/verify"; fail "$q-$i.$ext: verify --expect fixed"; }
+done
+echo "ci-scale: $k mixed images (20 each raw, fixed VHD, flat VMDK, qcow2, VHDX; BitLocker and plain) fixed in one run in ${wall} s, peak RSS $((rss / 1024)) MiB; one of each format verify PASS"
+rm -rf "$mix"
 
 # 2. injected failures in the canary wave stop the run
 inj=$WORK/inj

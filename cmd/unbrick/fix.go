@@ -114,6 +114,11 @@ func runFix(e *env, r fixRequest, pos []string) int {
 	}
 	o.Fix.DryRun, o.Fix.Unclean, o.Fix.UncleanFallback, o.Identity.Technician, o.Parallel = r.dryRun, r.unclean, r.fallback, r.technician, r.parallel
 	o.Waves = r.waves
+	// VMs cloned from one template share their BitLocker volume GUID and,
+	// usually, its keys: within a run, a key that opened a volume is tried
+	// first on the next volume with that GUID (an AES-CCM check, not a
+	// 2^20-round stretch; the usual keys follow if it does not fit).
+	o.Keys.Cache = remedy.NewKeyCache()
 	o.Fix.JournalDir = r.log.journalDir()
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
