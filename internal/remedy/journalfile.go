@@ -2,6 +2,7 @@ package remedy
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,19 +39,27 @@ func JournalPath(dir, runID, volumeID string) string {
 
 // createJournal creates the journal file (never overwriting one) with its
 // directory, and fsyncs the directory so the new name survives a power cut.
-// Two volumes of one run can share a volume ID (disks cloned from one
-// template keep the BitLocker GUID and NTFS serial): the second gets
-// "-2" before ".journal", and so on.
-func createJournal(dir, runID, volumeID string) (*os.File, string, error) {
+// Volumes of one run can share a volume ID (disks cloned from one template
+// keep the BitLocker GUID and NTFS serial; a fleet run may hold thousands):
+// then the name gets "-" and 8 hex digits of the SHA-256 of where (the
+// target and offset of this volume), and "-2", "-3"... only if that is
+// taken too (or where is "").
+func createJournal(dir, runID, volumeID, where string) (*os.File, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", fmt.Errorf("create journal directory %s: %w", dir, err)
 	}
 	base := JournalPath(dir, runID, volumeID)
-	for i := 1; i <= 1000; i++ {
-		p := base
-		if i > 1 {
-			p = strings.TrimSuffix(base, ".journal") + fmt.Sprintf("-%d.journal", i)
-		}
+	stem := strings.TrimSuffix(base, ".journal")
+	names := []string{base}
+	if where != "" {
+		sum := sha256.Sum256([]byte(where))
+		stem += "-" + hex.EncodeToString(sum[:4])
+		names = append(names, stem+".journal")
+	}
+	for i := 2; i <= 1000; i++ {
+		names = append(names, stem+fmt.Sprintf("-%d.journal", i))
+	}
+	for _, p := range names {
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue

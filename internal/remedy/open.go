@@ -307,7 +307,7 @@ func (o *Opened) Commit(j JournalOptions) (*Committed, error) {
 	if j.Now.IsZero() {
 		j.Now = time.Now().UTC()
 	}
-	f, path, err := createJournal(j.Dir, j.RunID, o.VolumeID)
+	f, path, err := createJournal(j.Dir, j.RunID, o.VolumeID, fmt.Sprintf("%s@%d", o.Target.Path(), o.Candidate.Offset))
 	if err != nil {
 		return nil, refused("%v: nothing was written", err)
 	}

@@ -2,6 +2,7 @@ package remedy
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -54,12 +55,12 @@ func TestRunIDAndJournalPath(t *testing.T) {
 		t.Errorf("journal path %q", p)
 	}
 	dir := t.TempDir()
-	f1, p1, err := createJournal(dir, "r", "v")
+	f1, p1, err := createJournal(dir, "r", "v", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f1.Close()
-	f2, p2, err := createJournal(dir, "r", "v")
+	f2, p2, err := createJournal(dir, "r", "v", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +70,21 @@ func TestRunIDAndJournalPath(t *testing.T) {
 	}
 	if st, _ := os.Stat(p1); st.Mode().Perm() != 0o600 {
 		t.Errorf("journal mode %v", st.Mode())
+	}
+	// 2,000 clones of one template in one run (a fleet of VMs): each gets
+	// its own journal, named after its disk (a fixed count of names to try
+	// once refused the 1,001st clone).
+	seen := map[string]bool{}
+	for i := 0; i < 2000; i++ {
+		f, p, err := createJournal(dir, "r", "v", fmt.Sprintf("/vms/vm%d.qcow2@1048576", i))
+		if err != nil {
+			t.Fatalf("clone %d: %v", i, err)
+		}
+		f.Close()
+		if seen[p] {
+			t.Fatalf("clone %d: journal %s given twice", i, p)
+		}
+		seen[p] = true
 	}
 }
 
