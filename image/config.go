@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/unbrick/unbrick/internal/inputfile"
+	"github.com/unbrick/unbrick/internal/logship"
 )
 
 // ConfigName is the settings file in the root of the LOGS partition.
@@ -21,6 +22,10 @@ type Config struct {
 	After    string // "poweroff", "reboot" or "shell"
 	DiskWait int    // seconds to wait for the stick and the disks to appear
 	Font     string // "auto" (large font on big screens), "large" or "normal"
+	// LogURL, Syslog and LogCA: where the fleet log records are also sent
+	// after a run (`unbrick ship`: --log-url, --syslog, --log-ca; LogCA is
+	// a path on the stick). Empty: only the stick's logs/.
+	LogURL, Syslog, LogCA string
 }
 
 // DefaultConfig is what a stick is built with unless flags say otherwise.
@@ -43,6 +48,22 @@ func (c Config) Validate() error {
 	}
 	if c.DiskWait < 1 || c.DiskWait > 600 {
 		return fmt.Errorf("disk_wait = %d: must be 1 to 600 seconds", c.DiskWait)
+	}
+	if c.LogURL != "" {
+		if _, err := logship.NewHTTPSink(c.LogURL, nil, ""); err != nil {
+			return fmt.Errorf("log_url: %w", err)
+		}
+	}
+	if c.Syslog != "" {
+		if _, err := logship.NewSyslogSink(c.Syslog, nil, ""); err != nil {
+			return fmt.Errorf("syslog: %w", err)
+		}
+	}
+	if c.LogCA != "" && c.LogURL == "" && c.Syslog == "" {
+		return fmt.Errorf("log_ca = %s: set log_url or syslog too", c.LogCA)
+	}
+	if c.LogCA != "" && (strings.HasPrefix(c.LogCA, "/") || strings.Contains(c.LogCA, "..")) {
+		return fmt.Errorf("log_ca = %s: give a file on this stick relative to its root, such as log-ca.pem", c.LogCA)
 	}
 	return nil
 }
@@ -97,6 +118,12 @@ func parseConfig(name string, data []byte) (Config, error) {
 			c.After = strings.ToLower(v)
 		case "font":
 			c.Font = strings.ToLower(v)
+		case "log_url":
+			c.LogURL = v
+		case "syslog":
+			c.Syslog = v
+		case "log_ca":
+			c.LogCA = v
 		case "disk_wait":
 			d, err := strconv.Atoi(v)
 			if err != nil {
@@ -104,7 +131,7 @@ func parseConfig(name string, data []byte) (Config, error) {
 			}
 			c.DiskWait = d
 		default:
-			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font)", name, n, k)
+			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font, log_url, syslog, log_ca)", name, n, k)
 		}
 		if err := c.Validate(); err != nil {
 			return c, fmt.Errorf("%s line %d: %w", name, n, err)
@@ -142,11 +169,32 @@ disk_wait = %d
 # font: auto = large console font on big (high-DPI) screens, large, normal.
 font = %s
 
+# log_url, syslog, log_ca: also send the fleet log records, after each run,
+# to a JSON Lines HTTP receiver (https://host/path) and/or a syslog server
+# (tcp://host:514 or tls://host:6514), trusting only the CA certificate in
+# log_ca (a PEM file on this drive) when it is set. Records that cannot be
+# sent stay in logs/ship and go with the next run, or from any PC with
+# "unbrick ship --log E:\logs --log-url ...". The stick does not bring up a
+# network itself yet: until it does, use unbrick ship on a PC.
+%s
 # Keys in keys/: %s.
 # Logs are written to logs/, undo journals to journal/. Nothing else on
 # this stick is ever written by unbrick at boot.
-`, c.Mode, c.After, c.DiskWait, c.Font, keys)
+`, c.Mode, c.After, c.DiskWait, c.Font, c.renderShipping(), keys)
 	return []byte(strings.ReplaceAll(text, "\n", "\r\n"))
+}
+
+// renderShipping writes the log shipping settings, or commented examples.
+func (c Config) renderShipping() string {
+	var b strings.Builder
+	for _, kv := range [][3]string{{"log_url", c.LogURL, "https://logs.example.com/unbrick"}, {"syslog", c.Syslog, "tls://siem.example.com:6514"}, {"log_ca", c.LogCA, "log-ca.pem"}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "%s = %s\n", kv[0], kv[1])
+		} else {
+			fmt.Fprintf(&b, "# %s = %s\n", kv[0], kv[2])
+		}
+	}
+	return b.String()
 }
 
 func oneOf(v string, set []string) bool {

@@ -8,6 +8,14 @@ import (
 
 func TestConfigRoundTrip(t *testing.T) {
 	c := Config{Mode: "wizard", After: "reboot", DiskWait: 45, Font: "large"}
+	shipping := Config{Mode: "auto", After: "poweroff", DiskWait: 20, Font: "auto",
+		LogURL: "https://logs.example.com/unbrick", Syslog: "tls://siem.example.com:6514", LogCA: "log-ca.pem"}
+	for _, c := range []Config{c, shipping} {
+		got, err := ParseConfig(bytes.NewReader(c.Render(true)))
+		if err != nil || got != c {
+			t.Fatalf("round trip: %+v, %v", got, err)
+		}
+	}
 	for _, sealed := range []bool{true, false} {
 		text := c.Render(sealed)
 		if !bytes.Contains(text, []byte("\r\n")) {
@@ -29,13 +37,17 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("%+v, %v", got, err)
 	}
 	for text, want := range map[string]string{
-		"mode = turbo\n":     "line 1: mode",
-		"\nafter = halt\n":   "line 2: after",
-		"disk_wait = soon\n": "not a number",
-		"disk_wait = 0\n":    "1 to 600",
-		"colour = blue\n":    "unknown setting \"colour\"",
-		"just some words\n":  "not \"key = value\"",
-		"font = huge\n":      "font",
+		"mode = turbo\n":                               "line 1: mode",
+		"\nafter = halt\n":                             "line 2: after",
+		"disk_wait = soon\n":                           "not a number",
+		"disk_wait = 0\n":                              "1 to 600",
+		"log_url = ftp://x\n":                          "log_url",
+		"syslog = udp://x\n":                           "syslog",
+		"log_ca = ca.pem\n":                            "set log_url or syslog",
+		"log_url = https://h/\nlog_ca = /etc/ca.pem\n": "relative to its root",
+		"colour = blue\n":                              "unknown setting \"colour\"",
+		"just some words\n":                            "not \"key = value\"",
+		"font = huge\n":                                "font",
 	} {
 		if _, err := ParseConfig(strings.NewReader(text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", text, err, want)

@@ -17,7 +17,8 @@ skip() {
 command -v ansible-playbook >/dev/null || skip "ansible-playbook missing (Debian package ansible-core)"
 command -v qemu-img >/dev/null || skip "qemu-img missing (Debian package qemu-utils)"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+rx=
+trap '[ -n "$rx" ] && kill $rx 2>/dev/null; rm -rf "$WORK"' EXIT
 fail() { echo "ci-ansible: FAIL $*" >&2; exit 1; }
 CGO_ENABLED=0 go build -o "$WORK/unbrick" ./cmd/unbrick
 mkdir -p "$WORK/vms"
@@ -29,14 +30,19 @@ cat > "$WORK/inventory.ini" <<INV
 [hypervisors]
 localhost ansible_connection=local ansible_python_interpreter=$(command -v python3)
 INV
+# a central JSON Lines receiver the play sends records to (unbrick_log_url)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 scripts/logship/receiver.py "$WORK/central.jsonl" "$port" & rx=$!
 ANSIBLE_NOCOLOR=1 ANSIBLE_STDOUT_CALLBACK=default ansible-playbook -i "$WORK/inventory.ini" scripts/ansible/fix-vm-disks.yml \
   -e "unbrick_binary=$WORK/unbrick" -e "unbrick_fetch_dir=$WORK/fetched" -e "unbrick_workdir=$WORK/remote" \
+  -e "unbrick_log_url=http://127.0.0.1:$port/unbrick" \
   -e "{\"unbrick_disk_dirs\": [\"$WORK/vms\"]}" -e unbrick_wave_size=2 > "$WORK/play.out" 2>&1 ||
   { cat "$WORK/play.out"; fail "ansible-playbook exit $?"; }
 log=$WORK/fetched/localhost/unbrick.jsonl
 [ -f "$log" ] || { cat "$WORK/play.out"; fail "no fleet log fetched"; }
 n=$(grep -c '"status":"remediated"' "$log" || true)
 [ "$n" = 3 ] || { cat "$WORK/play.out"; cat "$log"; fail "$n remediated records, want 3 (qcow2 overlay, fixed VHD, raw)"; }
+[ "$(grep -c '"status":"remediated"' "$WORK/central.jsonl" 2>/dev/null || true)" = 3 ] || { cat "$WORK/play.out"; fail "the central receiver did not get the 3 records (unbrick_log_url)"; }
 grep -q 'base.img.src' "$log" && fail "the base of the overlay was fixed (it is not a VM disk pattern here, and would be refused)"
 [ -s "$WORK/fetched/report.csv" ] || fail "unbrick report wrote no CSV"
 grep -q 'remediated' "$WORK/play.out" || fail "the report is not in the play output"

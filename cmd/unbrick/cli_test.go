@@ -85,7 +85,8 @@ func TestHelpEverywhere(t *testing.T) {
 // expects (FILE, DIR, N, NAME, PASSWORD...) instead of a type name.
 func TestFlagPlaceholders(t *testing.T) {
 	allowed := map[string]bool{"FILE": true, "DIR": true, "N": true, "NAME": true, "PASSWORD": true, "HEX": true,
-		"POLICY": true, "CODE": true, "RECIPIENT": true, "MODE": true, "ACTION": true, "LIMIT": true}
+		"POLICY": true, "CODE": true, "RECIPIENT": true, "MODE": true, "ACTION": true, "LIMIT": true,
+		"URL": true, "ADDR": true, "DURATION": true}
 	for _, c := range allCommands(testRoot()) {
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
 			name, _ := pflag.UnquoteUsage(f)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/fleetlog"
+	"github.com/unbrick/unbrick/internal/logship"
 	"github.com/unbrick/unbrick/internal/remedy"
 	"github.com/unbrick/unbrick/ntfs"
 )
@@ -36,13 +37,15 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 		Example: `  unbrick fix --keys BitLockerKeys.csv --log /mnt/usb/logs disk.img
   unbrick fix --dry-run --recovery-password-file rp.txt /dev/nvme0n1
   unbrick fix --keys keys.age --technician alice --parallel 2 --json *.img
-  unbrick fix --keys BitLockerKeys.csv --parallel 2 --targets-from vm-disks.txt`,
+  unbrick fix --keys BitLockerKeys.csv --parallel 2 --targets-from vm-disks.txt
+  unbrick fix --keys keys.csv --targets-from vms.txt --log-url https://logs.example.com/unbrick --log-ca ca.pem`,
 	}
 	fs := c.Flags()
 	kf := addKeyFlags(c)
 	rulesFile := addRulesFlag(c)
 	dryRun := fs.Bool("dry-run", false, "plan and report, write nothing to the disks")
 	lf := addLogFlags(c)
+	sf := addShipFlags(c, 30*time.Second)
 	uf := addUncleanFlags(c)
 	technician := addTechnicianFlag(c)
 	parallel := fs.Int("parallel", 1, "process `N` targets at once")
@@ -66,12 +69,16 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 			return usageError{err}
 		}
 		waves.Size = *waveSize
+		sinks, err := sf.sinks()
+		if err != nil {
+			return usageError{err}
+		}
 		targets, err := gatherTargets(e, pos, *targetsFrom, kf)
 		if err != nil {
 			return usageError{err}
 		}
 		return exit(runFix(e, fixRequest{keys: kf, rules: *rulesFile, dryRun: *dryRun, log: lf, unclean: policy, fallback: fb,
-			technician: *technician, parallel: *parallel, waves: waves, json: *asJSON}, targets))
+			technician: *technician, parallel: *parallel, waves: waves, json: *asJSON, ship: sf, sinks: sinks}, targets))
 	}
 	return c
 }
@@ -87,6 +94,8 @@ type fixRequest struct {
 	parallel          int
 	waves             remedy.Waves
 	json              bool
+	ship              *shipFlags
+	sinks             []logship.Sink
 }
 
 // parseMaxFailures reads --max-failures: "" (no limit), a count ("10") or
@@ -130,6 +139,11 @@ func runFix(e *env, r fixRequest, pos []string) int {
 		fmt.Fprintf(e.Stderr, "unbrick fix: cannot open the fleet log: %v; nothing was done (pass --log DIR)\n", err)
 		return exitcode.Refused
 	}
+	shipper, err := startShipping(e.Stderr, log.Dir(), r.sinks)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "unbrick fix: cannot keep the log shipping spool: %v; nothing was done\n", err)
+		return exitcode.Refused
+	}
 	o.Identity.RunID = remedy.NewRunID(time.Now())
 	// Every record is kept for the screen, saved or not: when the fleet log
 	// cannot be written, the copy printed here (on the stick: in the screen
@@ -145,7 +159,13 @@ func runFix(e *env, r fixRequest, pos []string) int {
 			enc.Encode(rec) // --json: one event per volume, as it is done
 		}
 		recs[v] = rec
-		return log.Append(rec)
+		if err := log.Append(rec); err != nil {
+			return err
+		}
+		if shipper != nil {
+			shipper.Notify()
+		}
+		return nil
 	}
 	prog := newBatchProgress(e.Stderr, len(targets))
 	if prog != nil {
@@ -155,6 +175,11 @@ func runFix(e *env, r fixRequest, pos []string) int {
 	defer stop()
 	vols := remedy.Fix(ctx, targets, o)
 	prog.finish()
+	wait := r.ship.wait
+	if ctx.Err() != nil {
+		wait = min(wait, 5*time.Second) // interrupted: do not hold the operator up
+	}
+	finishShipping(e.Stderr, shipper, wait, log.Dir(), r.ship)
 	var ordered []*fleetlog.Record
 	unsaved := 0
 	for _, v := range vols {

@@ -34,6 +34,11 @@ var CSVHeader = []string{
 type Log struct {
 	dir string
 	mu  sync.Mutex
+	// inJSONL holds the IDs of records whose JSON line was saved while
+	// their CSV row was not: a retry then writes only the row, so
+	// unbrick.jsonl (what is shipped) holds each record once. Only
+	// failures are kept, so it does not grow with the run.
+	inJSONL map[string]bool
 }
 
 // Open prepares dir (creating it if needed) for appending.
@@ -53,7 +58,7 @@ func Open(dir string) (*Log, error) {
 			return nil, fmt.Errorf("fleet log: %w", err)
 		}
 	}
-	return &Log{dir: dir}, nil
+	return &Log{dir: dir, inJSONL: map[string]bool{}}, nil
 }
 
 // Dir is the log directory.
@@ -70,6 +75,9 @@ func Prepare(r *Record) {
 		r.DurationMS = r.Duration.Milliseconds()
 	}
 	r.ConfirmationCode = ConfirmationCode(r.RunID, r.VolumeID, r.Status)
+	if r.RecordID == "" {
+		r.RecordID = RecordID(r)
+	}
 }
 
 // Append writes r as one JSON line and one CSV row, each followed by fsync
@@ -92,14 +100,21 @@ func (l *Log) Append(r *Record) error {
 	cw.Flush()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := appendSync(filepath.Join(l.dir, JSONLName), nil, line); err != nil {
-		return err
+	if !l.inJSONL[r.RecordID] {
+		if err := appendSync(filepath.Join(l.dir, JSONLName), nil, line); err != nil {
+			return err
+		}
 	}
 	var hdr bytes.Buffer
 	hw := csv.NewWriter(&hdr)
 	hw.Write(CSVHeader)
 	hw.Flush()
-	return appendSync(filepath.Join(l.dir, CSVName), hdr.Bytes(), scrub(row.Bytes()))
+	if err := appendSync(filepath.Join(l.dir, CSVName), hdr.Bytes(), scrub(row.Bytes())); err != nil {
+		l.inJSONL[r.RecordID] = true
+		return err
+	}
+	delete(l.inJSONL, r.RecordID)
+	return nil
 }
 
 // appendSync appends data to path (writing header first when the file is

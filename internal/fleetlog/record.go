@@ -49,6 +49,8 @@ func (s Status) Valid() bool {
 // a password, recovery password or key, and Append scrubs anything shaped
 // like a recovery password from every field as a second line of defence.
 type Record struct {
+	// RecordID names this record for log shipping (see RecordID).
+	RecordID    string    `json:"record_id,omitempty"`
 	Time        time.Time `json:"time"`                   // when the volume was done, UTC (clock-corrected when booted on the host: see Clock)
 	Clock       *Clock    `json:"clock,omitempty"`        // what the machine's clock said and how Time was derived
 	ToolVersion string    `json:"tool_version"`           // unbrick version

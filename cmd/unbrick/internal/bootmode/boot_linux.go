@@ -177,6 +177,12 @@ func (b *booter) run() {
 		b.rec.Result = fmt.Sprintf("fix exit %d (%s)", code, exitMeaning(code))
 		b.attention = code != 0
 	}
+	if args := shipArgs(cfg, stickDir, logDir); args != nil && b.hasCommand("ship") {
+		b.say("\nSending the fleet log records: unbrick %s", strings.Join(args, " "))
+		if code := b.cli.Run(strings.NewReader(""), b.out, b.out, args); code != 0 {
+			b.say("Some records were not sent: they stay in logs/ship on the stick; send them from any PC with unbrick ship --log <stick>/logs and the same receiver.")
+		}
+	}
 }
 
 // hasCommand reports whether the CLI has the subcommand name.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/unbrick/unbrick/image"
 )
 
 // blockPart is a partition found in /sys/class/block.
@@ -150,6 +152,26 @@ func fixArgs(cmd string, keys, rules []string, logDir, journalDir string, disks 
 	args = append(args, "--log", logDir, "--journal", journalDir)
 	for _, d := range disks {
 		args = append(args, "/dev/"+d.Name)
+	}
+	return args
+}
+
+// shipArgs is the ship command that sends the stick's records to the
+// receivers unbrick.conf names (nil when it names none). The CA file is
+// on the stick.
+func shipArgs(cfg image.Config, stick, logDir string) []string {
+	if cfg.LogURL == "" && cfg.Syslog == "" {
+		return nil
+	}
+	args := []string{"ship", "--log", logDir, "--log-wait", "20s"}
+	if cfg.LogURL != "" {
+		args = append(args, "--log-url", cfg.LogURL)
+	}
+	if cfg.Syslog != "" {
+		args = append(args, "--syslog", cfg.Syslog)
+	}
+	if cfg.LogCA != "" {
+		args = append(args, "--log-ca", filepath.Join(stick, cfg.LogCA))
 	}
 	return args
 }

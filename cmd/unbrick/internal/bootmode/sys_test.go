@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/unbrick/unbrick/image"
 )
 
 // fakeSys builds a /sys tree like the kernel's: /sys/block/DISK with size,
@@ -76,6 +78,19 @@ func TestFixArgs(t *testing.T) {
 	want := "fix --keys /run/k1.csv --keys /stick/keys/k2.csv --rules /stick/rules/r --log /stick/logs --journal /stick/journal /dev/nvme0n1 /dev/sdb"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("got  %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
+
+func TestShipArgs(t *testing.T) {
+	if got := shipArgs(image.DefaultConfig(), "/stick", "/stick/logs"); got != nil {
+		t.Fatalf("no receiver configured, yet: %v", got)
+	}
+	cfg := image.DefaultConfig()
+	cfg.LogURL, cfg.Syslog, cfg.LogCA = "https://logs.example.com/u", "tls://siem:6514", "log-ca.pem"
+	got := strings.Join(shipArgs(cfg, "/stick", "/stick/logs"), " ")
+	want := "ship --log /stick/logs --log-wait 20s --log-url https://logs.example.com/u --syslog tls://siem:6514 --log-ca /stick/log-ca.pem"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 
