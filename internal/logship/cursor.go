@@ -21,12 +21,12 @@ const SpoolDir = "ship"
 
 // cursor is how far a sink's records have been delivered.
 type cursor struct {
-	Sink    string    `json:"sink"`    // for people: the sink's URL without credentials
-	Offset  int64     `json:"offset"`  // unbrick.jsonl bytes delivered
-	LastID  string    `json:"last_id"` // record_id of the last record delivered
+	Sink    string    `json:"sink"`     // for people: the sink's URL without credentials
+	Offset  int64     `json:"offset"`   // unbrick.jsonl bytes delivered
+	LastID  string    `json:"last_id"`  // record_id of the last record delivered
 	LastEnd int64     `json:"last_end"` // offset just after that record's line (Offset may be past damaged lines after it)
-	Sent    int64     `json:"sent"`    // records delivered, over all runs
-	Skipped int64     `json:"skipped"` // lines that were not records
+	Sent    int64     `json:"sent"`     // records delivered, over all runs
+	Skipped int64     `json:"skipped"`  // lines that were not records
 	Updated time.Time `json:"updated"`
 }
 
