@@ -20,9 +20,13 @@ var ErrBusy = errors.New("another unbrick run is working on this disk")
 // file, the loop devices that serve it; for a flat VMDK, its descriptor
 // and then every extent file). It does not wait: a target
 // another run holds gives an error wrapping ErrBusy. unlock releases every
-// lock taken. A Target from NewTarget (no file) locks nothing.
+// lock taken. An NBD export is locked through a lock file named after it
+// (lock_nbd.go). A Target from NewTarget (no file) locks nothing.
 func (t *Target) Lock() (unlock func(), err error) {
 	f := t.file
+	if f == nil && t.nbdKey != "" {
+		return lockNBD(t.path, t.nbdKey)
+	}
 	if f == nil {
 		return func() {}, nil
 	}

@@ -32,6 +32,7 @@ type Target struct {
 	format     string     // behind ContainerQemuNBD / ContainerNBD
 	file       *os.File   // the file opened at path (nil from NewTarget)
 	files      []*os.File // a flat VMDK's extent files
+	nbdKey     string     // an NBD export's lock name (see lock_nbd.go)
 
 	scanOnce sync.Once
 	cands    []Candidate
@@ -131,7 +132,8 @@ func openNBD(uri string, writable bool) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{path: uri, r: c, closer: c, size: c.Size(), container: ContainerNBD, format: "export " + fmt.Sprintf("%q", u.Export)}
+	t := &Target{path: uri, r: c, closer: c, size: c.Size(), container: ContainerNBD, format: "export " + fmt.Sprintf("%q", u.Export),
+		nbdKey: nbdLockKey(u)}
 	if writable {
 		t.w = c
 	}
