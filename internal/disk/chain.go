@@ -22,8 +22,17 @@ import (
 //     byte 8 and backing_file_size (uint32) at 16 locate the backing
 //     file's name (at most 1023 bytes), relative to the overlay's folder.
 //   - VMDK descriptors (text, "# Disk DescriptorFile"): parentFileNameHint.
+//   - Differencing VHDX (Hyper-V checkpoints, NAME_GUID.avhdx; vhdx.go):
+//     the Parent Locator metadata item's relative_path, or, without one,
+//     the file name of its absolute_win32_path.
+//   - Differencing VHD (.avhd, .vhd; vhd.go): the W2ru parent locator
+//     (relative path), or the file name of the W2ku locator (absolute
+//     path) or of the Parent Unicode Name.
 //
-// Other formats' parent locators (differencing VHD and VHDX) are not read.
+// Hyper-V's paths are Windows paths: backslashes are read as separators
+// and, when no file has the exact name, a file of the folder whose name
+// differs only in case is taken as the parent. Only the image's own
+// folder is searched for images based on it.
 
 // maxChainScan bounds how many files of one folder are looked at.
 const maxChainScan = 200000
@@ -31,7 +40,13 @@ const maxChainScan = 200000
 // childIndex maps a base image (by file identity) to the images over it,
 // for one folder; built once per folder and process.
 type childIndex struct {
-	children map[fileID][]string
+	children map[fileID][]childImage
+}
+
+// childImage is an image based on another.
+type childImage struct {
+	path   string
+	hyperV bool // a differencing VHD or VHDX: merged into its base, not rebased
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -72,14 +87,25 @@ func (t *Target) refuseIfParent() error {
 	if len(kids) == 0 {
 		return nil
 	}
+	var names []string
+	hyperV := false
+	for _, k := range kids {
+		names = append(names, k.path)
+		hyperV = hyperV || k.hyperV
+	}
 	more := ""
-	if len(kids) > 3 {
-		more = fmt.Sprintf(" and %d more", len(kids)-3)
-		kids = kids[:3]
+	if len(names) > 3 {
+		more = fmt.Sprintf(" and %d more", len(names)-3)
+		names = names[:3]
+	}
+	todo := "fix the image the VM runs from (the top of the chain) instead"
+	if hyperV {
+		todo = "merge the differencing disks into it first (Hyper-V: delete the checkpoint, which merges it, " +
+			"or Edit Disk > Merge, or Merge-VHD), then fix the merged disk"
 	}
 	return &UnsupportedContainerError{Path: t.path, Format: "base of a snapshot chain",
-		Reason: fmt.Sprintf("%s%s %s based on it, and writing it would corrupt them: fix the image the VM runs from (the top of the chain) instead; nothing was written",
-			strings.Join(kids, ", "), more, isAre(len(kids)+len(more))),
+		Reason: fmt.Sprintf("%s%s %s based on it, and writing it would corrupt them: %s; nothing was written",
+			strings.Join(names, ", "), more, isAre(len(names)+len(more)), todo),
 		Unsafe: true,
 	}
 }
@@ -98,42 +124,101 @@ func buildChildIndex(dir string) (*childIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx := &childIndex{children: map[fileID][]string{}}
+	if len(ents) > maxChainScan {
+		return nil, fmt.Errorf("too many files (%d) to look through", len(ents))
+	}
+	// Names without case, for Hyper-V's Windows paths.
+	folded := map[string][]string{}
+	for _, de := range ents {
+		k := strings.ToLower(de.Name())
+		folded[k] = append(folded[k], de.Name())
+	}
+	idx := &childIndex{children: map[fileID][]childImage{}}
 	start := time.Now()
-	for i, de := range ents {
-		if i >= maxChainScan || time.Since(start) > time.Minute {
+	for _, de := range ents {
+		if time.Since(start) > time.Minute {
 			return nil, fmt.Errorf("too many files (%d) to look through", len(ents))
 		}
 		if !de.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, de.Name())
-		base := backingFileOf(p)
-		if base == "" {
+		ref, ok := parentOf(p)
+		if !ok {
 			continue
 		}
-		if !filepath.IsAbs(base) {
-			base = filepath.Join(dir, base)
-		}
-		bi, err := os.Stat(base)
-		if err != nil {
-			continue
-		}
-		if id, ok := identity(bi); ok {
-			idx.children[id] = append(idx.children[id], p)
+		for _, base := range ref.resolve(dir, folded) {
+			bi, err := os.Stat(base)
+			if err != nil {
+				continue
+			}
+			if id, ok := identity(bi); ok {
+				idx.children[id] = append(idx.children[id], childImage{path: p, hyperV: ref.hyperV})
+			}
 		}
 	}
 	for _, v := range idx.children {
-		sort.Strings(v)
+		sort.Slice(v, func(i, j int) bool { return v[i].path < v[j].path })
 	}
 	return idx, nil
 }
 
-// backingFileOf returns the backing file or parent an image names, or "".
-func backingFileOf(path string) string {
+// parentRef is the parent (backing file) an image names.
+type parentRef struct {
+	name    string // as recorded: a path, relative to the image's folder or absolute
+	windows bool   // a Windows path (Hyper-V): backslashes, names compared without case
+	hyperV  bool   // named by a differencing VHD or VHDX
+}
+
+// resolve returns the files of the file system ref may name, for an image
+// in dir whose files, by lower-case name, are folded.
+func (ref parentRef) resolve(dir string, folded map[string][]string) []string {
+	name := ref.name
+	if ref.windows {
+		name = strings.ReplaceAll(name, `\`, "/")
+		if isWindowsAbs(ref.name) {
+			// A drive or UNC path means nothing here: look for its file
+			// name next to the image.
+			name = windowsBase(ref.name)
+		}
+	}
+	if !filepath.IsAbs(name) {
+		name = filepath.Join(dir, name)
+	}
+	if !ref.windows {
+		return []string{name}
+	}
+	if _, err := os.Stat(name); err == nil || filepath.Dir(name) != dir {
+		return []string{name}
+	}
+	var out []string
+	for _, n := range folded[strings.ToLower(filepath.Base(name))] {
+		out = append(out, filepath.Join(dir, n))
+	}
+	return out
+}
+
+// isWindowsAbs reports whether a Windows path is absolute: a drive
+// ("C:\..."), a UNC or device path ("\\server\...", "\\?\C:\...") or
+// rooted ("\dir\...").
+func isWindowsAbs(p string) bool {
+	return strings.HasPrefix(p, `\`) || strings.HasPrefix(p, "/") ||
+		(len(p) >= 2 && p[1] == ':' && ('a' <= p[0]|0x20 && p[0]|0x20 <= 'z'))
+}
+
+// windowsBase is the last element of a Windows path.
+func windowsBase(p string) string {
+	if i := strings.LastIndexAny(p, `\/`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// parentOf returns the backing file or parent an image names, if any.
+func parentOf(path string) (parentRef, bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return ""
+		return parentRef{}, false
 	}
 	defer f.Close()
 	head := make([]byte, 4096)
@@ -144,23 +229,59 @@ func backingFileOf(path string) string {
 		off := binary.BigEndian.Uint64(head[8:])
 		size := binary.BigEndian.Uint32(head[16:])
 		if off == 0 || size == 0 || size > 1023 || off > 1<<20 {
-			return ""
+			return parentRef{}, false
 		}
 		name := make([]byte, size)
 		if n, _ := f.ReadAt(name, int64(off)); n != int(size) {
-			return ""
+			return parentRef{}, false
 		}
-		return string(name)
+		return parentRef{name: string(name)}, true
 	case isVMDKDescriptor(head):
 		if d, err := parseVMDKDescriptor(head); err == nil {
-			return d.ParentHint
+			return parentRef{name: d.ParentHint}, d.ParentHint != ""
 		}
 		// A descriptor whose extents did not parse still names its parent.
 		for _, line := range strings.Split(string(head), "\n") {
 			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.TrimSpace(k) == "parentFileNameHint" {
-				return strings.Trim(strings.TrimSpace(v), "\"")
+				name := strings.Trim(strings.TrimSpace(v), "\"")
+				return parentRef{name: name}, name != ""
 			}
 		}
+	case bytes.HasPrefix(head, []byte(vhdxSignature)):
+		fi, err := f.Stat()
+		if err != nil {
+			return parentRef{}, false
+		}
+		v, err := readVHDX(f, fi.Size())
+		if err != nil || !v.HasParent || v.LocatorType != vhdxLocatorTypeVHDX {
+			return parentRef{}, false
+		}
+		ref := parentRef{name: v.Locator["relative_path"], windows: true, hyperV: true}
+		if ref.name == "" {
+			ref.name = windowsBase(v.Locator["absolute_win32_path"])
+		}
+		return ref, ref.name != ""
+	case bytes.HasPrefix(head, []byte(vhdCookie)):
+		ft, err := parseVHDFooter(head)
+		if err != nil || ft.DiskType != vhdTypeDifferencing {
+			return parentRef{}, false
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			return parentRef{}, false
+		}
+		p, err := readVHDParent(f, fi.Size(), ft)
+		if err != nil {
+			return parentRef{}, false
+		}
+		ref := parentRef{name: p.Relative, windows: true, hyperV: true}
+		if ref.name == "" {
+			ref.name = windowsBase(p.Absolute)
+		}
+		if ref.name == "" {
+			ref.name = windowsBase(p.Name)
+		}
+		return ref, ref.name != ""
 	}
-	return ""
+	return parentRef{}, false
 }

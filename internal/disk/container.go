@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // Container is how a target file holds its disk's bytes.
@@ -42,9 +43,11 @@ type UnsupportedContainerError struct {
 	// QemuFormat is qemu's name of the format ("qcow2", "vpc", ...) when
 	// qemu-nbd can serve it; "" when unbrick refuses it outright.
 	QemuFormat string
-	// Unsafe: unbrick could open the image but refuses to write it (the
-	// base of a snapshot chain, a streamOptimized VMDK): a refusal, not
-	// a failure to read.
+	// Unsafe: unbrick refuses the image rather than fails to read it:
+	// it could open it but refuses to write it (the base of a snapshot
+	// chain, a streamOptimized VMDK), or refuses to open it because what
+	// it would read is not the VM's disk (a differencing VHD or VHDX,
+	// whose parent qemu does not follow).
 	Unsafe bool
 }
 
@@ -93,6 +96,9 @@ func sniffImage(path string, head, tail []byte, size int64) (Container, error) {
 		// Dynamic and differencing VHDs keep a copy of the footer at the
 		// start; a fixed VHD's disk starts with the disk's own bytes.
 		if f, err := parseVHDFooter(head); err == nil {
+			if f.DiskType == vhdTypeDifferencing {
+				return "", differencingVHDError(path, nil)
+			}
 			return unsupported(f.typeName(), "vpc")
 		}
 	case isVMDKDescriptor(head):
@@ -102,6 +108,9 @@ func sniffImage(path string, head, tail []byte, size int64) (Container, error) {
 		f, err := parseVHDFooter(tail)
 		if err != nil {
 			return "", fmt.Errorf("%s ends in a VHD footer that is damaged: %w; nothing was written", path, err)
+		}
+		if f.DiskType == vhdTypeDifferencing {
+			return "", differencingVHDError(path, nil)
 		}
 		if f.DiskType != vhdTypeFixed {
 			return unsupported(f.typeName(), "vpc")
@@ -130,6 +139,28 @@ func (t *Target) openContainer(f *os.File, size int64, writable bool) error {
 		}
 	}
 	c, err := sniffImage(t.path, head, tail, size)
+	var ue *UnsupportedContainerError
+	if errors.As(err, &ue) {
+		switch {
+		case ue.QemuFormat == "vhdx":
+			// qemu does not open a differencing VHDX: say so now, and
+			// what to do, rather than relay qemu-nbd's failure.
+			v, verr := readVHDX(f, size)
+			if verr != nil {
+				return fmt.Errorf("%s: cannot read its VHDX metadata: %w; nothing was written", t.path, verr)
+			}
+			if v.HasParent {
+				return differencingVHDXError(t.path, v)
+			}
+		case ue.Format == differencingVHDFormat:
+			// Name the parent in the refusal when the header says it.
+			if ft, ferr := parseVHDFooter(head); ferr == nil {
+				if p, perr := readVHDParent(f, size, ft); perr == nil {
+					return differencingVHDError(t.path, p)
+				}
+			}
+		}
+	}
 	if err == nil && writable {
 		// Writing the base of a snapshot chain corrupts every image
 		// over it: refuse, naming the image to fix instead.
@@ -137,7 +168,6 @@ func (t *Target) openContainer(f *os.File, size int64, writable bool) error {
 			return err
 		}
 	}
-	var ue *UnsupportedContainerError
 	if errors.As(err, &ue) && ue.QemuFormat != "" {
 		return t.openQemuNBD(ue, writable)
 	}
@@ -170,4 +200,55 @@ func (t *Target) Container() Container {
 		return ContainerRaw
 	}
 	return t.container
+}
+
+// differencingVHDFormat and differencingVHDXFormat name the differencing
+// formats in refusals.
+const (
+	differencingVHDFormat  = "differencing VHD (a snapshot over a parent disk)"
+	differencingVHDXFormat = "differencing VHDX (Hyper-V checkpoint)"
+)
+
+// mergeSteps is what to do with a differencing VHD or VHDX, for a message.
+func mergeSteps(path string) string {
+	return "merge it into its parent first (Hyper-V: delete the checkpoint, which merges it into its parent, " +
+		"or Edit Disk > Merge; PowerShell on the host: Merge-VHD -Path " + filepath.Base(path) + "), then fix the merged disk; " +
+		"or fix the VM on its Hyper-V host once unbrick runs on Windows; nothing was written"
+}
+
+// differencingVHDXError refuses a differencing VHDX: qemu's VHDX driver
+// does not open one (block/vhdx.c answers ENOTSUP when the File
+// Parameters say HasParent), so unbrick cannot read or write it.
+func differencingVHDXError(path string, v *vhdxInfo) *UnsupportedContainerError {
+	parent := ""
+	if p := v.Locator["relative_path"]; p != "" {
+		parent = fmt.Sprintf(" %q", p)
+	} else if p := v.Locator["absolute_win32_path"]; p != "" {
+		parent = fmt.Sprintf(" %q", p)
+	}
+	return &UnsupportedContainerError{Path: path, Format: differencingVHDXFormat,
+		Reason: "it holds only what changed since its parent" + parent + ", and qemu, through which unbrick opens VHDX files, " +
+			"does not open differencing VHDX files; " + mergeSteps(path),
+		Unsafe: true}
+}
+
+// differencingVHDError refuses a differencing VHD: qemu's VHD driver
+// (vpc) opens one without its parent, so every sector the parent holds
+// reads as zeros, and its first write to a block marks the whole block
+// as the child's, hiding the parent's data there. p, when known, names
+// the parent.
+func differencingVHDError(path string, p *vhdParent) *UnsupportedContainerError {
+	parent := ""
+	if p != nil {
+		for _, n := range []string{p.Relative, p.Absolute, p.Name} {
+			if n != "" {
+				parent = fmt.Sprintf(" %q", n)
+				break
+			}
+		}
+	}
+	return &UnsupportedContainerError{Path: path, Format: differencingVHDFormat,
+		Reason: "it holds only what changed since its parent" + parent + ", and qemu, through which unbrick opens VHD files, " +
+			"reads it without its parent (the parent's sectors as zeros) and, writing, would hide the parent's data; " + mergeSteps(path),
+		Unsafe: true}
 }

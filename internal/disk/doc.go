@@ -17,7 +17,8 @@
 // Errors: ErrUnrecognized (nothing found), *SelectError (none / several /
 // wrong kind; lists the candidates), ErrShortImage, ErrReadOnly,
 // *UnsupportedContainerError (a VM disk format not opened here), ErrBusy
-// (Target.Lock: another run holds the disk).
+// (Target.Lock: another run holds the disk), *FormatError (damaged VHD or
+// VHDX metadata: structure, byte offset, field).
 //
 // # Containers
 //
@@ -41,20 +42,61 @@
 //     disk of a snapshot chain, opened through qemu-nbd like the formats
 //     below (vmdk.go).
 //   - Formats with their own block allocation, recognised by their magic:
-//     qcow2 ("QFI\xfb"), VHDX ("vhdxfile"), dynamic and differencing VHD (a
-//     footer copy at byte 0), sparse VMDK ("KDMV"; "COWD" for ESX; and
-//     VMDK descriptors with SPARSE extents or a parent), QED ("QED\0") and
-//     VirtualBox VDI (7F 10 DA BE at 0x40). They are served by qemu-nbd
-//     (package internal/nbd starts it) and read and written over NBD; qemu
-//     follows their backing chains. Without qemu-nbd they are refused with
+//     qcow2 ("QFI\xfb"), VHDX ("vhdxfile"), dynamic VHD (a footer copy at
+//     byte 0), sparse VMDK ("KDMV"; "COWD" for ESX; and VMDK descriptors
+//     with SPARSE extents or a parent), QED ("QED\0") and VirtualBox VDI
+//     (7F 10 DA BE at 0x40). They are served by qemu-nbd (package
+//     internal/nbd starts it) and read and written over NBD; qemu follows
+//     qcow2 and VMDK backing chains. Without qemu-nbd they are refused with
 //     *UnsupportedContainerError, which names the package and the qemu-img
 //     conversion. A streamOptimized VMDK (compressAlgorithm 1 at byte 77 of
 //     its header) is opened read-only only (qemu-nbd.go).
+//   - A VHDX (Microsoft, "[MS-VHDX]: Virtual Hard Disk v2 (VHDX) File
+//     Format", Open Specifications; little-endian, GUIDs in Microsoft's
+//     binary form) is read before qemu-nbd opens it, to find a
+//     differencing VHDX (vhdx.go): the file type identifier "vhdxfile" at
+//     0; two 4 KiB headers at 64 and 128 KiB (signature "head", CRC-32C of
+//     the header with its checksum field at byte 4 zeroed, sequence number
+//     at 8, version 1 at 66; the valid header with the higher sequence
+//     number is current); the 64 KiB region table at 192 KiB, or its copy
+//     at 256 KiB ("regi", CRC-32C at 4, entry count at 8, at most 2047
+//     32-byte entries from byte 16: GUID, file offset, length), whose
+//     metadata region (8B7CA206-4790-4B9A-B8FE-575F050F886E) starts with
+//     the metadata table ("metadata", entry count at 10, 32-byte entries
+//     from byte 32: item GUID, offset from the region's start, length at
+//     most 1 MiB). Its File Parameters item (CAA16737-FA36-4D43-B3B6-
+//     33F0AA44E76B: block size, flags; bit 1 HasParent) says whether the
+//     file is a differencing VHDX, whose Parent Locator item
+//     (A8D35F2D-B30B-454D-ABF7-D3D84834AB0C: a 20-byte header with the
+//     locator type, B04AEFB7-D19E-4A81-B789-25B8E9445913 for a VHDX
+//     parent, and the key/value count at 18; 12-byte entries of key and
+//     value offsets and lengths within the item) holds UTF-16LE keys and
+//     values: parent_linkage, relative_path, volume_path,
+//     absolute_win32_path. The log is not replayed. Every offset and
+//     length is checked against the file's size before it is read;
+//     damage is a *FormatError.
+//   - A differencing VHD (disk type 4) or VHDX (HasParent; a Hyper-V
+//     checkpoint, NAME_GUID.avhdx) is refused with
+//     *UnsupportedContainerError (Unsafe), read-only too, saying to merge
+//     it into its parent first: qemu's VHDX driver does not open one, and
+//     its VHD driver reads one without its parent (the parent's sectors
+//     as zeros) and, writing, marks whole blocks as the child's. A
+//     differencing VHD's parent is found through its dynamic disk header
+//     (VHD specification, "Dynamic Disk Header Format": 1,024 big-endian
+//     bytes where the footer's data offset, at byte 16, points; cookie
+//     "cxsparse", checksum at 36 as the footer's, version 0x00010000 at
+//     24, Parent Unicode Name at 64 (512 bytes, UTF-16 big-endian), eight
+//     24-byte parent locator entries at 576: platform code, data space,
+//     data length, reserved, data offset; "W2ru" is the parent's Windows
+//     path relative to the child, "W2ku" its absolute path, both UTF-16,
+//     read as little-endian, as Windows writes them, unless the first
+//     unit reads as big-endian ASCII).
 //   - A TARGET that is an NBD URI is opened with internal/nbd's client.
 //
 // Before an image file is opened writable, the files of its folder are
-// looked at for overlays based on it (chain.go): the base of a snapshot
-// chain is never written.
+// looked at for overlays based on it (chain.go: qcow2 backing files, VMDK
+// parentFileNameHint, differencing VHDX and VHD parent locators): the base
+// of a snapshot chain is never written.
 //
 // Anything else is a raw disk or volume image.
 //

@@ -3,7 +3,9 @@ package disk
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
+	"io"
 	"testing"
 )
 
@@ -91,5 +93,140 @@ func FuzzContainerMetadata(f *testing.F) {
 		}
 		parseVHDFooter(b)
 		sniffImage("fuzz", b, b, int64(len(b)))
+	})
+}
+
+// sparseImage is a file of the given size made of zeros and a few
+// segments, for fuzzing parsers whose structures lie megabytes apart.
+type sparseImage struct {
+	size int64
+	segs []sparseSeg
+}
+
+type sparseSeg struct {
+	off int64
+	b   []byte
+}
+
+func (s *sparseImage) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= s.size {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if int64(n) > s.size-off {
+		n = int(s.size - off)
+	}
+	clear(p[:n])
+	for _, sg := range s.segs {
+		lo, hi := max(off, sg.off), min(off+int64(n), sg.off+int64(len(sg.b)))
+		if lo < hi {
+			copy(p[lo-off:hi-off], sg.b[lo-sg.off:hi-sg.off])
+		}
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// padTo returns b cut or zero-padded to n bytes.
+func padTo(b []byte, n int) []byte {
+	out := make([]byte, n)
+	copy(out, b)
+	return out
+}
+
+// FuzzVHDX: readVHDX never panics and never reads past the file, whatever
+// the header, region table, metadata table and items hold (with fix, the
+// header and region table checksums are made right, so that the fuzzer
+// gets past them) and wherever the file ends.
+func FuzzVHDX(f *testing.F) {
+	hdr := make([]byte, 4096)
+	copy(hdr, "head")
+	binary.LittleEndian.PutUint64(hdr[8:], 7)
+	binary.LittleEndian.PutUint16(hdr[66:], 1)
+	rt := make([]byte, 48)
+	copy(rt, "regi")
+	binary.LittleEndian.PutUint32(rt[8:], 1)
+	copy(rt[16:], tMetadataRegion)
+	binary.LittleEndian.PutUint64(rt[32:], 1<<20)
+	binary.LittleEndian.PutUint32(rt[40:], 1<<20)
+	loc := vhdxLocatorItem([][2]string{{"parent_linkage", "{83ed0ec3-24c8-49a6-a959-5e4bf1288bfb}"}, {"relative_path", `..\p.vhdx`}})
+	table := make([]byte, 96)
+	copy(table, "metadata")
+	binary.LittleEndian.PutUint16(table[10:], 2)
+	copy(table[32:], tFileParameters)
+	binary.LittleEndian.PutUint32(table[48:], 64<<10)
+	binary.LittleEndian.PutUint32(table[52:], 8)
+	copy(table[64:], tParentLocator)
+	binary.LittleEndian.PutUint32(table[80:], 64<<10+8)
+	binary.LittleEndian.PutUint32(table[84:], uint32(len(loc)))
+	items := append([]byte{0, 0, 0x10, 0, 2, 0, 0, 0}, loc...)
+	f.Add(hdr, rt, table, items, true, uint32(2<<20))
+	f.Add(hdr, rt, table, items[:8], true, uint32(2<<20))
+	f.Add(hdr, rt, table, items, false, uint32(1<<20+100))
+	f.Fuzz(func(t *testing.T, hdr, rt, table, items []byte, fix bool, size uint32) {
+		if len(hdr) > 4096 || len(rt) > 64<<10 || len(table) > 64<<10 || len(items) > 1<<20 {
+			return
+		}
+		if fix {
+			hdr, rt = padTo(hdr, 4096), padTo(rt, 64<<10)
+			tSetCRC32C(hdr)
+			tSetCRC32C(rt)
+		}
+		img := &sparseImage{size: int64(size) % (4 << 20), segs: []sparseSeg{
+			{0, []byte(vhdxSignature)}, {64 << 10, hdr}, {128 << 10, hdr}, {192 << 10, rt}, {256 << 10, rt},
+			{1 << 20, table}, {1<<20 + 64<<10, items},
+		}}
+		v, err := readVHDX(img, img.size)
+		if err != nil {
+			var fe *FormatError
+			if errors.As(err, &fe) && (fe.Offset < 0 || fe.Offset > img.size) {
+				t.Fatalf("error at offset %d of a %d-byte file: %v", fe.Offset, img.size, err)
+			}
+			return
+		}
+		if v.HasParent && v.Locator == nil {
+			t.Fatal("HasParent without a locator")
+		}
+		if v.MetadataOffset+v.MetadataLength > img.size {
+			t.Fatalf("metadata region %d+%d past the %d-byte file", v.MetadataOffset, v.MetadataLength, img.size)
+		}
+	})
+}
+
+// FuzzVHDParent: the VHD dynamic disk header and parent locator reader
+// never panics, whatever the footer, header and locator data hold (with
+// fix, the footer and header checksums are made right).
+func FuzzVHDParent(f *testing.F) {
+	foot := make([]byte, 512)
+	copy(foot, vhdCookie)
+	binary.BigEndian.PutUint32(foot[12:], 0x00010000)
+	binary.BigEndian.PutUint64(foot[16:], 512)
+	binary.BigEndian.PutUint32(foot[60:], vhdTypeDifferencing)
+	dyn := make([]byte, 1024)
+	copy(dyn, vhdDynCookie)
+	binary.BigEndian.PutUint32(dyn[24:], 0x00010000)
+	binary.BigEndian.PutUint32(dyn[576:], vhdPlatformW2ru)
+	binary.BigEndian.PutUint32(dyn[584:], 14)
+	binary.BigEndian.PutUint64(dyn[592:], 4096)
+	f.Add(foot, dyn, utf16le(`.\p.vhd`), true)
+	f.Add(foot, dyn, []byte{0, '.', 0, 'p'}, false)
+	f.Fuzz(func(t *testing.T, foot, dyn, loc []byte, fix bool) {
+		if len(foot) > 512 || len(dyn) > 1024 || len(loc) > 4096 {
+			return
+		}
+		if fix {
+			foot, dyn = padTo(foot, 512), padTo(dyn, 1024)
+			binary.BigEndian.PutUint32(foot[64:], vhdChecksum(foot, 64))
+			binary.BigEndian.PutUint32(dyn[36:], vhdChecksum(dyn, 36))
+		}
+		img := &sparseImage{size: 8192, segs: []sparseSeg{{0, foot}, {512, dyn}, {4096, loc}}}
+		sniffImage("fuzz", foot, foot, img.size)
+		ft, err := parseVHDFooter(foot)
+		if err != nil {
+			return
+		}
+		readVHDParent(img, img.size, ft)
 	})
 }
