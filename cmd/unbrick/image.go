@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -111,6 +112,24 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 	bc, err := image.LoadBootChain(f.bootchain)
 	if err != nil {
 		return fail("%v", err)
+	}
+	// Secure Boot: signatures, SBAT generations and revocations of shim
+	// and grub; a revoked or unsigned chain stops here, before any write.
+	sb, err := image.CheckBootChain(bc)
+	if sb != nil {
+		for _, l := range sb.Lines() {
+			if strings.HasPrefix(l, "WARNING: ") {
+				fmt.Fprintln(e.Stderr, l)
+			} else {
+				fmt.Fprintln(e.Stdout, "boot chain: "+l)
+			}
+		}
+	}
+	if errors.Is(err, image.ErrBootChainRefused) {
+		fail("Secure Boot check: %v", err)
+		return exitcode.Refused
+	} else if err != nil {
+		return fail("Secure Boot check: %v", err)
 	}
 	initPath := f.initBin
 	if initPath == "" {
