@@ -26,6 +26,8 @@ fi
 
 say "image tests with the real boot chain"
 UNBRICK_REQUIRE_BOOTCHAIN=1 go test ./image/ -run 'Real' -count=1
+say "image build refuses a revoked chain (real boot chain, edited copy)"
+UNBRICK_REQUIRE_BOOTCHAIN=1 go test ./cmd/unbrick/ -run 'ImageBuild.*Real' -count=1
 
 art=${E2E_ARTIFACTS:-${TMPDIR:-/tmp}/unbrick-ci-image-artifacts}
 say "QEMU end-to-end (serial logs go to $art on failure)"
