@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,9 +29,35 @@ import (
 const maxChainScan = 200000
 
 // childIndex maps a base image (by file identity) to the images over it,
-// for one folder; built once per folder and process.
+// for one folder; built once per folder and process. It keeps per base
+// only what the refusal names (a count and the first few names, in name
+// order), not every overlay: thousands of VM disks over one template
+// would otherwise cost memory for the whole run.
 type childIndex struct {
-	children map[fileID][]string
+	children map[fileID]*children
+}
+
+// children are the images over one base: how many, and the
+// shownChildren first names in name order.
+type children struct {
+	n     int
+	first []string
+}
+
+// shownChildren is how many images over a base a refusal names.
+const shownChildren = 3
+
+// add records one more image over the base.
+func (c *children) add(name string) {
+	c.n++
+	i, _ := slices.BinarySearch(c.first, name)
+	if i >= shownChildren {
+		return
+	}
+	c.first = slices.Insert(c.first, i, name)
+	if len(c.first) > shownChildren {
+		c.first = c.first[:shownChildren:shownChildren]
+	}
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -69,17 +95,16 @@ func (t *Target) refuseIfParent() error {
 		return fmt.Errorf("%s: cannot look for snapshot images based on it in %s: %w; nothing was written", t.path, dir, entry.err)
 	}
 	kids := entry.idx.children[id]
-	if len(kids) == 0 {
+	if kids == nil || kids.n == 0 {
 		return nil
 	}
 	more := ""
-	if len(kids) > 3 {
-		more = fmt.Sprintf(" and %d more", len(kids)-3)
-		kids = kids[:3]
+	if kids.n > len(kids.first) {
+		more = fmt.Sprintf(" and %d more", kids.n-len(kids.first))
 	}
 	return &UnsupportedContainerError{Path: t.path, Format: "base of a snapshot chain",
 		Reason: fmt.Sprintf("%s%s %s based on it, and writing it would corrupt them: fix the image the VM runs from (the top of the chain) instead; nothing was written",
-			strings.Join(kids, ", "), more, isAre(len(kids)+len(more))),
+			strings.Join(kids.first, ", "), more, isAre(kids.n)),
 		Unsafe: true,
 	}
 }
@@ -98,7 +123,7 @@ func buildChildIndex(dir string) (*childIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx := &childIndex{children: map[fileID][]string{}}
+	idx := &childIndex{children: map[fileID]*children{}}
 	start := time.Now()
 	for i, de := range ents {
 		if i >= maxChainScan || time.Since(start) > time.Minute {
@@ -120,11 +145,13 @@ func buildChildIndex(dir string) (*childIndex, error) {
 			continue
 		}
 		if id, ok := identity(bi); ok {
-			idx.children[id] = append(idx.children[id], p)
+			c := idx.children[id]
+			if c == nil {
+				c = &children{}
+				idx.children[id] = c
+			}
+			c.add(p)
 		}
-	}
-	for _, v := range idx.children {
-		sort.Strings(v)
 	}
 	return idx, nil
 }
