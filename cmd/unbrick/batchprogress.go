@@ -138,20 +138,49 @@ func (p *batchProgress) finish() {
 // writeSummary prints, after a run over several targets, one line per
 // status with its count of volumes, and the targets not started.
 func writeSummary(w io.Writer, vols []*remedy.Volume, targets int) {
+	var s fixSummary
+	for _, v := range vols {
+		s.add(v)
+	}
+	s.write(w, targets)
+}
+
+// maxListedNotStarted is how many targets not started the summary names.
+const maxListedNotStarted = 20
+
+// fixSummary counts volume reports by status for the summary of a run
+// over several targets; of the targets not started it keeps the first
+// names it lists and a count.
+type fixSummary struct {
+	counts     map[remedy.Status]int
+	volumes    int
+	notStarted []string // at most maxListedNotStarted
+	notStartN  int
+}
+
+// add counts one volume report.
+func (s *fixSummary) add(v *remedy.Volume) {
+	if s.counts == nil {
+		s.counts = map[remedy.Status]int{}
+	}
+	s.counts[v.Status]++
+	s.volumes++
+	if v.Status == remedy.StatusNotStarted {
+		s.notStartN++
+		if len(s.notStarted) < maxListedNotStarted {
+			s.notStarted = append(s.notStarted, v.Target)
+		}
+	}
+}
+
+// write prints the summary (nothing for fewer than two targets).
+func (s *fixSummary) write(w io.Writer, targets int) {
 	if targets < 2 {
 		return
 	}
-	counts := map[remedy.Status]int{}
-	var notStarted []string
-	for _, v := range vols {
-		counts[v.Status]++
-		if v.Status == remedy.StatusNotStarted {
-			notStarted = append(notStarted, v.Target)
-		}
-	}
 	var st []string
-	for s := range counts {
-		st = append(st, string(s))
+	for k := range s.counts {
+		st = append(st, string(k))
 	}
 	sort.Slice(st, func(i, j int) bool {
 		a, b := remedy.Status(st[i]).ExitCode(), remedy.Status(st[j]).ExitCode()
@@ -160,18 +189,14 @@ func writeSummary(w io.Writer, vols []*remedy.Volume, targets int) {
 		}
 		return st[i] < st[j]
 	})
-	fmt.Fprintf(w, "summary: %d target(s), %d volume report(s)\n", targets, len(vols))
-	for _, s := range st {
-		fmt.Fprintf(w, "  %-15s %6d\n", s, counts[remedy.Status(s)])
+	fmt.Fprintf(w, "summary: %d target(s), %d volume report(s)\n", targets, s.volumes)
+	for _, k := range st {
+		fmt.Fprintf(w, "  %-15s %6d\n", k, s.counts[remedy.Status(k)])
 	}
-	if len(notStarted) > 0 {
-		shown := notStarted
-		if len(shown) > 20 {
-			shown = shown[:20]
-		}
-		fmt.Fprintf(w, "not started (run fix on them again): %s", strings.Join(shown, " "))
-		if len(notStarted) > len(shown) {
-			fmt.Fprintf(w, " ... and %d more (fix --json lists each on standard error)", len(notStarted)-len(shown))
+	if s.notStartN > 0 {
+		fmt.Fprintf(w, "not started (run fix on them again): %s", strings.Join(s.notStarted, " "))
+		if s.notStartN > len(s.notStarted) {
+			fmt.Fprintf(w, " ... and %d more (fix --json lists each on standard error)", s.notStartN-len(s.notStarted))
 		}
 		fmt.Fprintln(w)
 	}

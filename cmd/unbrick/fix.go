@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -30,8 +31,9 @@ func newFixCmd(e *env) *cobra.Command {
 the host's disks): unlock, find the files the rules call faulty, plan their deletion,
 write an undo journal, delete, re-open and verify, and append a fleet log record.
 An unclean NTFS journal (a host that crashed) is replayed first by default, in the
-same undo journal. It prints each volume's report and the fleet log records;
---json prints only the records, as JSON Lines (one JSON object per volume).
+same undo journal. It prints each volume's report and the fleet log records
+(over several targets, as each target is done); --json prints only the records,
+as JSON Lines (one JSON object per volume).
 Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 5 needs review > 0 ok; 2 usage.`,
 		Example: `  unbrick fix --keys BitLockerKeys.csv --log /mnt/usb/logs disk.img
@@ -145,6 +147,21 @@ func runFix(e *env, r fixRequest, pos []string) int {
 		return exitcode.Refused
 	}
 	o.Identity.RunID = remedy.NewRunID(time.Now())
+	prog := newBatchProgress(e.Stderr, len(targets))
+	ctx, stop := interruptContext(e)
+	defer stop()
+	// endShipping sends what is left once the disks are done and says
+	// what arrived; after Ctrl-C it does not hold the operator up.
+	endShipping := func() {
+		wait := r.ship.wait
+		if ctx.Err() != nil {
+			wait = min(wait, 5*time.Second)
+		}
+		finishShipping(e.Stderr, shipper, wait, log.Dir(), r.ship)
+	}
+	if len(targets) > 1 && !o.Identity.OnHost {
+		return fixMany(ctx, e, r, o, targets, log, prog, shipper, endShipping)
+	}
 	// Every record is kept for the screen, saved or not: when the fleet log
 	// cannot be written, the copy printed here (on the stick: in the screen
 	// transcript) is the only one.
@@ -167,19 +184,12 @@ func runFix(e *env, r fixRequest, pos []string) int {
 		}
 		return nil
 	}
-	prog := newBatchProgress(e.Stderr, len(targets))
 	if prog != nil {
 		o.Hooks.Target = prog.target
 	}
-	ctx, stop := interruptContext(e)
-	defer stop()
 	vols := remedy.Fix(ctx, targets, o)
 	prog.finish()
-	wait := r.ship.wait
-	if ctx.Err() != nil {
-		wait = min(wait, 5*time.Second) // interrupted: do not hold the operator up
-	}
-	finishShipping(e.Stderr, shipper, wait, log.Dir(), r.ship)
+	endShipping()
 	var ordered []*fleetlog.Record
 	unsaved := 0
 	for _, v := range vols {
@@ -210,14 +220,159 @@ func runFix(e *env, r fixRequest, pos []string) int {
 		// say why on standard error.
 		for _, v := range vols {
 			if recs[v] == nil && v.Status.ExitCode() != exitcode.OK {
-				fmt.Fprintf(e.Stderr, "unbrick fix: %s: %s: %s\n", v.Target, v.Status, v.Error)
+				noRecord(e, v)
 			}
 		}
 	}
 	if unsaved > 0 {
-		fmt.Fprintf(e.Stderr, "unbrick fix: %d fleet log record(s) could not be saved in %s (retried at the end of the run); "+
-			"the disks are as each status says, and the records are printed on standard output above (on the unbrick stick, also in logs/boot-*.log): "+
-			"keep that copy, free space in the log directory and add them to the fleet log by hand; exit code 1\n", unsaved, log.Dir())
+		unsavedWarning(e, unsaved, log.Dir())
 	}
 	return remedy.ExitCode(vols, false)
+}
+
+// noRecord says on standard error (fix --json) why a volume that did not
+// go well has no record.
+func noRecord(e *env, v *remedy.Volume) {
+	fmt.Fprintf(e.Stderr, "unbrick fix: %s: %s: %s\n", v.Target, v.Status, v.Error)
+}
+
+// unsavedWarning tells the operator that n records are missing from the
+// fleet log in dir.
+func unsavedWarning(e *env, n int, dir string) {
+	fmt.Fprintf(e.Stderr, "unbrick fix: %d fleet log record(s) could not be saved in %s (retried at the end of the run); "+
+		"the disks are as each status says, and the records are printed on standard output above (on the unbrick stick, also in logs/boot-*.log): "+
+		"keep that copy, free space in the log directory and add them to the fleet log by hand; exit code 1\n", n, dir)
+}
+
+// fixMany runs fix over several targets (not a host's own disks) in
+// memory that does not grow with their number (remedy Options.Stream):
+// each target's volume reports and fleet log records are printed as the
+// target finishes, in the order targets finish, and only counts are kept
+// for the summary and the exit code. A record that could not be saved
+// when its volume finished is shown at the end, after the engine's retry,
+// with what became of it. With --json, records are printed as they are
+// logged, as for one target.
+func fixMany(ctx context.Context, e *env, r fixRequest, o remedy.Options, targets []string, log *fleetlog.Log, prog *batchProgress,
+	shipper *logship.Shipper, endShipping func()) int {
+	m := &manyOut{e: e, json: r.json, o: &o, log: log, enc: json.NewEncoder(e.Stdout), shipper: shipper,
+		pending: map[*remedy.Volume]*fleetlog.Record{}, unsaved: map[*remedy.Volume]*fleetlog.Record{}}
+	o.Stream = true
+	o.Hooks.Log = m.record
+	o.Hooks.Target = func(target string, vols []*remedy.Volume) {
+		prog.target(target, vols)
+		m.target(vols)
+	}
+	kept := remedy.Fix(ctx, targets, o)
+	prog.finish()
+	endShipping()
+	return m.finish(kept, len(targets))
+}
+
+// manyOut is what fixMany keeps: the records of volumes whose target is
+// still in flight, those not saved, and counts.
+type manyOut struct {
+	e    *env
+	json bool
+	o    *remedy.Options
+	log  *fleetlog.Log
+	enc  *json.Encoder
+	// shipper, when log shipping is on, is told of each saved record.
+	shipper *logship.Shipper
+
+	mu sync.Mutex
+	// pending: records of volumes whose target is not done yet.
+	pending map[*remedy.Volume]*fleetlog.Record
+	// unsaved: records that could not be saved when their volume
+	// finished; the engine hands those volumes back after its retry.
+	unsaved  map[*remedy.Volume]*fleetlog.Record
+	appended int // records saved
+	failed   int // records not saved even on the retry
+	sum      fixSummary
+	code     int
+}
+
+// record is remedy's Hooks.Log: the volume's fleet log record is saved
+// (and, with --json, printed).
+func (m *manyOut) record(v *remedy.Volume) error {
+	rec := v.FleetRecord(m.o)
+	m.mu.Lock()
+	if _, again := m.unsaved[v]; again {
+		m.unsaved[v] = rec // the end-of-run retry
+	} else {
+		m.pending[v] = rec
+		if m.json {
+			m.enc.Encode(rec) // --json: one event per volume, as it is done
+		}
+	}
+	m.mu.Unlock()
+	if err := m.log.Append(rec); err != nil {
+		return err
+	}
+	if m.shipper != nil {
+		m.shipper.Notify()
+	}
+	return nil
+}
+
+// target is remedy's Hooks.Target: one target is done.
+func (m *manyOut) target(vols []*remedy.Volume) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var shown []*remedy.Volume
+	for _, v := range vols {
+		rec, ok := m.pending[v]
+		delete(m.pending, v)
+		if v.LogError != "" {
+			m.unsaved[v] = rec // shown at the end, after the retry
+			continue
+		}
+		m.show(v, rec, ok)
+		shown = append(shown, v)
+	}
+	m.code = exitcode.Merge(m.code, remedy.ExitCode(shown, false))
+}
+
+// show prints one finished volume (m.mu held) and counts it.
+func (m *manyOut) show(v *remedy.Volume, rec *fleetlog.Record, recorded bool) {
+	m.sum.add(v)
+	if recorded {
+		if v.LogError == "" {
+			m.appended++
+		} else {
+			m.failed++
+		}
+	}
+	if m.json {
+		if !recorded && v.Status.ExitCode() != exitcode.OK {
+			noRecord(m.e, v)
+		}
+		return
+	}
+	if v.Status != remedy.StatusNotStarted {
+		printVolume(m.e.Stdout, v) // not started: listed once in the summary
+	}
+	if recorded {
+		m.enc.Encode(rec)
+	}
+}
+
+// finish shows the volumes the engine kept (records not saved when they
+// finished), the fleet log line and the summary, and returns the exit
+// code.
+func (m *manyOut) finish(kept []*remedy.Volume, targets int) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range kept {
+		rec, ok := m.unsaved[v]
+		m.show(v, rec, ok)
+	}
+	m.code = exitcode.Merge(m.code, remedy.ExitCode(kept, false))
+	if !m.json {
+		fmt.Fprintf(m.e.Stdout, "fleet log: %d record(s) appended to %s\n", m.appended, filepath.Join(m.log.Dir(), fleetlog.JSONLName))
+		m.sum.write(m.e.Stdout, targets)
+	}
+	if m.failed > 0 {
+		unsavedWarning(m.e, m.failed, m.log.Dir())
+	}
+	return m.code
 }

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,15 +38,39 @@ import (
 const maxChainScan = 200000
 
 // childIndex maps a base image (by file identity) to the images over it,
-// for one folder; built once per folder and process.
+// for one folder; built once per folder and process. It keeps per base
+// only what the refusal names (a count and the first few names, in name
+// order), not every overlay: thousands of VM disks over one template
+// would otherwise cost memory for the whole run.
 type childIndex struct {
-	children map[fileID][]childImage
+	children map[fileID]*children
 }
 
-// childImage is an image based on another.
-type childImage struct {
-	path   string
-	hyperV bool // a differencing VHD or VHDX: merged into its base, not rebased
+// children are the images over one base: how many, and the
+// shownChildren first names in name order.
+type children struct {
+	n     int
+	first []string
+	// hyperV: one of them is a differencing VHD or VHDX (merged into its
+	// base, not rebased).
+	hyperV bool
+}
+
+// shownChildren is how many images over a base a refusal names.
+const shownChildren = 3
+
+// add records one more image over the base.
+func (c *children) add(name string, hyperV bool) {
+	c.n++
+	c.hyperV = c.hyperV || hyperV
+	i, _ := slices.BinarySearch(c.first, name)
+	if i >= shownChildren {
+		return
+	}
+	c.first = slices.Insert(c.first, i, name)
+	if len(c.first) > shownChildren {
+		c.first = c.first[:shownChildren:shownChildren]
+	}
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -84,28 +108,21 @@ func (t *Target) refuseIfParent() error {
 		return fmt.Errorf("%s: cannot look for snapshot images based on it in %s: %w; nothing was written", t.path, dir, entry.err)
 	}
 	kids := entry.idx.children[id]
-	if len(kids) == 0 {
+	if kids == nil || kids.n == 0 {
 		return nil
 	}
-	var names []string
-	hyperV := false
-	for _, k := range kids {
-		names = append(names, k.path)
-		hyperV = hyperV || k.hyperV
-	}
 	more := ""
-	if len(names) > 3 {
-		more = fmt.Sprintf(" and %d more", len(names)-3)
-		names = names[:3]
+	if kids.n > len(kids.first) {
+		more = fmt.Sprintf(" and %d more", kids.n-len(kids.first))
 	}
 	todo := "fix the image the VM runs from (the top of the chain) instead"
-	if hyperV {
+	if kids.hyperV {
 		todo = "merge the differencing disks into it first (Hyper-V: delete the checkpoint, which merges it, " +
 			"or Edit Disk > Merge, or Merge-VHD), then fix the merged disk"
 	}
 	return &UnsupportedContainerError{Path: t.path, Format: "base of a snapshot chain",
 		Reason: fmt.Sprintf("%s%s %s based on it, and writing it would corrupt them: %s; nothing was written",
-			strings.Join(names, ", "), more, isAre(len(names)+len(more)), todo),
+			strings.Join(kids.first, ", "), more, isAre(kids.n), todo),
 		Unsafe: true,
 	}
 }
@@ -133,7 +150,7 @@ func buildChildIndex(dir string) (*childIndex, error) {
 		k := strings.ToLower(de.Name())
 		folded[k] = append(folded[k], de.Name())
 	}
-	idx := &childIndex{children: map[fileID][]childImage{}}
+	idx := &childIndex{children: map[fileID]*children{}}
 	start := time.Now()
 	for _, de := range ents {
 		if time.Since(start) > time.Minute {
@@ -147,18 +164,22 @@ func buildChildIndex(dir string) (*childIndex, error) {
 		if !ok {
 			continue
 		}
+		added := map[fileID]bool{} // two spellings of one base count once
 		for _, base := range ref.resolve(dir, folded) {
 			bi, err := os.Stat(base)
 			if err != nil {
 				continue
 			}
-			if id, ok := identity(bi); ok {
-				idx.children[id] = append(idx.children[id], childImage{path: p, hyperV: ref.hyperV})
+			if id, ok := identity(bi); ok && !added[id] {
+				added[id] = true
+				c := idx.children[id]
+				if c == nil {
+					c = &children{}
+					idx.children[id] = c
+				}
+				c.add(p, ref.hyperV)
 			}
 		}
-	}
-	for _, v := range idx.children {
-		sort.Slice(v, func(i, j int) bool { return v[i].path < v[j].path })
 	}
 	return idx, nil
 }

@@ -34,6 +34,12 @@
 //     unlock, evaluate, plan, journal, write, verify, done.
 //   - Fix.Approve(v, file) may turn a needs-review file into one to delete.
 //   - Volume.KeyDerivations counts the stretches a call spent on a volume.
+//   - Options.Stream, for runs over thousands of targets: each target's
+//     reports go to Hooks.Target as it finishes and are not kept; Fix
+//     returns only those whose fleet log record could not be saved.
+//     Memory then does not grow with the number of targets (KeyCache
+//     keeps at most MaxKeyCacheVolumes GUIDs; the undo journal folder is
+//     indexed once, its incomplete journals only).
 //
 // Reports hold typed values where front ends compare them: Status,
 // KeyMatch (BitLockerInfo.KeyMatch) and bitlocker.ProtectorType

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -29,9 +31,10 @@ func Fix(ctx context.Context, targets []string, o Options) []*Volume {
 }
 
 // runAll processes targets, o.Parallel at a time and in o.Waves, and
-// returns the volume reports in target order. Once ctx is done or the
-// failure limit is passed it starts no new target (those are reported
-// not-started); targets in flight finish.
+// returns the volume reports in target order (with o.Stream, only those
+// it kept: see Options.Stream). Once ctx is done or the failure limit is
+// passed it starts no new target (those are reported not-started);
+// targets in flight finish.
 func runAll(ctx context.Context, targets []string, o Options, fix bool) []*Volume {
 	targets = uniqueTargets(targets)
 	if fix && o.Fix.JournalDir != "" {
@@ -41,11 +44,12 @@ func runAll(ctx context.Context, targets []string, o Options, fix bool) []*Volum
 		o.journals, o.journalsErr = undo.NewIndex(o.Fix.JournalDir)
 	}
 	n := max(o.Parallel, 1)
-	results := make([][]*Volume, len(targets))
+	hostWide := o.Identity.OnHost && o.Hooks.Select == nil
+	kept := newKeeper(len(targets), o.Stream && !hostWide)
 	sem := make(chan struct{}, n)
 	p := &pacer{limit: o.Waves.limit(len(targets))}
 	done := func(i int, vols []*Volume) {
-		results[i] = vols
+		kept.keep(i, vols)
 		p.finished(vols)
 		if o.Hooks.Target != nil {
 			o.Hooks.Target(targets[i], vols)
@@ -70,15 +74,71 @@ func runAll(ctx context.Context, targets []string, o Options, fix bool) []*Volum
 		}()
 	}
 	wg.Wait()
-	var out []*Volume
-	for _, r := range results {
-		out = append(out, r...)
-	}
-	if o.Identity.OnHost && o.Hooks.Select == nil {
+	out := kept.reports()
+	if hostWide {
 		out = hostNoWindows(out, &o, fix)
 	}
 	if fix {
 		retryLog(out, &o)
+	}
+	return out
+}
+
+// keeper holds the reports runAll returns: every target's, or, when
+// streaming, only those whose fleet log record could not be saved (for
+// retryLog and the caller's end-of-run account), so that a run over
+// thousands of targets does not keep thousands of reports.
+type keeper struct {
+	stream bool
+	mu     sync.Mutex
+	every  [][]*Volume       // by target index (not streaming)
+	some   map[int][]*Volume // by target index, only targets with such a report (streaming)
+}
+
+func newKeeper(targets int, stream bool) *keeper {
+	if stream {
+		return &keeper{stream: true, some: map[int][]*Volume{}}
+	}
+	return &keeper{every: make([][]*Volume, targets)}
+}
+
+// keep records target i's reports.
+func (k *keeper) keep(i int, vols []*Volume) {
+	if !k.stream {
+		k.every[i] = vols // each index is written by one goroutine
+		return
+	}
+	var unsaved []*Volume
+	for _, v := range vols {
+		if v.LogError != "" {
+			unsaved = append(unsaved, v)
+		}
+	}
+	if len(unsaved) == 0 {
+		return
+	}
+	k.mu.Lock()
+	k.some[i] = unsaved
+	k.mu.Unlock()
+}
+
+// reports returns the kept reports in target order (once every target
+// is done).
+func (k *keeper) reports() []*Volume {
+	var out []*Volume
+	if !k.stream {
+		for _, r := range k.every {
+			out = append(out, r...)
+		}
+		return out
+	}
+	idx := make([]int, 0, len(k.some))
+	for i := range k.some {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		out = append(out, k.some[i]...)
 	}
 	return out
 }
@@ -347,27 +407,31 @@ func partName(c *disk.Candidate) string {
 
 // uniqueTargets drops targets that name a file or device already listed
 // (the same image twice, or a device and a symlink to it): two workers
-// must never fix one disk at the same time.
+// must never fix one disk at the same time. Files are told apart by
+// device and inode where the system has them (a map: thousands of
+// targets are not compared pairwise), else by os.SameFile.
 func uniqueTargets(targets []string) []string {
 	var out []string
-	var seen []os.FileInfo
+	ids := map[fileID]bool{}
+	var others []os.FileInfo // files without an identity
 	for _, t := range targets {
 		fi, err := os.Stat(t)
-		dup := false
 		if err == nil {
-			for _, s := range seen {
-				if os.SameFile(fi, s) {
-					dup = true
-					break
+			if id, ok := fileIdentity(fi); ok {
+				if ids[id] {
+					continue
 				}
-			}
-			if !dup {
-				seen = append(seen, fi)
+				ids[id] = true
+			} else if slices.ContainsFunc(others, func(s os.FileInfo) bool { return os.SameFile(fi, s) }) {
+				continue
+			} else {
+				others = append(others, fi)
 			}
 		}
-		if !dup {
-			out = append(out, t)
-		}
+		out = append(out, t)
 	}
 	return out
 }
+
+// fileID is a file's identity (device and inode) for uniqueTargets.
+type fileID struct{ dev, ino uint64 }

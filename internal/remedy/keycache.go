@@ -1,6 +1,7 @@
 package remedy
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,11 +26,34 @@ import (
 // the volume the usual keys are tried next, and the one that opens it is
 // added.
 //
+// A KeyCache holds keys for at most MaxKeyCacheVolumes volumes, and at
+// most 8 keys for one: adding past either drops the keys of the volume
+// least recently used, or the volume's oldest key. Clones of a
+// template share a GUID, so a run over thousands of clones of a few
+// templates keeps every key it reuses, while a run over thousands of
+// distinct volumes (each key used once) does not keep thousands of keys
+// in memory.
+//
 // A KeyCache is safe for concurrent use (Options.Parallel > 1). The zero
 // value is not usable: call NewKeyCache.
 type KeyCache struct {
-	mu sync.Mutex
-	m  map[string][]cachedKey
+	mu   sync.Mutex
+	m    map[string]*cacheEntry
+	tick uint64 // bumped on every use, for least-recently-used eviction
+}
+
+// MaxKeyCacheVolumes is how many BitLocker volumes (GUIDs) a KeyCache
+// holds keys for.
+const MaxKeyCacheVolumes = 256
+
+// maxKeysPerVolume is how many keys a KeyCache holds for one GUID (cloned
+// volumes re-protected with keys of their own; two workers that missed
+// the cache at once add one each).
+const maxKeysPerVolume = 8
+
+type cacheEntry struct {
+	keys []cachedKey // oldest first
+	used uint64      // KeyCache.tick when last read or added to
 }
 
 type cachedKey struct {
@@ -39,7 +63,7 @@ type cachedKey struct {
 }
 
 // NewKeyCache returns an empty cache.
-func NewKeyCache() *KeyCache { return &KeyCache{m: map[string][]cachedKey{}} }
+func NewKeyCache() *KeyCache { return &KeyCache{m: map[string]*cacheEntry{}} }
 
 // normGUID upper-cases a GUID and drops its braces.
 func normGUID(s string) string {
@@ -54,7 +78,8 @@ func (c *KeyCache) Has(volumeGUID string) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.m[normGUID(volumeGUID)]) > 0
+	e := c.m[normGUID(volumeGUID)]
+	return e != nil && len(e.keys) > 0
 }
 
 // Len is the number of volumes the cache holds a key for.
@@ -92,7 +117,13 @@ func (c *KeyCache) get(volumeGUID string) []cachedKey {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]cachedKey(nil), c.m[normGUID(volumeGUID)]...)
+	e := c.m[normGUID(volumeGUID)]
+	if e == nil {
+		return nil
+	}
+	c.tick++
+	e.used = c.tick
+	return append([]cachedKey(nil), e.keys...)
 }
 
 // add stores the reuse key of a volume that a key from outside the cache
@@ -101,12 +132,44 @@ func (c *KeyCache) add(volumeGUID string, bl *bitlocker.Volume, source string, m
 	if c == nil || volumeGUID == "" {
 		return
 	}
-	k := bl.ReuseKey()
-	if k == nil {
-		return
+	if k := bl.ReuseKey(); k != nil {
+		c.addKey(volumeGUID, k, source, match)
 	}
+}
+
+// addKey stores a key (a reuse key: no stretch) for the volume with this
+// GUID.
+func (c *KeyCache) addKey(volumeGUID string, k bitlocker.Key, source string, match KeyMatch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	g := normGUID(volumeGUID)
-	c.m[g] = append(c.m[g], cachedKey{key: k, source: source, match: match})
+	e := c.m[g]
+	if e == nil {
+		if len(c.m) >= MaxKeyCacheVolumes {
+			c.evict()
+		}
+		e = &cacheEntry{}
+		c.m[g] = e
+	}
+	if len(e.keys) >= maxKeysPerVolume {
+		e.keys = slices.Delete(e.keys, 0, 1)
+	}
+	e.keys = append(e.keys, cachedKey{key: k, source: source, match: match})
+	c.tick++
+	e.used = c.tick
+}
+
+// evict drops the keys of the least recently used volume (c.mu held).
+// It runs only when a key from outside the cache opened a volume, after
+// the stretch that cost, so a scan of the map is nothing beside it.
+func (c *KeyCache) evict() {
+	var oldest string
+	var at uint64
+	first := true
+	for g, e := range c.m {
+		if first || e.used < at {
+			oldest, at, first = g, e.used, false
+		}
+	}
+	delete(c.m, oldest)
 }

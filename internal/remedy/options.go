@@ -28,6 +28,21 @@ type Options struct {
 	// Waves pace a run over many targets and stop it early on failures
 	// (the zero value: one wave, no limit).
 	Waves Waves
+	// Stream makes a run over many targets hold memory that does not
+	// grow with their number: each target's reports go to Hooks.Target
+	// as the target finishes (that is where a front end renders and
+	// counts them) and the engine then drops them. Scan and Fix return
+	// only the reports the caller still has to hear about at the end:
+	// those whose fleet log record could not be saved (Volume.LogError),
+	// once more, after the end-of-run retry (which may have cleared
+	// LogError), in target order. Hooks.Target saw them too, with
+	// LogError set.
+	//
+	// Stream is ignored when the engine must see every report before it
+	// can report at all: Identity.OnHost without Hooks.Select (a host
+	// with no Windows on any of its disks is reported once, at the end);
+	// the run then returns every report, as without Stream.
+	Stream bool
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 

@@ -1,8 +1,12 @@
 package remedy
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"io"
+	"math/bits"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,5 +232,64 @@ func TestDefaultReplayBitLocker(t *testing.T) {
 	restore(t, img, j)
 	if fileSHA256(t, img) != before {
 		t.Fatal("undo did not give back the pre-replay image")
+	}
+}
+
+// TestUncleanReplayTooLarge: a journal whose restart pages give a size
+// above logfile.MaxLogFileSize (1 GiB here, claimed by the header of the
+// replayable journal; nothing that big exists or is read) is not replayed:
+// the volume is refused (exit 4), the error naming the size, the limit and
+// what to do; nothing is written, no undo journal.
+func TestUncleanReplayTooLarge(t *testing.T) {
+	raw, err := os.ReadFile(replayableLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int{0, 4096} {
+		pg := log[off:]
+		ra := int(binary.LittleEndian.Uint16(pg[0x18:]))
+		binary.LittleEndian.PutUint32(pg[ra+0x10:], uint32(67-bits.Len64(1<<30)))
+		binary.LittleEndian.PutUint64(pg[ra+0x18:], 1<<30)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(log)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(t.TempDir(), "claims-1gib.logfile.gz")
+	if err := os.WriteFile(big, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := oneVariant(t, "win10-plain-ntfs")
+	img := testcorpus.Disk(t, v.name)
+	if err := remedytest.InstallLogFile(img, v.osPartition(), big); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSHA256(t, img)
+	o, _ := fixOpts(t, v)
+	vols := fix(t, img, o)
+	vol := volumeOf(t, vols, v)
+	if vol.Status != StatusRefused || ExitCode(vols, false) != 4 {
+		t.Fatalf("status %s exit %d (%s)", vol.Status, ExitCode(vols, false), vol.Error)
+	}
+	for _, s := range []string{"1024 MiB (1073741824 bytes)", "256 MiB", "MaxLogFileSize", "chkdsk /f", "--unclean-fallback=reset"} {
+		if !strings.Contains(vol.Error, s) {
+			t.Errorf("error does not say %q: %s", s, vol.Error)
+		}
+	}
+	if vol.JournalFile != "" {
+		t.Errorf("an undo journal was written: %s", vol.JournalFile)
+	}
+	if fileSHA256(t, img) != before {
+		t.Fatal("a refused volume was written")
 	}
 }

@@ -22,6 +22,18 @@
 //   - RestartInfo.CleanPage: a restart page rewritten as a clean version
 //     1.1 journal (what a replay writes last).
 //
+// # Memory
+//
+// ReadLogFile keeps every log page it reads, from the oldest LSN the
+// restart area needs to the end of the log (records are slices of those
+// pages; a record spanning pages gets its own copy), and one LogRecord per
+// record: memory of the order of the journal's size. The journal's size
+// is therefore bounded: a restart area giving a size above MaxLogFileSize
+// (256 MiB, four times the 64 MiB Windows gives $LogFile by default) is
+// refused with *TooLargeError, naming the size, the limit and what to do
+// (let Windows replay it), before any log page is read. AnalyzeLogFile
+// reads the restart pages only.
+//
 // Damage is reported as *RestartPageError (a restart page) or
 // *LogRecordError (a record), never by a panic; the walk of a damaged log
 // stops and says where (LogFile.Stop, Damaged).

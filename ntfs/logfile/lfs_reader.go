@@ -59,12 +59,47 @@ type LogFile struct {
 // replay.
 var ErrLogFileEmpty = errors.New("$LogFile is empty (no restart page): nothing to replay")
 
+// MaxLogFileSize is the largest journal ReadLogFile (and so AnalyzeJournal
+// and a replay) reads: 256 MiB, four times the 64 MiB Windows gives
+// $LogFile by default. The walk keeps every log page it reads from the
+// oldest LSN the restart area needs to the end of the log, since records
+// are slices of them, plus a LogRecord for each record: memory of the
+// order of the journal's size, which this bounds. A bigger journal is
+// refused (*TooLargeError) before any log page is read.
+const MaxLogFileSize = 256 << 20
+
+// maxLogFileSize is the limit in force: MaxLogFileSize, lowered by the
+// package's tests.
+var maxLogFileSize int64 = MaxLogFileSize
+
+// TooLargeError reports a journal bigger than MaxLogFileSize: it is not
+// read, so nothing is replayed (and nothing written).
+type TooLargeError struct {
+	Size  int64 // the journal's size, as its restart area gives it
+	Limit int64 // MaxLogFileSize
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("$LogFile is %s (%d bytes), more than the %s (%d bytes) unbrick reads into memory to replay a journal (logfile.MaxLogFileSize): "+
+		"let Windows replay it first (mount the volume in Windows RE or on another Windows machine, or run chkdsk /f on it), then run unbrick again",
+		mib(e.Size), e.Size, mib(e.Limit), e.Limit)
+}
+
+// mib renders a byte count in MiB.
+func mib(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
 // maxLogRecordBytes bounds a single record's client data (a table dump is
 // the largest record NTFS writes; 1 MiB is far above any real one).
 const maxLogRecordBytes = 1 << 20
 
 // ReadLogFile parses the $LogFile whose data (size bytes) r reads. It never
-// writes. A malformed journal yields an error or, past the restart area, a
+// writes. A journal whose restart area gives a size above MaxLogFileSize
+// is refused with *TooLargeError, before its log pages are read. A malformed journal yields an error or, past the restart area, a
 // Stop reason: the walk ends at the first record that is not where the
 // previous one said the next would be (end of log, torn or stale page).
 func ReadLogFile(r io.ReaderAt, size int64) (*LogFile, error) {
@@ -122,6 +157,9 @@ func ReadLogFile(r io.ReaderAt, size int64) (*LogFile, error) {
 		tails = TailPagesV2
 	}
 	g.FirstPage = (2 + tails) * g.PageSize
+	if g.FileSize > maxLogFileSize {
+		return nil, &TooLargeError{Size: g.FileSize, Limit: maxLogFileSize}
+	}
 	switch {
 	case g.FileSize > size:
 		return nil, fmt.Errorf("$LogFile restart area says the journal is %d bytes, but $LogFile holds %d", g.FileSize, size)

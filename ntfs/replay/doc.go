@@ -24,4 +24,12 @@
 // rollback and the restart pages can leave a change undone twice; the undo
 // journal the engine writes first restores the pre-replay volume
 // ('unbrick undo') for a clean retry.
+//
+// Memory: Plan reads the log to replay (logfile.ReadLogFile, a journal of
+// at most logfile.MaxLogFileSize, 256 MiB) and stages its changes in an
+// overlay that keeps each sector it reads or changes twice (as on disk
+// and as replayed), at most MaxOverlayBytes (256 MiB) in all. A journal
+// past either limit is refused with *ReplayRefusedError before anything is
+// written (for the journal's size, wrapping *logfile.TooLargeError); the
+// engine then falls back as for a damaged log (--unclean-fallback).
 package replay

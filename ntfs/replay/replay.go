@@ -157,12 +157,31 @@ func (e *UnsupportedLogOpError) Error() string {
 }
 
 // ReplayRefusedError reports a journal Plan will not replay (a
-// damaged log). Nothing was written.
-type ReplayRefusedError struct{ Reason string }
+// damaged log, one too big to replay in memory). Nothing was written.
+type ReplayRefusedError struct {
+	Reason string
+	// Err, when set, is the typed cause (*logfile.TooLargeError).
+	Err error
+}
 
 func (e *ReplayRefusedError) Error() string {
 	return "journal replay refused: " + e.Reason + "; nothing was written"
 }
+
+// Unwrap returns the typed cause, if any.
+func (e *ReplayRefusedError) Unwrap() error { return e.Err }
+
+// MaxOverlayBytes bounds the memory a replay plan holds for the volume's
+// sectors: each sector it reads or changes is kept twice, as on disk and
+// as replayed, until the plan is made. A journal whose replay would need
+// more (it reads or changes more than 128 MiB of the volume) is refused
+// with *ReplayRefusedError, nothing written. With logfile.MaxLogFileSize
+// it bounds what a replay takes.
+const MaxOverlayBytes = 256 << 20
+
+// maxOverlayBytes is the limit in force: MaxOverlayBytes, lowered by the
+// package's tests.
+var maxOverlayBytes int64 = MaxOverlayBytes
 
 // replaySupported reports whether Plan can redo op.
 func replaySupported(op logfile.LogOp) bool {
@@ -194,6 +213,10 @@ type ReplayResult struct {
 func Plan(v *ntfs.Volume) (*ReplayResult, error) {
 	a, err := AnalyzeJournal(v)
 	if err != nil {
+		var tl *logfile.TooLargeError
+		if errors.As(err, &tl) {
+			return nil, &ReplayRefusedError{Reason: tl.Error(), Err: err}
+		}
 		return nil, err
 	}
 	lf := a.Log
@@ -327,6 +350,11 @@ func Plan(v *ntfs.Volume) (*ReplayResult, error) {
 	res.Undone = undone
 	if err := stageCleanRestart(v, ov, rr, lf); err != nil {
 		return nil, err
+	}
+	if ov.overBudget != nil {
+		// Reached even where a step took the error for an answer (a
+		// record judged not on disk because it could not be read).
+		return nil, ov.overBudget
 	}
 	res.Plan = ov.plan()
 	note := fmt.Sprintf("journal replayed: %d committed record(s) redone, %d already on disk", len(res.Redone), len(res.Skipped))
@@ -602,6 +630,11 @@ type overlay struct {
 	// base, for a fork (replay_undo.go), is the overlay this one reads
 	// through; its sectors are copied on first access.
 	base *overlay
+	// held is the memory the sectors take (both copies; a fork counts
+	// its base's too); overBudget is set once it passed maxOverlayBytes,
+	// and every later sector read fails with it.
+	held       int64
+	overBudget error
 }
 
 func newOverlay(r io.ReaderAt, sectorSize int64) *overlay {
@@ -612,6 +645,17 @@ func (o *overlay) sector(off int64) ([]byte, error) {
 	if b, ok := o.cur[off]; ok {
 		return b, nil
 	}
+	if o.overBudget == nil && o.held+2*o.ss > maxOverlayBytes {
+		err := &ReplayRefusedError{Reason: fmt.Sprintf("the replay would hold more than %d MiB of the volume's sectors in memory (replay.MaxOverlayBytes): "+
+			"let Windows replay the journal first (mount the volume in Windows RE or on another Windows machine, or run chkdsk /f on it), then run unbrick again", maxOverlayBytes>>20)}
+		for b := o; b != nil; b = b.base {
+			b.overBudget = err // a fork's error must not be lost with it
+		}
+	}
+	if o.overBudget != nil {
+		return nil, o.overBudget
+	}
+	o.held += 2 * o.ss
 	if o.base != nil {
 		b, err := o.base.sector(off)
 		if err != nil {

@@ -204,7 +204,7 @@ func undoUncommitted(v *ntfs.Volume, ov *overlay, attrs openAttrTable, lf *logfi
 // first access) and whose changes do not reach o.
 func (o *overlay) fork() *overlay {
 	c := newOverlay(o.r, o.ss)
-	c.base = o
+	c.base, c.held, c.overBudget = o, o.held, o.overBudget
 	return c
 }
 
