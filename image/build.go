@@ -28,6 +28,36 @@ const (
 	firstLBA    = 2048 // 1 MiB alignment
 )
 
+// Format is the kind of image Build writes.
+type Format string
+
+const (
+	// FormatUSB is the USB stick image: GPT, EFI system partition and
+	// LOGS partition (the default).
+	FormatUSB Format = "usb"
+	// FormatISO is a UEFI-bootable ISO 9660 image (CD/DVD, virtual CD of a
+	// VM or a server's remote console): an El Torito UEFI entry pointing at
+	// a FAT image with the ESP content. It has no LOGS partition: that
+	// comes from a FormatLogs disk attached beside it.
+	FormatISO Format = "iso"
+	// FormatLogs is only the LOGS partition, on a disk image of its own
+	// (GPT, one partition named LOGS), to attach beside the ISO.
+	FormatLogs Format = "logs"
+)
+
+// Formats lists the formats Build writes, the default first.
+var Formats = []Format{FormatUSB, FormatISO, FormatLogs}
+
+// ParseFormat returns the Format named s ("usb", "iso" or "logs").
+func ParseFormat(s string) (Format, error) {
+	for _, f := range Formats {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown image format %q: use usb, iso or logs", s)
+}
+
 // File is a named blob to put on the LOGS partition (a key export, rules).
 type File struct {
 	Name string // base name on the stick, ASCII
@@ -37,8 +67,9 @@ type File struct {
 // Options describe one image build.
 type Options struct {
 	Out        string     // image file to create (must not exist)
-	BootChain  *BootChain // from LoadBootChain
-	Init       []byte     // static unbrick binary for /init
+	Format     Format     // what to write; "" = FormatUSB
+	BootChain  *BootChain // from LoadBootChain; not used by FormatLogs
+	Init       []byte     // static unbrick binary for /init; not used by FormatLogs
 	Keys       []File     // key exports; sealed unless PlaintextKeys
 	Rules      *File      // rules file, optional
 	Plaintext  bool       // store keys unsealed (only when asked for)
@@ -46,14 +77,18 @@ type Options struct {
 	WorkFactor int        // age scrypt work factor, 0 = DefaultWorkFactor
 	LogsMiB    int        // LOGS partition size, >= MinLogsMiB
 	Config     Config     // unbrick.conf
-	ESPFat32   bool       // make the ESP FAT32 (at least 40 MiB) for firmware that insists on it
+	ESPFat32   bool       // make the ESP (or the ISO's EFI boot image) FAT32, at least 40 MiB
 	Modules    []string   // modules to carry, nil = DefaultModules
 	Version    string     // unbrick version, recorded in the initramfs
 	Progress   io.Writer  // progress lines, may be nil
 }
 
-// Result reports what Build made.
+// Result reports what Build made. ESPSize and ESPType describe the EFI
+// system partition (usb) or the El Torito EFI boot image (iso); LogsSize
+// and LogsType the LOGS partition (usb, logs). Fields a format does not
+// have are zero.
 type Result struct {
+	Format                  Format
 	Size, ESPSize, LogsSize int64
 	ESPType, LogsType       string
 	InitrdSize              int64
@@ -62,53 +97,120 @@ type Result struct {
 	Elapsed                 time.Duration
 }
 
-// Build writes a bootable USB image: GPT, an EFI system partition with the
-// signed shim, grub, kernel and our initramfs, and the LOGS partition. It
-// writes into OUT.partial and renames it at the end, so a failed build
-// leaves no image behind.
-func Build(o Options) (*Result, error) {
-	start := time.Now()
-	say := func(format string, a ...any) {
-		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "[%5.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, a...))
-		}
+// builder holds one Build run.
+type builder struct {
+	o     Options
+	start time.Time
+}
+
+func (b *builder) say(format string, a ...any) {
+	if b.o.Progress != nil {
+		fmt.Fprintf(b.o.Progress, "[%5.1fs] %s\n", time.Since(b.start).Seconds(), fmt.Sprintf(format, a...))
 	}
-	if o.BootChain == nil {
-		return nil, fmt.Errorf("%w: no boot chain given", ErrNoBootChain)
+}
+
+// Build writes the image o.Format names into o.Out. It writes into
+// OUT.partial and renames it at the end, so a failed build leaves no image
+// behind.
+//
+// FormatUSB: a bootable USB image, GPT with an EFI system partition (the
+// signed shim, grub, kernel and our initramfs) and the LOGS partition.
+// FormatISO: the same boot files as an ISO 9660 image with an El Torito
+// UEFI boot image (see BuildISO in iso.go). FormatLogs: the LOGS partition
+// alone on a GPT disk image, built by the same code as the stick's.
+func Build(o Options) (*Result, error) {
+	b := &builder{o: o, start: time.Now()}
+	if b.o.Format == "" {
+		b.o.Format = FormatUSB
+	}
+	if _, err := ParseFormat(string(b.o.Format)); err != nil {
+		return nil, err
+	}
+	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	var res *Result
+	var err error
+	switch b.o.Format {
+	case FormatISO:
+		res, err = b.buildISO()
+	case FormatLogs:
+		res, err = b.buildLogs()
+	default:
+		res, err = b.buildUSB()
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Format = b.o.Format
+	res.Elapsed = time.Since(b.start)
+	return res, nil
+}
+
+// validate checks the options common to all formats and fills defaults.
+func (b *builder) validate() error {
+	o := &b.o
+	if o.Format != FormatLogs && o.BootChain == nil {
+		return fmt.Errorf("%w: no boot chain given", ErrNoBootChain)
 	}
 	if err := o.Config.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return fmt.Errorf("config: %w", err)
 	}
 	if o.LogsMiB == 0 {
 		o.LogsMiB = MinLogsMiB
 	}
 	if o.LogsMiB < MinLogsMiB || o.LogsMiB > 1800 {
-		return nil, fmt.Errorf("LOGS size %d MiB: must be %d to 1800 MiB", o.LogsMiB, MinLogsMiB)
+		return fmt.Errorf("LOGS size %d MiB: must be %d to 1800 MiB", o.LogsMiB, MinLogsMiB)
 	}
-	if len(o.Keys) > 0 && !o.Plaintext && len(o.Passphrase) < MinPassphraseLen {
-		return nil, fmt.Errorf("keys are sealed with a passphrase of at least %d characters (or pass --plaintext-keys)", MinPassphraseLen)
+	if o.Format != FormatISO && len(o.Keys) > 0 && !o.Plaintext && len(o.Passphrase) < MinPassphraseLen {
+		return fmt.Errorf("keys are sealed with a passphrase of at least %d characters (or pass --plaintext-keys)", MinPassphraseLen)
 	}
-	busybox := ""
-	if o.Config.After == "shell" {
-		if o.BootChain.Busybox == "" {
-			return nil, fmt.Errorf("--after shell needs busybox from busybox-static in the boot chain: run scripts/fetch-bootchain.sh again")
-		}
-		busybox = o.BootChain.Busybox
+	if o.Format == FormatISO && (len(o.Keys) > 0 || o.Rules != nil) {
+		return fmt.Errorf("the ISO has no LOGS partition for keys and rules: put them on a LOGS disk (--format logs) attached beside it")
+	}
+	if o.Format != FormatLogs && o.Config.After == "shell" && o.BootChain.Busybox == "" {
+		return fmt.Errorf("--after shell needs busybox from busybox-static in the boot chain: run scripts/fetch-bootchain.sh again")
 	}
 	if _, err := os.Stat(o.Out); err == nil {
-		return nil, fmt.Errorf("%s already exists: remove it or choose another --out", o.Out)
+		return fmt.Errorf("%s already exists: remove it or choose another --out", o.Out)
 	}
+	return nil
+}
+
+// espFile is one file of the EFI system partition.
+type espFile struct {
+	path string // "/EFI/BOOT/BOOTX64.EFI"
+	data []byte
+}
+
+// bootFiles is what the ESP (USB) or the EFI boot image and the ISO
+// 9660 tree (ISO) hold.
+type bootFiles struct {
+	files      []espFile
+	content    int64 // bytes of file data
+	initrdSize int64
+	mods       *ModuleSet
+}
+
+// bootFiles builds the initramfs and reads the boot chain files the ESP
+// holds: shim, grub, MokManager, grub.cfg, kernel and initramfs.
+func (b *builder) bootFiles() (*bootFiles, error) {
+	o := b.o
 	bc := o.BootChain
+	busybox := ""
+	if o.Config.After == "shell" {
+		busybox = bc.Busybox
+	}
 	want := o.Modules
 	if want == nil {
 		want = DefaultModules
 	}
-	say("boot chain %s: kernel %s", bc.Dir, bc.Release)
+	b.say("boot chain %s: kernel %s", bc.Dir, bc.Release)
 	mods, err := ResolveModules(bc.ModDir, bc.Release, want)
 	if err != nil {
 		return nil, err
 	}
-	say("modules: %d to load (%d requested built in, %d not in this kernel: %v)", len(mods.Ordered), len(mods.Builtin), len(mods.Missing), mods.Missing)
+	b.say("modules: %d to load (%d requested built in, %d not in this kernel: %v)", len(mods.Ordered), len(mods.Builtin), len(mods.Missing), mods.Missing)
 
 	info := map[string]string{
 		"version": o.Version, "kernel": bc.Release, "built": time.Now().UTC().Format(time.RFC3339),
@@ -124,67 +226,159 @@ func Build(o Options) (*Result, error) {
 	if err := WriteInitramfs(&initrd, InitramfsSpec{Init: o.Init, Modules: mods, Busybox: busybox, BuildInfo: info}); err != nil {
 		return nil, err
 	}
-	say("initramfs: %.1f MiB gzip (init %.1f MiB, %d modules)", float64(initrd.Len())/float64(mib), float64(len(o.Init))/float64(mib), len(mods.Ordered))
+	b.say("initramfs: %.1f MiB gzip (init %.1f MiB, %d modules)", float64(initrd.Len())/float64(mib), float64(len(o.Init))/float64(mib), len(mods.Ordered))
 
-	espFiles := []struct {
-		path string
-		src  string
-		data []byte
+	bf := &bootFiles{initrdSize: int64(initrd.Len()), mods: mods}
+	for _, f := range []struct {
+		path, src string
+		data      []byte
 	}{
 		{espShim, bc.Shim, nil}, {espGrub, bc.Grub, nil}, {espMokMgr, bc.MokMgr, nil},
 		{espKernel, bc.Kernel, nil}, {espInitrd, "", initrd.Bytes()}, {espGrubCfg, "", grubConfig("")},
-	}
-	var content int64
-	for i := range espFiles {
-		if espFiles[i].data == nil {
-			d, err := os.ReadFile(espFiles[i].src)
+	} {
+		if f.data == nil {
+			d, err := os.ReadFile(f.src)
 			if err != nil {
 				return nil, fmt.Errorf("boot chain: %w", err)
 			}
-			espFiles[i].data = d
+			f.data = d
 		}
-		content += int64(len(espFiles[i].data))
+		bf.files = append(bf.files, espFile{path: f.path, data: f.data})
+		bf.content += int64(len(f.data))
 	}
-	// Content plus 15% and 4 MiB for FAT overhead and room to swap a
-	// kernel, rounded up to whole MiB.
-	espSize := (content + content*15/100 + 4*mib + mib - 1) / mib * mib
-	espType, err := chooseFATType(espSize)
+	return bf, nil
+}
+
+// espSize is the size and FAT type of the FAT volume that holds the boot
+// files: content plus 15% and 4 MiB for FAT overhead and room to swap a
+// kernel, rounded up to whole MiB; with fat32, FAT32 of at least 40 MiB.
+func espSize(content int64, fat32 bool) (int64, filesystem.Type, error) {
+	size := (content + content*15/100 + 4*mib + mib - 1) / mib * mib
+	typ, err := chooseFATType(size)
 	if err != nil {
-		return nil, fmt.Errorf("ESP: %w", err)
+		return 0, 0, err
 	}
-	if o.ESPFat32 && espType != filesystem.TypeFat32 {
+	if fat32 && typ != filesystem.TypeFat32 {
 		// FAT32 needs 65525 clusters (512-byte clusters in go-diskfs up to
 		// 260 MiB): 40 MiB gives about 81000. 64 MiB exactly is avoided
 		// (diskfs/go-diskfs#418); checkFAT verifies the result anyway.
-		espSize = max(espSize, 40*mib)
-		if espSize == 64*mib {
-			espSize += mib
+		size = max(size, 40*mib)
+		if size == 64*mib {
+			size += mib
 		}
-		espType = filesystem.TypeFat32
+		typ = filesystem.TypeFat32
+	}
+	return size, typ, nil
+}
+
+// writeESP formats partition part of d (0 = the whole disk) as the FAT
+// volume UNBRICK-EFI and writes the boot files to it.
+func (b *builder) writeESP(d *disk.Disk, part int, typ filesystem.Type, bf *bootFiles) error {
+	esp, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: part, FSType: typ, VolumeLabel: espLabel})
+	if err != nil {
+		return fmt.Errorf("format ESP: %w", err)
+	}
+	for _, f := range bf.files {
+		if err := writeFSFile(esp, f.path, f.data); err != nil {
+			return fmt.Errorf("ESP: %w", err)
+		}
+		b.say("ESP %-22s %9d bytes", f.path, len(f.data))
+	}
+	return nil
+}
+
+// writeLogs formats partition part of d as the LOGS volume (label
+// UNBRICK) and writes its layout: unbrick.conf, README.txt, keys/ (sealed
+// unless Plaintext), rules/, logs/ and journal/. The USB image and the
+// logs-only image both use it, so the two are the same.
+func (b *builder) writeLogs(d *disk.Disk, part int, typ filesystem.Type) error {
+	o := b.o
+	logs, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: part, FSType: typ, VolumeLabel: LogsLabel})
+	if err != nil {
+		return fmt.Errorf("format LOGS: %w", err)
+	}
+	for _, dir := range []string{"/keys", "/rules", "/logs", "/journal"} {
+		if err := logs.Mkdir(dir); err != nil {
+			return fmt.Errorf("LOGS: mkdir %s: %w", dir, err)
+		}
+	}
+	if err := writeFSFile(logs, "/"+ConfigName, o.Config.Render(!o.Plaintext)); err != nil {
+		return fmt.Errorf("LOGS: %w", err)
+	}
+	if err := writeFSFile(logs, "/README.txt", logsReadme()); err != nil {
+		return fmt.Errorf("LOGS: %w", err)
+	}
+	wf := o.WorkFactor
+	if wf == 0 {
+		wf = DefaultWorkFactor
+	}
+	for _, k := range o.Keys {
+		name, data := k.Name, k.Data
+		if !o.Plaintext {
+			b.say("sealing %s (age, scrypt work factor %d)", name, wf)
+			if data, err = Seal(data, o.Passphrase, wf); err != nil {
+				return fmt.Errorf("key file %s: %w", k.Name, err)
+			}
+			name += SealedSuffix
+		}
+		if err := writeFSFile(logs, path.Join("/keys", name), data); err != nil {
+			return fmt.Errorf("LOGS: key file %s: %w", k.Name, err)
+		}
+		b.say("LOGS /keys/%s (%d bytes)", name, len(data))
+	}
+	if o.Rules != nil {
+		if err := writeFSFile(logs, path.Join("/rules", o.Rules.Name), o.Rules.Data); err != nil {
+			return fmt.Errorf("LOGS: rules: %w", err)
+		}
+	}
+	return nil
+}
+
+// createPartial creates OUT.partial of size bytes as a go-diskfs disk.
+// The returned cleanup closes and removes it unless keep was called.
+func createPartial(out string, size int64) (d *disk.Disk, partial string, cleanup func(), keep func(), err error) {
+	partial = out + ".partial"
+	_ = os.Remove(partial)
+	d, err = diskfs.Create(partial, size, diskfs.SectorSizeDefault)
+	if err != nil {
+		return nil, "", nil, nil, fmt.Errorf("create %s: %w", partial, err)
+	}
+	kept := false
+	cleanup = func() {
+		if !kept {
+			d.Close()
+			os.Remove(partial)
+		}
+	}
+	return d, partial, cleanup, func() { kept = true }, nil
+}
+
+// buildUSB writes the USB stick image.
+func (b *builder) buildUSB() (*Result, error) {
+	o := b.o
+	bf, err := b.bootFiles()
+	if err != nil {
+		return nil, err
+	}
+	espSz, espType, err := espSize(bf.content, o.ESPFat32)
+	if err != nil {
+		return nil, fmt.Errorf("ESP: %w", err)
 	}
 	logsSize := int64(o.LogsMiB) * mib
 	logsType, err := chooseFATType(logsSize)
 	if err != nil {
 		return nil, fmt.Errorf("LOGS: %w", err)
 	}
-	total := firstLBA*512 + espSize + logsSize + mib // 1 MiB tail holds the backup GPT
-	say("layout: ESP %d MiB %s, LOGS %d MiB %s, image %d MiB", espSize/mib, fatTypeName(espType), logsSize/mib, fatTypeName(logsType), total/mib)
+	total := firstLBA*512 + espSz + logsSize + mib // 1 MiB tail holds the backup GPT
+	b.say("layout: ESP %d MiB %s, LOGS %d MiB %s, image %d MiB", espSz/mib, fatTypeName(espType), logsSize/mib, fatTypeName(logsType), total/mib)
 
-	partial := o.Out + ".partial"
-	_ = os.Remove(partial)
-	d, err := diskfs.Create(partial, total, diskfs.SectorSizeDefault)
+	d, partial, cleanup, keep, err := createPartial(o.Out, total)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", partial, err)
+		return nil, err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			d.Close()
-			os.Remove(partial)
-		}
-	}()
+	defer cleanup()
 	espStart := uint64(firstLBA)
-	espEnd := espStart + uint64(espSize/512) - 1
+	espEnd := espStart + uint64(espSz/512) - 1
 	logsStart := espEnd + 1
 	logsEnd := logsStart + uint64(logsSize/512) - 1
 	table := &gpt.Table{
@@ -199,58 +393,16 @@ func Build(o Options) (*Result, error) {
 	if err := d.Partition(table); err != nil {
 		return nil, fmt.Errorf("write GPT: %w", err)
 	}
-	esp, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: 1, FSType: espType, VolumeLabel: espLabel})
-	if err != nil {
-		return nil, fmt.Errorf("format ESP: %w", err)
+	if err := b.writeESP(d, 1, espType, bf); err != nil {
+		return nil, err
 	}
-	for _, f := range espFiles {
-		if err := writeFATFile(esp, f.path, f.data); err != nil {
-			return nil, fmt.Errorf("ESP: %w", err)
-		}
-		say("ESP %-22s %9d bytes", f.path, len(f.data))
-	}
-	logs, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: 2, FSType: logsType, VolumeLabel: LogsLabel})
-	if err != nil {
-		return nil, fmt.Errorf("format LOGS: %w", err)
-	}
-	for _, dir := range []string{"/keys", "/rules", "/logs", "/journal"} {
-		if err := logs.Mkdir(dir); err != nil {
-			return nil, fmt.Errorf("LOGS: mkdir %s: %w", dir, err)
-		}
-	}
-	if err := writeFATFile(logs, "/"+ConfigName, o.Config.Render(!o.Plaintext)); err != nil {
-		return nil, fmt.Errorf("LOGS: %w", err)
-	}
-	if err := writeFATFile(logs, "/README.txt", logsReadme()); err != nil {
-		return nil, fmt.Errorf("LOGS: %w", err)
-	}
-	wf := o.WorkFactor
-	if wf == 0 {
-		wf = DefaultWorkFactor
-	}
-	for _, k := range o.Keys {
-		name, data := k.Name, k.Data
-		if !o.Plaintext {
-			say("sealing %s (age, scrypt work factor %d)", name, wf)
-			if data, err = Seal(data, o.Passphrase, wf); err != nil {
-				return nil, fmt.Errorf("key file %s: %w", k.Name, err)
-			}
-			name += SealedSuffix
-		}
-		if err := writeFATFile(logs, path.Join("/keys", name), data); err != nil {
-			return nil, fmt.Errorf("LOGS: key file %s: %w", k.Name, err)
-		}
-		say("LOGS /keys/%s (%d bytes)", name, len(data))
-	}
-	if o.Rules != nil {
-		if err := writeFATFile(logs, path.Join("/rules", o.Rules.Name), o.Rules.Data); err != nil {
-			return nil, fmt.Errorf("LOGS: rules: %w", err)
-		}
+	if err := b.writeLogs(d, 2, logsType); err != nil {
+		return nil, err
 	}
 	if err := d.Close(); err != nil {
 		return nil, fmt.Errorf("close %s: %w", partial, err)
 	}
-	ok = true
+	keep()
 	if err := finishFAT(partial, int64(espStart)*512, uint32(espStart), espType); err != nil {
 		os.Remove(partial)
 		return nil, fmt.Errorf("ESP: %w", err)
@@ -263,19 +415,66 @@ func Build(o Options) (*Result, error) {
 		os.Remove(partial)
 		return nil, err
 	}
-	say("wrote %s (%d MiB)", o.Out, total/mib)
+	b.say("wrote %s (%d MiB)", o.Out, total/mib)
 	return &Result{
-		Size: total, ESPSize: espSize, LogsSize: logsSize,
+		Size: total, ESPSize: espSz, LogsSize: logsSize,
 		ESPType: fatTypeName(espType), LogsType: fatTypeName(logsType),
-		InitrdSize: int64(initrd.Len()), Modules: mods.Ordered, MissingModules: mods.Missing,
-		Elapsed: time.Since(start),
+		InitrdSize: bf.initrdSize, Modules: bf.mods.Ordered, MissingModules: bf.mods.Missing,
 	}, nil
 }
 
-// writeFATFile creates p (and its directory) and writes data with one
-// Write call: go-diskfs rewrites the cluster chain on every Write, so
-// small writes are slow.
-func writeFATFile(fs filesystem.FileSystem, p string, data []byte) error {
+// buildLogs writes the logs-only disk image: a GPT whose one partition,
+// named LOGS like the stick's, holds the LOGS volume. The boot-time code
+// finds it by that name on any disk, and OpenStick reads it.
+func (b *builder) buildLogs() (*Result, error) {
+	o := b.o
+	logsSize := int64(o.LogsMiB) * mib
+	logsType, err := chooseFATType(logsSize)
+	if err != nil {
+		return nil, fmt.Errorf("LOGS: %w", err)
+	}
+	total := firstLBA*512 + logsSize + mib // 1 MiB tail holds the backup GPT
+	b.say("layout: LOGS %d MiB %s, image %d MiB", logsSize/mib, fatTypeName(logsType), total/mib)
+	d, partial, cleanup, keep, err := createPartial(o.Out, total)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	start := uint64(firstLBA)
+	table := &gpt.Table{
+		ProtectiveMBR:      true,
+		LogicalSectorSize:  512,
+		PhysicalSectorSize: 512,
+		Partitions: []*gpt.Partition{
+			{Index: 1, Start: start, End: start + uint64(logsSize/512) - 1, Type: gpt.MicrosoftBasicData, Name: LogsPartName},
+		},
+	}
+	if err := d.Partition(table); err != nil {
+		return nil, fmt.Errorf("write GPT: %w", err)
+	}
+	if err := b.writeLogs(d, 1, logsType); err != nil {
+		return nil, err
+	}
+	if err := d.Close(); err != nil {
+		return nil, fmt.Errorf("close %s: %w", partial, err)
+	}
+	keep()
+	if err := finishFAT(partial, int64(start)*512, uint32(start), logsType); err != nil {
+		os.Remove(partial)
+		return nil, fmt.Errorf("LOGS: %w", err)
+	}
+	if err := os.Rename(partial, o.Out); err != nil {
+		os.Remove(partial)
+		return nil, err
+	}
+	b.say("wrote %s (%d MiB)", o.Out, total/mib)
+	return &Result{Size: total, LogsSize: logsSize, LogsType: fatTypeName(logsType)}, nil
+}
+
+// writeFSFile creates p (and its directory) on a go-diskfs FAT volume or
+// ISO 9660 workspace and writes data with one Write call: go-diskfs
+// rewrites the FAT cluster chain on every Write, so small writes are slow.
+func writeFSFile(fs filesystem.FileSystem, p string, data []byte) error {
 	if dir := path.Dir(p); dir != "/" {
 		if _, err := fs.ReadDir(fsPath(dir)); err != nil {
 			if err := fs.Mkdir(dir); err != nil {

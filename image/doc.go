@@ -1,11 +1,13 @@
-// Package image builds the bootable unbrick USB stick image, without root,
-// loop devices or mkfs: GPT and FAT are written by go-diskfs v1.9.4 into a
-// regular file, the initramfs by u-root's newc cpio writer.
+// Package image builds the bootable unbrick USB stick image, a bootable ISO
+// and a LOGS disk to go with it, without root, loop devices or mkfs: GPT,
+// FAT and ISO 9660 are written by go-diskfs v1.9.4 into a regular file, the
+// initramfs by u-root's newc cpio writer.
 //
 // API (usable now): LoadBootChain(dir) checks a boot chain fetched by
 // scripts/fetch-bootchain.sh; CheckBootChain reports and checks its Secure
-// Boot signatures and SBAT generations (below); Build(Options) writes the image; OpenStick
-// reads the LOGS partition of an image or stick back (List, ReadFile);
+// Boot signatures and SBAT generations (below); Build(Options) writes the image
+// Options.Format names (FormatUSB, FormatISO, FormatLogs); OpenStick
+// reads the LOGS partition of a stick, a stick image or a LOGS disk back (List, ReadFile);
 // ParseConfig/Config.Render handle unbrick.conf; Seal/Unseal are the age
 // passphrase sealing of key files; ResolveModules orders kernel modules.
 //
@@ -38,7 +40,85 @@
 // The signed grub has the built-in prefix /EFI/debian, so grub.cfg there is
 // found on the device grub was loaded from without any disk search. The
 // boot-time code (cmd/unbrick/internal/bootmode) finds LOGS by its GPT
-// partition name (PARTNAME= in /sys/class/block/*/uevent).
+// partition name (PARTNAME= in /sys/class/block/*/uevent), on any disk.
+//
+// # LOGS disk (FormatLogs)
+//
+//	LBA 0         protective MBR
+//	LBA 1-33      primary GPT
+//	LBA 2048-     partition 1 "LOGS", type Microsoft basic data, label UNBRICK,
+//	              16 MiB or --logs-size: written by the same code as the stick's
+//	              partition 2 (builder.writeLogs), so the same files
+//	last 1 MiB    backup GPT
+//
+// It goes beside the ISO: a second virtual disk of a VM, or written to a
+// USB stick. The boot-time code finds it as it finds the stick's LOGS
+// (by GPT name, on whichever disk holds it) and never offers that disk to
+// fix; OpenStick finds it by the same name, so `unbrick image logs` reads
+// both.
+//
+// # ISO image (FormatISO)
+//
+// ISO 9660 (ECMA-119, 2nd edition): 2048-byte logical blocks; blocks 0-15
+// are the system area (zero here); the volume descriptor set starts at
+// block 16: the primary volume descriptor (8.4: type 1, "CD001", volume
+// space size at byte 80, logical block size at byte 128), the boot record
+// (8.2: type 0), the terminator (type 255). File names in
+// the ECMA-119 directory records are upper case 8.3 with ";1"; Rock Ridge
+// (RRIP 1.12, over SUSP) records carry the real names, which Linux, xorriso
+// and grub read. The tree, as go-diskfs lays it out:
+//
+//	/EFI/BOOT/BOOTX64.EFI, grubx64.efi, mmx64.efi    as on the ESP
+//	/EFI/debian/grub.cfg                            as on the ESP
+//	/boot/vmlinuz, /boot/initrd.gz                  as on the ESP
+//	/boot/efi.img                                   the EFI boot image (below)
+//	/README.txt                                     "this CD needs a LOGS disk"
+//	boot catalog                                    hidden (not in any directory)
+//
+// El Torito ("El Torito" Bootable CD-ROM Format Specification 1.0, Phoenix
+// and IBM, 1995): the boot record volume descriptor holds the boot system
+// identifier "EL TORITO SPECIFICATION" (byte 7) and the block of the boot
+// catalog (byte 0x47). The catalog starts with the validation entry
+// (header ID 1, platform ID, a checksum making the 16-bit words sum to 0,
+// key bytes 55 AA at 0x1E) and the initial/default entry (0x88 =
+// bootable, media type 0 = no emulation, sector count in 512-byte virtual
+// sectors at byte 6, load RBA in 2048-byte blocks at byte 8). Platform ID
+// 0xEF is EFI, added by the UEFI specification (2.10: "File System
+// Format", "Partition Discovery", "ISO-9660 and El Torito"): the image
+// such an entry names is an EFI system partition, a FAT volume, and UEFI
+// firmware boots \EFI\BOOT\BOOTX64.EFI from it as from any removable
+// medium (UEFI specification, "Removable Media Boot Behavior"). Our
+// catalog has that one entry; the platform sits in the validation entry,
+// as for xorriso's "-e" images without a BIOS entry.
+//
+// The EFI boot image is a FAT volume without partition table holding the
+// same files as the stick's ESP, sized to its content + 5% + 2 MiB (at
+// least 8 MiB; the CD is read-only, no room for a later kernel is
+// needed), so a usual chain stays under 32 MiB: the sector count is 16
+// bits, at most 0xFFFF sectors. A larger image (--esp-fat32: 40 MiB
+// FAT32) gets count 0 from go-diskfs; EDK2's partition driver (OVMF and
+// most PC firmware) then takes the image up to the end of the medium,
+// and the FAT volume's own size bounds it.
+//
+// How it boots from a CD: the firmware exposes the boot image as a
+// partition of the CD (UEFI specification, "Media Device Path", CD-ROM
+// Media Device Path: boot entry, partition start and size), reads it
+// with its FAT driver and starts shim, which starts grubx64.efi from the
+// same directory. grub then looks up the loaded image's device: its
+// partition maps do not include El Torito, so it finds no partition
+// matching the CD-ROM node and takes the whole CD (cd0, ISO 9660) as its
+// device. The built-in prefix /EFI/debian therefore resolves on the ISO
+// 9660 tree, which is why grub.cfg, the kernel and the initramfs are in
+// the tree as well as in the boot image. Checked by
+// scripts/e2e-iso-qemu.sh (OVMF, Secure Boot on, the ISO on a SATA
+// CD-ROM).
+//
+// Not a hybrid image: go-diskfs v1.9.4 zeroes the system area and has no
+// option to put an MBR or GPT there, so the file boots only as a CD (or a
+// VM's/BMC's virtual CD); dd to a USB stick does not boot. For sticks
+// use FormatUSB. At boot the CD is never a fix target: the initramfs
+// loads no CD driver (sr_mod), and the victim list skips sr* and
+// read-only devices anyway.
 //
 // # Secure Boot check of the boot chain (CheckBootChain)
 //
@@ -132,7 +212,12 @@
 // the boot sector back: no "FAT32" under 65525 clusters, FAT big enough for
 // every cluster, diskfs/go-diskfs#418); fixupFAT corrects the ".." entries of
 // directories under the root, the leaked cluster 2 of FAT16 volumes and the
-// hidden-sectors field, so fsck.fat -n finds nothing. Each file is written with
+// hidden-sectors field, so fsck.fat -n finds nothing. ISO: Finalize deletes
+// the workspace directory it is given (a private temporary directory here)
+// and writes the volume into a file of the size given at creation, so the
+// file is cut to the volume size the primary volume descriptor records;
+// finishISO reads the boot record, the catalog and the boot image's FAT
+// boot sector back before the image is renamed into place. Each file is written with
 // one Write call (go-diskfs is quadratic in small writes); file reads are cut
 // to the directory entry size (go-diskfs returns bytes past the end).
 package image

@@ -32,7 +32,9 @@ type LogFile struct {
 	Size int64
 }
 
-// OpenStick opens the LOGS partition of the image file or block device p.
+// OpenStick opens the LOGS partition of the image file or block device p:
+// a USB stick image (partition 2) or a logs-only image (--format logs,
+// partition 1); the partition is found by its GPT name, wherever it is.
 func OpenStick(p string) (*Stick, error) {
 	d, err := diskfs.Open(p, diskfs.WithOpenMode(diskfs.ReadOnly))
 	if err != nil {
@@ -41,6 +43,9 @@ func OpenStick(p string) (*Stick, error) {
 	tbl, err := d.GetPartitionTable()
 	if err != nil {
 		d.Close()
+		if isISO9660(p) {
+			return nil, fmt.Errorf("%s: %w: this is an ISO 9660 image, and the unbrick ISO keeps no logs; read the LOGS disk that was attached beside it (built with --format logs)", p, ErrNoLogsPartition)
+		}
 		return nil, fmt.Errorf("%s: %w (no GPT: not an unbrick stick)", p, ErrNoLogsPartition)
 	}
 	g, ok := tbl.(*gpt.Table)
@@ -64,6 +69,21 @@ func OpenStick(p string) (*Stick, error) {
 		return nil, fmt.Errorf("%s: LOGS partition %d: no readable FAT file system: %w", p, idx, err)
 	}
 	return &Stick{d: d, fs: fs}, nil
+}
+
+// isISO9660 reports whether p holds an ISO 9660 primary volume descriptor
+// at block 16 (ECMA-119 8.4: type 1, "CD001").
+func isISO9660(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 6)
+	if _, err := f.ReadAt(b, 16*isoBlock); err != nil {
+		return false
+	}
+	return b[0] == 1 && string(b[1:]) == "CD001"
 }
 
 // Close releases the image.

@@ -19,11 +19,14 @@ import (
 )
 
 func newImageCmd(e *env) *cobra.Command {
-	return newGroupCmd(e, "image", "build the bootable USB stick image; read its logs",
+	return newGroupCmd(e, "image", "build the bootable USB stick image (or ISO); read its logs",
 		`Builds the bootable USB stick image (UEFI Secure Boot on: Microsoft-signed
-shim, Debian-signed grub and kernel, this static unbrick as /init) and reads
-the logs the stick keeps on its LOGS partition.`,
+shim, Debian-signed grub and kernel, this static unbrick as /init), or a
+bootable ISO with a separate LOGS disk image, and reads the logs the stick
+keeps on its LOGS partition.`,
 		`  unbrick image build --out usb.img --keys BitLockerKeys.csv
+  unbrick image build --format iso --out unbrick.iso
+  unbrick image build --format logs --out logs.img --keys BitLockerKeys.csv
   unbrick image logs /dev/sdb --cat`,
 		newImageBuildCmd(e), newImageLogsCmd(e))
 }
@@ -40,31 +43,43 @@ func defaultBootChainDir(e *env) string {
 
 // imageBuildFlags are the flags of `image build`.
 type imageBuildFlags struct {
-	out, bootchain, rules, passFile, mode, after, configFile, initBin string
-	keys                                                              []string
-	plaintext, force, espFat32                                        bool
-	logsSize, workFactor                                              int
+	out, format, bootchain, rules, passFile, mode, after, configFile, initBin string
+	keys                                                                      []string
+	plaintext, force, espFat32                                                bool
+	logsSize, workFactor                                                      int
 }
 
 func newImageBuildCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "build --out FILE [flags]",
-		Short: "build the bootable USB stick image",
+		Use:   "build [--format usb|iso|logs] --out FILE [flags]",
+		Short: "build the bootable USB stick image, a bootable ISO or a LOGS disk",
 		Long: `Builds a bootable USB image (about 45 MiB, a few seconds, no root, no loop
 devices) that boots with UEFI Secure Boot on. Partition 1 is the EFI system
 partition; partition 2, named LOGS (FAT, drive label UNBRICK), holds
 unbrick.conf, keys/, rules/, logs/ and journal/ and opens on any PC. The
 recovery keys are sealed with a passphrase (asked at boot) unless
 --plaintext-keys. The boot chain comes from scripts/fetch-bootchain.sh; /init
-is this program when it is statically linked (scripts/build-static.sh).`,
+is this program when it is statically linked (scripts/build-static.sh).
+
+--format iso writes a UEFI-bootable ISO 9660 image (El Torito UEFI entry,
+Secure Boot on) for a CD/DVD, a VM's virtual CD or a server's remote
+console. It is not a hybrid image: written to a USB stick with dd it does
+not boot (use --format usb for sticks). It has no LOGS partition: settings,
+keys, rules, logs and journals come from a LOGS disk, --format logs (only
+the stick's LOGS partition, on a disk image of its own), attached beside
+it as a second disk or written to a stick. --keys, --rules, --mode,
+--config and --logs-size belong to that LOGS disk.`,
 		Example: `  unbrick image build --out usb.img --keys BitLockerKeys.csv
   unbrick image build --out usb.img --keys keys.csv --passphrase-file pass.txt --mode wizard --after reboot
-  dd if=usb.img of=/dev/sdX bs=4M conv=fsync`,
+  dd if=usb.img of=/dev/sdX bs=4M conv=fsync
+  unbrick image build --format iso --out unbrick.iso
+  unbrick image build --format logs --out logs.img --keys keys.csv --passphrase-file pass.txt`,
 		Args: args(),
 	}
 	var f imageBuildFlags
 	fs := c.Flags()
 	fs.StringVar(&f.out, "out", "", "image `FILE` to write (required), e.g. usb.img")
+	fs.StringVar(&f.format, "format", string(image.FormatUSB), "image format `NAME`: usb (stick image), iso (bootable ISO without LOGS) or logs (the LOGS disk for the ISO)")
 	fs.StringVar(&f.bootchain, "bootchain", defaultBootChainDir(e), "boot chain `DIR` from scripts/fetch-bootchain.sh (also $UNBRICK_BOOTCHAIN)")
 	fs.StringArrayVar(&f.keys, "keys", nil, "recovery key export `FILE` to put on the stick; repeatable")
 	fs.StringVar(&f.rules, "rules", "", "rules `FILE` to put on the stick")
@@ -78,13 +93,42 @@ is this program when it is statically linked (scripts/build-static.sh).`,
 	fs.IntVar(&f.workFactor, "kdf-work-factor", image.DefaultWorkFactor, "age scrypt work factor `N` (log2) for sealing; lower it only for tests")
 	fs.BoolVar(&f.force, "force", false, "replace --out if it exists")
 	fs.BoolVar(&f.espFat32, "esp-fat32", false, "make the EFI system partition FAT32 (40 MiB) instead of FAT16, for firmware that only reads FAT32")
-	c.RunE = func(*cobra.Command, []string) error {
+	c.RunE = func(c *cobra.Command, _ []string) error {
 		if f.out == "" {
 			return usagef("--out FILE is required")
+		}
+		if err := checkFormatFlags(c, f.format); err != nil {
+			return err
 		}
 		return exit(runImageBuild(e, &f))
 	}
 	return c
+}
+
+// checkFormatFlags refuses flags that have no effect with the chosen
+// --format: the LOGS disk carries no boot files, the ISO no LOGS
+// partition.
+func checkFormatFlags(c *cobra.Command, format string) error {
+	fmtv, err := image.ParseFormat(format)
+	if err != nil {
+		return usagef("--format: %v", err)
+	}
+	var unused []string
+	var why string
+	switch fmtv {
+	case image.FormatLogs:
+		unused = []string{"bootchain", "init", "esp-fat32"}
+		why = "the LOGS disk holds no boot files; pass it when you build the ISO (--format iso)"
+	case image.FormatISO:
+		unused = []string{"keys", "rules", "plaintext-keys", "passphrase-file", "logs-size", "mode", "config", "kdf-work-factor"}
+		why = "the ISO has no LOGS partition; pass it when you build the LOGS disk (--format logs)"
+	}
+	for _, name := range unused {
+		if c.Flags().Changed(name) {
+			return usagef("--%s has no effect with --format %s: %s", name, fmtv, why)
+		}
+	}
+	return nil
 }
 
 func runImageBuild(e *env, f *imageBuildFlags) int {
@@ -109,37 +153,41 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		fmt.Fprintf(e.Stderr, "unbrick image build: %v\n", err)
 		return exitcode.Usage
 	}
-	bc, err := image.LoadBootChain(f.bootchain)
-	if err != nil {
-		return fail("%v", err)
-	}
-	// Secure Boot: signatures, SBAT generations and revocations of shim
-	// and grub; a revoked or unsigned chain stops here, before any write.
-	sb, err := image.CheckBootChain(bc)
-	if sb != nil {
-		for _, l := range sb.Lines() {
-			if strings.HasPrefix(l, "WARNING: ") {
-				fmt.Fprintln(e.Stderr, l)
-			} else {
-				fmt.Fprintln(e.Stdout, "boot chain: "+l)
+	format, _ := image.ParseFormat(f.format) // checked by checkFormatFlags
+	var bc *image.BootChain
+	var initData []byte
+	if format != image.FormatLogs {
+		var err error
+		if bc, err = image.LoadBootChain(f.bootchain); err != nil {
+			return fail("%v", err)
+		}
+		// Secure Boot: signatures, SBAT generations and revocations of shim
+		// and grub; a revoked or unsigned chain stops here, before any write.
+		sb, err := image.CheckBootChain(bc)
+		if sb != nil {
+			for _, l := range sb.Lines() {
+				if strings.HasPrefix(l, "WARNING: ") {
+					fmt.Fprintln(e.Stderr, l)
+				} else {
+					fmt.Fprintln(e.Stdout, "boot chain: "+l)
+				}
 			}
 		}
-	}
-	if errors.Is(err, image.ErrBootChainRefused) {
-		fail("Secure Boot check: %v", err)
-		return exitcode.Refused
-	} else if err != nil {
-		return fail("Secure Boot check: %v", err)
-	}
-	initPath := f.initBin
-	if initPath == "" {
-		if initPath, err = os.Executable(); err != nil {
-			return fail("cannot find this program to use as /init: %v (pass --init)", err)
+		if errors.Is(err, image.ErrBootChainRefused) {
+			fail("Secure Boot check: %v", err)
+			return exitcode.Refused
+		} else if err != nil {
+			return fail("Secure Boot check: %v", err)
 		}
-	}
-	initData, err := readStaticInit(initPath)
-	if err != nil {
-		return fail("%v", err)
+		initPath := f.initBin
+		if initPath == "" {
+			if initPath, err = os.Executable(); err != nil {
+				return fail("cannot find this program to use as /init: %v (pass --init)", err)
+			}
+		}
+		if initData, err = readStaticInit(initPath); err != nil {
+			return fail("%v", err)
+		}
 	}
 	var keyFiles []image.File
 	for _, k := range f.keys {
@@ -159,6 +207,7 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 	}
 	pass := ""
 	if len(keyFiles) > 0 && !f.plaintext {
+		var err error
 		if pass, err = buildPassphrase(e, f.passFile); err != nil {
 			return fail("%v", err)
 		}
@@ -170,17 +219,29 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		os.Remove(f.out)
 	}
 	res, err := image.Build(image.Options{
-		Out: f.out, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile,
+		Out: f.out, Format: format, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile,
 		Plaintext: f.plaintext, Passphrase: pass, WorkFactor: f.workFactor, LogsMiB: f.logsSize,
 		Config: cfg, Version: toolVersion(), Progress: e.Stderr, ESPFat32: f.espFat32,
 	})
 	if err != nil {
 		return fail("%v", err)
 	}
-	fmt.Fprintf(e.Stdout, "%s: %d MiB (ESP %d MiB %s, LOGS %d MiB %s), initramfs %.1f MiB, %d modules, mode %s, after %s, built in %.1fs\n",
-		f.out, res.Size>>20, res.ESPSize>>20, res.ESPType, res.LogsSize>>20, res.LogsType,
-		float64(res.InitrdSize)/(1<<20), len(res.Modules), cfg.Mode, cfg.After, res.Elapsed.Seconds())
-	fmt.Fprintf(e.Stdout, "write it to a stick: dd if=%s of=/dev/sdX bs=4M conv=fsync (see README: Rufus DD mode, Etcher)\n", f.out)
+	switch format {
+	case image.FormatISO:
+		fmt.Fprintf(e.Stdout, "%s: ISO %d MiB (EFI boot image %d MiB %s), initramfs %.1f MiB, %d modules, built in %.1fs\n",
+			f.out, res.Size>>20, res.ESPSize>>20, res.ESPType,
+			float64(res.InitrdSize)/(1<<20), len(res.Modules), res.Elapsed.Seconds())
+		fmt.Fprintf(e.Stdout, "boot it as a CD/DVD (UEFI) with a LOGS disk beside it: unbrick image build --format logs --out logs.img --keys ...; not a hybrid image: dd to a USB stick does not boot (use --format usb)\n")
+	case image.FormatLogs:
+		fmt.Fprintf(e.Stdout, "%s: LOGS disk %d MiB (LOGS %d MiB %s), mode %s, after %s, built in %.1fs\n",
+			f.out, res.Size>>20, res.LogsSize>>20, res.LogsType, cfg.Mode, cfg.After, res.Elapsed.Seconds())
+		fmt.Fprintf(e.Stdout, "attach it beside the ISO (--format iso) as a second disk, or write it to a stick: dd if=%s of=/dev/sdX bs=4M conv=fsync\n", f.out)
+	default:
+		fmt.Fprintf(e.Stdout, "%s: %d MiB (ESP %d MiB %s, LOGS %d MiB %s), initramfs %.1f MiB, %d modules, mode %s, after %s, built in %.1fs\n",
+			f.out, res.Size>>20, res.ESPSize>>20, res.ESPType, res.LogsSize>>20, res.LogsType,
+			float64(res.InitrdSize)/(1<<20), len(res.Modules), cfg.Mode, cfg.After, res.Elapsed.Seconds())
+		fmt.Fprintf(e.Stdout, "write it to a stick: dd if=%s of=/dev/sdX bs=4M conv=fsync (see README: Rufus DD mode, Etcher)\n", f.out)
+	}
 	return exitcode.OK
 }
 

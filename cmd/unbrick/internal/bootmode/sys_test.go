@@ -72,6 +72,25 @@ func TestListVictimDisks(t *testing.T) {
 	}
 }
 
+// TestListVictimDisksISOBoot is the ISO boot: the unbrick ISO is a CD
+// (sr0, read-only, or writable as some virtual drives report it), the
+// LOGS partition is on a separate disk (the --format logs image as a
+// virtio disk). Only the PC's disk is a victim: never the CD, never the
+// LOGS disk.
+func TestListVictimDisksISOBoot(t *testing.T) {
+	sys := fakeSys(t, map[string][]string{"sr0": nil, "sr1": nil, "vda": {"vda1"}, "nvme0n1": {"nvme0n1p1", "nvme0n1p3"}},
+		map[string]string{"vda1": "LOGS", "nvme0n1p1": "EFI system partition", "nvme0n1p3": "Basic data partition"})
+	os.WriteFile(filepath.Join(sys, "block/sr0/ro"), []byte("1\n"), 0o644) // sr1 stays "0": excluded by name alone
+	part, err := findPartByName(sys, image.LogsPartName)
+	if err != nil || part == nil || part.Name != "vda1" || part.Disk != "vda" {
+		t.Fatalf("LOGS on the logs disk: %+v, %v", part, err)
+	}
+	got := listVictimDisks(sys, part.Disk)
+	if len(got) != 1 || got[0].Name != "nvme0n1" {
+		t.Fatalf("victims %+v, want only nvme0n1", got)
+	}
+}
+
 func TestFixArgs(t *testing.T) {
 	got := fixArgs("fix", []string{"/run/k1.csv", "/stick/keys/k2.csv"}, []string{"/stick/rules/r"}, "/stick/logs", "/stick/journal",
 		[]victimDisk{{Name: "nvme0n1"}, {Name: "sdb"}})
