@@ -50,8 +50,10 @@
 // # Spool and exactly once
 //
 // The spool is the local unbrick.jsonl itself, read from a cursor per sink:
-// DIR/ship/<sink key>.json holds the byte offset up to which every record
-// was delivered, the ID of the last one and counts, rewritten (temporary
+// DIR/ship/<sink key>.json holds the byte offset up to which every line
+// was dealt with, the ID of the last record delivered and the offset where
+// its line ends (damaged lines after it are skipped, not sent), and counts,
+// rewritten (temporary
 // file, fsync, rename, directory fsync) after each delivered batch. Records
 // are therefore sent in the order they were logged, a delivered batch is
 // never sent again by any later run, and a record whose sink was down stays
