@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -116,7 +115,7 @@ func finishShipping(w io.Writer, s *logship.Shipper, wait time.Duration, logDir 
 func (f *shipFlags) args() string {
 	s := ""
 	if f.url != "" {
-		s += " --log-url '" + redactedURL(f.url) + "'"
+		s += " --log-url '" + logship.RedactURL(f.url) + "'"
 	}
 	if f.syslog != "" {
 		s += " --syslog " + f.syslog
@@ -167,12 +166,4 @@ still wait, 2 usage.`,
 		return nil
 	}
 	return c
-}
-
-// redactedURL is raw without its password.
-func redactedURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
 }

@@ -33,7 +33,7 @@ const HTTPTimeout = 30 * time.Second
 func NewHTTPSink(rawURL string, ca *x509.CertPool, caFile string) (*HTTPSink, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("log URL %q: want https://host[:port]/path (or http:// to a collector on this machine)", redactURL(rawURL))
+		return nil, fmt.Errorf("log URL %q: want https://host[:port]/path (or http:// to a collector on this machine)", RedactURL(rawURL))
 	}
 	if ca != nil && u.Scheme != "https" {
 		return nil, fmt.Errorf("log URL %s: a pinned CA needs an https:// URL", u.Redacted())
@@ -75,10 +75,7 @@ func (s *HTTPSink) Send(ctx context.Context, lines []Line) error {
 		if errors.As(err, &ue) {
 			err = ue.Err // its text repeats the URL, password included
 		}
-		var unknown x509.UnknownAuthorityError
-		var invalid x509.CertificateInvalidError
-		var host x509.HostnameError
-		if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) {
+		if untrusted(err) {
 			return fmt.Errorf("%s: %w: the server's certificate is not trusted%s: %v; give the CA that signed it with --log-ca", s.display, ErrRejected, s.caNote, err)
 		}
 		return fmt.Errorf("%s: %w", s.display, err)
@@ -97,10 +94,20 @@ func (s *HTTPSink) Send(ctx context.Context, lines []Line) error {
 	}
 }
 
-// redactURL hides a password in a URL that may not parse.
-func redactURL(raw string) string {
+// RedactURL is raw without its password (the form every message shows);
+// a URL that does not parse is not shown at all.
+func RedactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
 		return u.Redacted()
 	}
 	return "(unparsable URL)"
+}
+
+// untrusted reports whether err is a TLS server certificate that the
+// trusted CAs do not vouch for.
+func untrusted(err error) bool {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	return errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host)
 }

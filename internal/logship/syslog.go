@@ -37,7 +37,7 @@ const syslogIOTimeout = 30 * time.Second
 func NewSyslogSink(rawURL string, ca *x509.CertPool, caFile string) (*SyslogSink, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "tcp" && u.Scheme != "tls") || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.User != nil {
-		return nil, fmt.Errorf("syslog address %q: want tcp://host[:port] (port 514 by default) or tls://host[:port] (6514)", redactURL(rawURL))
+		return nil, fmt.Errorf("syslog address %q: want tcp://host[:port] (port 514 by default) or tls://host[:port] (6514)", RedactURL(rawURL))
 	}
 	port := u.Port()
 	if port == "" {
@@ -79,10 +79,7 @@ func (s *SyslogSink) Send(ctx context.Context, lines []Line) error {
 	if s.tls != nil {
 		tc := tls.Client(raw, s.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			var unknown x509.UnknownAuthorityError
-			var invalid x509.CertificateInvalidError
-			var host x509.HostnameError
-			if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) {
+			if untrusted(err) {
 				return fmt.Errorf("%s: %w: the server's certificate is not trusted%s: %v; give the CA that signed it with --log-ca", s.String(), ErrRejected, s.caNote, err)
 			}
 			return fmt.Errorf("%s: TLS: %w", s.String(), err)
