@@ -17,6 +17,7 @@ type BootChain struct {
 	Shim      string            // Microsoft-signed shim -> \EFI\BOOT\BOOTX64.EFI
 	MokMgr    string            // MokManager -> \EFI\BOOT\mmx64.efi
 	Grub      string            // signed grub -> \EFI\BOOT\grubx64.efi
+	GrubNet   string            // signed network grub (grubnetx64) -> netboot tree's grubx64.efi; "" when absent
 	Kernel    string            // signed vmlinuz
 	Config    string            // kernel config (may be absent)
 	ModDir    string            // lib/modules/RELEASE
@@ -77,6 +78,9 @@ func LoadBootChain(dir string) (*BootChain, error) {
 	bc.KernelVer = kv
 	if _, err := os.Stat(bc.Config); err != nil {
 		bc.Config = ""
+	}
+	if p := filepath.Join(dir, "usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed"); fileExists(p) {
+		bc.GrubNet = p
 	}
 	if p := filepath.Join(dir, "bin/busybox"); fileExists(p) {
 		bc.Busybox = p

@@ -12,6 +12,8 @@ import (
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/partition/gpt"
+
+	"github.com/unbrick/unbrick/internal/logship"
 )
 
 const (
@@ -79,8 +81,16 @@ type Options struct {
 	Config     Config     // unbrick.conf
 	ESPFat32   bool       // make the ESP (or the ISO's EFI boot image) FAT32, at least 40 MiB
 	Modules    []string   // modules to carry, nil = DefaultModules
-	Version    string     // unbrick version, recorded in the initramfs
-	Progress   io.Writer  // progress lines, may be nil
+	// ConfigURL, when set, goes onto the kernel command line as
+	// unbrick.config=URL: the settings are fetched from there at boot
+	// (see CheckFetchURL). Not used by FormatLogs.
+	ConfigURL string
+	// CA is PEM holding the CA certificates the initramfs trusts for
+	// https and tls:// addresses (InitrdCA); nil = none. Not used by
+	// FormatLogs.
+	CA       []byte
+	Version  string    // unbrick version, recorded in the initramfs
+	Progress io.Writer // progress lines, may be nil
 }
 
 // Result reports what Build made. ESPSize and ESPType describe the EFI
@@ -171,6 +181,12 @@ func (b *builder) validate() error {
 	if o.Format != FormatLogs && o.Config.After == "shell" && o.BootChain.Busybox == "" {
 		return fmt.Errorf("--after shell needs busybox from busybox-static in the boot chain: run scripts/fetch-bootchain.sh again")
 	}
+	if o.Format == FormatLogs && (o.ConfigURL != "" || len(o.CA) > 0) {
+		return fmt.Errorf("the LOGS disk has no initramfs: give the config URL and CA when you build the ISO, USB image or netboot tree")
+	}
+	if err := checkNetOptions(o.ConfigURL, o.CA); err != nil {
+		return err
+	}
 	if _, err := os.Stat(o.Out); err == nil {
 		return fmt.Errorf("%s already exists: remove it or choose another --out", o.Out)
 	}
@@ -192,9 +208,8 @@ type bootFiles struct {
 	mods       *ModuleSet
 }
 
-// bootFiles builds the initramfs and reads the boot chain files the ESP
-// holds: shim, grub, MokManager, grub.cfg, kernel and initramfs.
-func (b *builder) bootFiles() (*bootFiles, error) {
+// initramfs resolves the modules and writes the gzip initramfs.
+func (b *builder) initramfs() ([]byte, *ModuleSet, error) {
 	o := b.o
 	bc := o.BootChain
 	busybox := ""
@@ -208,7 +223,7 @@ func (b *builder) bootFiles() (*bootFiles, error) {
 	b.say("boot chain %s: kernel %s", bc.Dir, bc.Release)
 	mods, err := ResolveModules(bc.ModDir, bc.Release, want)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.say("modules: %d to load (%d requested built in, %d not in this kernel: %v)", len(mods.Ordered), len(mods.Builtin), len(mods.Missing), mods.Missing)
 
@@ -222,19 +237,32 @@ func (b *builder) bootFiles() (*bootFiles, error) {
 	if bc.KernelConfig("CONFIG_FONT_TER16x32") {
 		info["font_ter16x32"] = "yes"
 	}
+	if o.ConfigURL != "" {
+		info["config_url"] = logship.RedactURL(o.ConfigURL)
+	}
 	var initrd bytes.Buffer
-	if err := WriteInitramfs(&initrd, InitramfsSpec{Init: o.Init, Modules: mods, Busybox: busybox, BuildInfo: info}); err != nil {
-		return nil, err
+	if err := WriteInitramfs(&initrd, InitramfsSpec{Init: o.Init, Modules: mods, Busybox: busybox, BuildInfo: info, CA: o.CA}); err != nil {
+		return nil, nil, err
 	}
 	b.say("initramfs: %.1f MiB gzip (init %.1f MiB, %d modules)", float64(initrd.Len())/float64(mib), float64(len(o.Init))/float64(mib), len(mods.Ordered))
+	return initrd.Bytes(), mods, nil
+}
 
-	bf := &bootFiles{initrdSize: int64(initrd.Len()), mods: mods}
+// bootFiles builds the initramfs and reads the boot chain files the ESP
+// holds: shim, grub, MokManager, grub.cfg, kernel and initramfs.
+func (b *builder) bootFiles() (*bootFiles, error) {
+	bc := b.o.BootChain
+	initrd, mods, err := b.initramfs()
+	if err != nil {
+		return nil, err
+	}
+	bf := &bootFiles{initrdSize: int64(len(initrd)), mods: mods}
 	for _, f := range []struct {
 		path, src string
 		data      []byte
 	}{
 		{espShim, bc.Shim, nil}, {espGrub, bc.Grub, nil}, {espMokMgr, bc.MokMgr, nil},
-		{espKernel, bc.Kernel, nil}, {espInitrd, "", initrd.Bytes()}, {espGrubCfg, "", grubConfig("")},
+		{espKernel, bc.Kernel, nil}, {espInitrd, "", initrd}, {espGrubCfg, "", grubConfig(espKernel, espInitrd, configCmdline(b.o.ConfigURL))},
 	} {
 		if f.data == nil {
 			d, err := os.ReadFile(f.src)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,17 @@ type Config struct {
 	// after a run (`unbrick ship`: --log-url, --syslog, --log-ca; LogCA is
 	// a path on the stick). Empty: only the stick's logs/.
 	LogURL, Syslog, LogCA string
+	// KeysURL and RulesURL: key export and rules fetched over the network
+	// at boot (http or https; relative to the address the settings came
+	// from when they were fetched). Keys over plain http must be sealed
+	// (a name ending in .age); rules only come over https, because they
+	// say what is deleted.
+	KeysURL, RulesURL string
+	// CA: the CA certificate (PEM) trusted for every https address above
+	// and for syslog over TLS, a file next to unbrick.conf (on the stick,
+	// or relative to the settings' URL). LogCA, when set, overrides it for
+	// the log receivers.
+	CA string
 }
 
 // DefaultConfig is what a stick is built with unless flags say otherwise.
@@ -65,7 +77,40 @@ func (c Config) Validate() error {
 	if c.LogCA != "" && (strings.HasPrefix(c.LogCA, "/") || strings.Contains(c.LogCA, "..")) {
 		return fmt.Errorf("log_ca = %s: give a file on this stick relative to its root, such as log-ca.pem", c.LogCA)
 	}
+	if c.CA != "" && (strings.HasPrefix(c.CA, "/") || strings.Contains(c.CA, "..") || strings.Contains(c.CA, "://")) {
+		return fmt.Errorf("ca = %s: give a file next to unbrick.conf, such as ca.pem", c.CA)
+	}
+	for _, f := range []struct{ key, val string }{{"keys_url", c.KeysURL}, {"rules_url", c.RulesURL}} {
+		if f.val == "" {
+			continue
+		}
+		u, err := checkRef(f.val)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.key, err)
+		}
+		if u.Scheme == "http" && f.key == "keys_url" && !strings.HasSuffix(strings.ToLower(u.Path), SealedSuffix) {
+			return fmt.Errorf("keys_url = %s: recovery keys over plain http must be sealed (a %s file from unbrick image build); use https with a pinned CA for a plain key export", logship.RedactURL(f.val), SealedSuffix)
+		}
+		if u.Scheme == "http" && f.key == "rules_url" {
+			return fmt.Errorf("rules_url = %s: rules say what is deleted, so they only come over https (with ca = the server's CA)", logship.RedactURL(f.val))
+		}
+	}
 	return nil
+}
+
+// checkRef checks a keys_url or rules_url value: an absolute http(s)
+// address (CheckFetchURL), or a path relative to where the settings came
+// from (then its scheme is that of the settings' address, checked at
+// boot).
+func checkRef(v string) (*url.URL, error) {
+	if strings.Contains(v, "://") {
+		return CheckFetchURL(v)
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.ContainsAny(v, " \t'\"\\$;") {
+		return nil, fmt.Errorf("%q: want https://host/path or a path next to unbrick.conf such as keys.csv", logship.RedactURL(v))
+	}
+	return u, nil
 }
 
 // ReadConfigFile reads and parses the settings file at path (see
@@ -124,6 +169,12 @@ func parseConfig(name string, data []byte) (Config, error) {
 			c.Syslog = v
 		case "log_ca":
 			c.LogCA = v
+		case "keys_url":
+			c.KeysURL = v
+		case "rules_url":
+			c.RulesURL = v
+		case "ca":
+			c.CA = v
 		case "disk_wait":
 			d, err := strconv.Atoi(v)
 			if err != nil {
@@ -131,7 +182,7 @@ func parseConfig(name string, data []byte) (Config, error) {
 			}
 			c.DiskWait = d
 		default:
-			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font, log_url, syslog, log_ca)", name, n, k)
+			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font, log_url, syslog, log_ca, keys_url, rules_url, ca)", name, n, k)
 		}
 		if err := c.Validate(); err != nil {
 			return c, fmt.Errorf("%s line %d: %w", name, n, err)
@@ -174,20 +225,34 @@ font = %s
 # (tcp://host:514 or tls://host:6514), trusting only the CA certificate in
 # log_ca (a PEM file on this drive) when it is set. Records that cannot be
 # sent stay in logs/ship and go with the next run, or from any PC with
-# "unbrick ship --log E:\logs --log-url ...". The stick does not bring up a
-# network itself yet: until it does, use unbrick ship on a PC.
+# "unbrick ship --log E:\logs --log-url ...". The network is brought up
+# (DHCP on every wired port) only when one of these is set.
+%s
+# keys_url, rules_url, ca: fetch a key export and rules over the network
+# at boot (keys over plain http only when sealed, *.age; rules only over
+# https), trusting only the CA certificate in the file named by ca (PEM,
+# on this drive) for https and tls:// addresses.
 %s
 # Keys in keys/: %s.
 # Logs are written to logs/, undo journals to journal/. Nothing else on
 # this stick is ever written by unbrick at boot.
-`, c.Mode, c.After, c.DiskWait, c.Font, c.renderShipping(), keys)
+`, c.Mode, c.After, c.DiskWait, c.Font, c.renderShipping(), c.renderFetching(), keys)
 	return []byte(strings.ReplaceAll(text, "\n", "\r\n"))
 }
 
 // renderShipping writes the log shipping settings, or commented examples.
 func (c Config) renderShipping() string {
+	return renderKeys([][3]string{{"log_url", c.LogURL, "https://logs.example.com/unbrick"}, {"syslog", c.Syslog, "tls://siem.example.com:6514"}, {"log_ca", c.LogCA, "log-ca.pem"}})
+}
+
+// renderFetching writes the network fetch settings, or commented examples.
+func (c Config) renderFetching() string {
+	return renderKeys([][3]string{{"keys_url", c.KeysURL, "https://deploy.example.com/unbrick/keys.csv"}, {"rules_url", c.RulesURL, "https://deploy.example.com/unbrick/rules.txt"}, {"ca", c.CA, "ca.pem"}})
+}
+
+func renderKeys(kvs [][3]string) string {
 	var b strings.Builder
-	for _, kv := range [][3]string{{"log_url", c.LogURL, "https://logs.example.com/unbrick"}, {"syslog", c.Syslog, "tls://siem.example.com:6514"}, {"log_ca", c.LogCA, "log-ca.pem"}} {
+	for _, kv := range kvs {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "%s = %s\n", kv[0], kv[1])
 		} else {
@@ -195,6 +260,12 @@ func (c Config) renderShipping() string {
 		}
 	}
 	return b.String()
+}
+
+// NeedsNetwork reports whether the settings name anything on the network
+// (receivers, key or rules addresses).
+func (c Config) NeedsNetwork() bool {
+	return c.LogURL != "" || c.Syslog != "" || c.KeysURL != "" || c.RulesURL != ""
 }
 
 func oneOf(v string, set []string) bool {

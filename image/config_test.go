@@ -10,7 +10,9 @@ func TestConfigRoundTrip(t *testing.T) {
 	c := Config{Mode: "wizard", After: "reboot", DiskWait: 45, Font: "large"}
 	shipping := Config{Mode: "auto", After: "poweroff", DiskWait: 20, Font: "auto",
 		LogURL: "https://logs.example.com/unbrick", Syslog: "tls://siem.example.com:6514", LogCA: "log-ca.pem"}
-	for _, c := range []Config{c, shipping} {
+	network := Config{Mode: "auto", After: "poweroff", DiskWait: 5, Font: "auto", LogURL: "https://10.0.2.2:8443/log",
+		KeysURL: "keys.csv", RulesURL: "https://deploy.example.com/rules.txt", CA: "ca.pem"}
+	for _, c := range []Config{c, shipping, network} {
 		got, err := ParseConfig(bytes.NewReader(c.Render(true)))
 		if err != nil || got != c {
 			t.Fatalf("round trip: %+v, %v", got, err)
@@ -48,6 +50,12 @@ func TestParseConfig(t *testing.T) {
 		"colour = blue\n":                              "unknown setting \"colour\"",
 		"just some words\n":                            "not \"key = value\"",
 		"font = huge\n":                                "font",
+		"keys_url = http://h/keys.csv\n":               "must be sealed",
+		"keys_url = ftp://h/keys.csv\n":                "keys_url",
+		"keys_url = h k.csv\n":                         "a path next to unbrick.conf",
+		"rules_url = http://h/rules.txt\n":             "only come over https",
+		"ca = /etc/ssl/ca.pem\n":                       "next to unbrick.conf",
+		"ca = https://h/ca.pem\n":                      "next to unbrick.conf",
 	} {
 		if _, err := ParseConfig(strings.NewReader(text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", text, err, want)

@@ -204,7 +204,37 @@
 //	/etc/unbrick/modules       module paths in load order (dependencies first, from modinfo
 //	                           depends= and softdep=; modules.dep is not in the Debian package)
 //	/etc/unbrick/build.conf    key=value: version, kernel, build time, keys sealed|plaintext
+//	/etc/unbrick/ca.pem        CA certificates pinned with --ca (only then)
 //	/bin/busybox, /bin/sh      only for --after shell
+//
+// # Network boot tree (BuildNetboot)
+//
+// PXE: a UEFI client announces its architecture in DHCP option 93 (RFC 4578
+// section 2.1; IANA "Processor Architecture Types": 7 and 9 are x64 UEFI,
+// 16 x64 UEFI HTTP) and loads the boot file the offer names (option 67 or
+// the BOOTP file field, RFC 2132 section 9.5) over TFTP (RFC 1350, with the
+// blksize and tsize options of RFC 2348 and 2349) from the next server.
+// UEFI HTTP boot (UEFI specification 2.10, section 24.7 "HTTP Boot") takes a
+// URL as the boot file and requires the offer to carry the vendor class
+// identifier "HTTPClient" (option 60). Either way the firmware checks shim's
+// signature against db as for a disk boot. Shim loads its second stage,
+// grubx64.efi, from the same directory through the protocol it was loaded
+// with (shim's README, "netboot"). Debian's signed grubnetx64.efi (package
+// grub-efi-amd64-signed) is a grub image with the network modules built in,
+// an embedded configuration that sources $prefix/grub.cfg, and the built-in
+// prefix /grub; started over the network its root is the server it came
+// from, so grub/grub.cfg and the paths it names are read from there (GNU
+// GRUB manual, "Network"). The tree therefore holds shim as bootx64.efi,
+// grubnetx64 as grubx64.efi, grub/grub.cfg, unbrick/vmlinuz and
+// unbrick/initrd.gz, plus an iPXE script (iPXE's "kernel"/"initrd"/"boot"
+// commands and its ${cwduri} setting), README.txt and SHA256SUMS.
+//
+// The kernel command line carries unbrick.config=URL. A parameter with a
+// dot is taken by the kernel as a module parameter and not passed to init
+// (Documentation/admin-guide/kernel-parameters.rst, "module.parameter"),
+// so the boot-time code reads /proc/cmdline. The URL is single-quoted in
+// grub.cfg and may not contain a space, quote, backslash, $ or ; (grub's
+// script syntax and the kernel's word splitting).
 //
 // # go-diskfs v1.9.4 guard rails
 //

@@ -17,15 +17,30 @@ const (
 )
 
 // grubConfig returns grub.cfg: no menu, no wait, the kernel and initramfs
-// from the ESP grub was loaded from. The last console= becomes /dev/console
-// (the PC's screen); the serial console gets a copy for headless runs.
-func grubConfig(extraCmdline string) []byte {
+// from the device grub was loaded from (the ESP, the CD, or the TFTP/HTTP
+// server of a network boot: grub's root). The last console= becomes
+// /dev/console (the PC's screen); the serial console gets a copy for
+// headless runs. extraCmdline starts with a space or is empty.
+func grubConfig(kernel, initrd, extraCmdline string) []byte {
 	return []byte(fmt.Sprintf(`set default=0
 set timeout=0
 set timeout_style=hidden
 menuentry "unbrick" {
-    linux %s console=ttyS0,115200 console=tty0 panic=10 loglevel=4%s
+    linux %s %s%s
     initrd %s
 }
-`, espKernel, extraCmdline, espInitrd))
+`, kernel, kernelCmdline, extraCmdline, initrd))
+}
+
+// kernelCmdline is the kernel command line every boot format uses.
+const kernelCmdline = "console=ttyS0,115200 console=tty0 panic=10 loglevel=4"
+
+// configCmdline is the kernel command line part naming the settings URL
+// (" unbrick.config='URL'"), or "" without one. The URL was checked by
+// CheckFetchURL: no quote, space or grub special character.
+func configCmdline(configURL string) string {
+	if configURL == "" {
+		return ""
+	}
+	return " '" + CmdlineConfig + "=" + configURL + "'"
 }

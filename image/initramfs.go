@@ -18,6 +18,7 @@ const (
 	InitrdModulesList = "/etc/unbrick/modules"    // one module file path per line, in load order
 	InitrdBuildInfo   = "/etc/unbrick/build.conf" // key=value facts about the build
 	InitrdBusybox     = "/bin/busybox"
+	InitrdCA          = "/etc/unbrick/ca.pem" // CA certificates pinned at build time (image build --ca)
 )
 
 // InitramfsSpec is what goes into the initramfs.
@@ -26,6 +27,7 @@ type InitramfsSpec struct {
 	Modules   *ModuleSet // loaded in order at boot
 	Busybox   string     // path of a static busybox to add as /bin/sh, or ""
 	BuildInfo map[string]string
+	CA        []byte // PEM, written to InitrdCA when not empty
 }
 
 // WriteInitramfs writes a gzip-compressed newc cpio archive (the format the
@@ -83,6 +85,9 @@ func WriteInitramfs(w io.Writer, spec InitramfsSpec) error {
 		fmt.Fprintf(&info, "%s=%s\n", k, spec.BuildInfo[k])
 	}
 	addFile(InitrdBuildInfo, info.Bytes(), 0o644)
+	if len(spec.CA) > 0 {
+		addFile(InitrdCA, spec.CA, 0o644)
+	}
 	if spec.Busybox != "" {
 		bb, err := os.ReadFile(spec.Busybox)
 		if err != nil {

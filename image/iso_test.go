@@ -249,7 +249,7 @@ func TestISOImageCheckedByXorriso(t *testing.T) {
 	}
 	boot := checkISO(t, iso, res, bc)
 	cfg, err := exec.Command(needTool(t, "mtype"), "-i", boot, "::/EFI/debian/grub.cfg").Output()
-	if err != nil || !bytes.Equal(cfg, grubConfig("")) {
+	if err != nil || !bytes.Equal(cfg, grubConfig(espKernel, espInitrd, "")) {
 		t.Errorf("grub.cfg: %v\n%s", err, cfg)
 	}
 	if readme := xorrisoExtract(t, iso, isoReadme); !bytes.Contains(readme, []byte("--format logs")) {

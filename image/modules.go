@@ -20,8 +20,13 @@ import (
 // dependencies are added automatically): storage (NVMe, Intel VMD, AHCI and
 // legacy SATA, USB sticks and UAS, SD/MMC, virtio), USB host controllers,
 // keyboards (HID), FAT for the LOGS partition, efivarfs for the Secure Boot
-// state: what a boot stick needs to see the disks of laptops, desktops,
-// servers and VMs, and to read the keyboard.
+// state, and wired network adapters (VMs: virtio, e1000, VMware, Hyper-V;
+// Intel, Broadcom, Realtek and Mellanox ports of PCs and servers) for
+// network boots and log shipping: what a boot stick needs to see the
+// disks of laptops, desktops, servers and VMs, to read the keyboard and to
+// reach its servers. No firmware files are carried: adapters that need
+// them to pass traffic (some Broadcom tg3, Intel ice beyond safe mode)
+// stay without network.
 var DefaultModules = []string{
 	"efivarfs",
 	"sd_mod", "ahci", "ata_piix", "nvme", "vmd",
@@ -31,6 +36,8 @@ var DefaultModules = []string{
 	"hid_generic", "usbhid",
 	"nls_cp437", "nls_iso8859_1", "nls_utf8", "nls_ascii", "vfat",
 	"crct10dif_pclmul",
+	"virtio_net", "e1000", "e1000e", "igb", "igc", "ixgbe", "i40e", "ice",
+	"tg3", "bnxt_en", "r8169", "vmxnet3", "hv_netvsc", "mlx5_core",
 }
 
 // Module is one kernel module chosen for the initramfs.

@@ -4,7 +4,8 @@
 #
 #   shim-signed                 Microsoft-signed shim  -> usr/lib/shim/shimx64.efi.signed
 #   shim-helpers-amd64-signed   Debian-signed MokManager (mmx64.efi.signed); fbx64 is never used
-#   grub-efi-amd64-signed       Debian-signed grub (usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed)
+#   grub-efi-amd64-signed       Debian-signed grub (usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed,
+#                               and grubnetx64.efi.signed for the network boot tree)
 #   linux-image-VERSION         ONE versioned, Debian-signed kernel: boot/vmlinuz-VERSION and its
 #                               lib/modules/VERSION (kernel and modules always from this one package,
 #                               because each kernel build signs its modules with a fresh key)
@@ -74,6 +75,7 @@ files=(
   usr/lib/shim/shimx64.efi.signed
   usr/lib/shim/mmx64.efi.signed
   usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed
+  usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed
   "boot/vmlinuz-$kver"
   "boot/config-$kver"
   "lib/modules/$kver/modules.order"

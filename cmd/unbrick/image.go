@@ -44,6 +44,7 @@ func defaultBootChainDir(e *env) string {
 // imageBuildFlags are the flags of `image build`.
 type imageBuildFlags struct {
 	out, format, bootchain, rules, passFile, mode, after, configFile, initBin string
+	netboot, configURL, ca                                                    string
 	keys                                                                      []string
 	plaintext, force, espFat32                                                bool
 	logsSize, workFactor                                                      int
@@ -51,8 +52,8 @@ type imageBuildFlags struct {
 
 func newImageBuildCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "build [--format usb|iso|logs] --out FILE [flags]",
-		Short: "build the bootable USB stick image, a bootable ISO or a LOGS disk",
+		Use:   "build [--format usb|iso|logs] --out FILE [flags] | --netboot DIR [--config-url URL] [--ca FILE]",
+		Short: "build the bootable USB stick image, a bootable ISO, a LOGS disk or a network boot tree",
 		Long: `Builds a bootable USB image (about 45 MiB, a few seconds, no root, no loop
 devices) that boots with UEFI Secure Boot on. Partition 1 is the EFI system
 partition; partition 2, named LOGS (FAT, drive label UNBRICK), holds
@@ -68,12 +69,25 @@ not boot (use --format usb for sticks). It has no LOGS partition: settings,
 keys, rules, logs and journals come from a LOGS disk, --format logs (only
 the stick's LOGS partition, on a disk image of its own), attached beside
 it as a second disk or written to a stick. --keys, --rules, --mode,
---config and --logs-size belong to that LOGS disk.`,
+--config and --logs-size belong to that LOGS disk.
+
+--netboot DIR writes the same signed chain as a TFTP/HTTP tree for PXE and
+UEFI HTTP boot: bootx64.efi (shim, the DHCP boot file), grubx64.efi
+(Debian's signed network grub), grub/grub.cfg, unbrick/vmlinuz and
+unbrick/initrd.gz, an iPXE script and README.txt with the DHCP settings for
+dnsmasq, ISC dhcpd and Kea. A network-booted machine has no LOGS
+partition: --config-url URL puts unbrick.config=URL on the kernel command
+line, and the settings there name the keys (keys_url), rules (rules_url)
+and log receiver (log_url, which also receives the undo journals).
+--ca FILE pins the CA certificate (PEM) that https and tls:// servers must
+chain to; the initramfs trusts nothing else. --config-url and --ca also
+work for the USB image and the ISO.`,
 		Example: `  unbrick image build --out usb.img --keys BitLockerKeys.csv
   unbrick image build --out usb.img --keys keys.csv --passphrase-file pass.txt --mode wizard --after reboot
   dd if=usb.img of=/dev/sdX bs=4M conv=fsync
   unbrick image build --format iso --out unbrick.iso
-  unbrick image build --format logs --out logs.img --keys keys.csv --passphrase-file pass.txt`,
+  unbrick image build --format logs --out logs.img --keys keys.csv --passphrase-file pass.txt
+  unbrick image build --netboot /srv/tftp/unbrick --config-url https://deploy.example.com/unbrick.conf --ca ca.pem`,
 		Args: args(),
 	}
 	var f imageBuildFlags
@@ -93,9 +107,18 @@ it as a second disk or written to a stick. --keys, --rules, --mode,
 	fs.IntVar(&f.workFactor, "kdf-work-factor", image.DefaultWorkFactor, "age scrypt work factor `N` (log2) for sealing; lower it only for tests")
 	fs.BoolVar(&f.force, "force", false, "replace --out if it exists")
 	fs.BoolVar(&f.espFat32, "esp-fat32", false, "make the EFI system partition FAT32 (40 MiB) instead of FAT16, for firmware that only reads FAT32")
+	fs.StringVar(&f.netboot, "netboot", "", "write the network boot tree (TFTP root / HTTP boot directory) into `DIR` instead of an image")
+	fs.StringVar(&f.configURL, "config-url", "", "fetch unbrick.conf at boot from `URL` (unbrick.config= on the kernel command line)")
+	fs.StringVar(&f.ca, "ca", "", "trust only the CA certificates in PEM `FILE` for https and tls:// servers at boot (put into the initramfs)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
+		if f.netboot != "" {
+			if err := checkNetbootFlags(c); err != nil {
+				return err
+			}
+			return exit(runImageBuild(e, &f))
+		}
 		if f.out == "" {
-			return usagef("--out FILE is required")
+			return usagef("--out FILE is required (or --netboot DIR)")
 		}
 		if err := checkFormatFlags(c, f.format); err != nil {
 			return err
@@ -117,7 +140,7 @@ func checkFormatFlags(c *cobra.Command, format string) error {
 	var why string
 	switch fmtv {
 	case image.FormatLogs:
-		unused = []string{"bootchain", "init", "esp-fat32"}
+		unused = []string{"bootchain", "init", "esp-fat32", "config-url", "ca"}
 		why = "the LOGS disk holds no boot files; pass it when you build the ISO (--format iso)"
 	case image.FormatISO:
 		unused = []string{"keys", "rules", "plaintext-keys", "passphrase-file", "logs-size", "mode", "config", "kdf-work-factor"}
@@ -126,6 +149,17 @@ func checkFormatFlags(c *cobra.Command, format string) error {
 	for _, name := range unused {
 		if c.Flags().Changed(name) {
 			return usagef("--%s has no effect with --format %s: %s", name, fmtv, why)
+		}
+	}
+	return nil
+}
+
+// checkNetbootFlags refuses flags that a network boot tree has no place
+// for: it has no LOGS partition, and its settings come from --config-url.
+func checkNetbootFlags(c *cobra.Command) error {
+	for _, name := range []string{"out", "format", "keys", "rules", "plaintext-keys", "passphrase-file", "logs-size", "kdf-work-factor", "esp-fat32", "mode", "after", "config"} {
+		if c.Flags().Changed(name) {
+			return usagef("--%s has no effect with --netboot: the tree has no LOGS partition; its settings (mode, after, keys_url, rules_url, log_url) come from the unbrick.conf at --config-url", name)
 		}
 	}
 	return nil
@@ -154,6 +188,23 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		return exitcode.Usage
 	}
 	format, _ := image.ParseFormat(f.format) // checked by checkFormatFlags
+	var caPEM []byte
+	if f.ca != "" {
+		var err error
+		if caPEM, err = inputfile.Read(f.ca, "CA certificate file", inputfile.MaxConfig); err != nil {
+			return fail("--ca: %v", err)
+		}
+		if _, err := image.ParseCA(f.ca, caPEM); err != nil {
+			fmt.Fprintf(e.Stderr, "unbrick image build: --ca: %v\n", err)
+			return exitcode.Usage
+		}
+	}
+	if f.configURL != "" {
+		if _, err := image.CheckFetchURL(f.configURL); err != nil {
+			fmt.Fprintf(e.Stderr, "unbrick image build: --config-url: %v\n", err)
+			return exitcode.Usage
+		}
+	}
 	var bc *image.BootChain
 	var initData []byte
 	if format != image.FormatLogs {
@@ -163,7 +214,14 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		}
 		// Secure Boot: signatures, SBAT generations and revocations of shim
 		// and grub; a revoked or unsigned chain stops here, before any write.
-		sb, err := image.CheckBootChain(bc)
+		chk := bc
+		if f.netboot != "" && bc.GrubNet != "" {
+			// The tree carries the network grub: that is the one shim starts.
+			c := *bc
+			c.Grub = bc.GrubNet
+			chk = &c
+		}
+		sb, err := image.CheckBootChain(chk)
 		if sb != nil {
 			for _, l := range sb.Lines() {
 				if strings.HasPrefix(l, "WARNING: ") {
@@ -215,6 +273,25 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 	if f.plaintext && len(keyFiles) > 0 {
 		fmt.Fprintln(e.Stderr, "WARNING: --plaintext-keys: the recovery keys are stored UNSEALED on the stick")
 	}
+	if f.netboot != "" {
+		if f.force {
+			os.RemoveAll(f.netboot)
+		}
+		res, err := image.BuildNetboot(image.Options{
+			Out: f.netboot, BootChain: bc, Init: initData, Config: cfg, Version: toolVersion(),
+			Progress: e.Stderr, ConfigURL: f.configURL, CA: caPEM,
+		})
+		if err != nil {
+			return fail("%v", err)
+		}
+		fmt.Fprintf(e.Stdout, "%s: network boot tree %.1f MiB (initramfs %.1f MiB, %d modules), built in %.1fs\n",
+			f.netboot, float64(res.Size)/(1<<20), float64(res.InitrdSize)/(1<<20), len(res.Modules), res.Elapsed.Seconds())
+		fmt.Fprintf(e.Stdout, "serve it as the TFTP root (DHCP boot file bootx64.efi) or over HTTP (UEFI HTTP boot: http://SERVER/PATH/bootx64.efi); DHCP settings in %s\n", filepath.Join(f.netboot, image.NetReadme))
+		if f.configURL == "" {
+			fmt.Fprintf(e.Stdout, "no --config-url: a machine booted from this tree takes its settings and keys from a LOGS disk attached to it (image build --format logs); rebuild with --config-url URL to fetch them over the network instead\n")
+		}
+		return exitcode.OK
+	}
 	if f.force {
 		os.Remove(f.out)
 	}
@@ -222,6 +299,7 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		Out: f.out, Format: format, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile,
 		Plaintext: f.plaintext, Passphrase: pass, WorkFactor: f.workFactor, LogsMiB: f.logsSize,
 		Config: cfg, Version: toolVersion(), Progress: e.Stderr, ESPFat32: f.espFat32,
+		ConfigURL: f.configURL, CA: caPEM,
 	})
 	if err != nil {
 		return fail("%v", err)

@@ -4,11 +4,14 @@ package bootmode
 
 import (
 	"bytes"
+	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -19,12 +22,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/unbrick/unbrick/image"
+	"github.com/unbrick/unbrick/internal/logship"
 	"github.com/unbrick/unbrick/internal/redact"
 )
 
 const (
-	stickDir   = "/stick"
-	runKeysDir = "/run/unbrick/keys"
+	stickDir     = "/stick"
+	runDir       = "/run/unbrick"
+	runKeysDir   = "/run/unbrick/keys"
+	shimLockGUID = "605dab50-e046-4300-abb6-3dd810dd8b23"
 	efiGlobal  = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 )
 
@@ -107,20 +113,80 @@ func (b *booter) run() {
 	b.rec.Lockdown = lockdownState()
 	b.say("Secure Boot: %s; kernel lockdown: %s", b.rec.SecureBoot, b.rec.Lockdown)
 
-	part := b.waitForStick(20 * time.Second)
-	if part == nil {
-		return
+	b.rec.SBATLevel = sbatLevelState()
+	if b.rec.SBATLevel != "" {
+		b.say("SBAT level: %s", b.rec.SBATLevel)
 	}
-	if err := mountStick(part.Name); err != nil {
-		b.problem("cannot mount the LOGS partition /dev/%s (FAT): %v; check it on a PC (chkdsk) or rebuild the stick", part.Name, err)
-		return
-	}
-	b.stickOK = true
-	b.rec.Stick = fmt.Sprintf("/dev/%s (LOGS = /dev/%s)", part.Disk, part.Name)
-	b.say("Stick: %s", b.rec.Stick)
 
-	cfg, err := readStickConfig()
-	if err != nil {
+	params := parseCmdline(readSysString("/proc/cmdline"))
+	var part *blockPart
+	if params.Config != "" {
+		// A network boot: a LOGS disk is used when one is attached, but
+		// not waited for long.
+		b.rec.Config = logship.RedactURL(params.Config)
+		part = b.findStick(5 * time.Second)
+	} else {
+		if part = b.waitForStick(20 * time.Second); part == nil {
+			return
+		}
+	}
+	if part != nil {
+		if err := mountStick(part.Name); err != nil {
+			b.problem("cannot mount the LOGS partition /dev/%s (FAT): %v; check it on a PC (chkdsk) or rebuild the stick", part.Name, err)
+			return
+		}
+		b.stickOK = true
+		b.rec.Stick = fmt.Sprintf("/dev/%s (LOGS = /dev/%s)", part.Disk, part.Name)
+		b.say("Stick: %s", b.rec.Stick)
+	} else {
+		b.rec.Stick = "none (network boot: logs and journals in memory until sent)"
+	}
+
+	var cfg image.Config
+	var err error
+	var trust *x509.CertPool
+	trustNote := ""
+	if pem, err := os.ReadFile(image.InitrdCA); err == nil {
+		if trust, err = image.ParseCA("the CA built into this boot image", pem); err != nil {
+			b.problem("%v: rebuild the boot image with a valid --ca", err)
+			return
+		}
+		trustNote = "built into this boot image (--ca)"
+	}
+	var fetch *fetcher
+	netUp := func() bool {
+		if b.rec.Network != "" {
+			return true
+		}
+		b.say("Network: asking DHCP on every wired port ...")
+		desc, err := bringUpNetwork(30 * time.Second)
+		if err != nil {
+			b.rec.Network = "none"
+			b.problem("NO NETWORK: %v", err)
+			return false
+		}
+		b.rec.Network = desc
+		b.say("Network: %s", desc)
+		return true
+	}
+	if params.Config != "" {
+		if !netUp() {
+			b.rec.Result = "not run: no network"
+			return
+		}
+		fetch = newFetcher(trust, trustNote)
+		b.say("Settings: %s", b.rec.Config)
+		data, err := fetch.get(context.Background(), params.Config, "settings (unbrick.conf)", maxFetchConfig)
+		if err != nil {
+			b.problem("CANNOT GET THE SETTINGS: %v; nothing was changed", err)
+			b.rec.Result = "not run: no settings"
+			return
+		}
+		if cfg, err = image.ParseConfig(bytes.NewReader(data)); err != nil {
+			b.problem("%v: fix unbrick.conf at %s and boot again; nothing was changed", err, b.rec.Config)
+			return
+		}
+	} else if cfg, err = readStickConfig(); err != nil {
 		b.problem("%v: fix the file on any PC (it is on the UNBRICK drive) and boot again; nothing was changed", err)
 		return
 	}
@@ -128,28 +194,122 @@ func (b *booter) run() {
 	b.rec.After = cfg.After
 	b.rec.Mode = cfg.Mode
 	b.setFont(info["font_ter16x32"] == "yes")
+
+	// The CA the settings name replaces the built-in one for everything
+	// after the settings.
+	caFile := ""
+	if trust != nil {
+		caFile = image.InitrdCA
+	}
+	if cfg.CA != "" {
+		var pem []byte
+		if params.Config != "" {
+			ref, err := resolveRef(params.Config, cfg.CA)
+			if err == nil && !strings.HasPrefix(ref, "https://") {
+				err = fmt.Errorf("ca = %s comes over plain http, so anyone on the path could replace it: serve the settings over https or build the CA into the image with --ca", logship.RedactURL(ref))
+			}
+			if err == nil {
+				pem, err = fetch.get(context.Background(), ref, "CA certificate (ca)", maxFetchConfig)
+			}
+			if err != nil {
+				b.problem("%v; nothing was changed", err)
+				return
+			}
+		} else if pem, err = os.ReadFile(filepath.Join(stickDir, cfg.CA)); err != nil {
+			b.problem("ca = %s: %v: put the CA certificate (PEM) on the UNBRICK drive; nothing was changed", cfg.CA, err)
+			return
+		}
+		if trust, err = image.ParseCA("ca = "+cfg.CA, pem); err != nil {
+			b.problem("%v; nothing was changed", err)
+			return
+		}
+		caFile = filepath.Join(runDir, "ca.pem")
+		if err := os.WriteFile(caFile, pem, 0o644); err != nil {
+			b.problem("keep the CA: %v", err)
+			return
+		}
+		trustNote = "ca = " + cfg.CA
+	}
+	keysURL, rulesURL := params.Keys, params.Rules
+	if keysURL == "" && cfg.KeysURL != "" {
+		keysURL, _ = resolveRef(params.Config, cfg.KeysURL)
+	}
+	if rulesURL == "" && cfg.RulesURL != "" {
+		rulesURL, _ = resolveRef(params.Config, cfg.RulesURL)
+	}
+	if (cfg.NeedsNetwork() || keysURL != "" || rulesURL != "") && b.rec.Network == "" {
+		netUp()
+	}
+	fetch = newFetcher(trust, trustNote)
+
 	b.settleDisks(time.Duration(cfg.DiskWait) * time.Second)
-	b.rec.Disks = listVictimDisks("/sys", part.Disk)
+	stickDisk := ""
+	if part != nil {
+		stickDisk = part.Disk
+	}
+	b.rec.Disks = listVictimDisks("/sys", stickDisk)
 	if len(b.rec.Disks) == 0 {
 		b.problem("no disk found besides the stick: is the PC's disk behind a RAID/VMD controller that is switched off, or is it not connected?")
 	}
 	for _, d := range b.rec.Disks {
 		b.say("Disk: %s", d)
 	}
-	keys := b.openKeys()
-	rules, _ := filepath.Glob(filepath.Join(stickDir, "rules", "*"))
+	var keys, rules []string
+	if b.stickOK {
+		keys = b.openKeys(filepath.Join(stickDir, "keys"))
+		rules, _ = filepath.Glob(filepath.Join(stickDir, "rules", "*"))
+	}
+	if keysURL != "" {
+		p, err := b.fetchTo(fetch, keysURL, "key export", maxFetchKeys, filepath.Join(runKeysDir, "net"), keysOverHTTPOK)
+		if err != nil {
+			b.problem("%v; nothing was changed", err)
+			b.rec.Result = "not run: keys not fetched"
+			return
+		}
+		keys = append(keys, b.openKeys(filepath.Dir(p))...)
+	}
+	if rulesURL != "" {
+		p, err := b.fetchTo(fetch, rulesURL, "rules", maxFetchRules, filepath.Join(runDir, "rules"), rulesOverHTTPOK)
+		if err != nil {
+			b.problem("%v; nothing was changed", err)
+			b.rec.Result = "not run: rules not fetched"
+			return
+		}
+		rules = append(rules, p)
+	}
 
-	var st unix.Statfs_t
-	if err := unix.Statfs(stickDir, &st); err != nil {
-		b.problem("cannot read the free space of the LOGS partition: %v", err)
-		return
-	}
-	if err := checkLogsSpace(int64(st.Bavail) * int64(st.Bsize)); err != nil {
-		b.problem("%v", err)
-		b.rec.Result = "refused: LOGS partition full"
-		return
-	}
 	logDir, journalDir := filepath.Join(stickDir, "logs"), filepath.Join(stickDir, "journal")
+	shipJournals, err := journalPlace(b.stickOK, cfg)
+	if err != nil {
+		b.problem("%v", err)
+		b.rec.Result = "refused: no place for undo journals"
+		return
+	}
+	if b.stickOK {
+		var st unix.Statfs_t
+		if err := unix.Statfs(stickDir, &st); err != nil {
+			b.problem("cannot read the free space of the LOGS partition: %v", err)
+			return
+		}
+		if err := checkLogsSpace(int64(st.Bavail) * int64(st.Bsize)); err != nil {
+			b.problem("%v", err)
+			b.rec.Result = "refused: LOGS partition full"
+			return
+		}
+	} else {
+		logDir, journalDir = filepath.Join(runDir, "logs"), filepath.Join(runDir, "journal")
+		for _, d := range []string{logDir, journalDir} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				b.problem("%v", err)
+				return
+			}
+		}
+		if err := reachable(context.Background(), cfg.LogURL, 10*time.Second); err != nil {
+			b.problem("the log receiver that keeps the undo journals of this network boot is not reachable: %v; nothing was changed", err)
+			b.rec.Result = "refused: log receiver unreachable"
+			return
+		}
+	}
 	switch cfg.Mode {
 	case "wizard":
 		if !b.hasCommand("wizard") {
@@ -177,12 +337,83 @@ func (b *booter) run() {
 		b.rec.Result = fmt.Sprintf("fix exit %d (%s)", code, exitMeaning(code))
 		b.attention = code != 0
 	}
-	if args := shipArgs(cfg, stickDir, logDir); args != nil && b.hasCommand("ship") {
+	if cfg.LogCA != "" && b.stickOK {
+		caFile = filepath.Join(stickDir, cfg.LogCA)
+	}
+	journal := ""
+	if shipJournals {
+		journal = journalDir
+	}
+	if args := shipArgs(cfg, logDir, caFile, journal); args != nil && b.hasCommand("ship") {
 		b.say("\nSending the fleet log records: unbrick %s", strings.Join(args, " "))
 		if code := b.cli.Run(strings.NewReader(""), b.out, b.out, args); code != 0 {
-			b.say("Some records were not sent: they stay in logs/ship on the stick; send them from any PC with unbrick ship --log <stick>/logs and the same receiver.")
+			if b.stickOK {
+				b.say("Some records were not sent: they stay in logs/ship on the stick; send them from any PC with unbrick ship --log <stick>/logs and the same receiver.")
+			} else {
+				b.problem("records or undo journals of this network boot were NOT delivered to %s and are lost when this machine powers off: check the receiver, then boot again (a fixed disk is left as it is)", logship.RedactURL(cfg.LogURL))
+				b.attention = true
+			}
 		}
 	}
+}
+
+// fetchTo fetches rawURL (checked by allowed first) into dir, named by
+// the URL's last path element, and returns the file's path.
+func (b *booter) fetchTo(f *fetcher, rawURL, what string, limit int64, dir string, allowed func(string) error) (string, error) {
+	if err := allowed(rawURL); err != nil {
+		return "", err
+	}
+	b.say("Fetching the %s: %s", what, logship.RedactURL(rawURL))
+	data, err := f.get(context.Background(), rawURL, what, limit)
+	if err != nil {
+		return "", err
+	}
+	name := path.Base(strings.SplitN(rawURL, "?", 2)[0])
+	if name == "" || name == "/" || name == "." || strings.ContainsAny(name, `\:`) {
+		name = "fetched"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// findStick looks for a LOGS partition for up to limit; none is not a
+// problem (network boot).
+func (b *booter) findStick(limit time.Duration) *blockPart {
+	deadline := time.Now().Add(limit)
+	for {
+		part, err := findPartByName("/sys", image.LogsPartName)
+		if err != nil {
+			b.problem("%v", err)
+			return nil
+		}
+		if part != nil || time.Now().After(deadline) {
+			return part
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// sbatLevelState is the SBAT revocation level shim applied for this boot,
+// from the SbatLevelRT variable shim mirrors for the OS (its first line
+// and the entries, joined with "; "), or "" when shim left none.
+func sbatLevelState() string {
+	data, err := os.ReadFile("/sys/firmware/efi/efivars/SbatLevelRT-" + shimLockGUID)
+	if err != nil || len(data) <= 4 {
+		return ""
+	}
+	var lines []string
+	for _, l := range strings.Split(string(bytes.TrimRight(data[4:], "\x00\n")), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }
 
 // hasCommand reports whether the CLI has the subcommand name.

@@ -6,6 +6,14 @@
 // record and a screen transcript on the stick, and powers off, reboots or
 // starts a shell.
 //
+// Network boot (unbrick.config=URL on the kernel command line, from image
+// build --netboot or --config-url): a LOGS disk is optional; the network is
+// brought up by DHCP (u-root's dhclient), the settings, keys and rules are
+// fetched over https trusting only the CA built into the initramfs (or the
+// ca the settings name), logs and undo journals live in /run until `unbrick
+// ship` has sent them to log_url. The network also comes up on a stick or
+// ISO run whose unbrick.conf names a receiver or a keys/rules address.
+//
 // The package lives under cmd/unbrick because it is part of the unbrick
 // program, not a library: only its main package may import it (Go's
 // internal rule), and it reaches the subcommands only through the CLI

@@ -151,8 +151,8 @@ func (b *booter) waitEnter(timeout time.Duration) {
 // openKeys makes the stick's key files usable by the engine: plaintext
 // ones are used in place; sealed ones (*.age) are opened with the
 // passphrase, asked once, into /run (RAM only, never the stick).
-func (b *booter) openKeys() []string {
-	files, _ := filepath.Glob(filepath.Join(stickDir, "keys", "*"))
+func (b *booter) openKeys(dir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	var plain, sealed []string
 	for _, f := range files {
 		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {

@@ -156,22 +156,31 @@ func fixArgs(cmd string, keys, rules []string, logDir, journalDir string, disks 
 	return args
 }
 
-// shipArgs is the ship command that sends the stick's records to the
-// receivers unbrick.conf names (nil when it names none). The CA file is
-// on the stick.
-func shipArgs(cfg image.Config, stick, logDir string) []string {
+// shipArgs is the ship command that sends the run's records to the
+// receivers unbrick.conf names (nil when it names none), trusting caFile
+// when it is set, and the undo journals in journalDir too when it is set
+// (a network boot without a LOGS disk: they only live in memory, so the
+// receiver gets a longer wait).
+func shipArgs(cfg image.Config, logDir, caFile, journalDir string) []string {
 	if cfg.LogURL == "" && cfg.Syslog == "" {
 		return nil
 	}
-	args := []string{"ship", "--log", logDir, "--log-wait", "20s"}
+	wait := "20s"
+	if journalDir != "" {
+		wait = "90s"
+	}
+	args := []string{"ship", "--log", logDir, "--log-wait", wait}
 	if cfg.LogURL != "" {
 		args = append(args, "--log-url", cfg.LogURL)
 	}
 	if cfg.Syslog != "" {
 		args = append(args, "--syslog", cfg.Syslog)
 	}
-	if cfg.LogCA != "" {
-		args = append(args, "--log-ca", filepath.Join(stick, cfg.LogCA))
+	if caFile != "" {
+		args = append(args, "--log-ca", caFile)
+	}
+	if journalDir != "" && cfg.LogURL != "" {
+		args = append(args, "--journal", journalDir)
 	}
 	return args
 }
@@ -198,6 +207,9 @@ type bootRecord struct {
 	SecureBoot string
 	Lockdown   string
 	Modules    string
+	SBATLevel  string // SbatLevelRT as shim left it, "" when absent
+	Config     string // settings URL of a network boot (redacted)
+	Network    string // interface and lease, "none", or "" when not used
 	Stick      string
 	Disks      []victimDisk
 	Keys       string
@@ -218,6 +230,15 @@ func (r *bootRecord) text() string {
 	line("secure_boot", r.SecureBoot)
 	line("lockdown", r.Lockdown)
 	line("modules", r.Modules)
+	if r.SBATLevel != "" {
+		line("sbat_level", r.SBATLevel)
+	}
+	if r.Config != "" {
+		line("config", r.Config)
+	}
+	if r.Network != "" {
+		line("network", r.Network)
+	}
 	line("stick", r.Stick)
 	var ds []string
 	for _, d := range r.Disks {

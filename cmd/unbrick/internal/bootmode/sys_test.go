@@ -101,13 +101,20 @@ func TestFixArgs(t *testing.T) {
 }
 
 func TestShipArgs(t *testing.T) {
-	if got := shipArgs(image.DefaultConfig(), "/stick", "/stick/logs"); got != nil {
+	if got := shipArgs(image.DefaultConfig(), "/stick/logs", "", ""); got != nil {
 		t.Fatalf("no receiver configured, yet: %v", got)
 	}
 	cfg := image.DefaultConfig()
 	cfg.LogURL, cfg.Syslog, cfg.LogCA = "https://logs.example.com/u", "tls://siem:6514", "log-ca.pem"
-	got := strings.Join(shipArgs(cfg, "/stick", "/stick/logs"), " ")
+	got := strings.Join(shipArgs(cfg, "/stick/logs", "/stick/log-ca.pem", ""), " ")
 	want := "ship --log /stick/logs --log-wait 20s --log-url https://logs.example.com/u --syslog tls://siem:6514 --log-ca /stick/log-ca.pem"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	// A network boot without a LOGS disk: the journals go too, with a
+	// longer wait (they only live in memory).
+	got = strings.Join(shipArgs(cfg, "/run/unbrick/logs", "/etc/unbrick/ca.pem", "/run/unbrick/journal"), " ")
+	want = "ship --log /run/unbrick/logs --log-wait 90s --log-url https://logs.example.com/u --syslog tls://siem:6514 --log-ca /etc/unbrick/ca.pem --journal /run/unbrick/journal"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# CI for "boot anywhere" (run by .ci/run): two QEMU (TCG) boots with Secure Boot ON
+# (OVMF_CODE_4M.secboot.fd + a copy of OVMF_VARS_4M.ms.fd, Microsoft 2011 keys), each fixing
+# the BitLocker corpus disk win10-xts128-recoverypw (NVMe), against one HTTPS server the test
+# runs on loopback (scripts/logship/receiver.py with a CA and server certificate made here;
+# QEMU's user-mode network shows the host's loopback as 10.0.2.2):
+#
+#   netboot  `unbrick image build --netboot TREE --config-url https://10.0.2.2:PORT/unbrick.conf
+#            --ca ca.pem`; OVMF boots it over PXE from QEMU's built-in TFTP server
+#            (-netdev user,tftp=TREE,bootfile=bootx64.efi): shim -> grubnetx64 -> kernel and
+#            initramfs over TFTP. No LOGS disk: the initramfs asks DHCP, fetches unbrick.conf and
+#            the key export (keys_url) over HTTPS with the pinned CA, fixes the disk, and sends
+#            the fleet record AND the undo journal to log_url.
+#   iso      `unbrick image build --format iso --ca ca.pem` as a SATA CD-ROM, with a LOGS disk
+#            (--format logs) whose unbrick.conf names log_url: logs and journal on the LOGS disk,
+#            the record also delivered to the receiver.
+#
+# Checked for each: QEMU powered off by itself; "EFI stub: UEFI Secure Boot is enabled";
+# ../shared/corpus/verify --expect fixed PASS; exactly one "remediated" record for the host at
+# the receiver; netboot: `unbrick undo` with the journal the receiver got puts a copy of the
+# fixed disk back byte for byte; iso: the record and the journal are also on the LOGS disk. Prints sizes and the wall time from QEMU start to the record received.
+#
+# Usage: scripts/ci-netboot.sh   env: UNBRICK_BIN, UNBRICK_BOOTCHAIN, UNBRICK_CORPUS,
+#        E2E_TIMEOUT (s per boot, default 420), E2E_KEEP=1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$(pwd)
+corpus=${UNBRICK_CORPUS:-$repo/../shared/corpus}
+bootchain=${UNBRICK_BOOTCHAIN:-$HOME/.cache/unbrick/bootchain}
+timeout_s=${E2E_TIMEOUT:-420}
+ovmf=/usr/share/OVMF
+variant=win10-xts128-recoverypw
+
+say() { printf 'ci-netboot: %s\n' "$*" >&2; }
+work=$(mktemp -d /tmp/unbrick-netboot.XXXXXX)
+failed=0
+srv_pid=
+fail() { say "FAIL: $*"; failed=1; }
+finish() {
+  [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null || true
+  if [ "$failed" != 0 ]; then
+    for f in "$work"/*.serial.log; do [ -f "$f" ] && { say "--- tail of $f"; tail -n 40 "$f" >&2; }; done
+  fi
+  if [ "${E2E_KEEP:-0}" = 1 ] || [ "$failed" != 0 ]; then say "work dir kept: $work"; else rm -rf "$work"; fi
+}
+trap finish EXIT
+
+for f in "$ovmf/OVMF_CODE_4M.secboot.fd" "$ovmf/OVMF_VARS_4M.ms.fd"; do
+  [ -f "$f" ] || { say "missing $f: scripts/install-test-deps.sh"; exit 1; }
+done
+for t in qemu-system-x86_64 openssl python3 sgdisk; do
+  command -v "$t" >/dev/null || { say "$t missing: scripts/install-test-deps.sh"; exit 1; }
+done
+[ -f "$corpus/manifest.json" ] || { say "corpus not found at $corpus (set UNBRICK_CORPUS)"; exit 1; }
+[ -f "$bootchain/MANIFEST" ] && [ -f "$bootchain/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed" ] \
+  || bash scripts/fetch-bootchain.sh "$bootchain" >/dev/null
+
+bin=${UNBRICK_BIN:-}
+if [ -z "$bin" ]; then
+  bin=$work/unbrick
+  bash scripts/build-static.sh "$bin" >&2
+fi
+
+manifest() { python3 -c 'import json,sys; v={x["name"]:x for x in json.load(open(sys.argv[1]))["variants"]}[sys.argv[2]]; print(eval(sys.argv[3]))' "$corpus/manifest.json" "$variant" "$1"; }
+host=$(manifest 'v["host_name"]')
+
+# A CA and a server certificate for 10.0.2.2 (the host as the guest sees it) and 127.0.0.1.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=unbrick test CA" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=10.0.2.2" \
+  -keyout "$work/srv.key" -out "$work/srv.csr" 2>/dev/null
+printf 'subjectAltName=IP:10.0.2.2,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$work/srv.ext"
+openssl x509 -req -in "$work/srv.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
+  -extfile "$work/srv.ext" -out "$work/srv.pem" 2>/dev/null
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+base=https://10.0.2.2:$port
+mkdir -p "$work/www"
+{
+  echo '"Hostname","KeyID","RecoveryKey","Directory"'
+  python3 - "$corpus/manifest.json" "$variant" <<'EOF'
+import json, sys
+v = {x["name"]: x for x in json.load(open(sys.argv[1]))["variants"]}[sys.argv[2]]
+for p in v["os_volume"]["bitlocker"]["key_protectors"]:
+    if p["type"] == "recovery_password":
+        print('"%s","%s","%s","ActiveDirectory"' % (v["host_name"], p["id"], v["os_volume"]["unlock"]["secret"]))
+EOF
+} >"$work/www/keys.csv"
+cat >"$work/www/unbrick.conf" <<EOF
+# served to the network-booted machine
+mode = auto
+after = poweroff
+disk_wait = 5
+keys_url = keys.csv
+log_url = $base/log
+EOF
+RECEIVER_TLS_CERT=$work/srv.pem RECEIVER_TLS_KEY=$work/srv.key \
+  python3 scripts/logship/receiver.py "$work/received.jsonl" "$port" "$work/www" 2>"$work/receiver.err" &
+srv_pid=$!
+for _ in $(seq 50); do curl -sf --cacert "$work/ca.pem" --resolve "10.0.2.2:$port:127.0.0.1" "$base/unbrick.conf" >/dev/null && break; sleep 0.2; done
+curl -sf --cacert "$work/ca.pem" --resolve "10.0.2.2:$port:127.0.0.1" "$base/unbrick.conf" >/dev/null \
+  || { fail "the test HTTPS server did not come up: $(cat "$work/receiver.err")"; exit 1; }
+
+# boot NAME DEVICE_ARGS... : Secure Boot on, serial log, bounded; sets secs and t_start.
+boot() {
+  local name=$1; shift
+  cp "$ovmf/OVMF_VARS_4M.ms.fd" "$work/$name.vars.fd"
+  local rc=0
+  t_start=$(date +%s.%N)
+  timeout "$timeout_s" qemu-system-x86_64 -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+    -cpu max -smp 2 -m 1536 -display none -no-reboot -serial file:"$work/$name.serial.log" \
+    -drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf/OVMF_CODE_4M.secboot.fd" \
+    -drive if=pflash,format=raw,unit=1,file="$work/$name.vars.fd" \
+    "$@" </dev/null || rc=$?
+  secs=$(python3 -c "import time; print(round(time.time() - $t_start))")
+  if [ $rc = 124 ]; then fail "$name: no power-off within ${timeout_s}s"; elif [ $rc != 0 ]; then fail "$name: qemu exited $rc"; fi
+  grep -q 'reboot: Power down' "$work/$name.serial.log" || fail "$name: the kernel did not power off"
+  grep -q 'EFI stub: UEFI Secure Boot is enabled' "$work/$name.serial.log" || fail "$name: EFI stub did not report Secure Boot"
+}
+# check_fixed NAME IMG: verify PASS and one remediated record for the host at the receiver
+# (counted in the records received since the mark); prints the time from QEMU start to the record.
+check_fixed() {
+  local name=$1 img=$2 n
+  "$corpus/verify" "$img" "$variant" --expect fixed | tail -n1 | grep -q '^verify: PASS' \
+    || fail "$name: verify $variant --expect fixed did not PASS"
+  n=$(tail -c +"$((mark + 1))" "$work/received.jsonl" 2>/dev/null | grep -E '"status" *: *"remediated"' | grep -c "\"$host\"" || true)
+  [ "$n" = 1 ] || fail "$name: expected one remediated record for $host at the receiver, got $n"
+  rec_at=$(stat -c %Y "$work/received.jsonl" 2>/dev/null || echo 0)
+  rec_secs=$(python3 -c "print(round($rec_at - $t_start))")
+}
+
+# --- netboot ---
+t0=$SECONDS
+"$bin" image build --netboot "$work/tree" --config-url "$base/unbrick.conf" --ca "$work/ca.pem" \
+  --bootchain "$bootchain" --init "$bin" >"$work/build-net.txt" 2>&1 || { cat "$work/build-net.txt" >&2; fail "netboot build failed"; exit 1; }
+tree_mib=$(du -sm "$work/tree" | cut -f1)
+grep -q "unbrick.config=$base/unbrick.conf" "$work/tree/grub/grub.cfg" || fail "grub.cfg lacks unbrick.config"
+(cd "$work/tree" && sha256sum -c --quiet SHA256SUMS) || fail "SHA256SUMS does not match the tree"
+sbverify --list "$work/tree/bootx64.efi" 2>/dev/null | grep -q 'Microsoft Corporation UEFI CA 2011' || fail "bootx64.efi is not the Microsoft-signed shim"
+sbverify --list "$work/tree/grubx64.efi" 2>/dev/null | grep -qi 'debian' || fail "grubx64.efi is not Debian-signed"
+say "netboot tree built in $((SECONDS - t0))s: ${tree_mib} MiB ($(grep -o 'initramfs [0-9.]* MiB' "$work/build-net.txt" | head -1))"
+gunzip -c "$corpus/disks/$variant.img.gz" >"$work/net-victim.img"
+mark=$(stat -c %s "$work/received.jsonl" 2>/dev/null || echo 0)
+boot net -netdev user,id=n0,tftp="$work/tree",bootfile=bootx64.efi -device virtio-net-pci,netdev=n0,romfile=,bootindex=0 \
+  -drive if=none,id=v1,format=raw,file="$work/net-victim.img" -device nvme,serial=victim0001,drive=v1
+net_secs=$secs
+grep -q 'Network: .*(DHCP server' "$work/net.serial.log" || fail "netboot: no DHCP lease reported"
+check_fixed netboot "$work/net-victim.img"
+net_rec=$rec_secs
+nj=$(ls "$work/received.jsonl.journals" 2>/dev/null | wc -l)
+[ "$nj" -ge 1 ] || fail "netboot: the receiver got no undo journal"
+for j in "$work"/received.jsonl.journals/*; do
+  [ -f "$j" ] || continue
+  # The received journal must be one unbrick undo can use: undo it on a copy of the fixed
+  # disk, and the copy must be byte for byte the corpus disk before the fix.
+  cp "$work/net-victim.img" "$work/net-undo.img"
+  if "$bin" undo --journal "$j" --log "$work/undo-logs" "$work/net-undo.img" >"$work/undo.txt" 2>&1; then
+    gunzip -c "$corpus/disks/$variant.img.gz" | cmp -s - "$work/net-undo.img" \
+      || fail "netboot: undo with the received journal did not give back the original disk"
+  else
+    fail "netboot: unbrick undo refused the received journal: $(tail -n3 "$work/undo.txt")"
+  fi
+  rm -f "$work/net-undo.img"
+  break
+done
+say "netboot: QEMU start -> power-off ${net_secs}s, -> record received ${net_rec}s; $nj journal(s) received"
+
+# --- ISO with a LOGS disk, record delivered ---
+t0=$SECONDS
+"$bin" image build --format iso --out "$work/unbrick.iso" --ca "$work/ca.pem" --bootchain "$bootchain" --init "$bin" --after poweroff \
+  >"$work/build-iso.txt" 2>&1 || { cat "$work/build-iso.txt" >&2; fail "ISO build failed"; exit 1; }
+printf 'mode = auto\nafter = poweroff\ndisk_wait = 5\nlog_url = %s/log\n' "$base" >"$work/logs.conf"
+"$bin" image build --format logs --out "$work/logs.img" --keys "$work/www/keys.csv" --plaintext-keys --config "$work/logs.conf" \
+  >"$work/build-logs.txt" 2>&1 || { cat "$work/build-logs.txt" >&2; fail "LOGS disk build failed"; exit 1; }
+iso_mib=$(( $(stat -c %s "$work/unbrick.iso") >> 20 ))
+say "ISO built in $((SECONDS - t0))s: ${iso_mib} MiB"
+gunzip -c "$corpus/disks/$variant.img.gz" >"$work/iso-victim.img"
+mark=$(stat -c %s "$work/received.jsonl" 2>/dev/null || echo 0)
+boot iso -drive if=none,id=cd,format=raw,media=cdrom,readonly=on,file="$work/unbrick.iso" -device ide-cd,bus=ide.0,drive=cd,bootindex=0 \
+  -drive if=none,id=logs,format=raw,file="$work/logs.img" -device virtio-blk-pci,drive=logs \
+  -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+  -drive if=none,id=v1,format=raw,file="$work/iso-victim.img" -device nvme,serial=victim0001,drive=v1
+iso_secs=$secs
+check_fixed iso "$work/iso-victim.img"
+iso_rec=$rec_secs
+"$bin" image logs "$work/logs.img" --extract "$work/logs" >/dev/null || fail "iso: unbrick image logs failed"
+n=$(grep -E '"status" *: *"remediated"' "$work/logs/logs/unbrick.jsonl" 2>/dev/null | grep -c "\"$host\"" || true)
+[ "$n" = 1 ] || fail "iso: expected the remediated record on the LOGS disk too, found $n"
+ls "$work"/logs/journal/* >/dev/null 2>&1 || fail "iso: no undo journal on the LOGS disk"
+say "iso: QEMU start -> power-off ${iso_secs}s, -> record received ${iso_rec}s"
+
+if grep -q "$(manifest 'v["os_volume"]["unlock"]["secret"]')" "$work/received.jsonl" "$work"/*.serial.log 2>/dev/null; then
+  fail "a recovery password reached the receiver or a console"
+fi
+if [ "$failed" != 0 ]; then say "FAILED"; exit 1; fi
+say "PASS (netboot tree ${tree_mib} MiB: power-off ${net_secs}s, record at ${net_rec}s; ISO ${iso_mib} MiB: power-off ${iso_secs}s, record at ${iso_rec}s)"
