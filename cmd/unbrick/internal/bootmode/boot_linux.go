@@ -31,7 +31,7 @@ const (
 	runDir       = "/run/unbrick"
 	runKeysDir   = "/run/unbrick/keys"
 	shimLockGUID = "605dab50-e046-4300-abb6-3dd810dd8b23"
-	efiGlobal  = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+	efiGlobal    = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 )
 
 // booter carries the state of one boot: where output goes (every active
