@@ -128,23 +128,33 @@ func (f *shipFlags) args() string {
 
 func newShipCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "ship --log DIR (--log-url URL | --syslog ADDR) [flags]",
+		Use:   "ship --log DIR (--log-url URL | --syslog ADDR) [--journal DIR] [flags]",
 		Short: "send the fleet log records a receiver has not got yet (the spool)",
 		Long: `Sends the records of the fleet log DIR/unbrick.jsonl that the receiver has not
 acknowledged yet: those logged while it was down, by a stick without network, or
 before it was configured. Each record is sent once, in order (DIR/ship/ keeps
-how far each receiver got). Exit 0 when every record was delivered, 1 when some
+how far each receiver got). With --journal, the undo journals of that folder
+then go to the --log-url receiver, for hosts with no disk of their own to keep
+them on: each journal once, and again only when it changed (DIR/ship/ keeps
+what each receiver got); files that are not undo journals are skipped and
+reported. Exit 0 when every record (and journal) was delivered, 1 when some
 still wait, 2 usage.`,
 		Example: `  unbrick ship --log /mnt/usb/logs --log-url https://logs.example.com/unbrick --log-ca ca.pem
-  unbrick ship --log unbrick-logs --syslog tls://siem.example.com:6514`,
+  unbrick ship --log unbrick-logs --syslog tls://siem.example.com:6514
+  unbrick ship --log /run/unbrick/logs --journal /run/unbrick/journal --log-url https://logs.example.com/unbrick`,
 		Args: cobra.NoArgs,
 	}
 	var logDir string
 	c.Flags().StringVar(&logDir, "log", defaultLogDir, "fleet log `DIR` (unbrick.jsonl)")
+	var journalDir string
+	c.Flags().StringVar(&journalDir, "journal", "", "also send the undo journals in `DIR` (fix --journal) to the --log-url receiver, each once")
 	sf := addShipFlags(c, 30*time.Second)
 	c.RunE = func(*cobra.Command, []string) error {
 		if !sf.configured() {
 			return usagef("give a receiver: --log-url URL or --syslog ADDR")
+		}
+		if journalDir != "" && sf.url == "" {
+			return usagef("--journal needs --log-url: journals go only to an HTTP receiver (syslog does not take them)")
 		}
 		sinks, err := sf.sinks()
 		if err != nil {
@@ -160,10 +170,50 @@ still wait, 2 usage.`,
 			return exit(exitcode.Failure)
 		}
 		s.Notify()
-		if !finishShipping(e.Stdout, s, sf.wait, logDir, sf) {
+		ok := finishShipping(e.Stdout, s, sf.wait, logDir, sf)
+		if journalDir != "" && !shipJournals(e, logDir, journalDir, sinks, sf) {
+			ok = false
+		}
+		if !ok {
 			return exit(exitcode.Failure)
 		}
 		return nil
 	}
 	return c
+}
+
+// shipJournals sends the undo journals of journalDir to the HTTP sinks
+// and says per receiver what was sent; ok reports whether every journal
+// is there.
+func shipJournals(e *env, logDir, journalDir string, sinks []logship.Sink, f *shipFlags) (ok bool) {
+	ok = true
+	for _, sink := range sinks {
+		hs, isHTTP := sink.(*logship.HTTPSink)
+		if !isHTTP {
+			continue
+		}
+		res, err := logship.SendJournals(logship.JournalOptions{Dir: logDir, JournalDir: journalDir, Sink: hs, Wait: f.wait})
+		for _, p := range res.Skipped {
+			fmt.Fprintf(e.Stderr, "unbrick ship: %s skipped: %v\n", p.Path, p.Err)
+		}
+		if err != nil {
+			fmt.Fprintf(e.Stdout, "journal shipping: %s: no journal sent: %v\n", hs, err)
+			ok = false
+			continue
+		}
+		line := "journal shipping: " + res.String()
+		if len(res.Skipped) > 0 {
+			line += fmt.Sprintf(", %d file(s) that are not undo journals skipped", len(res.Skipped))
+		}
+		fmt.Fprintln(e.Stdout, line)
+		for _, p := range res.Failed {
+			fmt.Fprintf(e.Stdout, "journal shipping: %s NOT delivered: %v\n", p.Path, p.Err)
+		}
+		if len(res.Failed) > 0 {
+			ok = false
+			fmt.Fprintf(e.Stdout, "journal shipping: the journals not delivered stay in %s; send them with: unbrick ship --log %s --journal %s%s\n",
+				journalDir, logDir, journalDir, f.args())
+		}
+	}
+	return ok
 }

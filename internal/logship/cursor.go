@@ -58,24 +58,31 @@ func (c cursor) save(path string) error {
 	if err != nil {
 		return err
 	}
+	return writeAtomic(path, append(data, '\n'), "log shipping cursor")
+}
+
+// writeAtomic replaces the file at path with data so that a power cut
+// leaves the old or the new one: a temporary file beside it, fsync,
+// rename, directory fsync. what names the file in errors.
+func writeAtomic(path string, data []byte, what string) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("log shipping cursor: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("log shipping cursor %s: %w", tmp, err)
+		return fmt.Errorf("%s %s: %w", what, tmp, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("log shipping cursor %s: %w", tmp, err)
+		return fmt.Errorf("%s %s: %w", what, tmp, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("log shipping cursor: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("log shipping cursor: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return syncDir(filepath.Dir(path))
 }

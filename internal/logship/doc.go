@@ -67,4 +67,35 @@
 // sent again (receivers drop repeats by record_id) and the Result says so.
 // A line that is not a record (a torn write after a power cut) is skipped
 // and counted.
+//
+// # Undo journals
+//
+// Hosts without a disk of their own (network boot) send their undo
+// journals (package undo: before- and after-images as stored on the disk,
+// ciphertext under BitLocker) to the HTTP receiver: one POST per journal
+// to the same URL, the body the journal file as it is, Content-Type
+// application/vnd.unbrick.undo-journal, with headers X-Unbrick-Journal
+// (the file's base name: printable ASCII, no space, '/' or '\', not
+// starting with '.'), X-Unbrick-SHA256 (the body's SHA-256 in hex), Digest
+// ("sha-256=" and the same in base64, RFC 3230) and Idempotency-Key
+// (derived from name and SHA-256). A receiver stores it under its name,
+// after checking the SHA-256 (scripts/logship/receiver.py does). Any 2xx
+// answer delivers it; 408, 425, 429, 5xx and network errors are retried
+// with backoff until the time given runs out; other answers are not
+// retried: 415 means the receiver does not take journals, 413 and 400
+// refuse that one journal, anything else stops sending journals for the
+// run. A certificate the trusted CAs do not vouch for is refused as for
+// records. A journal is at most MaxJournalSize (256 MiB); a larger one
+// stays on its disk, reported as not delivered. Syslog sinks do not take
+// journals.
+//
+// Only files that start with the journal magic and a known format version
+// are sent (12 bytes are read to tell); other files of the folder are
+// skipped and reported. DIR/ship/<sink key>.journals.json records, per
+// receiver, the name, size and SHA-256 of each journal it acknowledged,
+// rewritten like the cursor after each one. A journal is sent again only
+// when its content changed (a later undone or rolled-forward marker was
+// appended), never twice otherwise, across runs too. The journals share
+// the records' lock (DIR/ship/<sink key>.lock), taken for one journal at
+// a time: two processes shipping to one receiver take turns.
 package logship
