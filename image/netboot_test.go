@@ -234,3 +234,28 @@ func TestUSBImageCarriesConfigURL(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseCA(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("hello"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pool, err := ParseCA("fuzz", data)
+		if (pool == nil) == (err == nil) {
+			t.Fatalf("pool %v with err %v", pool, err)
+		}
+	})
+}
+
+func FuzzCheckFetchURL(f *testing.F) {
+	f.Add("https://h:1/u.conf?a=b&c=d")
+	f.Add("http://u:p@h/x")
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := CheckFetchURL(s)
+		if err == nil && (u == nil || strings.ContainsAny(s, " '\"\\$;`") || (u.Scheme != "http" && u.Scheme != "https")) {
+			t.Fatalf("accepted %q", s)
+		}
+		if err != nil && strings.Contains(s, "secret-pw") && strings.Contains(err.Error(), "secret-pw") && strings.Contains(s, "@") {
+			t.Fatalf("password in error: %v", err)
+		}
+	})
+}

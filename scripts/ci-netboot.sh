@@ -11,6 +11,8 @@
 #            initramfs over TFTP. No LOGS disk: the initramfs asks DHCP, fetches unbrick.conf and
 #            the key export (keys_url) over HTTPS with the pinned CA, fixes the disk, and sends
 #            the fleet record AND the undo journal to log_url.
+#   dead     the same tree with grub.cfg naming a port where nothing listens: the screen must say
+#            what could not be fetched and what to check, and the disk must stay unchanged.
 #   iso      `unbrick image build --format iso --ca ca.pem` as a SATA CD-ROM, with a LOGS disk
 #            (--format logs) whose unbrick.conf names log_url: logs and journal on the LOGS disk,
 #            the record also delivered to the receiver.
@@ -166,6 +168,43 @@ for j in "$work"/received.jsonl.journals/*; do
 done
 say "netboot: QEMU start -> power-off ${net_secs}s, -> record received ${net_rec}s; $nj journal(s) received"
 
+# --- netboot, settings server unreachable: a clear screen message, nothing changed ---
+# The same tree with grub.cfg pointing at a port where nothing listens (grub.cfg is not
+# signed: it is what a site edits). The machine must say so on screen and touch no disk;
+# QEMU is stopped once the message is there (the machine would wait 60 s for Enter).
+cp -r "$work/tree" "$work/tree-dead"
+dead=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed -i "s|unbrick.config=$base/|unbrick.config=https://10.0.2.2:$dead/|" "$work/tree-dead/grub/grub.cfg"
+gunzip -c "$corpus/disks/$variant.img.gz" >"$work/dead-victim.img"
+cp "$ovmf/OVMF_VARS_4M.ms.fd" "$work/dead.vars.fd"
+t_start=$(date +%s.%N)
+timeout "$timeout_s" qemu-system-x86_64 -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+  -cpu max -smp 2 -m 1536 -display none -no-reboot -serial file:"$work/dead.serial.log" \
+  -drive if=pflash,format=raw,unit=0,readonly=on,file="$ovmf/OVMF_CODE_4M.secboot.fd" \
+  -drive if=pflash,format=raw,unit=1,file="$work/dead.vars.fd" \
+  -netdev user,id=n0,tftp="$work/tree-dead",bootfile=bootx64.efi -device virtio-net-pci,netdev=n0,romfile=,bootindex=0 \
+  -drive if=none,id=v1,format=raw,file="$work/dead-victim.img" -device nvme,serial=victim0001,drive=v1 </dev/null &
+qpid=$!
+seen=0
+for _ in $(seq "$timeout_s"); do
+  if grep -aq 'Not everything went well' "$work/dead.serial.log" 2>/dev/null; then seen=1; break; fi
+  kill -0 "$qpid" 2>/dev/null || break
+  sleep 1
+done
+dead_secs=$(python3 -c "import time; print(round(time.time() - $t_start))")
+kill "$qpid" 2>/dev/null || true
+wait "$qpid" 2>/dev/null || true
+if [ "$seen" = 1 ]; then
+  grep -aq "PROBLEM: CANNOT GET THE SETTINGS: settings (unbrick.conf) https://10.0.2.2:$dead/unbrick.conf: cannot fetch: .*check the server is up and reachable" "$work/dead.serial.log" \
+    || fail "unreachable settings: the screen does not say what could not be fetched and what to check"
+  grep -aq 'result: *not run: no settings' "$work/dead.serial.log" || fail "unreachable settings: the summary does not say 'not run: no settings'"
+else
+  fail "unreachable settings: no 'Not everything went well' prompt within ${dead_secs}s"
+fi
+gunzip -c "$corpus/disks/$variant.img.gz" | cmp -s - "$work/dead-victim.img" || fail "unreachable settings: the disk was changed"
+rm -f "$work/dead-victim.img"
+say "netboot, settings unreachable: message on screen after ${dead_secs}s, disk unchanged"
+
 # --- ISO with a LOGS disk, record delivered ---
 t0=$SECONDS
 "$bin" image build --format iso --out "$work/unbrick.iso" --ca "$work/ca.pem" --bootchain "$bootchain" --init "$bin" --after poweroff \
@@ -194,4 +233,4 @@ if grep -q "$(manifest 'v["os_volume"]["unlock"]["secret"]')" "$work/received.js
   fail "a recovery password reached the receiver or a console"
 fi
 if [ "$failed" != 0 ]; then say "FAILED"; exit 1; fi
-say "PASS (netboot tree ${tree_mib} MiB: power-off ${net_secs}s, record at ${net_rec}s; ISO ${iso_mib} MiB: power-off ${iso_secs}s, record at ${iso_rec}s)"
+say "PASS (netboot tree ${tree_mib} MiB: power-off ${net_secs}s, record at ${net_rec}s; unreachable settings reported at ${dead_secs}s; ISO ${iso_mib} MiB: power-off ${iso_secs}s, record at ${iso_rec}s)"

@@ -157,3 +157,16 @@ func TestReachable(t *testing.T) {
 		t.Fatalf("closed: %v", err)
 	}
 }
+
+func FuzzParseCmdline(f *testing.F) {
+	f.Add(`console=ttyS0 unbrick.config=https://h/u.conf "unbrick.keys=https://h/k a" unbrick.rules="x`)
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		p := parseCmdline(s)
+		for _, v := range []string{p.Config, p.Keys, p.Rules} {
+			if len(v) > len(s) {
+				t.Fatalf("value longer than the command line: %q", v)
+			}
+		}
+	})
+}
