@@ -124,9 +124,9 @@ func (b *booter) run() {
 		// A network boot: a LOGS disk is used when one is attached, but
 		// not waited for long.
 		b.rec.Config = logship.RedactURL(params.Config)
-		part = b.findStick(5 * time.Second)
+		part = b.waitForStick(5*time.Second, false)
 	} else {
-		if part = b.waitForStick(20 * time.Second); part == nil {
+		if part = b.waitForStick(20*time.Second, true); part == nil {
 			return
 		}
 	}
@@ -249,7 +249,7 @@ func (b *booter) run() {
 	}
 	b.rec.Disks = listVictimDisks("/sys", stickDisk)
 	if len(b.rec.Disks) == 0 {
-		b.problem("no disk found besides the stick: is the PC's disk behind a RAID/VMD controller that is switched off, or is it not connected?")
+		b.problem("no disk found (besides the unbrick drive and CDs): is the PC's disk behind a RAID/VMD controller that is switched off, or is it not connected?")
 	}
 	for _, d := range b.rec.Disks {
 		b.say("Disk: %s", d)
@@ -380,23 +380,6 @@ func (b *booter) fetchTo(f *fetcher, rawURL, what string, limit int64, dir strin
 		return "", err
 	}
 	return p, nil
-}
-
-// findStick looks for a LOGS partition for up to limit; none is not a
-// problem (network boot).
-func (b *booter) findStick(limit time.Duration) *blockPart {
-	deadline := time.Now().Add(limit)
-	for {
-		part, err := findPartByName("/sys", image.LogsPartName)
-		if err != nil {
-			b.problem("%v", err)
-			return nil
-		}
-		if part != nil || time.Now().After(deadline) {
-			return part
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // sbatLevelState is the SBAT revocation level shim applied for this boot,
@@ -578,8 +561,10 @@ func (b *booter) loadModules() {
 	b.say("Modules: %s", b.rec.Modules)
 }
 
-// waitForStick waits for the partition named LOGS to appear.
-func (b *booter) waitForStick(limit time.Duration) *blockPart {
+// waitForStick waits up to limit for the partition named LOGS to appear.
+// When it must (a stick or ISO boot), its absence is a problem; on a
+// network boot a LOGS disk is optional.
+func (b *booter) waitForStick(limit time.Duration, must bool) *blockPart {
 	deadline := time.Now().Add(limit)
 	for {
 		part, err := findPartByName("/sys", image.LogsPartName)
@@ -591,7 +576,9 @@ func (b *booter) waitForStick(limit time.Duration) *blockPart {
 			return part
 		}
 		if time.Now().After(deadline) {
-			b.problem("no partition named LOGS after %s: this is not an unbrick stick, or its USB port/controller is not supported; block devices seen: %s", limit, blockNames("/sys"))
+			if must {
+				b.problem("no partition named LOGS after %s: this is not an unbrick stick, or its USB port/controller is not supported; block devices seen: %s", limit, blockNames("/sys"))
+			}
 			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
