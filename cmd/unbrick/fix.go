@@ -19,10 +19,6 @@ import (
 	"github.com/unbrick/unbrick/ntfs"
 )
 
-// defaultLogDir is where fix writes its fleet log when not booted from the
-// unbrick stick (whose init passes its LOGS partition with --log).
-const defaultLogDir = "unbrick-logs"
-
 func newFixCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "fix [key flags] [unclean journal flags] [flags] [TARGET...]",
