@@ -70,7 +70,14 @@ var skipPrefixes = []struct{ prefix, why string }{
 // the stick's LOGS partition is mounted), loop/RAM/zram/optical and other
 // virtual devices, empty drives (size 0) and read-only disks (ro=1). The
 // skipped ones are returned with a reason.
+//
+// On Windows (with SysRoot unset) it lists \\.\PhysicalDrive0..63 instead,
+// leaving out the disks holding %SystemRoot% and the executable (and
+// PhysicalDriveN names in Exclude): see discover_windows.go.
 func Discover(opts DiscoverOptions) ([]Disk, []Skipped, error) {
+	if platformDiscovery(opts) {
+		return discoverPlatform(opts)
+	}
 	sys := opts.SysRoot
 	if sys == "" {
 		sys = "/sys"
@@ -162,7 +169,11 @@ func Discover(opts DiscoverOptions) ([]Disk, []Skipped, error) {
 // LookupDisk describes the disk holding the named block device ("sdb2",
 // "/dev/sdb2" or "sdb"): model, serial and so on for the fleet log. The
 // sysfs root is opts.SysRoot (default "/sys").
+// On Windows it takes \\.\PhysicalDriveN.
 func LookupDisk(opts DiscoverOptions, name string) (*Disk, error) {
+	if platformDiscovery(opts) {
+		return lookupDiskPlatform(opts, name)
+	}
 	sys := opts.SysRoot
 	if sys == "" {
 		sys = "/sys"

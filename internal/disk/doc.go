@@ -142,6 +142,70 @@
 // primaries 1-4 by slot, logical partitions from 5; Partition 0 is the
 // whole target.
 //
+// # Windows
+//
+// The Windows edition (unbrick.exe) opens disks by their device names,
+// \\.\PhysicalDriveN; the rest of the package is shared. Sources, all on
+// Microsoft Learn (titles):
+//
+//   - Discovery (Discover, LookupDisk; discover_windows.go): every N from 0
+//     to 63 is tried (no SetupAPI; gaps allowed), as "Naming Files, Paths,
+//     and Namespaces" and "CreateFileA function (fileapi.h)" (section
+//     Physical Disks and Volumes) describe the names. Vendor, model and
+//     serial come from "IOCTL_STORAGE_QUERY_PROPERTY IOCTL (winioctl.h)"
+//     with "STORAGE_PROPERTY_QUERY structure (winioctl.h)" (PropertyId 4
+//     bytes, QueryType 4 bytes, AdditionalParameters; 12 bytes;
+//     "STORAGE_PROPERTY_ID enumeration": StorageDeviceProperty 0,
+//     StorageAccessAlignmentProperty 6; "STORAGE_QUERY_TYPE enumeration":
+//     PropertyStandardQuery 0), answered by "STORAGE_DEVICE_DESCRIPTOR
+//     structure (winioctl.h)": Version 0, Size 4, DeviceType 8,
+//     DeviceTypeModifier 9, RemovableMedia 10, CommandQueueing 11,
+//     VendorIdOffset 12, ProductIdOffset 16, ProductRevisionOffset 20,
+//     SerialNumberOffset 24 (offsets from the structure's start to
+//     NUL-terminated ASCII strings, 0 for none), BusType 28
+//     ("STORAGE_BUS_TYPE enumeration"), RawPropertiesLength 32. Offsets
+//     into the header or past the reply are ignored (winioctl.go).
+//   - Size: "IOCTL_DISK_GET_LENGTH_INFO IOCTL (winioctl.h)" and
+//     "GET_LENGTH_INFORMATION structure (winioctl.h)" (Length, 8 bytes).
+//     Logical sector size: "STORAGE_ACCESS_ALIGNMENT_DESCRIPTOR structure
+//     (winioctl.h)" (seven DWORDs: Version, Size, BytesPerCacheLine,
+//     BytesOffsetForCacheAlignment, BytesPerLogicalSector at 16,
+//     BytesPerPhysicalSector at 20, BytesOffsetForSectorAlignment), else
+//     "IOCTL_DISK_GET_DRIVE_GEOMETRY_EX IOCTL (winioctl.h)" with
+//     "DISK_GEOMETRY_EX structure (winioctl.h)" and "DISK_GEOMETRY
+//     structure (winioctl.h)" (Cylinders 8, MediaType 4,
+//     TracksPerCylinder 4, SectorsPerTrack 4, BytesPerSector at 20;
+//     DiskSize at 24).
+//   - I/O codes: the CTL_CODE layout of "Defining I/O Control Codes"
+//     (device type bits 16-31, access 14-15, function 2-13, method 0-1);
+//     the tests check the codes against the values the IOCTL pages
+//     publish.
+//   - Raw I/O (aligned.go): "File Buffering" (FILE_FLAG_NO_BUFFERING:
+//     offsets, lengths and buffer addresses in multiples of the sector
+//     size). Reads and writes that are not aligned go through an aligned
+//     bounce buffer; a partial sector is read, changed and written back.
+//   - Before writing (Target.Lock): "FindFirstVolumeW function
+//     (fileapi.h)", "FindNextVolumeW function (fileapi.h)",
+//     "IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS IOCTL (winioctl.h)" with
+//     "VOLUME_DISK_EXTENTS structure (winioctl.h)" (NumberOfDiskExtents, 4
+//     bytes padded to 8; then DISK_EXTENTs) and "DISK_EXTENT structure
+//     (winioctl.h)" (DiskNumber 4 bytes padded to 8, StartingOffset 8,
+//     ExtentLength 8: 24 bytes; a small buffer gives ERROR_MORE_DATA with
+//     the count filled in) find the volumes lying on the disk; each is
+//     locked and dismounted ("FSCTL_LOCK_VOLUME IOCTL (winioctl.h)",
+//     "FSCTL_DISMOUNT_VOLUME IOCTL (winioctl.h)"; why: "Blocking Direct
+//     Write Operations to Volumes and Disks") and given back with
+//     "FSCTL_UNLOCK_VOLUME IOCTL (winioctl.h)". A refused lock is a
+//     *VolumeInUseError naming the volume and its mount points
+//     ("GetVolumePathNamesForVolumeNameW function (fileapi.h)"). Another
+//     unbrick run is kept off through a lock file opened without sharing
+//     (ErrBusy).
+//   - Never a target: the disks of the volumes holding %SystemRoot% and
+//     unbrick.exe ("GetVolumePathNameW function (fileapi.h)",
+//     "GetVolumeNameForVolumeMountPointW function (fileapi.h)", then the
+//     volume's extents). They are left out of Discover and refused by
+//     OpenTarget.
+//
 // # Short images
 //
 // When the target ends before the end of a candidate (Candidate.Truncated,

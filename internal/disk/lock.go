@@ -21,8 +21,13 @@ var ErrBusy = errors.New("another unbrick run is working on this disk")
 // and then every extent file). It does not wait: a target
 // another run holds gives an error wrapping ErrBusy. unlock releases every
 // lock taken. An NBD export is locked through a lock file named after it
-// (lock_nbd.go). A Target from NewTarget (no file) locks nothing.
+// (lock_nbd.go). A Target from NewTarget (no file) locks nothing. On
+// Windows, a disk opened writable is locked against other runs and its
+// volumes are locked and dismounted (target_windows.go).
 func (t *Target) Lock() (unlock func(), err error) {
+	if t.lockDevice != nil {
+		return t.lockDevice()
+	}
 	f := t.file
 	if f == nil && t.nbdKey != "" {
 		return lockNBD(t.path, t.nbdKey)

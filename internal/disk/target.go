@@ -33,6 +33,9 @@ type Target struct {
 	file       *os.File   // the file opened at path (nil from NewTarget)
 	files      []*os.File // a flat VMDK's extent files
 	nbdKey     string     // an NBD export's lock name (see lock_nbd.go)
+	// lockDevice, when set, is what Lock does for this device (Windows:
+	// lock and dismount the disk's volumes, target_windows.go).
+	lockDevice func() (unlock func(), err error)
 
 	scanOnce sync.Once
 	cands    []Candidate
@@ -47,6 +50,10 @@ type Target struct {
 func OpenTarget(path string, writable bool) (*Target, error) {
 	if nbd.IsURI(path) {
 		return openNBD(path, writable)
+	}
+	// A platform's own device names (Windows: \\.\PhysicalDriveN).
+	if t, ok, err := openPlatformDevice(path, writable); ok {
+		return t, err
 	}
 	flag := os.O_RDONLY
 	if writable {
