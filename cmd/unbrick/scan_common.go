@@ -87,8 +87,9 @@ func gatherTargets(e *env, args []string, listFile string, kf *keyFlags) ([]stri
 
 // resolveTargets returns the TARGETs given, or with none the host's disks
 // (Linux: /sys/block, without the boot medium, loop/RAM/optical and
-// read-only devices); in that case unbrick runs on the host itself and
-// its SMBIOS identity is read.
+// read-only devices; Windows: \\.\PhysicalDriveN without the disks of
+// %SystemRoot% and of unbrick.exe); in that case unbrick runs on the host
+// itself and its SMBIOS identity is read.
 func resolveTargets(e *env, args []string, o *remedy.Options) ([]string, error) {
 	if len(args) > 0 {
 		return args, nil

@@ -258,8 +258,13 @@ func processTarget(ctx context.Context, path string, o *Options, fix bool) []*Vo
 		// One writer per disk, from planning to the record.
 		unlock, err := t.Lock()
 		if err != nil {
+			var inUse *disk.VolumeInUseError
 			if errors.Is(err, disk.ErrBusy) {
 				err = stoppedAs(StatusBusy, err)
+			} else if errors.As(err, &inUse) {
+				// Windows: a volume on the disk is in use, so it cannot be
+				// locked and dismounted; nothing was written.
+				err = stoppedAs(StatusRefused, err)
 			}
 			v := targetFailure(path, t.Size(), err)
 			if errors.Is(err, disk.ErrBusy) {
