@@ -5,7 +5,8 @@
 //
 //	sys, err := hostid.ReadSystemBytes(hive) // or ReadSystem(r io.ReaderAt, size)
 //	sys.ComputerName, sys.ControlSet, sys.Hostname, sys.TimeZone.HardwareClockToUTC(t)
-//	bios, err := hostid.ReadSMBIOS("")       // /sys/class/dmi/id; injectable root
+//	bios, err := hostid.ReadSMBIOS("")       // /sys/class/dmi/id; injectable root; on Windows the RSMB firmware table
+//	bios, err := hostid.ReadRawSMBIOS(b)     // a RawSMBIOSData buffer (header + structure table)
 //	h, err := hostid.OpenHive(r, size); k, err := h.Key(`Select`); v, err := k.Value("Current")
 //
 // Disk model and serial come from package internal/disk (Disk, LookupDisk).
@@ -29,6 +30,19 @@
 //     bytes stored in the data-offset field itself), data offset at 8, type
 //     at 12, flags at 16 (1 = Latin-1 name), name at 20; data over 16344
 //     bytes (format 1.4+) is a "db" record listing segment cells.
+//
+// # SMBIOS on Windows (smbios_windows.go, smbiostable.go)
+//
+// Windows has no /sys/class/dmi/id: GetSystemFirmwareTable with provider
+// 'RSMB' and table ID 0 (Microsoft Learn, "GetSystemFirmwareTable
+// function") returns a RawSMBIOSData structure: Used20CallingMethod,
+// SMBIOSMajorVersion, SMBIOSMinorVersion, DmiRevision (one byte each),
+// Length (DWORD), then Length bytes of the SMBIOS structure table.
+// DecodeSMBIOSTable reads that table as the DMTF's "System Management
+// BIOS (SMBIOS) Reference Specification" (DSP0134) lays it out and fills
+// the same fields Linux exposes in /sys/class/dmi/id, with the same
+// placeholder filtering, so a host is named alike whichever OS unbrick
+// runs on.
 //
 // # SYSTEM hive keys used
 //

@@ -39,8 +39,15 @@ var placeholders = map[string]bool{
 // ReadSMBIOS reads the identity strings under root (DefaultDMIRoot when
 // empty). Missing or placeholder fields stay empty. It fails only when root
 // does not exist (no SMBIOS: not on bare metal or a VM with DMI).
+//
+// On Windows, with root empty, it decodes the raw SMBIOS table that
+// GetSystemFirmwareTable('RSMB') returns instead (smbios_windows.go,
+// smbiostable.go); a root given explicitly is still read as a DMI folder.
 func ReadSMBIOS(root string) (*SMBIOS, error) {
 	if root == "" {
+		if s, ok, err := readPlatformSMBIOS(); ok {
+			return s, err
+		}
 		root = DefaultDMIRoot
 	}
 	if _, err := os.Stat(root); err != nil {
@@ -51,16 +58,7 @@ func ReadSMBIOS(root string) (*SMBIOS, error) {
 		if err != nil {
 			return ""
 		}
-		s := strings.TrimSpace(strings.Map(func(r rune) rune {
-			if r < 0x20 || r == 0x7f {
-				return -1
-			}
-			return r
-		}, string(b)))
-		if placeholders[strings.ToLower(s)] {
-			return ""
-		}
-		return s
+		return cleanSMBIOSString(string(b))
 	}
 	return &SMBIOS{
 		Vendor:        rd("sys_vendor"),
@@ -75,4 +73,19 @@ func ReadSMBIOS(root string) (*SMBIOS, error) {
 		BIOSVendor:    rd("bios_vendor"),
 		BIOSVersion:   rd("bios_version"),
 	}, nil
+}
+
+// cleanSMBIOSString drops control characters and surrounding spaces, and
+// returns "" for the placeholders firmware leaves in unset fields.
+func cleanSMBIOSString(s string) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s))
+	if placeholders[strings.ToLower(s)] {
+		return ""
+	}
+	return s
 }
