@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/unbrick/unbrick/internal/virtdisk"
 )
 
 // deviceGeometry returns the size and logical sector size of a disk or
@@ -40,6 +42,10 @@ func defaultBootPaths() []bootPath {
 // a volume device name with the disk to give instead, and leaves anything
 // else (image files) to OpenTarget's ordinary path.
 func openPlatformDevice(path string, writable bool) (*Target, bool, error) {
+	if writable && virtdisk.IsVirtualDiskPath(path) {
+		t, err := openVirtualDisk(path)
+		return t, true, err
+	}
 	n, ok := parsePhysicalDrive(path)
 	if !ok {
 		if isWindowsVolumePath(path) {
@@ -49,6 +55,43 @@ func openPlatformDevice(path string, writable bool) (*Target, bool, error) {
 	}
 	t, err := openPhysicalDrive(physicalDrivePath(n), n, writable)
 	return t, true, err
+}
+
+// openVirtualDisk attaches a .vhd/.vhdx (Hyper-V) through the Windows
+// virtual disk API, without a drive letter and offline for Windows, and
+// opens the disk it becomes; closing the Target detaches it. The Target
+// keeps the file's name, so records name the VM disk. Reading (scan) does
+// not attach: a fixed VHD is read in place, other formats are refused
+// with the reason (virtdisk attaches read-write only).
+func openVirtualDisk(path string) (*Target, error) {
+	vd, err := virtdisk.Attach(path)
+	if err != nil {
+		var ve *virtdisk.Error
+		if errors.As(err, &ve) && (ve.Kind == virtdisk.KindVMRunning || ve.Kind == virtdisk.KindHasChildren || ve.Kind == virtdisk.KindAlreadyAttached) {
+			return nil, &UnsupportedContainerError{Path: path, Format: "Hyper-V virtual disk", Unsafe: true, Reason: err.Error()}
+		}
+		return nil, fmt.Errorf("attach %s: %w", path, err)
+	}
+	n, ok := parsePhysicalDrive(vd.DevicePath())
+	if !ok {
+		vd.Detach()
+		return nil, fmt.Errorf(`attach %s: Windows gave the device %q, not a \\.\PhysicalDriveN`, path, vd.DevicePath())
+	}
+	t, err := openPhysicalDrive(vd.DevicePath(), n, true)
+	if err != nil {
+		vd.Detach()
+		return nil, fmt.Errorf("%s (attached as %s): %w", path, vd.DevicePath(), err)
+	}
+	inner := t.closer
+	t.closer = closerFunc(func() error {
+		err := inner.Close()
+		if derr := vd.Detach(); derr != nil && err == nil {
+			err = fmt.Errorf("detach %s: %w", path, derr)
+		}
+		return err
+	})
+	t.path = path
+	return t, nil
 }
 
 // volumePathError says which disk to name instead of a volume.
