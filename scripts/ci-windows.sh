@@ -42,6 +42,14 @@ fail() { echo "ci-windows: FAIL: $*" >&2; exit 1; }
 t_start=$(date +%s.%N)
 t_last=$t_start
 elapsed() { python3 -c 'import sys; print("%.1f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$1" "$2"; }
+timed() { # LABEL COMMAND...: run COMMAND, print how long it took
+  local label=$1 t0 rc=0
+  shift
+  t0=$(date +%s.%N)
+  "$@" || rc=$?
+  echo "  $label: $(elapsed "$t0" "$(date +%s.%N)")s"
+  return $rc
+}
 step() { # NAME: print the time the previous step took, then NAME
   local now; now=$(date +%s.%N)
   echo "ci-windows: ... $(elapsed "$t_last" "$now")s"
@@ -87,15 +95,15 @@ step "build unbrick.exe (windows/amd64, CGO_ENABLED=0), the Linux unbrick, durab
 # wineboot mostly waits; it makes the prefix while Go compiles.
 "$wine" wineboot -i >"$work/wineboot.log" 2>&1 &
 wineboot_pid=$!
-GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o "$work/unbrick.exe" ./cmd/unbrick
+timed "go build unbrick.exe" env GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -o "$work/unbrick.exe" ./cmd/unbrick
 file "$work/unbrick.exe" | grep -q 'PE32+ executable.*x86-64' || fail "unbrick.exe is not a PE32+ x86-64 executable: $(file "$work/unbrick.exe")"
-CGO_ENABLED=0 go build -o "$work/unbrick" ./cmd/unbrick
+timed "go build unbrick (linux)" env CGO_ENABLED=0 go build -o "$work/unbrick" ./cmd/unbrick
 # Test binaries go to testbin/, left out of the password scan at the end:
 # they link test fixtures that hold the corpus's published recovery
 # passwords on purpose.
 mkdir -p "$work/testbin"
-GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/testbin/durable.test.exe" ./internal/durable
-GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/testbin/logship.test.exe" ./internal/logship
+timed "go test -c internal/durable (windows)" env GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/testbin/durable.test.exe" ./internal/durable
+timed "go test -c internal/logship (windows)" env GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/testbin/logship.test.exe" ./internal/logship
 x86_64-w64-mingw32-gcc -shared -O2 -o "$work/bcryptprimitives.dll" \
   scripts/winpe-prng/prng.c scripts/winpe-prng/prng.def -ladvapi32
 
