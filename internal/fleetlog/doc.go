@@ -3,7 +3,9 @@
 // in DIR/unbrick.jsonl, with a CSV copy in DIR/unbrick.csv.
 //
 // Status: usable. Record (fields documented in README "Fleet log"), Open +
-// Log.Append (fsync of file, and of the directory when a file is created),
+// Log.Append (fsync of file, and of the directory when a file is created:
+// internal/durable's SyncDir, which on Windows relies on NTFS's own log of
+// metadata changes, since Windows cannot flush a directory handle),
 // ConfirmationCode/CheckCode, ReadPaths, Merge (newest record per host,
 // used recovery key IDs), NeverSeen (inventory check).
 //

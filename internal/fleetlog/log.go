@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/unbrick/unbrick/internal/durable"
 )
 
 // File names inside a log directory.
@@ -46,17 +48,8 @@ func Open(dir string) (*Log, error) {
 	if dir == "" {
 		return nil, errors.New("fleet log: no directory")
 	}
-	created := false
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		created = true
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := durable.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("fleet log: %w", err)
-	}
-	if created {
-		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
-			return nil, fmt.Errorf("fleet log: %w", err)
-		}
 	}
 	return &Log{dir: dir, inJSONL: map[string]bool{}}, nil
 }
@@ -145,21 +138,9 @@ func appendSync(path string, header, data []byte) error {
 		return fmt.Errorf("fleet log: %w", err)
 	}
 	if fresh {
-		return syncDir(filepath.Dir(path))
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	// Some file systems refuse fsync on a directory (EINVAL); the file's
-	// own fsync has gone through then.
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
+		if err := durable.SyncDir(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("fleet log: %w", err)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/unbrick/unbrick/internal/durable"
 	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/inputfile"
 	"github.com/unbrick/unbrick/internal/redact"
@@ -62,39 +63,11 @@ func (c cursor) save(path string) error {
 }
 
 // writeAtomic replaces the file at path with data so that a power cut
-// leaves the old or the new one: a temporary file beside it, fsync,
-// rename, directory fsync. what names the file in errors.
+// leaves the old or the new one (durable.WriteFile). what names the file
+// in errors.
 func writeAtomic(path string, data []byte, what string) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	if err := durable.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%s %s: %w", what, tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s %s: %w", what, tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) && !errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -54,13 +54,16 @@
 // was dealt with, the ID of the last record delivered and the offset where
 // its line ends (damaged lines after it are skipped, not sent), and counts,
 // rewritten (temporary
-// file, fsync, rename, directory fsync) after each delivered batch. Records
+// file, fsync, rename, directory fsync: internal/durable's WriteFile, which
+// on Windows renames with MoveFileExW's MOVEFILE_WRITE_THROUGH instead of a
+// directory fsync) after each delivered batch. Records
 // are therefore sent in the order they were logged, a delivered batch is
 // never sent again by any later run, and a record whose sink was down stays
 // after the cursor until a later run of fix, or `unbrick ship`, delivers it.
 // A sink used for the first time on a directory gets every record already
 // in it. One process at a time sends a directory's records to one sink
-// (an advisory lock on DIR/ship/<sink key>.lock); it sends what the other
+// (a lock on DIR/ship/<sink key>.lock: flock on Unix, LockFileEx on
+// Windows, Microsoft Learn "LockFileEx function"); it sends what the other
 // processes appended too. When the file no longer matches the cursor (it
 // was cut short or replaced), the cursor's last record is looked for by its
 // ID and sending resumes after it; when it cannot be found, everything is

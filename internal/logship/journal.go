@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/unbrick/unbrick/internal/durable"
 	"github.com/unbrick/unbrick/internal/inputfile"
 	"github.com/unbrick/unbrick/internal/undo"
 )
@@ -249,7 +250,7 @@ func SendJournals(o JournalOptions) (JournalResult, error) {
 		return res, fmt.Errorf("journal folder: %w; give the folder fix --journal wrote to", err)
 	}
 	spool := filepath.Join(o.Dir, SpoolDir)
-	if err := os.MkdirAll(spool, 0o755); err != nil {
+	if err := durable.MkdirAll(spool, 0o755); err != nil {
 		return res, fmt.Errorf("log shipping spool: %w", err)
 	}
 	lf, err := os.OpenFile(filepath.Join(spool, o.Sink.Key()+".lock"), os.O_RDWR|os.O_CREATE, 0o644)

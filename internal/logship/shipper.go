@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/unbrick/unbrick/internal/durable"
 	"github.com/unbrick/unbrick/internal/fleetlog"
 )
 
@@ -84,7 +85,7 @@ func Start(o Options) (*Shipper, error) {
 		o.MaxBackoff = max(30*time.Second, o.MinBackoff)
 	}
 	spool := filepath.Join(o.Dir, SpoolDir)
-	if err := os.MkdirAll(spool, 0o755); err != nil {
+	if err := durable.MkdirAll(spool, 0o755); err != nil {
 		return nil, fmt.Errorf("log shipping spool: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/unbrick/unbrick/internal/durable"
 )
 
 // NewRunID returns a run id: UTC time to the second and 4 random bytes,
@@ -45,8 +47,8 @@ func JournalPath(dir, runID, volumeID string) string {
 // target and offset of this volume), and "-2", "-3"... only if that is
 // taken too (or where is "").
 func createJournal(dir, runID, volumeID, where string) (*os.File, string, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("create journal directory %s: %w", dir, err)
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("create journal directory: %w; give --journal a writable directory", err)
 	}
 	base := JournalPath(dir, runID, volumeID)
 	stem := strings.TrimSuffix(base, ".journal")
@@ -67,9 +69,10 @@ func createJournal(dir, runID, volumeID, where string) (*os.File, string, error)
 		if err != nil {
 			return nil, "", fmt.Errorf("create undo journal: %w", err)
 		}
-		if d, err := os.Open(dir); err == nil {
-			d.Sync()
-			d.Close()
+		if err := durable.SyncDir(dir); err != nil {
+			f.Close()
+			os.Remove(p)
+			return nil, "", fmt.Errorf("create undo journal %s: %w", p, err)
 		}
 		return f, p, nil
 	}
