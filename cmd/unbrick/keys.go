@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/unbrick/unbrick/internal/durable"
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/keys"
 )
@@ -209,7 +210,7 @@ func writeSealed(out string, entries []keys.Entry, opts keys.SealOptions) error 
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), out)
+	return durable.Rename(tmp.Name(), out)
 }
 
 func newKeysCheckCmd(e *env) *cobra.Command {
