@@ -23,3 +23,16 @@ func TestLogDirBeside(t *testing.T) {
 		}
 	}
 }
+
+func TestDiscoverOptionsWindows(t *testing.T) {
+	dir := t.TempDir()
+	if o := discoverOptions("linux", dir); o.BootPaths != nil {
+		t.Errorf("linux: %v", o.BootPaths)
+	}
+	if o := discoverOptions("windows", dir+"/unbrick/journal"); len(o.BootPaths) != 1 || o.BootPaths[0] != dir {
+		t.Errorf("windows, journal dir not made yet: %v", o.BootPaths)
+	}
+	if o := discoverOptions("windows", ""); o.BootPaths != nil {
+		t.Errorf("windows, no journal dir: %v", o.BootPaths)
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -94,7 +97,7 @@ func resolveTargets(e *env, args []string, o *remedy.Options) ([]string, error) 
 	if len(args) > 0 {
 		return args, nil
 	}
-	disks, skipped, err := disk.Discover(disk.DiscoverOptions{})
+	disks, skipped, err := disk.Discover(discoverOptions(runtime.GOOS, o.Fix.JournalDir))
 	if err != nil {
 		return nil, fmt.Errorf("find the host's disks: %w (name TARGETs: disk images or block devices)", err)
 	}
@@ -114,6 +117,33 @@ func resolveTargets(e *env, args []string, o *remedy.Options) ([]string, error) 
 		o.Keys.Serial = s.Serial
 	}
 	return out, nil
+}
+
+// discoverOptions: on Windows the disk that will hold the undo journals is
+// never a target too. On WinPE unbrick.exe runs from the RAM disk X:, so
+// the stick it booted from is only known as the place its logs and
+// journals go (scripts/winpe's start.cmd puts them there). On Linux the
+// defaults stay (the executable's and /'s disks).
+func discoverOptions(goos, journalDir string) disk.DiscoverOptions {
+	var o disk.DiscoverOptions
+	if goos != "windows" || journalDir == "" {
+		return o
+	}
+	// The directory may not exist yet: its nearest existing parent is on
+	// the same volume.
+	p := journalDir
+	for {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return o
+		}
+		p = parent
+	}
+	o.BootPaths = []string{p}
+	return o
 }
 
 // printVolume renders one volume report for humans.

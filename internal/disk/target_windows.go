@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/registry"
 
 	"github.com/unbrick/unbrick/internal/virtdisk"
 )
@@ -22,20 +23,27 @@ func deviceGeometry(f *os.File) (size int64, sectorSize int, err error) {
 }
 
 // defaultBootPaths are the files whose disks are never targets: the
-// running Windows (%SystemRoot%) and unbrick.exe itself.
+// running Windows (%SystemRoot%) and unbrick.exe itself (bootPathsFor).
 func defaultBootPaths() []bootPath {
 	root := os.Getenv("SystemRoot")
 	if root == "" {
 		root, _ = windows.GetSystemWindowsDirectory()
 	}
-	var out []bootPath
-	if root != "" {
-		out = append(out, bootPath{Path: root, Why: fmt.Sprintf("the disk Windows runs from (holds %s)", root), Required: true})
+	exe, _ := os.Executable()
+	return bootPathsFor(root, exe, isWinPE())
+}
+
+// isWinPE reports whether this Windows is Windows PE, which Microsoft's
+// WinPE documentation tells by the registry key
+// HKLM\SYSTEM\CurrentControlSet\Control\MiniNT ("WinPE: Identify drive
+// letters", "Windows PE (WinPE)").
+func isWinPE() bool {
+	k, err := registry.OpenKey(registry.LOCAL_MACHINE, `SYSTEM\CurrentControlSet\Control\MiniNT`, registry.QUERY_VALUE)
+	if err != nil {
+		return false
 	}
-	if exe, err := os.Executable(); err == nil {
-		out = append(out, bootPath{Path: exe, Why: fmt.Sprintf("boot medium (holds %s)", exe)})
-	}
-	return out
+	k.Close()
+	return true
 }
 
 // openPlatformDevice opens \\.\PhysicalDriveN itself (ok true), refuses

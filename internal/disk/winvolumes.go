@@ -165,6 +165,25 @@ type bootPath struct {
 // mirrored or spanned volume lies on several). A required path whose disk
 // cannot be found is an error: unbrick then cannot tell the running
 // system's disk from the others and works on none.
+// bootPathsFor lists the boot paths of a Windows whose %SystemRoot% is
+// root and whose running executable is exe. The disk Windows runs from
+// must be found (Required) on an installed Windows; on Windows PE it is a
+// RAM disk (X:) that lies on no disk, so it is excluded when found but
+// not required. exe's disk is excluded when found (on WinPE unbrick.exe
+// usually runs from X: too: the caller adds the stick through the log
+// directory, see DiscoverOptions.BootPaths).
+func bootPathsFor(root, exe string, winPE bool) []bootPath {
+	var out []bootPath
+	if root != "" {
+		why := fmt.Sprintf("the disk Windows runs from (holds %s)", root)
+		out = append(out, bootPath{Path: root, Why: why, Required: !winPE})
+	}
+	if exe != "" {
+		out = append(out, bootPath{Path: exe, Why: fmt.Sprintf("boot medium (holds %s)", exe)})
+	}
+	return out
+}
+
 func systemDisks(api volumeAPI, paths []bootPath) (map[uint32]string, error) {
 	out := map[uint32]string{}
 	for _, p := range paths {

@@ -273,3 +273,22 @@ func TestDiscoverDrives(t *testing.T) {
 		t.Errorf("skipped\n%+v\nwant\n%+v", skipped, want)
 	}
 }
+
+func TestBootPathsFor(t *testing.T) {
+	got := bootPathsFor(`C:\Windows`, `C:\Tools\unbrick.exe`, false)
+	if len(got) != 2 || !got[0].Required || got[1].Required || got[0].Path != `C:\Windows` {
+		t.Fatalf("installed Windows: %+v", got)
+	}
+	pe := bootPathsFor(`X:\windows`, `X:\unbrick\unbrick.exe`, true)
+	if len(pe) != 2 || pe[0].Required {
+		t.Fatalf("WinPE: the RAM disk must not be required: %+v", pe)
+	}
+	// On WinPE, a system root on no disk does not stop discovery.
+	api := &fakeVolumes{files: map[string]string{`X:\windows`: "ram", `C:\Windows`: "sys"}, ext: map[string][]diskExtent{}}
+	if _, err := systemDisks(api, pe); err != nil {
+		t.Fatalf("WinPE: %v", err)
+	}
+	if _, err := systemDisks(api, got); err == nil {
+		t.Fatal("installed Windows whose system disk cannot be found: must refuse")
+	}
+}
