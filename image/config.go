@@ -38,6 +38,12 @@ type Config struct {
 	// or relative to the settings' URL). LogCA, when set, overrides it for
 	// the log receivers.
 	CA string
+	// RulesSigners: the allowed-signers file (ssh-keygen(1) ALLOWED
+	// SIGNERS format), a path on the stick relative to its root, that a
+	// rules pack's signature (PACK.sig) is checked against (fix
+	// --rules-signers). Empty: only the built-in rule can be used, since
+	// a pack without a checked signature is refused.
+	RulesSigners string
 }
 
 // DefaultConfig is what a stick is built with unless flags say otherwise.
@@ -175,6 +181,11 @@ func parseConfig(name string, data []byte) (Config, error) {
 			c.RulesURL = v
 		case "ca":
 			c.CA = v
+		case "rules_signers":
+			if v == "" || strings.HasPrefix(v, "/") || strings.Contains(v, "..") || strings.Contains(v, `\`) {
+				return c, fmt.Errorf("%s line %d: rules_signers = %q: give a file on the stick relative to its root, like rules/allowed_signers", name, n, v)
+			}
+			c.RulesSigners = v
 		case "disk_wait":
 			d, err := strconv.Atoi(v)
 			if err != nil {
@@ -182,7 +193,7 @@ func parseConfig(name string, data []byte) (Config, error) {
 			}
 			c.DiskWait = d
 		default:
-			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font, log_url, syslog, log_ca, keys_url, rules_url, ca)", name, n, k)
+			return c, fmt.Errorf("%s line %d: unknown setting %q (known: mode, after, disk_wait, font, log_url, syslog, log_ca, keys_url, rules_url, ca, rules_signers)", name, n, k)
 		}
 		if err := c.Validate(); err != nil {
 			return c, fmt.Errorf("%s line %d: %w", name, n, err)

@@ -56,6 +56,7 @@ key), 4 refused (unsafe state or policy), 5 needs review.`,
 		newUndoCmd(e),
 		newKeysCmd(e),
 		newReportCmd(e),
+		newRulesCmd(e),
 		newShipCmd(e),
 		newManCmd(e),
 	)

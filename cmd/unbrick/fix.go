@@ -16,6 +16,7 @@ import (
 	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/logship"
 	"github.com/unbrick/unbrick/internal/remedy"
+	"github.com/unbrick/unbrick/internal/rules"
 	"github.com/unbrick/unbrick/ntfs"
 )
 
@@ -40,7 +41,8 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 	}
 	fs := c.Flags()
 	kf := addKeyFlags(c)
-	rulesFile := addRulesFlag(c)
+	rf := addRulesFlags(c)
+	exceedHosts := fs.Bool("exceed-rules-host-limit", false, "run over more targets than the rules pack's max_hosts_per_run")
 	dryRun := fs.Bool("dry-run", false, "plan and report, write nothing to the disks")
 	lf := addLogFlags(c)
 	sf := addShipFlags(c, 30*time.Second)
@@ -75,7 +77,7 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 		if err != nil {
 			return usageError{err}
 		}
-		return exit(runFix(e, fixRequest{keys: kf, rules: *rulesFile, dryRun: *dryRun, log: lf, unclean: policy, fallback: fb,
+		return exit(runFix(e, fixRequest{keys: kf, rules: rf, exceedHosts: *exceedHosts, dryRun: *dryRun, log: lf, unclean: policy, fallback: fb,
 			technician: *technician, parallel: *parallel, waves: waves, json: *asJSON, ship: sf, sinks: sinks}, targets))
 	}
 	return c
@@ -84,7 +86,9 @@ Exit codes, the most severe volume wins: 1 failure > 4 refused > 3 locked >
 // fixRequest is what the flags of fix ask for.
 type fixRequest struct {
 	keys              *keyFlags
-	rules             string
+	rules             *rulesFlags
+	exceedHosts       bool // --exceed-rules-host-limit
+	pack              *rules.Pack
 	dryRun            bool
 	log               *logFlags
 	unclean, fallback ntfs.UncleanPolicy
@@ -114,10 +118,22 @@ func parseMaxFailures(s string) (remedy.Waves, error) {
 
 // runFix plans, journals, applies, verifies and records.
 func runFix(e *env, r fixRequest, pos []string) int {
-	o, err := engineOptions(e, r.keys, r.rules)
+	o, pack, err := engineOptions(e, r.keys, r.rules)
+	if err == nil {
+		err = checkActions(pack)
+	}
+	if err == nil {
+		err = checkHostLimit(pack, pos, r.exceedHosts)
+	}
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick fix: %v\n", err)
 		return exitcode.Usage
+	}
+	r.pack = pack
+	if !r.json {
+		printPack(e.Stdout, pack)
+	} else if pack != nil && (!pack.Info.Signed || pack.Info.ExpiryNote != "") {
+		printPack(e.Stderr, pack)
 	}
 	o.Fix.DryRun, o.Fix.Unclean, o.Fix.UncleanFallback, o.Identity.Technician, o.Parallel = r.dryRun, r.unclean, r.fallback, r.technician, r.parallel
 	o.Waves = r.waves
@@ -166,6 +182,7 @@ func runFix(e *env, r fixRequest, pos []string) int {
 	enc := json.NewEncoder(e.Stdout)
 	o.Hooks.Log = func(v *remedy.Volume) error {
 		rec := v.FleetRecord(&o)
+		rec.RulePack = packRecord(r.pack)
 		mu.Lock()
 		defer mu.Unlock()
 		if _, again := recs[v]; !again && r.json {
@@ -250,7 +267,7 @@ func unsavedWarning(e *env, n int, dir string) {
 // logged, as for one target.
 func fixMany(ctx context.Context, e *env, r fixRequest, o remedy.Options, targets []string, log *fleetlog.Log, prog *batchProgress,
 	shipper *logship.Shipper, endShipping func()) int {
-	m := &manyOut{e: e, json: r.json, o: &o, log: log, enc: json.NewEncoder(e.Stdout), shipper: shipper,
+	m := &manyOut{e: e, json: r.json, o: &o, pack: packRecord(r.pack), log: log, enc: json.NewEncoder(e.Stdout), shipper: shipper,
 		pending: map[*remedy.Volume]*fleetlog.Record{}, unsaved: map[*remedy.Volume]*fleetlog.Record{}}
 	o.Stream = true
 	o.Hooks.Log = m.record
@@ -270,6 +287,8 @@ type manyOut struct {
 	e    *env
 	json bool
 	o    *remedy.Options
+	// pack goes into every record: the rules pack used (nil: built-in).
+	pack *fleetlog.RulePack
 	log  *fleetlog.Log
 	enc  *json.Encoder
 	// shipper, when log shipping is on, is told of each saved record.
@@ -291,6 +310,7 @@ type manyOut struct {
 // (and, with --json, printed).
 func (m *manyOut) record(v *remedy.Volume) error {
 	rec := v.FleetRecord(m.o)
+	rec.RulePack = m.pack
 	m.mu.Lock()
 	if _, again := m.unsaved[v]; again {
 		m.unsaved[v] = rec // the end-of-run retry

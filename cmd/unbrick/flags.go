@@ -69,15 +69,10 @@ func (u *uncleanFlags) policies() (ntfs.UncleanPolicy, ntfs.UncleanPolicy, error
 	return parseUncleanFlags(u.unclean, u.fallback)
 }
 
-// addRulesFlag registers --rules FILE (scan, fix, wizard).
 // addTargetsFromFlag is --targets-from FILE: TARGETs listed in a file,
 // for scan and fix over many VM disks or devices (readTargetList).
 func addTargetsFromFlag(c *cobra.Command) *string {
 	return c.Flags().String("targets-from", "", "also work on the TARGETs listed in `FILE`, one per line ('#' comments; '-' = standard input)")
-}
-
-func addRulesFlag(c *cobra.Command) *string {
-	return c.Flags().String("rules", "", "rules `FILE` (default: the built-in crowdstrike-2024-07-19 rule)")
 }
 
 // logFlags are --log DIR and --journal DIR: where fix and the wizard

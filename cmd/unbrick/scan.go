@@ -27,7 +27,7 @@ volume is reported, not an error.`,
   ls /vms/*/*.vhd | unbrick scan --keys BitLockerKeys.csv --targets-from -`,
 	}
 	kf := addKeyFlags(c)
-	rulesFile := addRulesFlag(c)
+	rf := addRulesFlags(c)
 	asJSON := c.Flags().Bool("json", false, "print JSON Lines: one JSON object per volume")
 	targetsFrom := addTargetsFromFlag(c)
 	c.RunE = func(_ *cobra.Command, pos []string) error {
@@ -35,17 +35,22 @@ volume is reported, not an error.`,
 		if err != nil {
 			return usageError{err}
 		}
-		return exit(runScan(e, kf, *rulesFile, *asJSON, targets))
+		return exit(runScan(e, kf, rf, *asJSON, targets))
 	}
 	return c
 }
 
 // runScan reports every volume and what fix would do. Never writes.
-func runScan(e *env, kf *keyFlags, rulesFile string, asJSON bool, pos []string) int {
-	o, err := engineOptions(e, kf, rulesFile)
+func runScan(e *env, kf *keyFlags, rf *rulesFlags, asJSON bool, pos []string) int {
+	o, pack, err := engineOptions(e, kf, rf)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick scan: %v\n", err)
 		return exitcode.Usage
+	}
+	if !asJSON {
+		printPack(e.Stdout, pack)
+	} else if pack != nil && (!pack.Info.Signed || pack.Info.ExpiryNote != "") {
+		printPack(e.Stderr, pack)
 	}
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {

@@ -19,26 +19,29 @@ import (
 
 // engineOptions builds the remediation engine's options shared by scan and
 // fix from the key flags and --rules. Errors are usage errors (exit 2).
+// The rules pack is loaded and checked (signature, allowed signer,
+// expiry: rulesFlags.load) before any key is read or disk opened, and
+// returned for the fleet records (nil for the built-in rule).
 //
 // Key exports (--keys, age-sealed ones opened with --passphrase-file, then
 // UNBRICK_KEYS_PASSPHRASE, then a prompt) become the engine's key set.
-func engineOptions(e *env, kf *keyFlags, rulesFile string) (remedy.Options, error) {
+func engineOptions(e *env, kf *keyFlags, rf *rulesFlags) (remedy.Options, *rules.Pack, error) {
 	var o remedy.Options
+	pack, err := rf.load()
+	if err != nil {
+		return o, nil, err
+	}
 	ks, err := kf.resolve(e)
 	if err != nil {
-		return o, err
+		return o, nil, err
 	}
 	ko := ks.engineKeys()
 	o.Keys.Typed, o.Keys.Export = ko.Typed, ko.Export
-	if rulesFile != "" {
-		set, err := rules.ParseFile(rulesFile, rules.Options{})
-		if err != nil {
-			return o, fmt.Errorf("--rules: %w", err)
-		}
-		o.Rules = set
+	if pack != nil {
+		o.Rules = pack.Set
 	}
 	o.Identity.ToolVersion = toolVersion()
-	return o, nil
+	return o, pack, nil
 }
 
 // maxTargetList bounds a --targets-from file read whole: room for about a

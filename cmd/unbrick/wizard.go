@@ -28,20 +28,23 @@ Without TARGETs: every local disk. Exit codes as for fix.`,
   unbrick wizard --accessible disk.img`,
 	}
 	kf := addKeyFlags(c)
-	rulesFile := addRulesFlag(c)
+	rf := addRulesFlags(c)
 	lf := addLogFlags(c)
 	accessible := c.Flags().Bool("accessible", false, "plain line prompts instead of full screens (also $"+wizard.EnvAccessible+"=1 or "+wizard.CmdlineAccessible+" on the kernel command line)")
 	technician := addTechnicianFlag(c)
 	c.RunE = func(_ *cobra.Command, pos []string) error {
-		return exit(runWizard(e, kf, *rulesFile, lf, *accessible, *technician, pos))
+		return exit(runWizard(e, kf, rf, lf, *accessible, *technician, pos))
 	}
 	return c
 }
 
 // runWizard runs the guided, full-screen (or accessible line-by-line)
 // front end over the scan/fix engine.
-func runWizard(e *env, kf *keyFlags, rulesFile string, lf *logFlags, accessible bool, technician string, pos []string) int {
-	o, err := engineOptions(e, kf, rulesFile)
+func runWizard(e *env, kf *keyFlags, rf *rulesFlags, lf *logFlags, accessible bool, technician string, pos []string) int {
+	o, pack, err := engineOptions(e, kf, rf)
+	if err == nil {
+		err = checkActions(pack)
+	}
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick wizard: %v\n", err)
 		return exitcode.Usage

@@ -66,16 +66,19 @@ type Record struct {
 	ProtectorID string    `json:"protector_id,omitempty"` // protector that unlocked it
 	// RecoveryKeyID is the ID of the recovery password that was used, if
 	// one was: that key has been exposed and must be rotated.
-	RecoveryKeyID string        `json:"recovery_key_id,omitempty"`
-	UnlockMethod  string        `json:"unlock_method,omitempty"` // recovery password, password, startup key, clear key, none
-	KeySource     string        `json:"key_source,omitempty"`    // where the key came from: "keys.csv:12", "typed"; never the key
-	Rules         []string      `json:"rules,omitempty"`         // rule IDs applied
-	Files         []File        `json:"files,omitempty"`         // every file a rule matched
-	Status        Status        `json:"status"`
-	Error         string        `json:"error,omitempty"`
-	Duration      time.Duration `json:"-"`
-	DurationMS    int64         `json:"duration_ms"`
-	JournalFile   string        `json:"journal_file,omitempty"` // undo journal of this fix (of the fix undone, for status undone)
+	RecoveryKeyID string   `json:"recovery_key_id,omitempty"`
+	UnlockMethod  string   `json:"unlock_method,omitempty"` // recovery password, password, startup key, clear key, none
+	KeySource     string   `json:"key_source,omitempty"`    // where the key came from: "keys.csv:12", "typed"; never the key
+	Rules         []string `json:"rules,omitempty"`         // rule IDs applied
+	// RulePack is the rules pack (--rules) the rules came from; nil for
+	// the built-in rule.
+	RulePack    *RulePack     `json:"rule_pack,omitempty"`
+	Files       []File        `json:"files,omitempty"` // every file a rule matched
+	Status      Status        `json:"status"`
+	Error       string        `json:"error,omitempty"`
+	Duration    time.Duration `json:"-"`
+	DurationMS  int64         `json:"duration_ms"`
+	JournalFile string        `json:"journal_file,omitempty"` // undo journal of this fix (of the fix undone, for status undone)
 	// UndoneRun is the run ID of the fix an undo reversed (status undone).
 	UndoneRun string `json:"undone_run,omitempty"`
 	// FinishedRun is the run ID of an interrupted fix this run finished
@@ -92,6 +95,26 @@ type Record struct {
 	// (left alone, nothing written); empty when the journal was clean.
 	JournalAction    string `json:"journal_action,omitempty"`
 	ConfirmationCode string `json:"confirmation_code"` // see ConfirmationCode
+}
+
+// RulePack names the rules pack a record's rules came from and whether
+// its signature was checked.
+type RulePack struct {
+	ID      string `json:"id"`                // the pack's "id", else its file name
+	Version string `json:"version,omitempty"` // the pack's "version"
+	SHA256  string `json:"sha256"`            // of the pack file
+	// Signer and KeyFingerprint name who signed it (the allowed-signers
+	// principals and the key's SHA256:... fingerprint), when the
+	// signature verified.
+	Signer         string `json:"signer,omitempty"`
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	// Signature is "signed by ..." or, when the check was overridden,
+	// "unsigned (allowed by --allow-unsigned-rules)" or "signature not
+	// verified (allowed by --allow-unsigned-rules): why".
+	Signature string `json:"signature"`
+	// Expired is set when a pack past its expires date was used
+	// (--allow-expired-rules).
+	Expired string `json:"expired,omitempty"`
 }
 
 // Clock records the machine clock. Windows keeps the hardware clock in

@@ -70,6 +70,10 @@ func (e *Error) Error() string {
 
 type fileJSON struct {
 	Format          string            `json:"format"`
+	ID              *string           `json:"id"`
+	Version         *string           `json:"version"`
+	Expires         *string           `json:"expires"`
+	MaxHostsPerRun  *int              `json:"max_hosts_per_run"`
 	MaxFilesPerHost *int              `json:"max_files_per_host"`
 	Rules           []json.RawMessage `json:"rules"`
 }
@@ -79,6 +83,8 @@ type ruleJSON struct {
 	Description string          `json:"description"`
 	Directory   string          `json:"directory"`
 	Name        string          `json:"name"`
+	Action      *string         `json:"action"`
+	Service     *string         `json:"service"`
 	MaxFiles    *int            `json:"max_files"`
 	FaultyWhen  []conditionJSON `json:"faulty_when"`
 	GoodWhen    []conditionJSON `json:"good_when"`
@@ -135,6 +141,9 @@ func Parse(name string, data []byte, opts Options) (*Set, error) {
 		}
 		s.MaxFilesPerHost = *n
 	}
+	if err := parseMeta(name, data, &f, s); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	pos := 0
 	for i, raw := range f.Rules {
@@ -178,9 +187,15 @@ func Parse(name string, data []byte, opts Options) (*Set, error) {
 }
 
 func buildRule(rj ruleJSON, allow, deny []string, fail func(field, msg string) error) (*Rule, error) {
-	r := &Rule{ID: strings.TrimSpace(rj.ID), Description: rj.Description, Name: rj.Name, MaxFiles: DefaultMaxFiles}
+	r := &Rule{ID: strings.TrimSpace(rj.ID), Description: rj.Description, Name: rj.Name, MaxFiles: DefaultMaxFiles, Action: ActionDelete}
 	if r.ID == "" {
 		return nil, fail("id", "is missing; give the rule a short name such as vendor-2025-01-31")
+	}
+	if rj.Action != nil && *rj.Action != string(ActionDelete) {
+		return buildServiceRule(r, rj, fail)
+	}
+	if rj.Service != nil {
+		return nil, fail("service", `is only for "action": "disable-service"; a rule without action deletes files`)
 	}
 	dir, err := cleanDir(rj.Directory)
 	if err != nil {

@@ -105,9 +105,18 @@ type Rule struct {
 	Directory   string // volume-relative, '/'-separated, e.g. Windows/System32/drivers/CrowdStrike
 	Name        string // glob (path.Match syntax), case-insensitive
 	MaxFiles    int
-	FaultyWhen  []Condition
-	GoodWhen    []Condition
-	line        int // where the rule starts in its file (0 for built-ins)
+	// Action is what the rule does: ActionDelete (the default, a rule
+	// without "action") deletes the faulty files it matches;
+	// ActionDisableService names a Windows service to disable (Service)
+	// and has no Directory, Name or conditions. The engine carries out
+	// only the actions it supports: see Set.Unsupported.
+	Action RuleAction
+	// Service is the Windows service name of an ActionDisableService rule
+	// (1..256 characters, no backslash or slash); "" otherwise.
+	Service    string
+	FaultyWhen []Condition
+	GoodWhen   []Condition
+	line       int // where the rule starts in its file (0 for built-ins)
 }
 
 // Condition holds when every field that is set holds.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Set is an ordered list of rules. The first rule whose directory and name
@@ -15,6 +16,14 @@ type Set struct {
 	// (one Windows volume; see Decide): max_files_per_host in a rules file,
 	// 1..MaxFilesPerHostLimit. 0 means DefaultMaxFilesPerHost.
 	MaxFilesPerHost int
+	// ID and Version are the pack's "id" and "version" ("" when absent).
+	ID, Version string
+	// Expires is when the pack stops being good ("expires"; zero: never).
+	// LoadPack refuses a pack at or after it.
+	Expires time.Time
+	// MaxHostsPerRun is "max_hosts_per_run": the most targets one fix run
+	// may work on with this pack; 0 means no limit.
+	MaxHostsPerRun int
 }
 
 // HostCap returns the per-host deletion cap in force: MaxFilesPerHost, or
@@ -67,6 +76,9 @@ func (s *Set) Dirs() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range s.Rules {
+		if !r.DeletesFiles() {
+			continue
+		}
 		k := strings.ToLower(r.Directory)
 		if !seen[k] {
 			seen[k] = true
@@ -88,6 +100,9 @@ func (s *Set) IDs() []string {
 // Matches reports whether the rule targets f (directory and name glob),
 // whatever its verdict.
 func (r *Rule) Matches(f *FileFacts) bool {
+	if !r.DeletesFiles() {
+		return false // a disable-service rule targets no file
+	}
 	dir, name := splitFile(f.Path)
 	if f.Name != "" {
 		name = f.Name

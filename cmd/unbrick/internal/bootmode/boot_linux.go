@@ -258,6 +258,7 @@ func (b *booter) run() {
 	if b.stickOK {
 		keys = b.openKeys(filepath.Join(stickDir, "keys"))
 		rules, _ = filepath.Glob(filepath.Join(stickDir, "rules", "*"))
+		rules = packsOnly(rules, cfg)
 	}
 	if keysURL != "" {
 		p, err := b.fetchTo(fetch, keysURL, "key export", maxFetchKeys, filepath.Join(runKeysDir, "net"), keysOverHTTPOK)
@@ -319,7 +320,7 @@ func (b *booter) run() {
 		}
 		// The wizard owns the screen and keyboard: give it the console itself.
 		b.stopReaders()
-		code := b.cli.Run(os.Stdin, os.Stdout, os.Stderr, fixArgs("wizard", keys, rules, logDir, journalDir, b.rec.Disks))
+		code := b.cli.Run(os.Stdin, os.Stdout, os.Stderr, withSigners(fixArgs("wizard", keys, rules, logDir, journalDir, b.rec.Disks), cfg, stickDir))
 		b.rec.Result = fmt.Sprintf("wizard exit %d", code)
 	default:
 		if !b.hasCommand("fix") {
@@ -331,7 +332,7 @@ func (b *booter) run() {
 			b.rec.Result = "not run: no disks"
 			return
 		}
-		args := fixArgs("fix", keys, rules, logDir, journalDir, b.rec.Disks)
+		args := withSigners(fixArgs("fix", keys, rules, logDir, journalDir, b.rec.Disks), cfg, stickDir)
 		b.say("\nRunning: unbrick %s", strings.Join(args, " "))
 		code := b.cli.Run(strings.NewReader(""), b.out, b.out, args)
 		b.rec.Result = fmt.Sprintf("fix exit %d (%s)", code, exitMeaning(code))

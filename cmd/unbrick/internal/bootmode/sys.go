@@ -260,3 +260,27 @@ func (r *bootRecord) text() string {
 	}
 	return b.String()
 }
+
+// packsOnly drops from the files of the stick's rules/ directory the
+// detached signatures (PACK.sig) and the allowed-signers file: they go
+// beside the packs, not in their place.
+func packsOnly(files []string, cfg image.Config) []string {
+	var out []string
+	for _, f := range files {
+		if strings.HasSuffix(strings.ToLower(f), ".sig") || (cfg.RulesSigners != "" && filepath.ToSlash(f) == filepath.ToSlash(filepath.Join(filepath.Dir(filepath.Dir(f)), cfg.RulesSigners))) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// withSigners adds --rules-signers FILE (rules_signers in unbrick.conf,
+// on the stick) after the subcommand of args.
+func withSigners(args []string, cfg image.Config, stickDir string) []string {
+	if cfg.RulesSigners == "" || len(args) == 0 {
+		return args
+	}
+	out := append([]string{args[0], "--rules-signers", filepath.Join(stickDir, cfg.RulesSigners)}, args[1:]...)
+	return out
+}
