@@ -128,10 +128,10 @@ func printPack(w io.Writer, p *rules.Pack) {
 	}
 	fmt.Fprintf(w, "rules pack: %s\n", p.Info.String())
 	if !p.Info.Signed {
-		fmt.Fprintf(w, "WARNING: rules pack %s is %s\n", p.Info.Path, p.Info.Signature)
+		fmt.Fprintf(w, "WARNING: rules pack %s: %s\n", p.Info.Path, p.Info.Signature)
 	}
 	if p.Info.ExpiryNote != "" {
-		fmt.Fprintf(w, "WARNING: rules pack %s %s\n", p.Info.Path, p.Info.ExpiryNote)
+		fmt.Fprintf(w, "WARNING: rules pack %s: %s\n", p.Info.Path, p.Info.ExpiryNote)
 	}
 }
 
@@ -257,15 +257,21 @@ type ruleTally struct{ matched, del, keep, review int }
 
 // runRulesTest scans the targets with the pack's rules and reports.
 func runRulesTest(e *env, kf *keyFlags, rf *rulesFlags, targets []string) int {
-	lrf := *rf
-	lrf.allowUnsigned, lrf.allowExpired = true, true
-	p, err := lrf.load()
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "unbrick rules test: %v\n", err)
-		return exitcode.Usage
-	}
 	w := e.Stdout
-	printPack(w, p)
+	p, strictErr := rf.load()
+	if strictErr != nil {
+		// Try it anyway (nothing is written), and say what fix would say.
+		lrf := *rf
+		lrf.allowUnsigned, lrf.allowExpired = true, true
+		var err error
+		if p, err = lrf.load(); err != nil {
+			fmt.Fprintf(e.Stderr, "unbrick rules test: %v\n", err)
+			return exitcode.Usage
+		}
+		fmt.Fprintf(w, "rules pack: %s version %q, sha256 %s\nnote: fix would refuse this pack as it is: %v\n", p.Info.ID, p.Info.Version, p.Info.SHA256, strictErr)
+	} else {
+		printPack(w, p)
+	}
 	o, _, err := engineOptions(e, kf, nil)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick rules test: %v\n", err)

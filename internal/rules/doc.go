@@ -1,7 +1,7 @@
 // Package rules decides which files of an offline Windows volume are faulty.
 //
 // Status: usable. Builtin() (rule crowdstrike-2024-07-19), Parse/ParseFile
-// for --rules files, Set.Evaluate (one file), Set.Decide (a host's files,
+// for --rules files, LoadPack for signed packs, Set.Evaluate (one file), Set.Decide (a host's files,
 // with max_files and max_files_per_host), Set.Dirs (where to look),
 // Verdict.Cause (why a file needs review).
 //
@@ -62,4 +62,35 @@
 // deleted (they become needs-review). Every error names the file, line,
 // rule and field. ParseFile reads through internal/inputfile: a device,
 // FIFO or directory, or a file over 4 MiB, is refused.
+//
+// # Packs, signatures and allowed signers
+//
+// A rules file may carry pack metadata: id, version, expires (an RFC 3339
+// full-date, good through that day UTC, or a date-time) and
+// max_hosts_per_run; all optional, so unbrick-rules/1 files stay valid. A
+// rule may say "action": "disable-service" with "service": "NAME" (1..256
+// characters, no backslash or slash; Rule.Action, Rule.Service); rules
+// without action delete files. Set.Unsupported lists the rules an engine
+// cannot carry out.
+//
+// LoadPack reads PACK and its detached signature PACK.sig and checks it:
+// the sshsig format of OpenSSH, PROTOCOL.sshsig
+// (https://github.com/openssh/openssh-portable/blob/master/PROTOCOL.sshsig:
+// armor "-----BEGIN SSH SIGNATURE-----", MAGIC "SSHSIG", version 1,
+// publickey, namespace, reserved, hash_algorithm sha256/sha512, and a
+// signature over MAGIC || namespace || reserved || hash_algorithm ||
+// H(message)), namespace exactly "unbrick-rules", key types ed25519,
+// ecdsa and rsa (rsa-sha2-256/512). The signature is verified with
+// golang.org/x/crypto/ssh (ParsePublicKey, PublicKey.Verify); the format
+// code here is unbrick's own. The key must be listed in an allowed-signers
+// file, the format of the ALLOWED SIGNERS section of ssh-keygen(1)
+// (https://man.openbsd.org/ssh-keygen#ALLOWED_SIGNERS): principals,
+// options namespaces="...", valid-after, valid-before, then the key as in
+// authorized_keys. Refusals are *PackError values wrapping ErrUnsigned,
+// ErrBadSignatureFile, ErrWrongNamespace, ErrSignatureMismatch,
+// ErrNoSigners, ErrUnknownSigner or ErrExpired, each with what to do next.
+// PACK.sig is read whole up to 64 KiB, the allowed-signers file up to
+// 1 MiB; the parsers are fuzzed (FuzzPack, FuzzAllowedSigners,
+// FuzzSSHSignature) and tested against the real ssh-keygen -Y sign and
+// -Y verify.
 package rules
