@@ -155,6 +155,8 @@ expiry and limits, each rule, and who signed it. Exit 0 when fix would use the
 pack as it is; 2 when it would refuse it (a syntax error, no or a bad signature,
 a signer not in --rules-signers, an expired pack, or an action this build
 cannot carry out), with the reason.`,
+		Example: `  unbrick rules check --rules-signers allowed_signers acme.json
+  ssh-keygen -Y sign -n unbrick-rules -f rules-key acme.json && unbrick rules check --rules-signers allowed_signers acme.json`,
 		Args: cobra.ExactArgs(1),
 	}
 	c.Flags().StringVar(&rf.signers, "rules-signers", "", "allowed-signers `FILE` (ssh-keygen(1) ALLOWED SIGNERS format)")
@@ -241,6 +243,8 @@ ever written. The pack's signature and expiry are checked and reported, but a
 pack under test may be unsigned or expired (to try it before signing); fix
 refuses such a pack. Exit 0, or 1 when a target could not be read, 2 usage, 3
 when a volume stayed locked.`,
+		Example: `  unbrick rules test acme.json disk.img
+  unbrick rules test --rules-signers allowed_signers --keys BitLockerKeys.csv acme.json vm-disks/*.img`,
 		Args: cobra.MinimumNArgs(2),
 	}
 	kf := addKeyFlags(c)
