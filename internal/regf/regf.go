@@ -228,13 +228,15 @@ func (h *Hive) WalkCells(fn func(Cell) error) error {
 }
 
 // ReadHive reads a whole hive file from r, refusing more than MaxHiveSize bytes.
-func ReadHive(r io.Reader) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxHiveSize+1))
+func ReadHive(r io.Reader) ([]byte, error) { return readLimited(r, MaxHiveSize) }
+
+func readLimited(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxHiveSize {
-		return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, MaxHiveSize)
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, limit)
 	}
 	return b, nil
 }
