@@ -131,6 +131,6 @@
 // # Limits
 //
 // A hive is read whole: at most MaxHiveSize (256 MiB) bytes; per key at
-// most 2^20 subkeys and 2^16 values. The parsers never panic on any input
+// most 2^18 subkeys and 2^16 values. The parsers never panic on any input
 // (fuzzed: FuzzParseBaseBlock, FuzzWalk).
 package regf

@@ -81,7 +81,8 @@ func TestFormatErrors(t *testing.T) {
 		{"cell size", func(b []byte) { le.PutUint32(b[4096+32:], 0xfffffff4) }, "cell", 4128, "Size"},
 		{"ri to ri", func(b []byte) { le.PutUint32(b[FileOffset(riOff)+8:], riOff) }, "ri", FileOffset(riOff) + 4, "Signature"},
 		{"list count", func(b []byte) { le.PutUint16(b[FileOffset(firstLh)+6:], 300) }, "lh", FileOffset(firstLh) + 6, "Number of elements"},
-		{"subkey count", func(b []byte) { le.PutUint32(b[FileOffset(svcs.Off)+4+nkSubkeys:], 5) }, "nk", FileOffset(svcs.Off) + 4 + nkSubkeys, "Number of subkeys"},
+		{"subkey count high", func(b []byte) { le.PutUint32(b[FileOffset(svcs.Off)+4+nkSubkeys:], 7) }, "nk", FileOffset(svcs.Off) + 4 + nkSubkeys, "Number of subkeys"},
+		{"subkey count low", func(b []byte) { le.PutUint32(b[FileOffset(svcs.Off)+4+nkSubkeys:], 2) }, "lh", FileOffset(firstLh) + 6, "Number of elements"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

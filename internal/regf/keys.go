@@ -108,8 +108,8 @@ func (k *Key) subkeyOffsets() ([]uint32, error) {
 	if n > maxSubkeys {
 		return nil, formatErr("nk", abs+nkSubkeys, "Number of subkeys", "%d is more than %d", n, maxSubkeys)
 	}
-	var out []uint32
-	if err := k.h.subkeyList(le.Uint32(k.nk[nkSubkeyList:]), &out, false); err != nil {
+	out := make([]uint32, 0, min(n, 1024))
+	if err := k.h.subkeyList(le.Uint32(k.nk[nkSubkeyList:]), &out, int(n), false); err != nil {
 		return nil, err
 	}
 	if uint32(len(out)) != n {
@@ -118,7 +118,10 @@ func (k *Key) subkeyOffsets() ([]uint32, error) {
 	return out, nil
 }
 
-func (h *Hive) subkeyList(off uint32, out *[]uint32, inRoot bool) error {
+// subkeyList appends the key node offsets of the list at off to out,
+// refusing more than limit in all (the key node's count: a corrupt list
+// cannot make the walk longer than the key claims).
+func (h *Hive) subkeyList(off uint32, out *[]uint32, limit int, inRoot bool) error {
 	b, err := h.cell(off, "subkey list")
 	if err != nil {
 		return err
@@ -147,13 +150,13 @@ func (h *Hive) subkeyList(off uint32, out *[]uint32, inRoot bool) error {
 	for i := 0; i < n; i++ {
 		o := le.Uint32(b[4+i*stride:])
 		if sig == "ri" {
-			if err := h.subkeyList(o, out, true); err != nil {
+			if err := h.subkeyList(o, out, limit, true); err != nil {
 				return err
 			}
 			continue
 		}
-		if len(*out) >= maxSubkeys {
-			return formatErr(sig, abs, "", "more than %d subkeys", maxSubkeys)
+		if len(*out) >= limit {
+			return formatErr(sig, abs+2, "Number of elements", "the subkey lists hold more than the key node's %d subkeys", limit)
 		}
 		*out = append(*out, o)
 	}

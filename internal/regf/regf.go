@@ -14,7 +14,7 @@ const (
 	binAlign      = 4096      // a hive bin's size is a multiple of 4096
 	binHeaderSize = 32        // "hbin" header
 	MaxHiveSize   = 256 << 20 // whole-hive read limit (a large SYSTEM hive is 20-100 MiB)
-	maxSubkeys    = 1 << 20   // per key, over all lists
+	maxSubkeys    = 1 << 18   // per key, over all lists
 	maxValues     = 1 << 16   // per key
 )
 
