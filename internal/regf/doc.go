@@ -42,8 +42,13 @@
 //	36  4  Root cell offset            40 4 Hive bins data size (multiple of 4096)
 //	44  4  Clustering factor           144 4 Flags (Windows 10)
 //	508 4  Checksum: XOR of the 127 dwords at 0..507; a result of 0 is
-//	       stored as 1 and 0xFFFFFFFF as 0xFFFFFFFE (libregf, and Windows'
-//	       HvpHeaderCheckSum as libregf describes it)
+//	       stored as 1 and 0xFFFFFFFF as 0xFFFFFFFE
+//
+// The checksum adjustment (0 -> 1, 0xFFFFFFFF -> 0xFFFFFFFE) is what the
+// Windows kernel's writer does as later revisions of Suhanov's
+// specification describe it; the revision cited above gives the plain XOR
+// only. It matters for one hive in 2^31 and was not checked against a hive
+// Windows wrote with such a sum: internal/hostid applies the same rule.
 //
 // # Hive bins and cells
 //

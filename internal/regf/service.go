@@ -3,6 +3,7 @@ package regf
 import (
 	"bytes"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -49,15 +50,19 @@ type Write struct {
 	After  []byte
 }
 
-// Writes lists the byte ranges to change, in hive file offset order; empty
-// when the service is already disabled in every control set.
+// Writes lists the byte ranges to change, in hive file offset order, each
+// once (two control sets whose keys share a value cell give one write);
+// empty when the service is already disabled in every control set.
 func (p *Plan) Writes() []Write {
 	var w []Write
+	seen := map[int64]bool{}
 	for _, c := range p.Sets {
-		if c.Needed() {
+		if c.Needed() && !seen[c.Offset] {
+			seen[c.Offset] = true
 			w = append(w, Write{Offset: c.Offset, Before: c.Before[:], After: c.After[:]})
 		}
 	}
+	sort.Slice(w, func(i, j int) bool { return w[i].Offset < w[j].Offset })
 	return w
 }
 
