@@ -68,19 +68,22 @@ type File struct {
 
 // Options describe one image build.
 type Options struct {
-	Out        string     // image file to create (must not exist)
-	Format     Format     // what to write; "" = FormatUSB
-	BootChain  *BootChain // from LoadBootChain; not used by FormatLogs
-	Init       []byte     // static unbrick binary for /init; not used by FormatLogs
-	Keys       []File     // key exports; sealed unless PlaintextKeys
-	Rules      *File      // rules file, optional
-	Plaintext  bool       // store keys unsealed (only when asked for)
-	Passphrase string     // sealing passphrase (when !Plaintext and len(Keys) > 0)
-	WorkFactor int        // age scrypt work factor, 0 = DefaultWorkFactor
-	LogsMiB    int        // LOGS partition size, >= MinLogsMiB
-	Config     Config     // unbrick.conf
-	ESPFat32   bool       // make the ESP (or the ISO's EFI boot image) FAT32, at least 40 MiB
-	Modules    []string   // modules to carry, nil = DefaultModules
+	Out       string     // image file to create (must not exist)
+	Format    Format     // what to write; "" = FormatUSB
+	BootChain *BootChain // from LoadBootChain; not used by FormatLogs
+	Init      []byte     // static unbrick binary for /init; not used by FormatLogs
+	Keys      []File     // key exports; sealed unless PlaintextKeys
+	Rules     *File      // rules file, optional
+	// RulesSig is the rules pack's detached signature, stored beside it as
+	// /rules/<Rules.Name>.sig; nil: none (an unsigned pack).
+	RulesSig   []byte
+	Plaintext  bool     // store keys unsealed (only when asked for)
+	Passphrase string   // sealing passphrase (when !Plaintext and len(Keys) > 0)
+	WorkFactor int      // age scrypt work factor, 0 = DefaultWorkFactor
+	LogsMiB    int      // LOGS partition size, >= MinLogsMiB
+	Config     Config   // unbrick.conf
+	ESPFat32   bool     // make the ESP (or the ISO's EFI boot image) FAT32, at least 40 MiB
+	Modules    []string // modules to carry, nil = DefaultModules
 	// ConfigURL, when set, goes onto the kernel command line as
 	// unbrick.config=URL: the settings are fetched from there at boot
 	// (see CheckFetchURL). Not used by FormatLogs.
@@ -357,6 +360,11 @@ func (b *builder) writeLogs(d *disk.Disk, part int, typ filesystem.Type) error {
 	if o.Rules != nil {
 		if err := writeFSFile(logs, path.Join("/rules", o.Rules.Name), o.Rules.Data); err != nil {
 			return fmt.Errorf("LOGS: rules: %w", err)
+		}
+		if o.RulesSig != nil {
+			if err := writeFSFile(logs, path.Join("/rules", o.Rules.Name+".sig"), o.RulesSig); err != nil {
+				return fmt.Errorf("LOGS: rules signature: %w", err)
+			}
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/unbrick/unbrick/internal/exitcode"
 	"github.com/unbrick/unbrick/internal/inputfile"
 	"github.com/unbrick/unbrick/internal/keys"
+	"github.com/unbrick/unbrick/internal/rules"
 )
 
 func newImageCmd(e *env) *cobra.Command {
@@ -46,7 +47,7 @@ type imageBuildFlags struct {
 	out, format, bootchain, rules, passFile, mode, after, configFile, initBin string
 	netboot, configURL, ca                                                    string
 	keys                                                                      []string
-	plaintext, force, espFat32                                                bool
+	plaintext, force, espFat32, allowUnsignedRules                            bool
 	logsSize, workFactor                                                      int
 }
 
@@ -96,7 +97,8 @@ work for the USB image and the ISO.`,
 	fs.StringVar(&f.format, "format", string(image.FormatUSB), "image format `NAME`: usb (stick image), iso (bootable ISO without LOGS) or logs (the LOGS disk for the ISO)")
 	fs.StringVar(&f.bootchain, "bootchain", defaultBootChainDir(e), "boot chain `DIR` from scripts/fetch-bootchain.sh (also $UNBRICK_BOOTCHAIN)")
 	fs.StringArrayVar(&f.keys, "keys", nil, "recovery key export `FILE` to put on the stick; repeatable")
-	fs.StringVar(&f.rules, "rules", "", "rules `FILE` to put on the stick")
+	fs.StringVar(&f.rules, "rules", "", "rules pack `FILE` to put on the stick, with FILE.sig beside it (ssh-keygen -Y sign -n unbrick-rules)")
+	fs.BoolVar(&f.allowUnsignedRules, "allow-unsigned-rules", false, "put a --rules pack on the stick that has no FILE.sig or whose signature does not check (fix on the stick then needs --allow-unsigned-rules too)")
 	fs.BoolVar(&f.plaintext, "plaintext-keys", false, "store the keys UNSEALED (anyone holding the stick can read them)")
 	fs.StringVar(&f.passFile, "passphrase-file", "", "seal the keys with the passphrase on the first line of `FILE` (default: asked twice on the terminal)")
 	fs.IntVar(&f.logsSize, "logs-size", image.MinLogsMiB, "size of the LOGS partition: `N` MiB (at least 16)")
@@ -143,7 +145,7 @@ func checkFormatFlags(c *cobra.Command, format string) error {
 		unused = []string{"bootchain", "init", "esp-fat32", "config-url", "ca"}
 		why = "the LOGS disk holds no boot files; pass it when you build the ISO (--format iso)"
 	case image.FormatISO:
-		unused = []string{"keys", "rules", "plaintext-keys", "passphrase-file", "logs-size", "mode", "config", "kdf-work-factor"}
+		unused = []string{"keys", "rules", "allow-unsigned-rules", "plaintext-keys", "passphrase-file", "logs-size", "mode", "config", "kdf-work-factor"}
 		why = "the ISO has no LOGS partition; pass it when you build the LOGS disk (--format logs)"
 	}
 	for _, name := range unused {
@@ -157,7 +159,7 @@ func checkFormatFlags(c *cobra.Command, format string) error {
 // checkNetbootFlags refuses flags that a network boot tree has no place
 // for: it has no LOGS partition, and its settings come from --config-url.
 func checkNetbootFlags(c *cobra.Command) error {
-	for _, name := range []string{"out", "format", "keys", "rules", "plaintext-keys", "passphrase-file", "logs-size", "kdf-work-factor", "esp-fat32", "mode", "after", "config"} {
+	for _, name := range []string{"out", "format", "keys", "rules", "allow-unsigned-rules", "plaintext-keys", "passphrase-file", "logs-size", "kdf-work-factor", "esp-fat32", "mode", "after", "config"} {
 		if c.Flags().Changed(name) {
 			return usagef("--%s has no effect with --netboot: the tree has no LOGS partition; its settings (mode, after, keys_url, rules_url, log_url) come from the unbrick.conf at --config-url", name)
 		}
@@ -256,12 +258,25 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		keyFiles = append(keyFiles, image.File{Name: filepath.Base(k), Data: data})
 	}
 	var rulesFile *image.File
+	var rulesSig []byte
+	if f.allowUnsignedRules && f.rules == "" {
+		fmt.Fprintln(e.Stderr, "unbrick image build: --allow-unsigned-rules needs --rules PACK; nothing was written")
+		return exitcode.Usage
+	}
 	if f.rules != "" {
 		data, err := inputfile.Read(f.rules, "rules file", inputfile.MaxRules)
 		if err != nil {
 			return fail("%v", err)
 		}
-		rulesFile = &image.File{Name: filepath.Base(f.rules), Data: data}
+		sig, warn, err := stickRulesSignature(f.rules, f.allowUnsignedRules)
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "unbrick image build: --rules: %v; nothing was written\n", err)
+			return exitcode.Usage
+		}
+		if warn != "" {
+			fmt.Fprintf(e.Stderr, "WARNING: rules pack %s: %s\n", f.rules, warn)
+		}
+		rulesFile, rulesSig = &image.File{Name: filepath.Base(f.rules), Data: data}, sig
 	}
 	pass := ""
 	if len(keyFiles) > 0 && !f.plaintext {
@@ -296,7 +311,7 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		os.Remove(f.out)
 	}
 	res, err := image.Build(image.Options{
-		Out: f.out, Format: format, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile,
+		Out: f.out, Format: format, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile, RulesSig: rulesSig,
 		Plaintext: f.plaintext, Passphrase: pass, WorkFactor: f.workFactor, LogsMiB: f.logsSize,
 		Config: cfg, Version: toolVersion(), Progress: e.Stderr, ESPFat32: f.espFat32,
 		ConfigURL: f.configURL, CA: caPEM,
@@ -437,4 +452,35 @@ func runImageLogs(e *env, cat bool, extract, path string) int {
 		}
 	}
 	return code
+}
+
+// stickRulesSignature checks the pack given to image build --rules and
+// returns its PACK.sig to store beside it. The pack must parse, and its
+// signature must be an unbrick-rules sshsig that verifies over it; who
+// signed it is checked at boot against the stick's allowed-signers file
+// (rules_signers), as for fix. Unsigned, or a signature that does not
+// check, is refused unless allowUnsigned (then the .sig, if any, is stored
+// as it is and warn says so).
+func stickRulesSignature(pack string, allowUnsigned bool) (sig []byte, warn string, err error) {
+	if _, err := rules.LoadPack(pack, rules.LoadOptions{AllowUnsigned: true, AllowExpired: true}); err != nil {
+		return nil, "", err
+	}
+	_, verr := rules.LoadPack(pack, rules.LoadOptions{AllowExpired: true})
+	switch {
+	case verr == nil || errors.Is(verr, rules.ErrNoSigners):
+		// Verified over the pack by the key it names (no allowed-signers
+		// list here: the stick's fix checks the signer).
+	case allowUnsigned:
+		warn = "put on the stick although " + verr.Error() + " (allowed by --allow-unsigned-rules; fix on the stick refuses it unless it runs with --allow-unsigned-rules)"
+	default:
+		return nil, "", verr
+	}
+	sig, err = os.ReadFile(rules.SignaturePath(pack))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, warn, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return sig, warn, nil
 }

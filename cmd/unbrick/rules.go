@@ -19,9 +19,8 @@ import (
 
 // engineActions are the rule actions besides deleting files that this
 // build's engine carries out. A pack with any other action is refused by
-// fix and the wizard (checkActions). Add rules.ActionDisableService here
-// once internal/remedy carries it out.
-var engineActions []rules.RuleAction
+// fix and the wizard (checkActions).
+var engineActions = []rules.RuleAction{rules.ActionDisableService}
 
 // rulesFlags are --rules PACK and how the pack is checked (scan, fix,
 // wizard, rules test).
@@ -301,6 +300,16 @@ func runRulesTest(e *env, kf *keyFlags, rf *rulesFlags, targets []string) int {
 				t.add(f.Verdict)
 			}
 			fmt.Fprintf(w, "  would:         %s %s (rule %s): %s\n", wouldText(f.Verdict), f.Path, f.Rule, f.Reason)
+		}
+		for _, sv := range v.Services {
+			switch sv.Verdict {
+			case remedy.VerdictServiceEnabled:
+				fmt.Fprintf(w, "  would:         DISABLE service %s (rule %s): %s\n", sv.Service, sv.Rule, sv.String())
+			case remedy.VerdictServiceDisabled:
+				fmt.Fprintf(w, "  would:         keep service %s (rule %s): already disabled: %s\n", sv.Service, sv.Rule, sv.String())
+			default:
+				fmt.Fprintf(w, "  would:         REFUSE the volume: %s\n", sv.Reason)
+			}
 		}
 		for _, id := range sortedKeys(per) {
 			fmt.Fprintf(w, "  rule %s: %s\n", id, per[id])

@@ -183,11 +183,23 @@ func TestFixRefusesBadPacks(t *testing.T) {
 		t.Fatalf("expired override: %+v", rp)
 	}
 
-	// An action this build cannot carry out.
+	// disable-service is carried out now (TestFixDisableServiceCorpus):
+	// the pack is accepted (no exit 2).
 	svc := filepath.Join(f.dir, "svc.json")
 	os.WriteFile(svc, bytes.Replace(good, []byte(`"rules": [`), []byte(`"rules": [{"id": "cs-svc", "action": "disable-service", "service": "CSAgent"},`), 1), 0o644)
 	f.sign(t, f.key, rules.Namespace, svc)
-	f.refused(t, "cs-svc (disable-service CSAgent): this build of unbrick cannot carry out that action yet", "--rules", svc, "--rules-signers", f.signers)
+	if err := checkActions(mustLoad(t, svc, f.signers)); err != nil {
+		t.Fatalf("a disable-service pack is refused: %v", err)
+	}
+}
+
+func mustLoad(t *testing.T, pack, signers string) *rules.Pack {
+	t.Helper()
+	p, err := (&rulesFlags{file: pack, signers: signers}).load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestFixMaxHostsPerRun(t *testing.T) {

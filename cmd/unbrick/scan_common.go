@@ -228,7 +228,20 @@ func printVolume(w io.Writer, v *remedy.Volume) {
 		}
 		b.WriteString("\n")
 	}
-	if v.Windows && len(v.Files) == 0 && v.Status != remedy.StatusLocked && len(v.Rules) > 0 {
+	for _, sv := range v.Services {
+		fmt.Fprintf(&b, "  service:       %s (rule %s, disable-service): %s", sv.Service, sv.Rule, sv.Verdict)
+		if sv.Action != "" && sv.Action != remedy.ActionNone && sv.Action != sv.Verdict {
+			fmt.Fprintf(&b, " -> %s", sv.Action)
+		}
+		b.WriteString("\n")
+		if len(sv.ControlSets) > 0 {
+			fmt.Fprintf(&b, "                 %s\n", sv.String())
+		}
+		if sv.Reason != "" {
+			fmt.Fprintf(&b, "                 %s\n", sv.Reason)
+		}
+	}
+	if v.Windows && len(v.Files) == 0 && v.Status != remedy.StatusLocked && len(v.Rules) > len(v.Services) {
 		fmt.Fprintf(&b, "  files:         no file matches the rules (%s)\n", strings.Join(v.Rules, ", "))
 	}
 	if v.PlanText != "" {

@@ -72,8 +72,12 @@ type Record struct {
 	Rules         []string `json:"rules,omitempty"`         // rule IDs applied
 	// RulePack is the rules pack (--rules) the rules came from; nil for
 	// the built-in rule.
-	RulePack    *RulePack     `json:"rule_pack,omitempty"`
-	Files       []File        `json:"files,omitempty"` // every file a rule matched
+	RulePack *RulePack `json:"rule_pack,omitempty"`
+	Files    []File    `json:"files,omitempty"` // every file a rule matched
+	// Services are the disable-service rules' outcomes: the service, what
+	// was done (disabled, would-disable, already-disabled, refused, none)
+	// and the control sets whose Start value was (or would be) changed.
+	Services    []Service     `json:"services,omitempty"`
 	Status      Status        `json:"status"`
 	Error       string        `json:"error,omitempty"`
 	Duration    time.Duration `json:"-"`
@@ -158,4 +162,24 @@ type File struct {
 	Action string    `json:"action"`           // deleted, would-delete, kept, left-for-review, none
 	Reason string    `json:"reason,omitempty"` // the rule's reason
 	Rule   string    `json:"rule,omitempty"`
+}
+
+// Service is what one disable-service rule did on the volume.
+type Service struct {
+	Rule    string `json:"rule"`
+	Service string `json:"service"` // the service's key name under Services
+	Action  string `json:"action"`  // disabled, would-disable, already-disabled, refused, none
+	Reason  string `json:"reason,omitempty"`
+	// ControlSets are the control sets whose Services\<service>\Start
+	// was changed (would be, for a dry run), with the value before and
+	// after; empty when none was.
+	ControlSets []ControlSet `json:"control_sets,omitempty"`
+}
+
+// ControlSet is one control set's Start value change.
+type ControlSet struct {
+	Name        string   `json:"name"`     // "ControlSet001"
+	Selected    []string `json:"selected"` // the Select values naming it: Current, Default, LastKnownGood
+	StartBefore uint32   `json:"start_before"`
+	StartAfter  uint32   `json:"start_after"`
 }

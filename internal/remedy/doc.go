@@ -112,7 +112,11 @@
 //     files are evaluated) or reset. Scan says what fix would replay. Then
 //     the rules (internal/rules): the entries of the rules' directories,
 //     with $STANDARD_INFORMATION last-write time, size, sha256 and all-zero
-//     test. Scan stops here (scanned).
+//     test. A disable-service rule (rules.ActionDisableService) is
+//     planned on the SYSTEM hive (internal/regf PlanDisableService):
+//     Start to change, already 4, or refused (dirty hive, bad checksum,
+//     value missing or not a REG_DWORD: Volume.Services). Scan stops here
+//     (scanned).
 //  3. plan → planned fix: the write gate (a hibernated Windows, an unclean
 //     journal under refuse: refused; a dirty flag alone is fine and stays
 //     set); the files classified: faulty (or approved by Fix.Approve) to
@@ -121,7 +125,12 @@
 //     when this run finished an interrupted fix (a staged replay is then
 //     not written). Else the volume must be whole, and ntfs PlanDelete is
 //     run per faulty file, each plan staged before the next is made (files
-//     of one directory share an index), after the replay. A dry run stops
+//     of one directory share an index), after the replay. A refused
+//     disable-service rule refuses the volume first (nothing written, not
+//     even the deletions); a needed one is planned after the deletions
+//     with edit.PlanOverwrite (the Start values' bytes of the hive, in
+//     place) and staged the same way, so one undo journal covers replay,
+//     deletions and hive. A dry run stops
 //     here with the plan text (dry-run).
 //  4. commit → committed fix (Opened.Commit): the undo journal
 //     JDIR/<run-id>-<volume-id>.journal is written and fsynced, then the
@@ -130,7 +139,9 @@
 //     cannot be written, or a disk that changed since planning, means
 //     refused and nothing written.
 //  5. verify: section, BitLocker (ReuseKey: no second stretch) and NTFS
-//     re-opened from scratch; each deleted file must be gone under every
+//     re-opened from scratch; the hive read again must say Start = 4 in
+//     every selected control set of each service written (regf.Verify);
+//     each deleted file must be gone under every
 //     name, the system hive still there, a replayed journal clean; else
 //     failed, with the undo command. Then remediated, or needs-review when
 //     another match is left for review.

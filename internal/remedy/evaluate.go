@@ -82,7 +82,7 @@ func evaluateRules(ev *evaluation) error {
 		}
 		ev.files = append(ev.files, f)
 	}
-	return nil
+	return evaluateServices(ev, set)
 }
 
 // fileFacts fills size, time and (for files up to maxHashSize) the digest

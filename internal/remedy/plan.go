@@ -18,7 +18,7 @@ import (
 // The value's plan is nil when there is nothing to delete.
 func plan(ev *evaluation) (*plannedFix, error) {
 	r := ev.volumeRun
-	pf := &plannedFix{volumeRun: r, op: ev.op, files: slices.Clone(ev.files), replay: ev.replay, finished: ev.finished}
+	pf := &plannedFix{volumeRun: r, op: ev.op, files: slices.Clone(ev.files), services: slices.Clone(ev.services), replay: ev.replay, finished: ev.finished}
 	if err := writeGate(ev); err != nil {
 		return pf, err
 	}
@@ -41,7 +41,18 @@ func plan(ev *evaluation) (*plannedFix, error) {
 			f.Action = ActionKept
 		}
 	}
-	if len(pf.faulty) == 0 {
+	for i := range pf.services {
+		if pf.services[i].Verdict == VerdictServiceDisabled {
+			pf.services[i].Action = ActionAlreadyDisabled
+		}
+	}
+	// A disable-service rule that cannot be carried out refuses the
+	// volume: nothing is written, not even the deletions (half a pack
+	// could leave the host still broken).
+	if err := serviceGate(pf); err != nil {
+		return pf, err
+	}
+	if len(pf.faulty) == 0 && !servicesNeeded(pf.services) {
 		// A staged replay is not written: the report drops its counts
 		// and says so, except when this run finished an interrupted fix
 		// and nothing is left for review (remediated by that fix's plan),
@@ -52,20 +63,41 @@ func plan(ev *evaluation) (*plannedFix, error) {
 	if err := pf.op.CheckWhole(); err != nil {
 		return pf, err
 	}
-	var deletion *edit.Plan
-	err := r.timed("plan", func() (err error) { deletion, err = planAndStage(ev, pf); return err })
+	// Staged in this order, and written by Commit in it: the journal
+	// replay, the deletions, then the Start values of the services (each
+	// planned on the volume as the previous steps leave it).
+	var deletion, services *edit.Plan
+	err := r.timed("plan", func() (err error) {
+		if deletion, err = planAndStage(ev, pf); err != nil {
+			return err
+		}
+		services, err = planServices(ev, pf)
+		return err
+	})
 	if err != nil {
 		return pf, err
 	}
-	all := deletion
+	all := &edit.Plan{}
+	for _, p := range []*edit.Plan{deletion, services} {
+		if err := all.Append(p); err != nil {
+			return pf, failed(err)
+		}
+	}
+	if len(all.Writes) == 0 && len(all.Deleted) == 0 {
+		// Every service was already disabled once re-read (two rules
+		// naming one service) and nothing is to be deleted.
+		pf.discardReplay = ev.replay != nil && (pf.review || !pf.finished)
+		return pf, nil
+	}
 	if ev.replay != nil {
 		// The replay was staged first: the undo journal and the report
-		// cover both.
+		// cover all of it.
+		work := all
 		all = &edit.Plan{}
 		if err := all.Append(ev.replay.Plan); err != nil {
 			return pf, failed(err)
 		}
-		if err := all.Append(deletion); err != nil {
+		if err := all.Append(work); err != nil {
 			return pf, failed(err)
 		}
 		summary := ev.replay.Summary()

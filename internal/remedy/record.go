@@ -65,6 +65,17 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 		r.Files = append(r.Files, fleetlog.File{Path: f.Path, Size: f.Size, MTime: f.MTime, SHA256: f.SHA256,
 			Action: f.Action, Reason: f.Reason, Rule: f.Rule})
 	}
+	for _, sv := range v.Services {
+		fs := fleetlog.Service{Rule: sv.Rule, Service: sv.Service, Action: sv.Action, Reason: sv.Reason}
+		if sv.Action != ActionRefused && sv.Action != ActionAlreadyDisabled {
+			for _, c := range sv.ControlSets {
+				if c.Changed() {
+					fs.ControlSets = append(fs.ControlSets, fleetlog.ControlSet{Name: c.ControlSet, Selected: c.Selected, StartBefore: c.Old, StartAfter: c.New})
+				}
+			}
+		}
+		r.Services = append(r.Services, fs)
+	}
 	fleetlog.Prepare(r)
 	return r
 }

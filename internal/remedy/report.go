@@ -191,6 +191,8 @@ type Volume struct {
 
 	Rules []string `json:"rules,omitempty"`
 	Files []File   `json:"files,omitempty"`
+	// Services: each disable-service rule's finding and action.
+	Services []Service `json:"services,omitempty"`
 
 	PlanWrites int      `json:"plan_writes,omitempty"`
 	PlanBytes  int64    `json:"plan_bytes,omitempty"`

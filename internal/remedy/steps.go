@@ -112,6 +112,11 @@ func runSteps(r *volumeRun) end {
 	for _, i := range pf.faulty {
 		r.v.Files[i].Action = ActionDeleted
 	}
+	for i := range r.v.Services {
+		if r.v.Services[i].Needed() {
+			r.v.Services[i].Action = ActionDisabled
+		}
+	}
 	return end{reached: reachedVerified, review: pf.review, causes: pf.causes}
 }
 
@@ -253,7 +258,9 @@ type evaluation struct {
 	label   string // the label after the staged replay
 	rules   []string
 	files   []File
-	notes   []string
+	// services: what each disable-service rule found in the SYSTEM hive.
+	services []Service
+	notes    []string
 }
 
 // report copies step 2's findings into the report.
@@ -269,6 +276,7 @@ func (ev *evaluation) report(v *Volume) {
 		v.Rules = ev.rules
 	}
 	v.Files = ev.files
+	v.Services = ev.services
 }
 
 // plannedFix is step 3's value: the files classified (faulty, kept, left
@@ -278,8 +286,9 @@ type plannedFix struct {
 	*volumeRun
 	op       *Opened
 	files    []File // the evaluation's, with the actions decided
-	faulty   []int  // indexes into files
-	review   bool   // a match is left for review
+	services []Service
+	faulty   []int // indexes into files
+	review   bool  // a match is left for review
 	causes   rules.Cause
 	finished bool // the evaluation's
 	// replay is the staged journal replay, part of plan (nil: none).
@@ -297,6 +306,7 @@ type plannedFix struct {
 // report copies step 3's decisions into the report.
 func (pf *plannedFix) report(v *Volume) {
 	v.Files = pf.files
+	v.Services = pf.services
 	if pf.discardReplay && v.Journal != nil {
 		v.Journal.Replayed, v.Journal.ReplaySkipped, v.Journal.RolledBack = nil, 0, 0
 		v.Notes = append(v.Notes, "the NTFS journal needs a replay but nothing is to be deleted: the replay was not written")
@@ -313,6 +323,11 @@ func (pf *plannedFix) report(v *Volume) {
 		for _, i := range pf.faulty {
 			v.Files[i].Action = ActionWouldDelete
 		}
+		for i := range v.Services {
+			if v.Services[i].Needed() {
+				v.Services[i].Action = ActionWouldDisable
+			}
+		}
 	}
 }
 
@@ -322,7 +337,8 @@ type committedFix struct {
 	*volumeRun
 	op          *Opened
 	deleted     []edit.DeletedFile
-	replayed    bool // the plan began with a journal replay
+	services    []Service // disable-service rules; those Needed were written
+	replayed    bool      // the plan began with a journal replay
 	journalFile string
 	warning     string
 }

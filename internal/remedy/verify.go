@@ -14,7 +14,7 @@ import (
 // fsynced, then the staged writes (Opened.Commit: the one write path).
 func commit(pf *plannedFix) (*committedFix, error) {
 	r := pf.volumeRun
-	cf := &committedFix{volumeRun: r, op: pf.op, replayed: pf.replay != nil}
+	cf := &committedFix{volumeRun: r, op: pf.op, replayed: pf.replay != nil, services: pf.services}
 	for _, i := range pf.faulty {
 		cf.deleted = append(cf.deleted, edit.DeletedFile{Path: pf.files[i].Path, Record: pf.files[i].record})
 	}
@@ -40,6 +40,9 @@ func verify(cf *committedFix) error {
 			return verifyFailed(cf, err)
 		}
 		if err := checkGone(nv, cf.deleted); err != nil {
+			return verifyFailed(cf, err)
+		}
+		if err := checkServices(nv, cf.services); err != nil {
 			return verifyFailed(cf, err)
 		}
 		if _, err := nv.Stat(SystemHive); err != nil {

@@ -25,8 +25,8 @@ const (
 	// without "action" has it.
 	ActionDelete RuleAction = "delete"
 	// ActionDisableService disables the Windows service named by the
-	// rule's Service. Parsed; the engine carries it out once it supports
-	// it (see Set.Unsupported).
+	// rule's Service (internal/remedy sets its Start value to 4 in the
+	// offline SYSTEM hive).
 	ActionDisableService RuleAction = "disable-service"
 )
 
