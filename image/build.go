@@ -91,9 +91,13 @@ type Options struct {
 	// CA is PEM holding the CA certificates the initramfs trusts for
 	// https and tls:// addresses (InitrdCA); nil = none. Not used by
 	// FormatLogs.
-	CA       []byte
-	Version  string    // unbrick version, recorded in the initramfs
-	Progress io.Writer // progress lines, may be nil
+	CA []byte
+	// RulesSigners is an allowed-signers file (ssh-keygen(1) format) for
+	// rule packs, put into the initramfs (InitrdRulesSigners); nil = none.
+	// Not used by FormatLogs.
+	RulesSigners []byte
+	Version      string    // unbrick version, recorded in the initramfs
+	Progress     io.Writer // progress lines, may be nil
 }
 
 // Result reports what Build made. ESPSize and ESPType describe the EFI
@@ -184,8 +188,8 @@ func (b *builder) validate() error {
 	if o.Format != FormatLogs && o.Config.After == "shell" && o.BootChain.Busybox == "" {
 		return fmt.Errorf("--after shell needs busybox from busybox-static in the boot chain: run scripts/fetch-bootchain.sh again")
 	}
-	if o.Format == FormatLogs && (o.ConfigURL != "" || len(o.CA) > 0) {
-		return fmt.Errorf("the LOGS disk has no initramfs: give the config URL and CA when you build the ISO, USB image or netboot tree")
+	if o.Format == FormatLogs && (o.ConfigURL != "" || len(o.CA) > 0 || len(o.RulesSigners) > 0) {
+		return fmt.Errorf("the LOGS disk has no initramfs: give the config URL, CA and rules signers when you build the ISO, USB image or netboot tree")
 	}
 	if err := checkNetOptions(o.ConfigURL, o.CA); err != nil {
 		return err
@@ -244,7 +248,7 @@ func (b *builder) initramfs() ([]byte, *ModuleSet, error) {
 		info["config_url"] = logship.RedactURL(o.ConfigURL)
 	}
 	var initrd bytes.Buffer
-	if err := WriteInitramfs(&initrd, InitramfsSpec{Init: o.Init, Modules: mods, Busybox: busybox, BuildInfo: info, CA: o.CA}); err != nil {
+	if err := WriteInitramfs(&initrd, InitramfsSpec{Init: o.Init, Modules: mods, Busybox: busybox, BuildInfo: info, CA: o.CA, Signers: o.RulesSigners}); err != nil {
 		return nil, nil, err
 	}
 	b.say("initramfs: %.1f MiB gzip (init %.1f MiB, %d modules)", float64(initrd.Len())/float64(mib), float64(len(o.Init))/float64(mib), len(mods.Ordered))

@@ -19,6 +19,10 @@ const (
 	InitrdBuildInfo   = "/etc/unbrick/build.conf" // key=value facts about the build
 	InitrdBusybox     = "/bin/busybox"
 	InitrdCA          = "/etc/unbrick/ca.pem" // CA certificates pinned at build time (image build --ca)
+	// InitrdRulesSigners is the allowed-signers file of rule packs built
+	// in with image build --rules-signers: the trust for packs a network
+	// boot fetches (rules_url), as the CA is for the servers.
+	InitrdRulesSigners = "/etc/unbrick/allowed_signers"
 )
 
 // InitramfsSpec is what goes into the initramfs.
@@ -28,6 +32,7 @@ type InitramfsSpec struct {
 	Busybox   string     // path of a static busybox to add as /bin/sh, or ""
 	BuildInfo map[string]string
 	CA        []byte // PEM, written to InitrdCA when not empty
+	Signers   []byte // allowed signers of rule packs, written to InitrdRulesSigners when not empty
 }
 
 // WriteInitramfs writes a gzip-compressed newc cpio archive (the format the
@@ -87,6 +92,9 @@ func WriteInitramfs(w io.Writer, spec InitramfsSpec) error {
 	addFile(InitrdBuildInfo, info.Bytes(), 0o644)
 	if len(spec.CA) > 0 {
 		addFile(InitrdCA, spec.CA, 0o644)
+	}
+	if len(spec.Signers) > 0 {
+		addFile(InitrdRulesSigners, spec.Signers, 0o644)
 	}
 	if spec.Busybox != "" {
 		bb, err := os.ReadFile(spec.Busybox)

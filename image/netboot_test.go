@@ -89,7 +89,8 @@ func TestNetbootTree(t *testing.T) {
 	ca := testCAPEM(t)
 	out := filepath.Join(t.TempDir(), "tree")
 	url := "https://deploy.example.com:8443/u/unbrick.conf?site=a&x=1"
-	res, err := BuildNetboot(Options{Out: out, BootChain: bc, Init: []byte("init"), Config: DefaultConfig(), ConfigURL: url, CA: ca, Modules: []string{"a", "vfat"}})
+	signers := []byte("rules@example.com namespaces=\"unbrick-rules\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n")
+	res, err := BuildNetboot(Options{Out: out, BootChain: bc, Init: []byte("init"), Config: DefaultConfig(), ConfigURL: url, CA: ca, RulesSigners: signers, Modules: []string{"a", "vfat"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +126,9 @@ func TestNetbootTree(t *testing.T) {
 	got, ok := initrdFile(t, read(NetInitrd), InitrdCA)
 	if !ok || !bytes.Equal(got, ca) {
 		t.Errorf("initramfs %s: %v, %q", InitrdCA, ok, got)
+	}
+	if got, ok := initrdFile(t, read(NetInitrd), InitrdRulesSigners); !ok || !bytes.Equal(got, signers) {
+		t.Errorf("initramfs %s: %v, %q", InitrdRulesSigners, ok, got)
 	}
 	if info, _ := initrdFile(t, read(NetInitrd), InitrdBuildInfo); !strings.Contains(string(info), "config_url="+url) {
 		t.Errorf("build info: %s", info)

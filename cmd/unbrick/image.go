@@ -45,7 +45,7 @@ func defaultBootChainDir(e *env) string {
 // imageBuildFlags are the flags of `image build`.
 type imageBuildFlags struct {
 	out, format, bootchain, rules, passFile, mode, after, configFile, initBin string
-	netboot, configURL, ca                                                    string
+	netboot, configURL, ca, rulesSigners                                      string
 	keys                                                                      []string
 	plaintext, force, espFat32, allowUnsignedRules                            bool
 	logsSize, workFactor                                                      int
@@ -112,6 +112,7 @@ work for the USB image and the ISO.`,
 	fs.StringVar(&f.netboot, "netboot", "", "write the network boot tree (TFTP root / HTTP boot directory) into `DIR` instead of an image")
 	fs.StringVar(&f.configURL, "config-url", "", "fetch unbrick.conf at boot from `URL` (unbrick.config= on the kernel command line)")
 	fs.StringVar(&f.ca, "ca", "", "trust only the CA certificates in PEM `FILE` for https and tls:// servers at boot (put into the initramfs)")
+	fs.StringVar(&f.rulesSigners, "rules-signers", "", "allowed-signers `FILE` (ssh-keygen format) that rule packs fetched at boot (rules_url, unbrick.rules=) must be signed by (put into the initramfs)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
 		if f.netboot != "" {
 			if err := checkNetbootFlags(c); err != nil {
@@ -142,7 +143,7 @@ func checkFormatFlags(c *cobra.Command, format string) error {
 	var why string
 	switch fmtv {
 	case image.FormatLogs:
-		unused = []string{"bootchain", "init", "esp-fat32", "config-url", "ca"}
+		unused = []string{"bootchain", "init", "esp-fat32", "config-url", "ca", "rules-signers"}
 		why = "the LOGS disk holds no boot files; pass it when you build the ISO (--format iso)"
 	case image.FormatISO:
 		unused = []string{"keys", "rules", "allow-unsigned-rules", "plaintext-keys", "passphrase-file", "logs-size", "mode", "config", "kdf-work-factor"}
@@ -198,6 +199,17 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		}
 		if _, err := image.ParseCA(f.ca, caPEM); err != nil {
 			fmt.Fprintf(e.Stderr, "unbrick image build: --ca: %v\n", err)
+			return exitcode.Usage
+		}
+	}
+	var signers []byte
+	if f.rulesSigners != "" {
+		var err error
+		if signers, err = inputfile.Read(f.rulesSigners, "allowed-signers file", inputfile.MaxConfig); err != nil {
+			return fail("--rules-signers: %v", err)
+		}
+		if _, err := rules.ParseAllowedSigners(f.rulesSigners, signers); err != nil {
+			fmt.Fprintf(e.Stderr, "unbrick image build: --rules-signers: %v\n", err)
 			return exitcode.Usage
 		}
 	}
@@ -294,7 +306,7 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		}
 		res, err := image.BuildNetboot(image.Options{
 			Out: f.netboot, BootChain: bc, Init: initData, Config: cfg, Version: toolVersion(),
-			Progress: e.Stderr, ConfigURL: f.configURL, CA: caPEM,
+			Progress: e.Stderr, ConfigURL: f.configURL, CA: caPEM, RulesSigners: signers,
 		})
 		if err != nil {
 			return fail("%v", err)
@@ -314,7 +326,7 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		Out: f.out, Format: format, BootChain: bc, Init: initData, Keys: keyFiles, Rules: rulesFile, RulesSig: rulesSig,
 		Plaintext: f.plaintext, Passphrase: pass, WorkFactor: f.workFactor, LogsMiB: f.logsSize,
 		Config: cfg, Version: toolVersion(), Progress: e.Stderr, ESPFat32: f.espFat32,
-		ConfigURL: f.configURL, CA: caPEM,
+		ConfigURL: f.configURL, CA: caPEM, RulesSigners: signers,
 	})
 	if err != nil {
 		return fail("%v", err)

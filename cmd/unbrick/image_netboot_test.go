@@ -23,6 +23,8 @@ func TestImageBuildNetbootFlags(t *testing.T) {
 		{[]string{"--netboot", tree, "--format", "iso"}, "--format has no effect with --netboot"},
 		{[]string{"--netboot", tree, "--ca", ca}, "--ca: " + ca + ": no PEM certificate"},
 		{[]string{"--netboot", tree, "--config-url", "http://h/a b"}, "--config-url: URL"},
+		{[]string{"--netboot", tree, "--rules-signers", ca}, "--rules-signers: " + ca},
+		{[]string{"--format", "logs", "--out", filepath.Join(dir, "l2.img"), "--rules-signers", ca}, "--rules-signers has no effect with --format logs"},
 		{[]string{"--format", "logs", "--out", filepath.Join(dir, "l.img"), "--config-url", "http://h/u.conf"}, "--config-url has no effect with --format logs"},
 	} {
 		code, _, errs := runCLI(t, append([]string{"image", "build"}, c.args...)...)

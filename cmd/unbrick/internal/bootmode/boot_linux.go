@@ -270,13 +270,27 @@ func (b *booter) run() {
 		keys = append(keys, b.openKeys(filepath.Dir(p))...)
 	}
 	if rulesURL != "" {
+		// The pack and its detached signature (PACK.sig) beside it; fix
+		// checks the signature against the built-in signers.
 		p, err := b.fetchTo(fetch, rulesURL, "rules", maxFetchRules, filepath.Join(runDir, "rules"), rulesOverHTTPOK)
+		if err == nil {
+			sigURL := strings.SplitN(rulesURL, "?", 2)[0] + ".sig"
+			var sig []byte
+			if sig, err = fetch.get(context.Background(), sigURL, "rules signature", maxFetchConfig); err == nil {
+				err = os.WriteFile(p+".sig", sig, 0o600)
+			}
+		}
 		if err != nil {
 			b.problem("%v; nothing was changed", err)
 			b.rec.Result = "not run: rules not fetched"
 			return
 		}
 		rules = append(rules, p)
+	}
+	_, statErr := os.Stat(image.InitrdRulesSigners)
+	signers := rulesSignersPath(cfg, b.stickOK, stickDir, statErr == nil)
+	if cfg.RulesSigners != "" && !b.stickOK {
+		b.say("NOTE: rules_signers in settings fetched over the network is not used: build the signers into the boot image (image build --rules-signers FILE)")
 	}
 
 	logDir, journalDir := filepath.Join(stickDir, "logs"), filepath.Join(stickDir, "journal")
@@ -320,7 +334,7 @@ func (b *booter) run() {
 		}
 		// The wizard owns the screen and keyboard: give it the console itself.
 		b.stopReaders()
-		code := b.cli.Run(os.Stdin, os.Stdout, os.Stderr, withSigners(fixArgs("wizard", keys, rules, logDir, journalDir, b.rec.Disks), cfg, stickDir))
+		code := b.cli.Run(os.Stdin, os.Stdout, os.Stderr, withSigners(fixArgs("wizard", keys, rules, logDir, journalDir, b.rec.Disks), signers))
 		b.rec.Result = fmt.Sprintf("wizard exit %d", code)
 	default:
 		if !b.hasCommand("fix") {
@@ -332,7 +346,7 @@ func (b *booter) run() {
 			b.rec.Result = "not run: no disks"
 			return
 		}
-		args := withSigners(fixArgs("fix", keys, rules, logDir, journalDir, b.rec.Disks), cfg, stickDir)
+		args := withSigners(fixArgs("fix", keys, rules, logDir, journalDir, b.rec.Disks), signers)
 		b.say("\nRunning: unbrick %s", strings.Join(args, " "))
 		code := b.cli.Run(strings.NewReader(""), b.out, b.out, args)
 		b.rec.Result = fmt.Sprintf("fix exit %d (%s)", code, exitMeaning(code))

@@ -275,12 +275,26 @@ func packsOnly(files []string, cfg image.Config) []string {
 	return out
 }
 
-// withSigners adds --rules-signers FILE (rules_signers in unbrick.conf,
-// on the stick) after the subcommand of args.
-func withSigners(args []string, cfg image.Config, stickDir string) []string {
-	if cfg.RulesSigners == "" || len(args) == 0 {
+// rulesSignersPath is the allowed-signers file rule packs are checked
+// against: rules_signers of unbrick.conf on the stick, else the one built
+// into the initramfs (image build --rules-signers), else none. A
+// rules_signers in settings fetched over the network is not used: the
+// signers would come from the server whose packs they are meant to check.
+func rulesSignersPath(cfg image.Config, haveStick bool, stickDir string, builtIn bool) string {
+	switch {
+	case cfg.RulesSigners != "" && haveStick:
+		return filepath.Join(stickDir, cfg.RulesSigners)
+	case builtIn:
+		return image.InitrdRulesSigners
+	}
+	return ""
+}
+
+// withSigners adds --rules-signers FILE after the subcommand of args
+// (nothing when file is "").
+func withSigners(args []string, file string) []string {
+	if file == "" || len(args) == 0 {
 		return args
 	}
-	out := append([]string{args[0], "--rules-signers", filepath.Join(stickDir, cfg.RulesSigners)}, args[1:]...)
-	return out
+	return append([]string{args[0], "--rules-signers", file}, args[1:]...)
 }
