@@ -307,6 +307,8 @@ func runRulesTest(e *env, kf *keyFlags, rf *rulesFlags, targets []string) int {
 				fmt.Fprintf(w, "  would:         DISABLE service %s (rule %s): %s\n", sv.Service, sv.Rule, sv.String())
 			case remedy.VerdictServiceDisabled:
 				fmt.Fprintf(w, "  would:         keep service %s (rule %s): already disabled: %s\n", sv.Service, sv.Rule, sv.String())
+			case remedy.VerdictServiceAbsent:
+				fmt.Fprintf(w, "  would:         nothing for service %s (rule %s): not installed (no selected control set has its key)\n", sv.Service, sv.Rule)
 			default:
 				fmt.Fprintf(w, "  would:         REFUSE the volume: %s\n", sv.Reason)
 			}

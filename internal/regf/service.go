@@ -2,6 +2,7 @@ package regf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,6 +27,11 @@ var selectNames = []string{"Current", "Default", "LastKnownGood"}
 type Plan struct {
 	Service string
 	Sets    []SetChange // one per distinct control set named by Select
+	// NotInstalled: no control set that Select names has the service's
+	// key (the product is not installed on this host): nothing to do, and
+	// Sets is empty. A key present in some selected control sets and
+	// missing in others is refused instead (ErrNoServiceKey).
+	NotInstalled bool
 }
 
 // SetChange is one control set's Start value.
@@ -129,12 +135,25 @@ func PlanDisableService(hive []byte, service string) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Service: service}
+	var missing error
 	for _, s := range sets {
 		c, err := planSet(root, s.name, s.by, service)
+		if errors.Is(err, ErrNoServiceKey) {
+			if missing == nil {
+				missing = err
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		p.Sets = append(p.Sets, c)
+	}
+	switch {
+	case missing != nil && len(p.Sets) == 0:
+		p.NotInstalled = true
+	case missing != nil:
+		return nil, missing
 	}
 	return p, nil
 }

@@ -154,7 +154,6 @@ func TestPlanRefusals(t *testing.T) {
 		{"REG_SZ start", "SzStart", nil, ErrWrongType, `type 1`},
 		{"5-byte dword", "LongStart", nil, ErrWrongType, `5 bytes`},
 		{"missing in ControlSet002", "Only1", nil, ErrNoServiceKey, `ControlSet002\Services\Only1 does not exist`},
-		{"no such service", "NoSuchDriver", nil, ErrNoServiceKey, `does not exist`},
 		{"dirty", "CSAgent", func(b []byte) { setSeq(b, le.Uint32(b[8:])+1) }, ErrDirty, ".LOG1/.LOG2 first"},
 		{"checksum", "CSAgent", func(b []byte) { b[508] ^= 0x40 }, ErrChecksum, "stored 0x"},
 		{"checksum of a field", "CSAgent", func(b []byte) { b[12]++ }, ErrChecksum, "computed 0x"},
@@ -184,6 +183,25 @@ func TestPlanRefusals(t *testing.T) {
 				t.Errorf("Verify: %v", err)
 			}
 		})
+	}
+}
+
+// TestPlanNotInstalled: a service whose key no selected control set has
+// is not installed on the host: nothing to do, not a refusal (a pack for
+// one product must not refuse every host that lacks it). Present in some
+// control sets and missing in others stays a refusal (TestPlanRefusals).
+func TestPlanNotInstalled(t *testing.T) {
+	hive := fixture(t)
+	before := bytes.Clone(hive)
+	p, err := PlanDisableService(hive, "NoSuchDriver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.NotInstalled || len(p.Sets) != 0 || !p.NothingToDo() || len(p.Writes()) != 0 {
+		t.Fatalf("plan %+v", p)
+	}
+	if !bytes.Equal(hive, before) {
+		t.Error("hive changed")
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 const (
 	VerdictServiceEnabled  = "enabled"          // Start is not 4 in a selected control set: disable it
 	VerdictServiceDisabled = "already-disabled" // Start is 4 everywhere Select points
+	VerdictServiceAbsent   = "not-installed"    // no selected control set has the service's key
 	VerdictServiceRefused  = "refused"          // the hive cannot be changed safely (dirty, checksum, missing value...)
 )
 
@@ -125,6 +126,8 @@ func evaluateServices(ev *evaluation, set *rules.Set) error {
 		switch {
 		case err != nil:
 			s.Verdict, s.Reason = VerdictServiceRefused, serviceRefusal(r, err)
+		case p.NotInstalled:
+			s.Verdict = VerdictServiceAbsent
 		case p.NothingToDo():
 			s.Verdict = VerdictServiceDisabled
 		default:
