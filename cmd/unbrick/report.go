@@ -132,6 +132,23 @@ func printReport(w io.Writer, s *fleetlog.Summary, never []fleetlog.InventoryIte
 			fmt.Fprintf(w, "  %s\n", n)
 		}
 	}
+	if len(s.Packs) > 0 {
+		fmt.Fprintf(w, "\nrule packs used (%d):\n", len(s.Packs))
+		for _, p := range s.Packs {
+			v := p.ID
+			if p.Version != "" {
+				v += " version " + p.Version
+			}
+			fmt.Fprintf(w, "  %s (sha256 %s), %d record(s): %s\n", v, p.SHA256, p.Records, p.Signature)
+			if p.Unverified {
+				why := p.Signature
+				if p.Expired != "" {
+					why += "; " + p.Expired
+				}
+				fmt.Fprintf(w, "  WARNING: %s was used without a valid signature or after its expiry date (%s): check who made it before trusting these fixes\n", p.ID, why)
+			}
+		}
+	}
 	fmt.Fprintf(w, "\nrecovery keys used (%d): rotate these keys now that they have been typed or copied\n", len(s.Keys))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range s.Keys {
@@ -197,6 +214,16 @@ type reportSummaryLine struct {
 	// JournalReset lists the hosts whose NTFS journal a fix emptied
 	// (chkdsk at next start): the help desk should check them.
 	JournalReset []string `json:"journal_reset_hosts,omitempty"`
+	// RulePacks are the rule packs the records name, each with "unverified"
+	// when it was used without a valid signature or after its expiry.
+	RulePacks []reportPack `json:"rule_packs,omitempty"`
+}
+
+// reportPack is one rule pack in the JSON summary.
+type reportPack struct {
+	fleetlog.RulePack
+	Records    int  `json:"records"`
+	Unverified bool `json:"unverified"`
 }
 
 func printReportJSON(e *env, s *fleetlog.Summary, never []fleetlog.InventoryItem, withInv bool) int {
@@ -226,6 +253,9 @@ func printReportJSON(e *env, s *fleetlog.Summary, never []fleetlog.InventoryItem
 	}
 	for _, k := range s.Keys {
 		sum.KeysUsed = append(sum.KeysUsed, k.KeyID)
+	}
+	for _, p := range s.Packs {
+		sum.RulePacks = append(sum.RulePacks, reportPack{RulePack: p.RulePack, Records: p.Records, Unverified: p.Unverified})
 	}
 	if withInv {
 		n := len(never)

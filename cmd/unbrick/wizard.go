@@ -50,6 +50,7 @@ func runWizard(e *env, kf *keyFlags, rf *rulesFlags, lf *logFlags, accessible bo
 		return exitcode.Usage
 	}
 	o.Identity.Technician = technician
+	o.Identity.RulePack = packRecord(pack) // the wizard's records name the pack too
 	targets, err := resolveTargets(e, pos, &o)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "unbrick wizard: %v\n", err)

@@ -30,6 +30,20 @@ type Summary struct {
 	Hosts   []HostResult // sorted by host name, then volume ID
 	Counts  map[Status]int
 	Keys    []UsedKey // sorted by key ID
+	// Packs are the rule packs the records name (rule_pack), one per
+	// pack file (sha256), sorted by id then sha256; the built-in rule is
+	// not listed.
+	Packs []PackUse
+}
+
+// PackUse is one rule pack seen in the records and how it was trusted.
+type PackUse struct {
+	RulePack
+	Records int // records naming it
+	// Unverified: the pack was used without a signature that checked
+	// (--allow-unsigned-rules) or after its expiry date
+	// (--allow-expired-rules): the report flags it.
+	Unverified bool
 }
 
 // junkSerials are SMBIOS serial numbers firmware leaves unset; they do not
@@ -135,7 +149,46 @@ func Merge(recs []LoadedRecord) *Summary {
 		s.Keys = append(s.Keys, *k)
 	}
 	sort.Slice(s.Keys, func(i, j int) bool { return s.Keys[i].KeyID < s.Keys[j].KeyID })
+	s.Packs = packUses(recs)
 	return s
+}
+
+// packUses lists the rule packs the records name.
+func packUses(recs []LoadedRecord) []PackUse {
+	packs := map[string]*PackUse{}
+	for i := range recs {
+		p := recs[i].RulePack
+		if p == nil {
+			continue
+		}
+		key := p.SHA256 + "\x00" + p.ID
+		u := packs[key]
+		if u == nil {
+			u = &PackUse{RulePack: *p}
+			packs[key] = u
+		}
+		u.Records++
+		if !strings.HasPrefix(p.Signature, "signed by ") || p.Expired != "" {
+			u.Unverified = true
+			if u.Signature == "" || strings.HasPrefix(u.Signature, "signed by ") {
+				u.Signature = p.Signature
+			}
+			if p.Expired != "" {
+				u.Expired = p.Expired
+			}
+		}
+	}
+	out := make([]PackUse, 0, len(packs))
+	for _, u := range packs {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].SHA256 < out[j].SHA256
+	})
+	return out
 }
 
 // InventoryItem is one host an inventory expects: a computer name and/or

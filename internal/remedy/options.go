@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/unbrick/unbrick/bitlocker"
+	"github.com/unbrick/unbrick/internal/fleetlog"
 	"github.com/unbrick/unbrick/internal/hostid"
 	"github.com/unbrick/unbrick/internal/rules"
 	"github.com/unbrick/unbrick/internal/undo"
@@ -109,6 +110,9 @@ type Identity struct {
 	// SMBIOS is the host's identity when OnHost (nil otherwise). Its
 	// serial is Keys.Serial for the key export lookup.
 	SMBIOS *hostid.SMBIOS
+	// RulePack names the rules pack in use (id, version, sha256, signer)
+	// in every record; nil for the built-in rule.
+	RulePack *fleetlog.RulePack
 }
 
 // TypedKey is a key given on the command line or in the wizard: the

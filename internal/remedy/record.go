@@ -17,6 +17,7 @@ func (v *Volume) FleetRecord(o *Options) *fleetlog.Record {
 		ToolVersion: id.ToolVersion,
 		RunID:       id.RunID,
 		Technician:  id.Technician,
+		RulePack:    id.RulePack,
 		Host:        fleetlog.Host{ComputerName: v.ComputerName},
 		Target:      v.Target,
 		Disk:        v.Disk,
