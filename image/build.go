@@ -39,8 +39,10 @@ const (
 	FormatUSB Format = "usb"
 	// FormatISO is a UEFI-bootable ISO 9660 image (CD/DVD, virtual CD of a
 	// VM or a server's remote console): an El Torito UEFI entry pointing at
-	// a FAT image with the ESP content. It has no LOGS partition: that
-	// comes from a FormatLogs disk attached beside it.
+	// a FAT image with the ESP content. The file is hybrid: written to a
+	// USB stick it is also a stick, with a GPT whose ESP is that FAT image
+	// and a LOGS partition after the ISO volume. As a CD it has no LOGS:
+	// that comes from a FormatLogs disk attached beside it or the network.
 	FormatISO Format = "iso"
 	// FormatLogs is only the LOGS partition, on a disk image of its own
 	// (GPT, one partition named LOGS), to attach beside the ISO.
@@ -107,6 +109,7 @@ type Options struct {
 type Result struct {
 	Format                  Format
 	Size, ESPSize, LogsSize int64
+	ISOVolumeSize           int64 // FormatISO: the ISO 9660 volume; the file goes on with the LOGS partition
 	ESPType, LogsType       string
 	InitrdSize              int64
 	Modules                 []Module
@@ -179,11 +182,8 @@ func (b *builder) validate() error {
 	if o.LogsMiB < MinLogsMiB || o.LogsMiB > 1800 {
 		return fmt.Errorf("LOGS size %d MiB: must be %d to 1800 MiB", o.LogsMiB, MinLogsMiB)
 	}
-	if o.Format != FormatISO && len(o.Keys) > 0 && !o.Plaintext && len(o.Passphrase) < MinPassphraseLen {
+	if len(o.Keys) > 0 && !o.Plaintext && len(o.Passphrase) < MinPassphraseLen {
 		return fmt.Errorf("keys are sealed with a passphrase of at least %d characters (or pass --plaintext-keys)", MinPassphraseLen)
-	}
-	if o.Format == FormatISO && (len(o.Keys) > 0 || o.Rules != nil) {
-		return fmt.Errorf("the ISO has no LOGS partition for keys and rules: put them on a LOGS disk (--format logs) attached beside it")
 	}
 	if o.Format != FormatLogs && o.Config.After == "shell" && o.BootChain.Busybox == "" {
 		return fmt.Errorf("--after shell needs busybox from busybox-static in the boot chain: run scripts/fetch-bootchain.sh again")

@@ -72,7 +72,7 @@
 //	/EFI/debian/grub.cfg                            as on the ESP
 //	/boot/vmlinuz, /boot/initrd.gz                  as on the ESP
 //	/boot/efi.img                                   the EFI boot image (below)
-//	/README.txt                                     "this CD needs a LOGS disk"
+//	/README.txt                                     "as a CD it needs a LOGS disk; as a stick, not"
 //	boot catalog                                    hidden (not in any directory)
 //
 // El Torito ("El Torito" Bootable CD-ROM Format Specification 1.0, Phoenix
@@ -113,12 +113,44 @@
 // scripts/e2e-iso-qemu.sh (OVMF, Secure Boot on, the ISO on a SATA
 // CD-ROM).
 //
-// Not a hybrid image: go-diskfs v1.9.4 zeroes the system area and has no
-// option to put an MBR or GPT there, so the file boots only as a CD (or a
-// VM's/BMC's virtual CD); dd to a USB stick does not boot. For sticks
-// use FormatUSB. At boot the CD is never a fix target: the initramfs
-// loads no CD driver (sr_mod), and the victim list skips sr* and
-// read-only devices anyway.
+// At boot the CD is never a fix target: the initramfs loads no CD
+// driver (sr_mod), and the victim list skips sr* and read-only devices
+// anyway.
+//
+// # Hybrid ISO
+//
+// The same file is also a USB disk image. ISO 9660 leaves its system
+// area (blocks 0-15, the first 32 KiB) to the medium's own use
+// (ECMA-119 6.2.1), and go-diskfs writes zeros there; after the ISO is
+// finished, makeHybrid puts a GPT in it (UEFI specification 2.10, "GUID
+// Partition Table (GPT) Disk Layout": protective MBR in sector 0, header
+// in sector 1, 128 entries of 128 bytes in sectors 2-33, all 512-byte
+// sectors, so the table ends at byte 17408) and appends to the file:
+//
+//	0 ... volume end        the ISO 9660 volume (El Torito boot image inside)
+//	1 MiB aligned           LOGS partition (--logs-size), as on the stick
+//	last 1 MiB              backup GPT entries and header (last sector)
+//
+// Partition 1 (type EFI System, name ESP) covers the El Torito boot image
+// where it lies, block ImageLBA of 2048 bytes = sector 4*ImageLBA: the
+// same FAT volume serves both views and is written once. Partition 2
+// (Microsoft basic data, name LOGS) is the stick's LOGS volume, with the
+// keys, rules and settings given to the build. A CD drive reads with
+// 2048-byte sectors, so there "sector 1" is bytes 2048-4095 (zero): no
+// GPT, and firmware and Linux see only ISO 9660 and El Torito; the LOGS
+// partition is then invisible and a LOGS disk or the network is needed.
+// A disk reads with 512-byte sectors: firmware finds the GPT, boots
+// \EFI\BOOT\BOOTX64.EFI from partition 1, grub's prefix resolves on that
+// FAT (which holds grub.cfg, kernel and initramfs too), and unbrick finds
+// LOGS by its GPT name as on a stick. The backup header's place is in the
+// primary header (AlternateLBA), so a stick larger than the file reads
+// the same (firmware and Linux follow it; Linux notes it is not at the
+// end). No partition covers the ISO 9660 volume as a whole: GPT
+// partitions must not overlap, and nothing needs one. makeHybrid reads the
+// El Torito entry and the boot image's FAT back after writing the GPT.
+// Checked with sgdisk -v, sfdisk, xorriso and mtools (iso_test.go) and
+// booted both ways, as a CD and copied to a larger USB stick, with Secure
+// Boot on (scripts/ci-netboot.sh).
 //
 // # Secure Boot check of the boot chain (CheckBootChain)
 //

@@ -128,18 +128,25 @@ func (b *builder) buildISO() (*Result, error) {
 		return nil, fmt.Errorf("close %s: %w", partial, err)
 	}
 	keep()
-	size, err := finishISO(partial, espType)
+	vol, eb, err := finishISO(partial, espType)
 	if err != nil {
 		os.Remove(partial)
 		return nil, fmt.Errorf("ISO %s: %w", partial, err)
+	}
+	h, logsType, err := b.makeHybrid(partial, vol, eb, espSz, espType)
+	if err != nil {
+		os.Remove(partial)
+		return nil, fmt.Errorf("ISO %s, USB view: %w", partial, err)
 	}
 	if err := os.Rename(partial, o.Out); err != nil {
 		os.Remove(partial)
 		return nil, err
 	}
-	b.say("wrote %s (%.1f MiB, EFI boot image %d MiB %s)", o.Out, float64(size)/float64(mib), espSz/mib, fatTypeName(espType))
+	b.say("wrote %s (%.1f MiB: ISO 9660 volume %.1f MiB with EFI boot image %d MiB %s; as a disk, GPT with that image as ESP and LOGS %d MiB %s)",
+		o.Out, float64(h.Total)/float64(mib), float64(vol)/float64(mib), espSz/mib, fatTypeName(espType), o.LogsMiB, fatTypeName(logsType))
 	return &Result{
-		Size: size, ESPSize: espSz, ESPType: fatTypeName(espType),
+		Size: h.Total, ISOVolumeSize: vol, ESPSize: espSz, ESPType: fatTypeName(espType),
+		LogsSize: int64(o.LogsMiB) * mib, LogsType: fatTypeName(logsType),
 		InitrdSize: bf.initrdSize, Modules: bf.mods.Ordered, MissingModules: bf.mods.Missing,
 	}, nil
 }
@@ -244,48 +251,58 @@ func readElTorito(r io.ReaderAt) (*elToritoBoot, error) {
 // finishISO reads back what go-diskfs wrote: one UEFI no-emulation boot
 // entry whose image is a FAT volume of type want (checkFAT); it then cuts
 // the file to the volume size recorded in the primary volume descriptor
-// (createPartial made it larger) and returns that size.
-func finishISO(p string, want filesystem.Type) (int64, error) {
+// (createPartial made it larger) and returns that size and the entry.
+func finishISO(p string, want filesystem.Type) (int64, *elToritoBoot, error) {
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer f.Close()
 	eb, err := readElTorito(f)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if eb.Platform != 0xEF || eb.Media != 0 {
-		return 0, fmt.Errorf("boot entry has platform %#x media %#x, want UEFI (0xEF) without emulation", eb.Platform, eb.Media)
+		return 0, nil, fmt.Errorf("boot entry has platform %#x media %#x, want UEFI (0xEF) without emulation", eb.Platform, eb.Media)
 	}
 	if _, err := checkFAT(f, int64(eb.ImageLBA)*isoBlock, want); err != nil {
-		return 0, fmt.Errorf("EFI boot image at block %d: %w", eb.ImageLBA, err)
+		return 0, nil, fmt.Errorf("EFI boot image at block %d: %w", eb.ImageLBA, err)
 	}
 	size := int64(eb.VolumeBlocks) * isoBlock
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if fi.Size() < size {
-		return 0, fmt.Errorf("volume is %d bytes but the file only %d", size, fi.Size())
+		return 0, nil, fmt.Errorf("volume is %d bytes but the file only %d", size, fi.Size())
 	}
 	if err := f.Truncate(size); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return size, f.Sync()
+	return size, eb, f.Sync()
 }
 
 func isoReadmeText() []byte {
 	return bytes.ReplaceAll([]byte(`unbrick boot CD (UEFI, Secure Boot)
 
-This ISO holds only the boot chain (shim, grub, kernel, unbrick as /init).
-Settings, keys, rules, logs and undo journals live on a separate LOGS disk:
-build it with
+This file is two things at once.
+
+As a CD (burned, a VM's virtual CD drive, a server's virtual media) it holds
+only the boot chain (shim, grub, kernel, unbrick as /init) and cannot be
+written. Settings, keys, rules, logs and undo journals then live on a
+separate LOGS disk: build it with
 
     unbrick image build --format logs --out logs.img --keys KEYS.csv
 
-and attach it beside this ISO (a second virtual disk, or the image written
-to a USB stick). At boot unbrick looks for the partition named LOGS on every
-disk; without one it stops and says so. The CD itself is never changed.
+and attach it beside the CD (a second virtual disk, or a USB stick), or build
+the ISO with --config-url to fetch them over the network. At boot unbrick
+looks for the partition named LOGS on every disk; without one (and without
+--config-url) it stops and says so. The CD itself is never changed.
+
+Written whole to a USB stick (dd, Rufus in "DD Image" mode, or another
+writer that copies the image byte for byte), it is an unbrick stick: its LOGS partition (drive
+UNBRICK) holds the settings, keys and rules given when it was built, and
+the logs and undo journals of each run. Rufus' "ISO Image" mode copies files
+instead and makes a stick without a LOGS partition, which stops at boot.
 `), []byte("\n"), []byte("\r\n"))
 }

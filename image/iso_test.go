@@ -3,7 +3,6 @@ package image
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,13 +220,72 @@ func checkISO(t *testing.T, iso string, res *Result, bc *BootChain) string {
 	}
 	if m := regexp.MustCompile(`Volume size is: (\d+)`).FindStringSubmatch(string(out)); m == nil {
 		t.Error("isoinfo: no volume size")
-	} else if fi, _ := os.Stat(iso); strconv.FormatInt(fi.Size()/2048, 10) != m[1] || fi.Size()%2048 != 0 || fi.Size() != res.Size {
-		t.Errorf("file is %d bytes, isoinfo volume size %s blocks, result %d", fi.Size(), m[1], res.Size)
+	} else if fi, _ := os.Stat(iso); strconv.FormatInt(res.ISOVolumeSize/2048, 10) != m[1] || fi.Size()%2048 != 0 || fi.Size() != res.Size || res.ISOVolumeSize >= res.Size {
+		t.Errorf("file is %d bytes (result %d), isoinfo volume size %s blocks, result volume %d bytes", fi.Size(), res.Size, m[1], res.ISOVolumeSize)
 	}
 	if out, _ := exec.Command(needTool(t, "file"), "-b", iso).Output(); !strings.Contains(string(out), "ISO 9660") || !strings.Contains(string(out), "(bootable)") {
 		t.Errorf("file: %s", out)
 	}
+	checkHybrid(t, iso, res, e.lba, boot)
 	return boot
+}
+
+// checkHybrid checks the USB view of the ISO with sgdisk and sfdisk (a
+// valid GPT: partition 1 an EFI system partition exactly over the El
+// Torito boot image at catalog block lba, partition 2 named LOGS after the
+// ISO volume), fsck.fat and mtools on both partitions (the ESP is the
+// boot image byte for byte; LOGS has the stick's layout), and OpenStick.
+func checkHybrid(t *testing.T, iso string, res *Result, lba int64, boot string) {
+	t.Helper()
+	sgdisk := needTool(t, "sgdisk")
+	out, err := exec.Command(sgdisk, "-v", iso).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "No problems found") {
+		t.Fatalf("sgdisk -v: %v\n%s", err, out)
+	}
+	out, _ = exec.Command(sgdisk, "-p", iso).CombinedOutput()
+	espStart, espEnd := lba*4, lba*4+res.ESPSize/512-1
+	logsStart := (res.ISOVolumeSize + 1<<20 - 1) / (1 << 20) * (1 << 20) / 512
+	logsEnd := logsStart + res.LogsSize/512 - 1
+	if !regexpLine(string(out), `^\s+1\s+`+strconv.FormatInt(espStart, 10)+`\s+`+strconv.FormatInt(espEnd, 10)+`\s.*EF00\s+ESP$`) ||
+		!regexpLine(string(out), `^\s+2\s+`+strconv.FormatInt(logsStart, 10)+`\s+`+strconv.FormatInt(logsEnd, 10)+`\s.*0700\s+LOGS$`) ||
+		len(regexp.MustCompile(`(?m)^\s+\d+\s+\d+\s+\d+`).FindAllString(string(out), -1)) != 2 {
+		t.Fatalf("want ESP at %d-%d (the El Torito image) and LOGS at %d-%d; sgdisk -p:\n%s", espStart, espEnd, logsStart, logsEnd, out)
+	}
+	if logsStart*512 < res.ISOVolumeSize || (logsEnd+1)*512+1<<20 != res.Size {
+		t.Errorf("LOGS %d-%d overlaps the ISO volume (%d bytes) or does not end 1 MiB before the file's end (%d)", logsStart, logsEnd, res.ISOVolumeSize, res.Size)
+	}
+	// util-linux reads the same table.
+	js, err := exec.Command(needTool(t, "sfdisk"), "--json", iso).Output()
+	if err != nil || !strings.Contains(string(js), `"label": "gpt"`) || !strings.Contains(string(js), `"name": "LOGS"`) ||
+		!strings.Contains(string(js), "C12A7328-F81F-11D2-BA4B-00A0C93EC93B") {
+		t.Errorf("sfdisk --json: %v\n%s", err, js)
+	}
+	esp := filepath.Join(t.TempDir(), "esp.part")
+	copyRange(t, iso, esp, espStart*512, res.ESPSize)
+	a, _ := os.ReadFile(esp)
+	b, _ := os.ReadFile(boot)
+	if !bytes.Equal(a, b) {
+		t.Error("GPT partition 1 is not the El Torito boot image")
+	}
+	logs := filepath.Join(t.TempDir(), "logs.part")
+	copyRange(t, iso, logs, logsStart*512, res.LogsSize)
+	if out, err := exec.Command(needTool(t, "fsck.fat"), "-n", "-v", logs).CombinedOutput(); err != nil {
+		t.Errorf("fsck.fat LOGS: %v\n%s", err, out)
+	}
+	tree := strings.Join(mdirTree(t, logs), " ") + " "
+	for _, f := range []string{"keys/ ", "rules/ ", "logs/ ", "journal/ ", "unbrick.conf ", "readme.txt "} {
+		if !strings.Contains(tree, f) {
+			t.Errorf("LOGS partition lacks %s: %s", f, tree)
+		}
+	}
+	st, err := OpenStick(iso)
+	if err != nil {
+		t.Fatalf("OpenStick on the hybrid ISO: %v", err)
+	}
+	defer st.Close()
+	if conf, err := st.ReadFile("/unbrick.conf"); err != nil || !strings.Contains(string(conf), "mode = ") {
+		t.Errorf("unbrick.conf through OpenStick: %v", err)
+	}
 }
 
 // TestISOImageCheckedByXorriso builds an ISO from the fake boot chain and
@@ -244,7 +302,7 @@ func TestISOImageCheckedByXorriso(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Format != FormatISO || res.ESPType != "FAT16" || res.LogsSize != 0 {
+	if res.Format != FormatISO || res.ESPType != "FAT16" || res.LogsSize != 16<<20 || res.LogsType != "FAT16" {
 		t.Fatalf("result %+v", res)
 	}
 	boot := checkISO(t, iso, res, bc)
@@ -258,8 +316,38 @@ func TestISOImageCheckedByXorriso(t *testing.T) {
 	if _, err := os.Stat(iso + ".partial"); err == nil {
 		t.Error(".partial left behind")
 	}
-	if _, err := OpenStick(iso); !errors.Is(err, ErrNoLogsPartition) || !strings.Contains(err.Error(), "ISO 9660 image") {
-		t.Errorf("OpenStick on the ISO: %v", err)
+}
+
+// TestISOImageCarriesStickLOGS: keys, rules and settings given to an ISO
+// build go into its LOGS partition (the stick view), the same files a
+// --format usb build puts on its LOGS, read with mtools.
+func TestISOImageCarriesStickLOGS(t *testing.T) {
+	iso, res := buildFake(t, func(o *Options) { o.Format = FormatISO; o.Out = strings.TrimSuffix(o.Out, ".img") + ".iso" })
+	if res.Format != FormatISO || res.LogsSize != 16<<20 || res.LogsType != "FAT16" {
+		t.Fatalf("result %+v", res)
+	}
+	usb, usbRes := buildFake(t, nil)
+	logsStart := (res.ISOVolumeSize + 1<<20 - 1) / (1 << 20) * (1 << 20)
+	isoLogs, usbLogs := filepath.Join(t.TempDir(), "iso.part"), filepath.Join(t.TempDir(), "usb.part")
+	copyRange(t, iso, isoLogs, logsStart, res.LogsSize)
+	copyRange(t, usb, usbLogs, 2048*512+usbRes.ESPSize, usbRes.LogsSize)
+	if got, want := mdirTree(t, isoLogs), mdirTree(t, usbLogs); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("ISO LOGS files %v\nstick LOGS files %v", got, want)
+	}
+	mtype := needTool(t, "mtype")
+	for _, f := range []string{"::/unbrick.conf", "::/rules/rules.txt"} {
+		a, err1 := exec.Command(mtype, "-i", isoLogs, f).Output()
+		b, err2 := exec.Command(mtype, "-i", usbLogs, f).Output()
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s differs between the ISO's LOGS and the stick's (%v, %v)", f, err1, err2)
+		}
+	}
+	sealed, err := exec.Command(mtype, "-i", isoLogs, "::/keys/keys.csv.age").Output()
+	if err != nil {
+		t.Fatalf("sealed key in the ISO's LOGS: %v", err)
+	}
+	if plain, err := Unseal(sealed, "test passphrase"); err != nil || !strings.Contains(string(plain), "111111-111111") {
+		t.Errorf("sealed key does not open: %v", err)
 	}
 }
 
@@ -315,8 +403,8 @@ func TestISOImageErrors(t *testing.T) {
 		mut  func(*Options)
 		want string
 	}{
-		"keys":          {func(o *Options) { o.Keys = []File{{Name: "k", Data: []byte("x")}}; o.Plaintext = true }, "--format logs"},
-		"rules":         {func(o *Options) { o.Rules = &File{Name: "r", Data: []byte("x")} }, "no LOGS partition"},
+		"unsealed keys": {func(o *Options) { o.Keys = []File{{Name: "k", Data: []byte("x")}} }, "passphrase of at least"},
+		"small LOGS":    {func(o *Options) { o.LogsMiB = 8 }, "LOGS size 8 MiB"},
 		"no boot chain": {func(o *Options) { o.BootChain = nil }, "boot chain"},
 		"bad format":    {func(o *Options) { o.Format = "dvd" }, `unknown image format "dvd"`},
 		"no modules":    {func(o *Options) { o.Modules = []string{"nonexistent"} }, "none of the requested modules"},
@@ -372,7 +460,7 @@ func TestReadElToritoRejects(t *testing.T) {
 		c.mut(b)
 		p := filepath.Join(t.TempDir(), "bad.iso")
 		os.WriteFile(p, b, 0o644)
-		if _, err := finishISO(p, 0); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, _, err := finishISO(p, 0); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}
 	}

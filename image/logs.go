@@ -44,7 +44,7 @@ func OpenStick(p string) (*Stick, error) {
 	if err != nil {
 		d.Close()
 		if isISO9660(p) {
-			return nil, fmt.Errorf("%s: %w: this is an ISO 9660 image, and the unbrick ISO keeps no logs; read the LOGS disk that was attached beside it (built with --format logs)", p, ErrNoLogsPartition)
+			return nil, fmt.Errorf("%s: %w: this ISO 9660 image has no GPT, so no LOGS partition (an unbrick ISO from before the hybrid layout, or another ISO); read the LOGS disk that was attached beside it (built with --format logs)", p, ErrNoLogsPartition)
 		}
 		return nil, fmt.Errorf("%s: %w (no GPT: not an unbrick stick)", p, ErrNoLogsPartition)
 	}

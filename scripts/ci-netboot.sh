@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# CI for "boot anywhere" (run by .ci/run): two QEMU (TCG) boots with Secure Boot ON
-# (OVMF_CODE_4M.secboot.fd + a copy of OVMF_VARS_4M.ms.fd, Microsoft 2011 keys), each fixing
+# CI for "boot anywhere" (run by .ci/run): four QEMU (TCG) boots with Secure Boot ON
+# (OVMF_CODE_4M.secboot.fd + a copy of OVMF_VARS_4M.ms.fd, Microsoft 2011 keys), three of them fixing
 # the BitLocker corpus disk win10-xts128-recoverypw (NVMe), against one HTTPS server the test
 # runs on loopback (scripts/logship/receiver.py with a CA and server certificate made here;
 # QEMU's user-mode network shows the host's loopback as 10.0.2.2):
@@ -13,14 +13,20 @@
 #            the fleet record AND the undo journal to log_url.
 #   dead     the same tree with grub.cfg naming a port where nothing listens: the screen must say
 #            what could not be fetched and what to check, and the disk must stay unchanged.
-#   iso      `unbrick image build --format iso --ca ca.pem` as a SATA CD-ROM, with a LOGS disk
-#            (--format logs) whose unbrick.conf names log_url: logs and journal on the LOGS disk,
-#            the record also delivered to the receiver.
+#   iso      `unbrick image build --format iso --ca ca.pem --keys ... --config ...` as a SATA
+#            CD-ROM, with a LOGS disk (--format logs) whose unbrick.conf names log_url: logs and
+#            journal on the LOGS disk, the record also delivered to the receiver.
+#   stick    the SAME ISO file copied whole onto a larger USB stick (as dd or Rufus' DD mode
+#            would): OVMF boots it from the GPT the ISO carries in its system area, and the run
+#            uses the ISO's own LOGS partition (keys and unbrick.conf given at build time), with
+#            no LOGS disk; the ISO 9660 part of the stick is unchanged afterwards.
 #
 # Checked for each: QEMU powered off by itself; "EFI stub: UEFI Secure Boot is enabled";
 # ../shared/corpus/verify --expect fixed PASS; exactly one "remediated" record for the host at
 # the receiver; netboot: `unbrick undo` with the journal the receiver got puts a copy of the
-# fixed disk back byte for byte; iso: the record and the journal are also on the LOGS disk. Prints sizes and the wall time from QEMU start to the record received.
+# fixed disk back byte for byte; iso: the record and the journal are also on the LOGS disk;
+# stick: they are on the stick's LOGS partition (`unbrick image logs` reads the stick). Prints
+# sizes and the wall time from QEMU start to the record received.
 #
 # Usage: scripts/ci-netboot.sh   env: UNBRICK_BIN, UNBRICK_BOOTCHAIN, UNBRICK_CORPUS,
 #        E2E_TIMEOUT (s per boot, default 420), E2E_KEEP=1.
@@ -50,7 +56,7 @@ trap finish EXIT
 for f in "$ovmf/OVMF_CODE_4M.secboot.fd" "$ovmf/OVMF_VARS_4M.ms.fd"; do
   [ -f "$f" ] || { say "missing $f: scripts/install-test-deps.sh"; exit 1; }
 done
-for t in qemu-system-x86_64 openssl python3 sgdisk; do
+for t in qemu-system-x86_64 openssl python3 sgdisk isoinfo; do
   command -v "$t" >/dev/null || { say "$t missing: scripts/install-test-deps.sh"; exit 1; }
 done
 [ -f "$corpus/manifest.json" ] || { say "corpus not found at $corpus (set UNBRICK_CORPUS)"; exit 1; }
@@ -207,9 +213,11 @@ say "netboot, settings unreachable: message on screen after ${dead_secs}s, disk 
 
 # --- ISO with a LOGS disk, record delivered ---
 t0=$SECONDS
-"$bin" image build --format iso --out "$work/unbrick.iso" --ca "$work/ca.pem" --bootchain "$bootchain" --init "$bin" --after poweroff \
-  >"$work/build-iso.txt" 2>&1 || { cat "$work/build-iso.txt" >&2; fail "ISO build failed"; exit 1; }
 printf 'mode = auto\nafter = poweroff\ndisk_wait = 5\nlog_url = %s/log\n' "$base" >"$work/logs.conf"
+# The ISO carries keys and settings for its stick view too: as a CD it cannot show them.
+"$bin" image build --format iso --out "$work/unbrick.iso" --ca "$work/ca.pem" --bootchain "$bootchain" --init "$bin" \
+  --keys "$work/www/keys.csv" --plaintext-keys --config "$work/logs.conf" \
+  >"$work/build-iso.txt" 2>&1 || { cat "$work/build-iso.txt" >&2; fail "ISO build failed"; exit 1; }
 "$bin" image build --format logs --out "$work/logs.img" --keys "$work/www/keys.csv" --plaintext-keys --config "$work/logs.conf" \
   >"$work/build-logs.txt" 2>&1 || { cat "$work/build-logs.txt" >&2; fail "LOGS disk build failed"; exit 1; }
 iso_mib=$(( $(stat -c %s "$work/unbrick.iso") >> 20 ))
@@ -229,8 +237,29 @@ n=$(grep -E '"status" *: *"remediated"' "$work/logs/logs/unbrick.jsonl" 2>/dev/n
 ls "$work"/logs/journal/* >/dev/null 2>&1 || fail "iso: no undo journal on the LOGS disk"
 say "iso: QEMU start -> power-off ${iso_secs}s, -> record received ${iso_rec}s"
 
+# --- the same ISO file written to a (larger) USB stick: its own LOGS partition serves ---
+vol_bytes=$(isoinfo -d -i "$work/unbrick.iso" | sed -n 's/^Volume size is: //p')
+vol_bytes=$((vol_bytes * 2048))
+cp "$work/unbrick.iso" "$work/stick.img"
+truncate -s +64M "$work/stick.img" # a stick is larger than the image: the backup GPT is not at its end
+gunzip -c "$corpus/disks/$variant.img.gz" >"$work/stick-victim.img"
+mark=$(stat -c %s "$work/received.jsonl" 2>/dev/null || echo 0)
+boot stick -device qemu-xhci -drive if=none,id=stick,format=raw,file="$work/stick.img" -device usb-storage,drive=stick,bootindex=0 \
+  -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= \
+  -drive if=none,id=v1,format=raw,file="$work/stick-victim.img" -device nvme,serial=victim0001,drive=v1
+stick_secs=$secs
+check_fixed stick "$work/stick-victim.img"
+stick_rec=$rec_secs
+grep -aq 'Stick: /dev/sd[a-z] (LOGS = /dev/sd[a-z]2)' "$work/stick.serial.log" || fail "stick: the run did not use the ISO's own LOGS partition"
+"$bin" image logs "$work/stick.img" --extract "$work/stick-logs" >/dev/null || fail "stick: unbrick image logs on the stick failed"
+n=$(grep -E '"status" *: *"remediated"' "$work/stick-logs/logs/unbrick.jsonl" 2>/dev/null | grep -c "\"$host\"" || true)
+[ "$n" = 1 ] || fail "stick: expected the remediated record on the stick's LOGS partition, found $n"
+ls "$work"/stick-logs/journal/* >/dev/null 2>&1 || fail "stick: no undo journal on the stick's LOGS partition"
+cmp -s -n "$vol_bytes" "$work/unbrick.iso" "$work/stick.img" || fail "stick: the ISO 9660 part of the stick was changed"
+say "stick (the ISO file on a USB stick): QEMU start -> power-off ${stick_secs}s, -> record received ${stick_rec}s"
+
 if grep -q "$(manifest 'v["os_volume"]["unlock"]["secret"]')" "$work/received.jsonl" "$work"/*.serial.log 2>/dev/null; then
   fail "a recovery password reached the receiver or a console"
 fi
 if [ "$failed" != 0 ]; then say "FAILED"; exit 1; fi
-say "PASS (netboot tree ${tree_mib} MiB: power-off ${net_secs}s, record at ${net_rec}s; unreachable settings reported at ${dead_secs}s; ISO ${iso_mib} MiB: power-off ${iso_secs}s, record at ${iso_rec}s)"
+say "PASS (netboot tree ${tree_mib} MiB: power-off ${net_secs}s, record at ${net_rec}s; unreachable settings reported at ${dead_secs}s; ISO ${iso_mib} MiB: power-off ${iso_secs}s, record at ${iso_rec}s; as a stick: power-off ${stick_secs}s, record at ${stick_rec}s)"

@@ -63,14 +63,16 @@ recovery keys are sealed with a passphrase (asked at boot) unless
 --plaintext-keys. The boot chain comes from scripts/fetch-bootchain.sh; /init
 is this program when it is statically linked (scripts/build-static.sh).
 
---format iso writes a UEFI-bootable ISO 9660 image (El Torito UEFI entry,
-Secure Boot on) for a CD/DVD, a VM's virtual CD or a server's remote
-console. It is not a hybrid image: written to a USB stick with dd it does
-not boot (use --format usb for sticks). It has no LOGS partition: settings,
-keys, rules, logs and journals come from a LOGS disk, --format logs (only
-the stick's LOGS partition, on a disk image of its own), attached beside
-it as a second disk or written to a stick. --keys, --rules, --mode,
---config and --logs-size belong to that LOGS disk.
+--format iso writes a hybrid image: a UEFI-bootable ISO 9660 image (El
+Torito UEFI entry, Secure Boot on) for a CD/DVD, a VM's virtual CD or a
+server's remote console, which is also a stick image when written whole to
+a USB stick (dd, Rufus in DD Image mode): a GPT in the ISO's system area
+names its EFI boot image and a LOGS partition appended to the file, which
+gets --keys, --rules, --mode, --config and --logs-size as on a stick. A CD
+drive cannot show that partition: as a CD, settings, keys, rules, logs and
+journals come from a LOGS disk, --format logs (only the stick's LOGS
+partition, on a disk image of its own), attached beside it as a second disk
+or written to a stick, or from the network (--config-url).
 
 --netboot DIR writes the same signed chain as a TFTP/HTTP tree for PXE and
 UEFI HTTP boot: bootx64.efi (shim, the DHCP boot file), grubx64.efi
@@ -94,7 +96,7 @@ work for the USB image and the ISO.`,
 	var f imageBuildFlags
 	fs := c.Flags()
 	fs.StringVar(&f.out, "out", "", "image `FILE` to write (required), e.g. usb.img")
-	fs.StringVar(&f.format, "format", string(image.FormatUSB), "image format `NAME`: usb (stick image), iso (bootable ISO without LOGS) or logs (the LOGS disk for the ISO)")
+	fs.StringVar(&f.format, "format", string(image.FormatUSB), "image format `NAME`: usb (stick image), iso (bootable ISO, also a stick image when written to USB) or logs (the LOGS disk to attach beside the ISO as a CD)")
 	fs.StringVar(&f.bootchain, "bootchain", defaultBootChainDir(e), "boot chain `DIR` from scripts/fetch-bootchain.sh (also $UNBRICK_BOOTCHAIN)")
 	fs.StringArrayVar(&f.keys, "keys", nil, "recovery key export `FILE` to put on the stick; repeatable")
 	fs.StringVar(&f.rules, "rules", "", "rules pack `FILE` to put on the stick, with FILE.sig beside it (ssh-keygen -Y sign -n unbrick-rules)")
@@ -126,14 +128,17 @@ work for the USB image and the ISO.`,
 		if err := checkFormatFlags(c, f.format); err != nil {
 			return err
 		}
+		if f.allowUnsignedRules && f.rules == "" {
+			return usagef("--allow-unsigned-rules needs --rules PACK; nothing was written")
+		}
 		return exit(runImageBuild(e, &f))
 	}
 	return c
 }
 
 // checkFormatFlags refuses flags that have no effect with the chosen
-// --format: the LOGS disk carries no boot files, the ISO no LOGS
-// partition.
+// --format: the LOGS disk carries no boot files. (The ISO takes them
+// all: it is hybrid, with a LOGS partition for its USB view.)
 func checkFormatFlags(c *cobra.Command, format string) error {
 	fmtv, err := image.ParseFormat(format)
 	if err != nil {
@@ -145,9 +150,6 @@ func checkFormatFlags(c *cobra.Command, format string) error {
 	case image.FormatLogs:
 		unused = []string{"bootchain", "init", "esp-fat32", "config-url", "ca", "rules-signers"}
 		why = "the LOGS disk holds no boot files; pass it when you build the ISO (--format iso)"
-	case image.FormatISO:
-		unused = []string{"keys", "rules", "allow-unsigned-rules", "plaintext-keys", "passphrase-file", "logs-size", "mode", "config", "kdf-work-factor"}
-		why = "the ISO has no LOGS partition; pass it when you build the LOGS disk (--format logs)"
 	}
 	for _, name := range unused {
 		if c.Flags().Changed(name) {
@@ -271,10 +273,6 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 	}
 	var rulesFile *image.File
 	var rulesSig []byte
-	if f.allowUnsignedRules && f.rules == "" {
-		fmt.Fprintln(e.Stderr, "unbrick image build: --allow-unsigned-rules needs --rules PACK; nothing was written")
-		return exitcode.Usage
-	}
 	if f.rules != "" {
 		data, err := inputfile.Read(f.rules, "rules file", inputfile.MaxRules)
 		if err != nil {
@@ -333,10 +331,15 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 	}
 	switch format {
 	case image.FormatISO:
-		fmt.Fprintf(e.Stdout, "%s: ISO %d MiB (EFI boot image %d MiB %s), initramfs %.1f MiB, %d modules, built in %.1fs\n",
-			f.out, res.Size>>20, res.ESPSize>>20, res.ESPType,
+		fmt.Fprintf(e.Stdout, "%s: hybrid ISO %d MiB (ISO 9660 %d MiB, EFI boot image %d MiB %s; LOGS %d MiB %s, mode %s, after %s), initramfs %.1f MiB, %d modules, built in %.1fs\n",
+			f.out, res.Size>>20, res.ISOVolumeSize>>20, res.ESPSize>>20, res.ESPType, res.LogsSize>>20, res.LogsType, cfg.Mode, cfg.After,
 			float64(res.InitrdSize)/(1<<20), len(res.Modules), res.Elapsed.Seconds())
-		fmt.Fprintf(e.Stdout, "boot it as a CD/DVD (UEFI) with a LOGS disk beside it: unbrick image build --format logs --out logs.img --keys ...; not a hybrid image: dd to a USB stick does not boot (use --format usb)\n")
+		net := ""
+		if f.configURL != "" {
+			net = ", or let it fetch its settings from --config-url"
+		}
+		fmt.Fprintf(e.Stdout, "as a CD/DVD or virtual media (UEFI) it cannot show its LOGS partition: attach a LOGS disk beside it (unbrick image build --format logs --out logs.img --keys ...)%s\n", net)
+		fmt.Fprintf(e.Stdout, "or write it to a stick, where its own LOGS partition serves: dd if=%s of=/dev/sdX bs=4M conv=fsync (Rufus: DD Image mode)\n", f.out)
 	case image.FormatLogs:
 		fmt.Fprintf(e.Stdout, "%s: LOGS disk %d MiB (LOGS %d MiB %s), mode %s, after %s, built in %.1fs\n",
 			f.out, res.Size>>20, res.LogsSize>>20, res.LogsType, cfg.Mode, cfg.After, res.Elapsed.Seconds())

@@ -30,9 +30,6 @@ func TestImageBuildFormatFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--format", "dvd"}, `unknown image format "dvd"`},
-		{[]string{"--format", "iso", "--keys", "k.csv"}, "--keys has no effect with --format iso: the ISO has no LOGS partition"},
-		{[]string{"--format", "iso", "--mode", "wizard"}, "--mode has no effect with --format iso"},
-		{[]string{"--format", "iso", "--logs-size", "32"}, "--logs-size has no effect with --format iso"},
 		{[]string{"--format", "logs", "--esp-fat32"}, "--esp-fat32 has no effect with --format logs: the LOGS disk holds no boot files"},
 		{[]string{"--format", "logs", "--init", "/bin/true"}, "--init has no effect with --format logs"},
 	} {
@@ -96,8 +93,9 @@ func TestImageLogsReadsLogsImage(t *testing.T) {
 	}
 }
 
-// TestImageLogsOnISO: an ISO (made by xorriso here) has no LOGS; the error
-// says where the logs are.
+// TestImageLogsOnISO: an ISO without a GPT (made by xorriso here, or an
+// unbrick ISO from before the hybrid layout) has no LOGS; the error says
+// where the logs are.
 func TestImageLogsOnISO(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "tree"), 0o755)
@@ -123,9 +121,14 @@ func TestImageBuildISOReal(t *testing.T) {
 	}
 	iso := filepath.Join(t.TempDir(), "unbrick.iso")
 	code, stdout, errs := runCLI(t, "image", "build", "--format", "iso", "--out", iso, "--bootchain", chain, "--init", initBin)
-	if code != 0 || !strings.Contains(stdout, "boot chain: boots on firmware trusting") || !strings.Contains(stdout, ": ISO ") ||
-		!strings.Contains(stdout, "not a hybrid image: dd to a USB stick does not boot") {
+	if code != 0 || !strings.Contains(stdout, "boot chain: boots on firmware trusting") || !strings.Contains(stdout, ": hybrid ISO ") ||
+		!strings.Contains(stdout, "attach a LOGS disk beside it") || !strings.Contains(stdout, "Rufus: DD Image mode") {
 		t.Fatalf("code %d\nstdout %s\nstderr %s", code, stdout, errs)
+	}
+	// Its stick view: image logs finds the LOGS partition the GPT names
+	// (empty logs/ and journal/: no output, exit 0; without LOGS it is 1).
+	if code, out, errs := runCLI(t, "image", "logs", iso); code != 0 || errs != "" {
+		t.Errorf("image logs on the hybrid ISO: code %d\n%s\n%s", code, out, errs)
 	}
 	out, err := exec.Command(needImageTool(t, "xorriso"), "-indev", iso, "-report_el_torito", "plain").CombinedOutput()
 	if err != nil || !regexpMatch(`(?m)^El Torito boot img :\s+1\s+UEFI\s+y\s+none\s`, string(out)) || !strings.Contains(string(out), "/boot/efi.img") {

@@ -69,11 +69,15 @@ func TestImageBuildRulesSignature(t *testing.T) {
 		t.Fatalf("changed: exit %d\n%s\n%s", code, out, errs)
 	}
 
-	// --allow-unsigned-rules without --rules, and with --format iso.
-	if code, _, errs = runCLI(t, "image", "build", "--format", "logs", "--out", filepath.Join(f.dir, "x.img"), "--allow-unsigned-rules"); code != 2 || !strings.Contains(errs, "needs --rules") {
-		t.Fatalf("--allow-unsigned-rules alone: exit %d: %s", code, errs)
-	}
-	if code, _, errs = runCLI(t, "image", "build", "--format", "iso", "--out", filepath.Join(f.dir, "x.iso"), "--allow-unsigned-rules"); code != 2 || !strings.Contains(errs, "no effect with --format iso") {
-		t.Fatalf("--allow-unsigned-rules with iso: exit %d: %s", code, errs)
+	// --allow-unsigned-rules without --rules: a usage error before any
+	// boot chain or /init is read, for every format.
+	for _, format := range []string{"logs", "iso", "usb"} {
+		out := filepath.Join(f.dir, "x."+format)
+		if code, _, errs = runCLI(t, "image", "build", "--format", format, "--out", out, "--allow-unsigned-rules"); code != 2 || !strings.Contains(errs, "needs --rules") {
+			t.Fatalf("--allow-unsigned-rules alone, --format %s: exit %d: %s", format, code, errs)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("--format %s: written despite the usage error", format)
+		}
 	}
 }

@@ -592,7 +592,7 @@ func (b *booter) waitForStick(limit time.Duration, must bool) *blockPart {
 		}
 		if time.Now().After(deadline) {
 			if must {
-				b.problem("no partition named LOGS after %s: this is not an unbrick stick, or its USB port/controller is not supported; block devices seen: %s", limit, blockNames("/sys"))
+				b.problem("no partition named LOGS after %s: %s; block devices seen: %s", limit, noLogsHint("/sys"), blockNames("/sys"))
 			}
 			return nil
 		}

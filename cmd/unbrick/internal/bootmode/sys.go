@@ -131,6 +131,30 @@ func blockNames(sysRoot string) string {
 	return strings.Join(dirs, " ")
 }
 
+// noLogsHint says what to do when no LOGS partition appeared. With a CD
+// drive present the machine most likely started from the unbrick ISO as a
+// CD or virtual media, whose LOGS partition a CD drive cannot show
+// (image/doc.go, "Hybrid ISO"). The initramfs loads no CD driver, so a
+// drive shows as a SCSI device of peripheral type 5 (CD/DVD, SPC-4
+// "Peripheral device type") in /sys/bus/scsi/devices/*/type, or as sr*
+// where sr_mod is loaded.
+func noLogsHint(sysRoot string) string {
+	cd := false
+	if srs, _ := filepath.Glob(filepath.Join(sysRoot, "class/block/sr[0-9]*")); len(srs) > 0 {
+		cd = true
+	}
+	types, _ := filepath.Glob(filepath.Join(sysRoot, "bus/scsi/devices/*/type"))
+	for _, t := range types {
+		if readSysString(t) == "5" {
+			cd = true
+		}
+	}
+	if cd {
+		return "started from a CD or virtual media? A CD has no writable LOGS partition: attach a LOGS disk (unbrick image build --format logs) as a second virtual disk or USB stick, or rebuild the ISO with --config-url to take the settings from the network"
+	}
+	return "this is not an unbrick stick, or its USB port/controller is not supported"
+}
+
 func readSysString(p string) string {
 	b, err := os.ReadFile(p)
 	if err != nil {

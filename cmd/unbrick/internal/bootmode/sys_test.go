@@ -161,3 +161,38 @@ func TestDetect(t *testing.T) {
 		}
 	}
 }
+
+// TestNoLogsHint: without a CD drive the hint is about the stick; with
+// one (sr0 in /sys/class/block) it says how a CD boot gets its LOGS.
+func TestNoLogsHint(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "class/block/sda"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if h := noLogsHint(root); !strings.Contains(h, "not an unbrick stick") || strings.Contains(h, "CD") {
+		t.Errorf("no CD drive: %q", h)
+	}
+	// A SATA disk (type 0) is not a CD drive; a type 5 device is, with or
+	// without sr_mod's block device.
+	for _, c := range [][2]string{{"0:0:0:0", "0\n"}, {"1:0:0:0", "5\n"}} {
+		dev, typ := c[0], c[1]
+		d := filepath.Join(root, "bus/scsi/devices", dev)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "type"), []byte(typ), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		h := noLogsHint(root)
+		if cd := strings.Contains(h, "--format logs") && strings.Contains(h, "--config-url"); cd != (typ == "5\n") {
+			t.Errorf("SCSI type %q: %q", typ, h)
+		}
+	}
+	root = t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "class/block/sr0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if h := noLogsHint(root); !strings.Contains(h, "--format logs") {
+		t.Errorf("with sr0: %q", h)
+	}
+}
