@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -33,7 +34,15 @@ const (
 // same protocol; Debian's network grub (grubnetx64) has the built-in
 // prefix /grub and reads grub/grub.cfg from the server it came from
 // (its embedded config sources $prefix/grub.cfg), and loads the kernel
-// and initramfs from there too.
+// and initramfs from there too. That is PXE over TFTP. For UEFI HTTP
+// boot the DHCP boot file is a URL to unbrick.iso instead: Debian 12's
+// signed grub 2.06 takes no network settings from an HTTP boot (no PXE
+// DHCP packet is cached for it), finds no device for its prefix and stops
+// at its prompt, so the firmware downloads the ISO into a RAM disk and
+// boots it as a CD (UEFI specification 2.10, "HTTP Boot": a boot file
+// ending in .iso, or Content-Type application/vnd.efi-iso, is mounted as
+// a RAM disk; EDK2's HttpBootDxe checks the Content-Type, then the
+// extension).
 const (
 	NetShim    = "bootx64.efi"
 	NetGrub    = "grubx64.efi"
@@ -42,6 +51,7 @@ const (
 	NetKernel  = "unbrick/vmlinuz"
 	NetInitrd  = "unbrick/initrd.gz"
 	NetIPXE    = "unbrick.ipxe"
+	NetISO     = "unbrick.iso"
 	NetReadme  = "README.txt"
 	NetSums    = "SHA256SUMS"
 )
@@ -181,7 +191,19 @@ func BuildNetboot(o Options) (*Result, error) {
 	}
 	partial := filepath.Clean(o.Out) + ".partial"
 	os.RemoveAll(partial)
-	if err := writeTree(partial, files); err != nil {
+	if err := os.MkdirAll(partial, 0o755); err != nil {
+		return nil, fmt.Errorf("netboot: %w", err)
+	}
+	// The same chain as a hybrid ISO, with the same kernel command line,
+	// for UEFI HTTP boot (see NetISO).
+	isoOpts := o
+	isoOpts.Format, isoOpts.Out = FormatISO, filepath.Join(partial, NetISO)
+	isoRes, err := Build(isoOpts)
+	if err != nil {
+		os.RemoveAll(partial)
+		return nil, fmt.Errorf("netboot: %s for UEFI HTTP boot: %w", NetISO, err)
+	}
+	if err := writeTree(partial, files, NetISO); err != nil {
 		os.RemoveAll(partial)
 		return nil, err
 	}
@@ -190,35 +212,53 @@ func BuildNetboot(o Options) (*Result, error) {
 		os.RemoveAll(partial)
 		return nil, fmt.Errorf("netboot: %w", err)
 	}
-	var total int64
+	total := isoRes.Size
 	for _, d := range files {
 		total += int64(len(d))
 	}
-	b.say("wrote %s (%d files, %.1f MiB)", o.Out, len(files)+1, float64(total)/float64(mib))
+	b.say("wrote %s (%d files, %.1f MiB)", o.Out, len(files)+2, float64(total)/float64(mib))
 	return &Result{Format: "netboot", Size: total, InitrdSize: int64(len(initrd)), Modules: mods.Ordered, MissingModules: mods.Missing, Elapsed: time.Since(b.start)}, nil
 }
 
 // writeTree writes files (relative slash paths) under dir, each synced,
-// and SHA256SUMS listing them in sha256sum(1)'s format.
-func writeTree(dir string, files map[string][]byte) error {
-	names := make([]string, 0, len(files))
+// and SHA256SUMS listing them and the files already there that present
+// names, in sha256sum(1)'s format.
+func writeTree(dir string, files map[string][]byte, present ...string) error {
+	names := make([]string, 0, len(files)+len(present))
 	for n := range files {
 		names = append(names, n)
 	}
+	names = append(names, present...)
 	sort.Strings(names)
 	var sums strings.Builder
 	for _, n := range names {
 		p := filepath.Join(dir, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		h := sha256.New()
+		if data, ok := files[n]; ok {
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return fmt.Errorf("netboot: %w", err)
+			}
+			if err := writeFileSynced(p, data); err != nil {
+				return fmt.Errorf("netboot: %w", err)
+			}
+			h.Write(data)
+		} else if err := hashFile(h, p); err != nil {
 			return fmt.Errorf("netboot: %w", err)
 		}
-		if err := writeFileSynced(p, files[n]); err != nil {
-			return fmt.Errorf("netboot: %w", err)
-		}
-		h := sha256.Sum256(files[n])
-		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(h[:]), n)
+		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(h.Sum(nil)), n)
 	}
 	return writeFileSynced(filepath.Join(dir, NetSums), []byte(sums.String()))
+}
+
+// hashFile feeds the file at p into h.
+func hashFile(h io.Writer, p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(h, f)
+	return err
 }
 
 func writeFileSynced(p string, data []byte) error {
@@ -272,10 +312,18 @@ func netbootReadme(configURL string) []byte {
 Settings URL (unbrick.config): `+cfg+`
 
 Serve this directory as the TFTP root (PXE) and/or over HTTP (UEFI HTTP
-boot). With Secure Boot on, the chain is: firmware -> bootx64.efi (shim,
+boot).
+
+PXE: with Secure Boot on, the chain is: firmware -> bootx64.efi (shim,
 signed by Microsoft) -> grubx64.efi (Debian's signed network grub) ->
 grub/grub.cfg -> unbrick/vmlinuz (Debian-signed kernel) + unbrick/initrd.gz,
-all fetched from the same server over the same protocol.
+all fetched from the same server over TFTP.
+
+UEFI HTTP boot: the boot file is unbrick.iso, the same chain as an ISO. The
+firmware downloads it into a RAM disk and boots it like a CD. (Pointing HTTP
+boot at bootx64.efi does not work: shim loads, but Debian 12's signed grub
+gets no network settings from an HTTP boot and stops at its grub> prompt.)
+The firmware must support RAM disk boot (UEFI 2.6 and later; OVMF does).
 
 DHCP, PXE over TFTP (UEFI x64, client architecture 7 or 9):
   dnsmasq:  dhcp-match=set:efi64,option:client-arch,7
@@ -290,23 +338,23 @@ DHCP, PXE over TFTP (UEFI x64, client architecture 7 or 9):
               "next-server": "192.0.2.10", "boot-file-name": "bootx64.efi" }]
 
 DHCP, UEFI HTTP boot (client architecture 16; the answer must carry the
-vendor class "HTTPClient" and a URL as the boot file):
+vendor class "HTTPClient" and the URL of unbrick.iso as the boot file):
   dnsmasq:  dhcp-match=set:efihttp,option:client-arch,16
             dhcp-option-force=tag:efihttp,60,HTTPClient
-            dhcp-boot=tag:efihttp,http://192.0.2.10/unbrick-netboot/bootx64.efi
+            dhcp-boot=tag:efihttp,http://192.0.2.10/unbrick-netboot/unbrick.iso
   ISC dhcpd: if option arch = 00:10 {
                option vendor-class-identifier "HTTPClient";
-               filename "http://192.0.2.10/unbrick-netboot/bootx64.efi"; }
+               filename "http://192.0.2.10/unbrick-netboot/unbrick.iso"; }
   Kea:      "client-classes": [{ "name": "uefihttp",
               "test": "option[93].hex == 0x0010",
               "option-data": [{ "name": "vendor-class-identifier", "data": "HTTPClient" }],
-              "boot-file-name": "http://192.0.2.10/unbrick-netboot/bootx64.efi" }]
+              "boot-file-name": "http://192.0.2.10/unbrick-netboot/unbrick.iso" }]
 
 iPXE (Secure Boot off only): chain unbrick.ipxe from this directory.
 
-Tested by unbrick's CI: PXE over TFTP with Secure Boot on (QEMU, OVMF with
-Microsoft keys). UEFI HTTP boot relies on the firmware and on grub finding
-its files over HTTP and is not tested there: try it on one machine first.
+Tested by unbrick's CI with Secure Boot on (QEMU, OVMF with Microsoft
+keys): PXE over TFTP, and UEFI HTTP boot of unbrick.iso with the dnsmasq
+lines above. Other firmware differs: try one machine first.
 
 SHA256SUMS lists every file. Nothing in this tree is secret: keys and
 rules come from the addresses in unbrick.conf (keys_url, rules_url).

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,24 @@ func TestNetbootTree(t *testing.T) {
 	}
 	if _, err := os.Stat(out + ".partial"); err == nil {
 		t.Error("partial tree left behind")
+	}
+	// UEFI HTTP boot gets the same chain as an ISO, with the same kernel
+	// command line (xorriso reads it), listed in SHA256SUMS.
+	if !regexp.MustCompile(`(?m)^[0-9a-f]{64}  ` + NetISO + `$`).Match(read(NetSums)) {
+		t.Errorf("SHA256SUMS does not list %s:\n%s", NetISO, read(NetSums))
+	}
+	iso := filepath.Join(out, NetISO)
+	if e := xorrisoElTorito(t, iso); len(e) != 1 || e[0].platform != "UEFI" {
+		t.Errorf("%s El Torito: %+v", NetISO, e)
+	}
+	if got := xorrisoExtract(t, iso, espGrubCfg); !bytes.Contains(got, []byte("'unbrick.config="+url+"'")) {
+		t.Errorf("%s grub.cfg lacks the config URL:\n%s", NetISO, got)
+	}
+	if got, ok := initrdFile(t, xorrisoExtract(t, iso, espInitrd), InitrdCA); !ok || !bytes.Equal(got, ca) {
+		t.Errorf("%s initramfs %s: %v", NetISO, InitrdCA, ok)
+	}
+	if !strings.Contains(readme, "dhcp-boot=tag:efihttp,http://192.0.2.10/unbrick-netboot/"+NetISO) {
+		t.Errorf("README: HTTP boot does not point at %s", NetISO)
 	}
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# CI for "boot anywhere" (run by .ci/run): four QEMU (TCG) boots with Secure Boot ON
-# (OVMF_CODE_4M.secboot.fd + a copy of OVMF_VARS_4M.ms.fd, Microsoft 2011 keys), three of them fixing
+# CI for "boot anywhere" (run by .ci/run): five QEMU (TCG) boots with Secure Boot ON
+# (OVMF_CODE_4M.secboot.fd + a copy of OVMF_VARS_4M.ms.fd, Microsoft 2011 keys), four of them fixing
 # the BitLocker corpus disk win10-xts128-recoverypw (NVMe), against one HTTPS server the test
 # runs on loopback (scripts/logship/receiver.py with a CA and server certificate made here;
 # QEMU's user-mode network shows the host's loopback as 10.0.2.2):
@@ -21,6 +21,13 @@
 #            uses the ISO's own LOGS partition (keys and unbrick.conf given at build time), with
 #            no LOGS disk; the ISO 9660 part of the stick is unchanged afterwards.
 #
+#   http     UEFI HTTP boot of the netboot tree's unbrick.iso: a tap device (10.0.2.2, the
+#            address the guest also uses under user-mode networking), dnsmasq configured with
+#            the HTTP boot lines of the tree's README.txt, the tree served over plain HTTP.
+#            OVMF downloads the ISO into a RAM disk and boots it as a CD; the initramfs takes
+#            the settings from --config-url as in the netboot case. Needs root and
+#            /dev/net/tun: where a tap device cannot be made the case is SKIPPED and says so.
+#
 # Checked for each: QEMU powered off by itself; "EFI stub: UEFI Secure Boot is enabled";
 # ../shared/corpus/verify --expect fixed PASS; exactly one "remediated" record for the host at
 # the receiver; netboot: `unbrick undo` with the journal the receiver got puts a copy of the
@@ -29,7 +36,8 @@
 # sizes and the wall time from QEMU start to the record received.
 #
 # Usage: scripts/ci-netboot.sh   env: UNBRICK_BIN, UNBRICK_BOOTCHAIN, UNBRICK_CORPUS,
-#        E2E_TIMEOUT (s per boot, default 420), E2E_KEEP=1.
+#        E2E_TIMEOUT (s per boot, default 420), E2E_KEEP=1,
+#        NETBOOT_CASES (default "netboot dead iso stick http"; stick needs iso).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$(pwd)
@@ -39,13 +47,19 @@ timeout_s=${E2E_TIMEOUT:-420}
 ovmf=/usr/share/OVMF
 variant=win10-xts128-recoverypw
 
+cases=" ${NETBOOT_CASES:-netboot dead iso stick http} "
+net_secs=- net_rec=- dead_secs=- iso_mib=- iso_secs=- iso_rec=- stick_secs=- stick_rec=- http_secs=- http_rec=- http_note=
+want() { case "$cases" in *" $1 "*) return 0 ;; esac; return 1; }
+
 say() { printf 'ci-netboot: %s\n' "$*" >&2; }
 work=$(mktemp -d /tmp/unbrick-netboot.XXXXXX)
 failed=0
-srv_pid=
+srv_pid= dns_pid= web_pid= tap=
 fail() { say "FAIL: $*"; failed=1; }
 finish() {
-  [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null || true
+  for p in "$srv_pid" "$dns_pid" "$web_pid"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+  [ -n "$tap" ] && ip link del "$tap" 2>/dev/null
+  true
   if [ "$failed" != 0 ]; then
     for f in "$work"/*.serial.log; do [ -f "$f" ] && { say "--- tail of $f"; tail -n 40 "$f" >&2; }; done
   fi
@@ -103,7 +117,8 @@ disk_wait = 5
 keys_url = keys.csv
 log_url = $base/log
 EOF
-RECEIVER_TLS_CERT=$work/srv.pem RECEIVER_TLS_KEY=$work/srv.key \
+# Bound to every address: user-mode networking reaches it on loopback, the http case on the tap.
+RECEIVER_BIND=0.0.0.0 RECEIVER_TLS_CERT=$work/srv.pem RECEIVER_TLS_KEY=$work/srv.key \
   python3 scripts/logship/receiver.py "$work/received.jsonl" "$port" "$work/www" 2>"$work/receiver.err" &
 srv_pid=$!
 for _ in $(seq 50); do curl -sf --cacert "$work/ca.pem" --resolve "10.0.2.2:$port:127.0.0.1" "$base/unbrick.conf" >/dev/null && break; sleep 0.2; done
@@ -148,6 +163,7 @@ grep -q "unbrick.config=$base/unbrick.conf" "$work/tree/grub/grub.cfg" || fail "
 sbverify --list "$work/tree/bootx64.efi" 2>/dev/null | grep -q 'Microsoft Corporation UEFI CA 2011' || fail "bootx64.efi is not the Microsoft-signed shim"
 sbverify --list "$work/tree/grubx64.efi" 2>/dev/null | grep -qi 'debian' || fail "grubx64.efi is not Debian-signed"
 say "netboot tree built in $((SECONDS - t0))s: ${tree_mib} MiB ($(grep -o 'initramfs [0-9.]* MiB' "$work/build-net.txt" | head -1))"
+if want netboot; then
 gunzip -c "$corpus/disks/$variant.img.gz" >"$work/net-victim.img"
 mark=$(stat -c %s "$work/received.jsonl" 2>/dev/null || echo 0)
 boot net -netdev user,id=n0,tftp="$work/tree",bootfile=bootx64.efi -device virtio-net-pci,netdev=n0,romfile=,bootindex=0 \
@@ -173,8 +189,10 @@ for j in "$work"/received.jsonl.journals/*; do
   break
 done
 say "netboot: QEMU start -> power-off ${net_secs}s, -> record received ${net_rec}s; $nj journal(s) received"
+fi
 
 # --- netboot, settings server unreachable: a clear screen message, nothing changed ---
+if want dead; then
 # The same tree with grub.cfg pointing at a port where nothing listens (grub.cfg is not
 # signed: it is what a site edits). The machine must say so on screen and touch no disk;
 # QEMU is stopped once the message is there (the machine would wait 60 s for Enter).
@@ -210,8 +228,10 @@ fi
 gunzip -c "$corpus/disks/$variant.img.gz" | cmp -s - "$work/dead-victim.img" || fail "unreachable settings: the disk was changed"
 rm -f "$work/dead-victim.img"
 say "netboot, settings unreachable: message on screen after ${dead_secs}s, disk unchanged"
+fi
 
 # --- ISO with a LOGS disk, record delivered ---
+if want iso || want stick; then
 t0=$SECONDS
 printf 'mode = auto\nafter = poweroff\ndisk_wait = 5\nlog_url = %s/log\n' "$base" >"$work/logs.conf"
 # The ISO carries keys and settings for its stick view too: as a CD it cannot show them.
@@ -222,6 +242,8 @@ printf 'mode = auto\nafter = poweroff\ndisk_wait = 5\nlog_url = %s/log\n' "$base
   >"$work/build-logs.txt" 2>&1 || { cat "$work/build-logs.txt" >&2; fail "LOGS disk build failed"; exit 1; }
 iso_mib=$(( $(stat -c %s "$work/unbrick.iso") >> 20 ))
 say "ISO built in $((SECONDS - t0))s: ${iso_mib} MiB"
+fi
+if want iso; then
 gunzip -c "$corpus/disks/$variant.img.gz" >"$work/iso-victim.img"
 mark=$(stat -c %s "$work/received.jsonl" 2>/dev/null || echo 0)
 boot iso -drive if=none,id=cd,format=raw,media=cdrom,readonly=on,file="$work/unbrick.iso" -device ide-cd,bus=ide.0,drive=cd,bootindex=0 \
@@ -236,8 +258,10 @@ n=$(grep -E '"status" *: *"remediated"' "$work/logs/logs/unbrick.jsonl" 2>/dev/n
 [ "$n" = 1 ] || fail "iso: expected the remediated record on the LOGS disk too, found $n"
 ls "$work"/logs/journal/* >/dev/null 2>&1 || fail "iso: no undo journal on the LOGS disk"
 say "iso: QEMU start -> power-off ${iso_secs}s, -> record received ${iso_rec}s"
+fi
 
 # --- the same ISO file written to a (larger) USB stick: its own LOGS partition serves ---
+if want stick; then
 vol_bytes=$(isoinfo -d -i "$work/unbrick.iso" | sed -n 's/^Volume size is: //p')
 vol_bytes=$((vol_bytes * 2048))
 cp "$work/unbrick.iso" "$work/stick.img"
@@ -257,9 +281,60 @@ n=$(grep -E '"status" *: *"remediated"' "$work/stick-logs/logs/unbrick.jsonl" 2>
 ls "$work"/stick-logs/journal/* >/dev/null 2>&1 || fail "stick: no undo journal on the stick's LOGS partition"
 cmp -s -n "$vol_bytes" "$work/unbrick.iso" "$work/stick.img" || fail "stick: the ISO 9660 part of the stick was changed"
 say "stick (the ISO file on a USB stick): QEMU start -> power-off ${stick_secs}s, -> record received ${stick_rec}s"
+fi
+
+# --- UEFI HTTP boot of the tree's unbrick.iso, DHCP from dnsmasq with the README's lines ---
+if want http; then
+  http_note=
+  tap=ubk$$
+  if ! command -v dnsmasq >/dev/null; then
+    fail "http: dnsmasq missing: scripts/install-test-deps.sh"
+  elif ip -4 addr | grep -q 'inet 10\.0\.2\.'; then
+    http_note="SKIPPED: this machine already has an address in 10.0.2.0/24"; tap=
+  elif ! ip tuntap add "$tap" mode tap 2>"$work/tap.err"; then
+    http_note="SKIPPED: cannot create a tap device (needs root and /dev/net/tun): $(head -c 200 "$work/tap.err")"; tap=
+  fi
+  if [ -n "$http_note" ]; then
+    say "http: $http_note"
+  elif [ -n "$tap" ]; then
+    ip addr add 10.0.2.2/24 dev "$tap" && ip link set "$tap" up
+    hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    python3 -m http.server --bind 10.0.2.2 "$hport" --directory "$work/tree" >"$work/http.log" 2>&1 &
+    web_pid=$!
+    # The dnsmasq lines for HTTP boot exactly as the tree's README.txt gives them, with this
+    # server's URL in place of the example's.
+    tr -d '\r' <"$work/tree/README.txt" | sed -n '/^DHCP, UEFI HTTP boot/,/ISC dhcpd/p' \
+      | sed -n 's/^ *\(dnsmasq: *\)\{0,1\}\([a-z-]*=.*\)$/\2/p' \
+      | sed "s|http://192.0.2.10/unbrick-netboot/|http://10.0.2.2:$hport/|" >"$work/dnsmasq-readme.conf"
+    grep -q 'dhcp-boot=tag:efihttp,http://10.0.2.2:.*/unbrick.iso' "$work/dnsmasq-readme.conf" \
+      || fail "http: README.txt has no dnsmasq HTTP boot line for unbrick.iso: $(cat "$work/dnsmasq-readme.conf")"
+    {
+      printf 'port=0\ninterface=%s\nbind-interfaces\nuser=root\nlog-dhcp\n' "$tap"
+      printf 'dhcp-range=10.0.2.50,10.0.2.99,255.255.255.0,1h\ndhcp-leasefile=%s\n' "$work/leases"
+      cat "$work/dnsmasq-readme.conf"
+    } >"$work/dnsmasq.conf"
+    dnsmasq --keep-in-foreground --conf-file="$work/dnsmasq.conf" --log-facility="$work/dnsmasq.log" &
+    dns_pid=$!
+    sleep 1
+    kill -0 "$dns_pid" 2>/dev/null || fail "http: dnsmasq did not start: $(tail -n3 "$work/dnsmasq.log" 2>/dev/null)"
+    gunzip -c "$corpus/disks/$variant.img.gz" >"$work/http-victim.img"
+    mark=$(stat -c %s "$work/received.jsonl" 2>/dev/null || echo 0)
+    # OVMF would try PXE (IPv4, IPv6) first and wait for offers that never come: switched off.
+    boot http -netdev tap,id=n0,ifname="$tap",script=no,downscript=no -device virtio-net-pci,netdev=n0,romfile=,bootindex=0 \
+      -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n \
+      -drive if=none,id=v1,format=raw,file="$work/http-victim.img" -device nvme,serial=victim0001,drive=v1
+    http_secs=$secs
+    grep -aq 'Start HTTP Boot over IPv4' "$work/http.serial.log" || fail "http: OVMF did not start an HTTP boot"
+    grep -q 'GET /unbrick.iso ' "$work/http.log" || fail "http: the firmware did not download unbrick.iso"
+    grep -q 'vendor class: HTTPClient' "$work/dnsmasq.log" || fail "http: dnsmasq saw no HTTPClient request"
+    check_fixed http "$work/http-victim.img"
+    http_rec=$rec_secs
+    say "http (UEFI HTTP boot of unbrick.iso): QEMU start -> power-off ${http_secs}s, -> record received ${http_rec}s"
+  fi
+fi
 
 if grep -q "$(manifest 'v["os_volume"]["unlock"]["secret"]')" "$work/received.jsonl" "$work"/*.serial.log 2>/dev/null; then
   fail "a recovery password reached the receiver or a console"
 fi
 if [ "$failed" != 0 ]; then say "FAILED"; exit 1; fi
-say "PASS (netboot tree ${tree_mib} MiB: power-off ${net_secs}s, record at ${net_rec}s; unreachable settings reported at ${dead_secs}s; ISO ${iso_mib} MiB: power-off ${iso_secs}s, record at ${iso_rec}s; as a stick: power-off ${stick_secs}s, record at ${stick_rec}s)"
+say "PASS (netboot tree ${tree_mib} MiB: power-off ${net_secs}s, record at ${net_rec}s; unreachable settings reported at ${dead_secs}s; ISO ${iso_mib} MiB: power-off ${iso_secs}s, record at ${iso_rec}s; as a stick: power-off ${stick_secs}s, record at ${stick_rec}s; HTTP boot: ${http_note:-power-off ${http_secs}s, record at ${http_rec}s})"

@@ -75,9 +75,10 @@ partition, on a disk image of its own), attached beside it as a second disk
 or written to a stick, or from the network (--config-url).
 
 --netboot DIR writes the same signed chain as a TFTP/HTTP tree for PXE and
-UEFI HTTP boot: bootx64.efi (shim, the DHCP boot file), grubx64.efi
+UEFI HTTP boot: bootx64.efi (shim, the PXE boot file), grubx64.efi
 (Debian's signed network grub), grub/grub.cfg, unbrick/vmlinuz and
-unbrick/initrd.gz, an iPXE script and README.txt with the DHCP settings for
+unbrick/initrd.gz, unbrick.iso (the HTTP boot file: the firmware boots it
+from a RAM disk), an iPXE script and README.txt with the DHCP settings for
 dnsmasq, ISC dhcpd and Kea. A network-booted machine has no LOGS
 partition: --config-url URL puts unbrick.config=URL on the kernel command
 line, and the settings there name the keys (keys_url), rules (rules_url)
@@ -311,7 +312,7 @@ func runImageBuild(e *env, f *imageBuildFlags) int {
 		}
 		fmt.Fprintf(e.Stdout, "%s: network boot tree %.1f MiB (initramfs %.1f MiB, %d modules), built in %.1fs\n",
 			f.netboot, float64(res.Size)/(1<<20), float64(res.InitrdSize)/(1<<20), len(res.Modules), res.Elapsed.Seconds())
-		fmt.Fprintf(e.Stdout, "serve it as the TFTP root (DHCP boot file bootx64.efi) or over HTTP (UEFI HTTP boot: http://SERVER/PATH/bootx64.efi); DHCP settings in %s\n", filepath.Join(f.netboot, image.NetReadme))
+		fmt.Fprintf(e.Stdout, "serve it as the TFTP root (DHCP boot file bootx64.efi) or over HTTP (UEFI HTTP boot: http://SERVER/PATH/unbrick.iso); DHCP settings in %s\n", filepath.Join(f.netboot, image.NetReadme))
 		if f.configURL == "" {
 			fmt.Fprintf(e.Stdout, "no --config-url: a machine booted from this tree takes its settings and keys from a LOGS disk attached to it (image build --format logs); rebuild with --config-url URL to fetch them over the network instead\n")
 		}
