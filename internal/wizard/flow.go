@@ -227,26 +227,27 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		o.Fix.UncleanFallback = ntfs.UncleanReset
 	}
 
-	toDelete := 0
-	var fixable []*remedy.Volume // volumes with files to delete
+	toDelete, toDisable := 0, 0
+	var fixable []*remedy.Volume // volumes with files to delete or services to disable
 	for _, v := range dry {
 		if (!v.Windows && v.Status != remedy.StatusLocked) || v.Status == remedy.StatusSkipped {
 			continue
 		}
-		n := 0
-		for _, f := range v.Files {
-			if f.Action == remedy.ActionWouldDelete {
-				n++
-			}
-		}
+		n := countAction(v, remedy.ActionWouldDelete)
+		ns := len(servicesToDisable(v))
 		toDelete += n
-		if n > 0 {
+		toDisable += ns
+		if n > 0 || ns > 0 {
 			fixable = append(fixable, v)
 		}
 		var title, body string
 		switch v.Status {
 		case remedy.StatusDryRun:
-			title, body = fmt.Sprintf("Preview: %d file(s) to delete", n), previewText(v)
+			title = fmt.Sprintf("Preview: %d file(s) to delete", n)
+			if ns > 0 {
+				title += fmt.Sprintf(", %d driver service(s) to disable", ns)
+			}
+			body = previewText(v)
 		case remedy.StatusAlreadyClean:
 			title, body = "Preview: already clean", volumeName(v)+" ("+where(v)+")\n\nNo faulty file was found: nothing will be changed on this volume.\n"+keptText(v)
 		case remedy.StatusRefused:
@@ -262,7 +263,7 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 	}
 
 	if len(fixable) > 1 {
-		keep, err := w.chooseVolumes(fixable, toDelete)
+		keep, err := w.chooseVolumes(fixable, toDelete, toDisable)
 		if err != nil {
 			return 0, err
 		}
@@ -281,11 +282,16 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		}
 		return w.fix(ctx, o)
 	}
-	if toDelete > 0 {
-		ok, err := w.ui.Confirm(fmt.Sprintf("Delete %d file(s) now?", toDelete),
-			"The files listed in the preview will be deleted. An undo journal is written to the stick\n"+
+	if toDelete > 0 || toDisable > 0 {
+		title, what, yes := fmt.Sprintf("Delete %d file(s) now?", toDelete), "The files listed in the preview will be deleted.", "Yes, delete them"
+		if toDisable > 0 {
+			title = upperFirst(changesText(toDelete, toDisable)) + " now?"
+			what, yes = "The changes listed in the preview will be made.", "Yes, make the changes"
+		}
+		ok, err := w.ui.Confirm(title,
+			what+" An undo journal is written to the stick\n"+
 				"first, and the disk is checked afterwards. Do not switch the computer off until the\n"+
-				"wizard says it is done.", "Yes, delete them", "No, change nothing")
+				"wizard says it is done.", yes, "No, change nothing")
 		if err != nil {
 			return 0, err
 		}
@@ -298,7 +304,7 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 
 // notConfirmed ends the run when the user declines the fix.
 func (w *wizard) notConfirmed() (int, error) {
-	if err := w.ui.Show("Nothing was changed", "You chose not to delete the files. No disk was changed.\nRemove the stick and restart the computer, or run the wizard again."); err != nil {
+	if err := w.ui.Show("Nothing was changed", "You chose not to make the changes. No disk was changed.\nRemove the stick and restart the computer, or run the wizard again."); err != nil {
 		return 0, err
 	}
 	fmt.Fprintln(w.cfg.Out, "unbrick wizard: not confirmed; nothing was written.")
@@ -308,16 +314,21 @@ func (w *wizard) notConfirmed() (int, error) {
 // chooseVolumes asks, when several volumes have files to delete, whether to
 // fix all of them, one of them, or none, and returns the chosen volumes
 // (by volKey). The safe answer, nothing, comes first.
-func (w *wizard) chooseVolumes(fixable []*remedy.Volume, files int) (map[string]bool, error) {
+func (w *wizard) chooseVolumes(fixable []*remedy.Volume, files, services int) (map[string]bool, error) {
 	opts := []Option{
 		{Label: "No, change nothing", Value: "none"},
 		{Label: fmt.Sprintf("Yes, delete them on all %d volumes", len(fixable)), Value: "all"},
 	}
+	title, what := fmt.Sprintf("Delete %d file(s) now?", files), "The files listed in the previews will be deleted."
+	if services > 0 {
+		opts[1].Label = fmt.Sprintf("Yes, make the changes on all %d volumes", len(fixable))
+		title, what = upperFirst(changesText(files, services))+" now?", "The changes listed in the previews will be made."
+	}
 	for i, v := range fixable {
 		opts = append(opts, Option{Label: "Only on " + volumeName(v) + " (" + where(v) + ")", Value: fmt.Sprint(i)})
 	}
-	c, err := w.ui.Choose(fmt.Sprintf("Delete %d file(s) now?", files),
-		"The files listed in the previews will be deleted. An undo journal is written to the stick\n"+
+	c, err := w.ui.Choose(title,
+		what+" An undo journal is written to the stick\n"+
 			"first, and each disk is checked afterwards. Do not switch the computer off until the\n"+
 			"wizard says it is done. You can also fix one volume only.", opts)
 	if err != nil {
@@ -476,6 +487,9 @@ func (w *wizard) fix(ctx context.Context, o remedy.Options) (int, error) {
 			if f.Action == remedy.ActionDeleted {
 				fmt.Fprintf(&b, "Deleted: %s (%s)\n", f.Path, sizeText(f.Size))
 			}
+		}
+		for _, sv := range disabledServices(v) {
+			fmt.Fprintf(&b, "Disabled driver service: %s (%s)\n", sv.Service, sv.String())
 		}
 		b.WriteString(statusAdvice(v) + "\n\n")
 		b.WriteString("Read the confirmation code to the help desk.\n")

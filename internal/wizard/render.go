@@ -152,6 +152,28 @@ func labelOr(s, def string) string {
 	return "label " + s
 }
 
+// disabledServices returns the volume's services this run disabled.
+func disabledServices(v *remedy.Volume) []remedy.Service {
+	var out []remedy.Service
+	for _, s := range v.Services {
+		if s.Action == remedy.ActionDisabled {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// countAction counts the volume's files with the given action.
+func countAction(v *remedy.Volume, action string) int {
+	n := 0
+	for _, f := range v.Files {
+		if f.Action == action {
+			n++
+		}
+	}
+	return n
+}
+
 func countVerdict(v *remedy.Volume, verdict string) int {
 	n := 0
 	for _, f := range v.Files {
@@ -169,8 +191,39 @@ func fileLine(f remedy.File) string {
 		path.Base(f.Path), path.Dir(f.Path), sizeText(f.Size), f.MTime.UTC().Format("2006-01-02 15:04:05 UTC"), f.Reason)
 }
 
-// previewText is the dry run's report on one volume: what will be deleted
-// and what stays.
+// servicesToDisable returns the volume's disable-service rules that have
+// bytes to write (a Start value not yet 4 in a selected control set).
+func servicesToDisable(v *remedy.Volume) []remedy.Service {
+	var out []remedy.Service
+	for _, s := range v.Services {
+		if s.Needed() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// serviceLine renders one driver service of the preview or the result:
+// its name, the rule, and the Start value in each control set.
+func serviceLine(s remedy.Service) string {
+	return fmt.Sprintf("  %s (rule %s)\n    %s\n", s.Service, s.Rule, s.String())
+}
+
+// changesText names what a fix does in plain words: "delete 2 file(s)",
+// "disable 1 driver service(s)", or both.
+func changesText(files, services int) string {
+	var parts []string
+	if files > 0 {
+		parts = append(parts, fmt.Sprintf("delete %d file(s)", files))
+	}
+	if services > 0 {
+		parts = append(parts, fmt.Sprintf("disable %d driver service(s)", services))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// previewText is the dry run's report on one volume: what will be deleted,
+// which driver services will be disabled, and what stays.
 func previewText(v *remedy.Volume) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s)\n\n", volumeName(v), where(v))
@@ -186,6 +239,13 @@ func previewText(v *remedy.Volume) string {
 		fmt.Fprintf(&b, "Will be DELETED (%d):\n", len(del))
 		for _, f := range del {
 			b.WriteString(fileLine(f))
+		}
+		b.WriteString("\n")
+	}
+	if svcs := servicesToDisable(v); len(svcs) > 0 {
+		fmt.Fprintf(&b, "Driver services to DISABLE (%d): Windows will not load them at its next start\n(their Start value is set to 4 in the registry; the undo journal can set it back):\n", len(svcs))
+		for _, sv := range svcs {
+			b.WriteString(serviceLine(sv))
 		}
 		b.WriteString("\n")
 	}
@@ -243,7 +303,13 @@ func replayText(j *remedy.JournalInfo, preview bool) string {
 func statusAdvice(v *remedy.Volume) string {
 	switch v.Status {
 	case remedy.StatusRemediated:
-		return replayText(v.Journal, false) + "The faulty file was deleted and the disk was checked afterwards. Windows should start normally."
+		done := "The faulty file was deleted"
+		if n := len(disabledServices(v)); n > 0 && countAction(v, remedy.ActionDeleted) > 0 {
+			done = "The faulty file was deleted and the driver service(s) disabled"
+		} else if n > 0 {
+			done = "The driver service(s) were disabled"
+		}
+		return replayText(v.Journal, false) + done + ", and the disk was checked afterwards. Windows should start normally."
 	case remedy.StatusAlreadyClean:
 		return "No faulty file is on this Windows: nothing was changed. If it still does not start, the cause is something else: call the help desk."
 	case remedy.StatusLocked:
@@ -278,3 +344,11 @@ func resultLine(v *remedy.Volume, code string) string {
 
 // since formats a duration for the progress screen.
 func since(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+// upperFirst capitalises the first letter of an ASCII sentence.
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
