@@ -26,16 +26,23 @@ const svcVariant = "win10-mbr-plain"
 
 // svcPack writes and signs a pack: the built-in delete rule and a
 // disable-service rule for CSAgent.
-func svcPack(t *testing.T, f *packFixture) string {
+func svcPack(t *testing.T, f *packFixture) string { return writeSvcPack(t, f, true) }
+
+// writeSvcPack writes and signs a pack holding a disable-service rule for
+// CSAgent, after the built-in delete rule when withDelete.
+func writeSvcPack(t *testing.T, f *packFixture, withDelete bool) string {
 	t.Helper()
 	var p map[string]any
 	if err := json.Unmarshal(rules.BuiltinJSON(), &p); err != nil {
 		t.Fatal(err)
 	}
 	p["id"] = "cs-svc-pack"
+	if !withDelete {
+		p["id"], p["rules"] = "cs-svc-only", []any{}
+	}
 	p["rules"] = append(p["rules"].([]any), map[string]any{"id": "csagent-off", "action": "disable-service", "service": "CSAgent"})
 	b, _ := json.MarshalIndent(p, "", " ")
-	path := filepath.Join(f.dir, "svc.json")
+	path := filepath.Join(f.dir, p["id"].(string)+".json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

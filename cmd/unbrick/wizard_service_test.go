@@ -1,41 +1,19 @@
 package main
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/unbrick/unbrick/internal/rules"
 	"github.com/unbrick/unbrick/internal/testcorpus"
 )
-
-// svcOnlyPack writes and signs a pack whose only rule disables CSAgent:
-// nothing to delete, one service to disable.
-func svcOnlyPack(t *testing.T, f *packFixture) string {
-	t.Helper()
-	var p map[string]any
-	if err := json.Unmarshal(rules.BuiltinJSON(), &p); err != nil {
-		t.Fatal(err)
-	}
-	p["id"] = "cs-svc-only"
-	p["rules"] = []any{map[string]any{"id": "csagent-off", "action": "disable-service", "service": "CSAgent"}}
-	b, _ := json.MarshalIndent(p, "", " ")
-	path := filepath.Join(f.dir, "svc-only.json")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.sign(t, f.key, rules.Namespace, path)
-	return path
-}
 
 // A pack that only disables a driver service: the wizard shows the
 // service in the preview and asks before writing (it used to write without
 // asking, since no file was to be deleted); declined, nothing is written.
 func TestWizardAccessibleServiceOnlyDeclined(t *testing.T) {
 	f := newPackFixture(t, "ed25519")
-	pack := svcOnlyPack(t, f)
+	pack := writeSvcPack(t, f, false)
 	img := testcorpus.Disk(t, svcVariant)
 	orig := sha256File(t, img)
 	dir := t.TempDir()

@@ -152,32 +152,21 @@ func labelOr(s, def string) string {
 	return "label " + s
 }
 
-// disabledServices returns the volume's services this run disabled.
-func disabledServices(v *remedy.Volume) []remedy.Service {
-	var out []remedy.Service
-	for _, s := range v.Services {
-		if s.Action == remedy.ActionDisabled {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // countAction counts the volume's files with the given action.
 func countAction(v *remedy.Volume, action string) int {
-	n := 0
-	for _, f := range v.Files {
-		if f.Action == action {
-			n++
-		}
-	}
-	return n
+	return countFiles(v, func(f *remedy.File) bool { return f.Action == action })
 }
 
+// countVerdict counts the volume's files with the given verdict.
 func countVerdict(v *remedy.Volume, verdict string) int {
+	return countFiles(v, func(f *remedy.File) bool { return f.Verdict == verdict })
+}
+
+// countFiles counts the volume's files for which match holds.
+func countFiles(v *remedy.Volume, match func(*remedy.File) bool) int {
 	n := 0
-	for _, f := range v.Files {
-		if f.Verdict == verdict {
+	for i := range v.Files {
+		if match(&v.Files[i]) {
 			n++
 		}
 	}
@@ -194,10 +183,20 @@ func fileLine(f remedy.File) string {
 // servicesToDisable returns the volume's disable-service rules that have
 // bytes to write (a Start value not yet 4 in a selected control set).
 func servicesToDisable(v *remedy.Volume) []remedy.Service {
+	return servicesWhere(v, (*remedy.Service).Needed)
+}
+
+// disabledServices returns the volume's services this run disabled.
+func disabledServices(v *remedy.Volume) []remedy.Service {
+	return servicesWhere(v, func(s *remedy.Service) bool { return s.Action == remedy.ActionDisabled })
+}
+
+// servicesWhere returns the volume's services for which keep holds.
+func servicesWhere(v *remedy.Volume, keep func(*remedy.Service) bool) []remedy.Service {
 	var out []remedy.Service
-	for _, s := range v.Services {
-		if s.Needed() {
-			out = append(out, s)
+	for i := range v.Services {
+		if keep(&v.Services[i]) {
+			out = append(out, v.Services[i])
 		}
 	}
 	return out
