@@ -121,6 +121,10 @@ type Result struct {
 type builder struct {
 	o     Options
 	start time.Time
+	// initrd and mods, when set, are an initramfs built already for the
+	// same options: BuildNetboot hands its own to the ISO it builds.
+	initrd []byte
+	mods   *ModuleSet
 }
 
 func (b *builder) say(format string, a ...any) {
@@ -139,7 +143,11 @@ func (b *builder) say(format string, a ...any) {
 // UEFI boot image (see BuildISO in iso.go). FormatLogs: the LOGS partition
 // alone on a GPT disk image, built by the same code as the stick's.
 func Build(o Options) (*Result, error) {
-	b := &builder{o: o, start: time.Now()}
+	return (&builder{o: o, start: time.Now()}).build()
+}
+
+// build validates b.o and writes the image it names.
+func (b *builder) build() (*Result, error) {
 	if b.o.Format == "" {
 		b.o.Format = FormatUSB
 	}
@@ -215,8 +223,12 @@ type bootFiles struct {
 	mods       *ModuleSet
 }
 
-// initramfs resolves the modules and writes the gzip initramfs.
+// initramfs resolves the modules and writes the gzip initramfs, or
+// returns the one handed over in b.initrd.
 func (b *builder) initramfs() ([]byte, *ModuleSet, error) {
+	if b.initrd != nil {
+		return b.initrd, b.mods, nil
+	}
 	o := b.o
 	bc := o.BootChain
 	busybox := ""

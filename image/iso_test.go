@@ -244,7 +244,7 @@ func checkHybrid(t *testing.T, iso string, res *Result, lba int64, boot string) 
 	}
 	out, _ = exec.Command(sgdisk, "-p", iso).CombinedOutput()
 	espStart, espEnd := lba*4, lba*4+res.ESPSize/512-1
-	logsStart := (res.ISOVolumeSize + 1<<20 - 1) / (1 << 20) * (1 << 20) / 512
+	logsStart := roundUp(res.ISOVolumeSize, mib) / 512
 	logsEnd := logsStart + res.LogsSize/512 - 1
 	if !regexpLine(string(out), `^\s+1\s+`+strconv.FormatInt(espStart, 10)+`\s+`+strconv.FormatInt(espEnd, 10)+`\s.*EF00\s+ESP$`) ||
 		!regexpLine(string(out), `^\s+2\s+`+strconv.FormatInt(logsStart, 10)+`\s+`+strconv.FormatInt(logsEnd, 10)+`\s.*0700\s+LOGS$`) ||
@@ -327,7 +327,7 @@ func TestISOImageCarriesStickLOGS(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	usb, usbRes := buildFake(t, nil)
-	logsStart := (res.ISOVolumeSize + 1<<20 - 1) / (1 << 20) * (1 << 20)
+	logsStart := roundUp(res.ISOVolumeSize, mib)
 	isoLogs, usbLogs := filepath.Join(t.TempDir(), "iso.part"), filepath.Join(t.TempDir(), "usb.part")
 	copyRange(t, iso, isoLogs, logsStart, res.LogsSize)
 	copyRange(t, usb, usbLogs, 2048*512+usbRes.ESPSize, usbRes.LogsSize)

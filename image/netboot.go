@@ -194,11 +194,11 @@ func BuildNetboot(o Options) (*Result, error) {
 	if err := os.MkdirAll(partial, 0o755); err != nil {
 		return nil, fmt.Errorf("netboot: %w", err)
 	}
-	// The same chain as a hybrid ISO, with the same kernel command line,
-	// for UEFI HTTP boot (see NetISO).
-	isoOpts := o
-	isoOpts.Format, isoOpts.Out = FormatISO, filepath.Join(partial, NetISO)
-	isoRes, err := Build(isoOpts)
+	// The same chain as a hybrid ISO, with the same kernel command line
+	// and the same initramfs, for UEFI HTTP boot (see NetISO).
+	ib := &builder{o: o, start: b.start, initrd: initrd, mods: mods}
+	ib.o.Format, ib.o.Out = FormatISO, filepath.Join(partial, NetISO)
+	isoRes, err := ib.build()
 	if err != nil {
 		os.RemoveAll(partial)
 		return nil, fmt.Errorf("netboot: %s for UEFI HTTP boot: %w", NetISO, err)

@@ -283,10 +283,10 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		return w.fix(ctx, o)
 	}
 	if toDelete > 0 || toDisable > 0 {
-		title, what, yes := fmt.Sprintf("Delete %d file(s) now?", toDelete), "The files listed in the preview will be deleted.", "Yes, delete them"
+		title, what := fixQuestion(toDelete, toDisable, "preview")
+		yes := "Yes, delete them"
 		if toDisable > 0 {
-			title = upperFirst(changesText(toDelete, toDisable)) + " now?"
-			what, yes = "The changes listed in the preview will be made.", "Yes, make the changes"
+			yes = "Yes, make the changes"
 		}
 		ok, err := w.ui.Confirm(title,
 			what+" An undo journal is written to the stick\n"+
@@ -300,6 +300,16 @@ func (w *wizard) run(ctx context.Context) (int, error) {
 		}
 	}
 	return w.fix(ctx, o)
+}
+
+// fixQuestion words the question before a fix that deletes files and
+// disables driver services: its title and the sentence saying what will
+// happen to what the preview (or previews, as listed names it) showed.
+func fixQuestion(files, services int, listed string) (title, what string) {
+	if services == 0 {
+		return fmt.Sprintf("Delete %d file(s) now?", files), "The files listed in the " + listed + " will be deleted."
+	}
+	return upperFirst(changesText(files, services)) + " now?", "The changes listed in the " + listed + " will be made."
 }
 
 // notConfirmed ends the run when the user declines the fix.
@@ -319,10 +329,9 @@ func (w *wizard) chooseVolumes(fixable []*remedy.Volume, files, services int) (m
 		{Label: "No, change nothing", Value: "none"},
 		{Label: fmt.Sprintf("Yes, delete them on all %d volumes", len(fixable)), Value: "all"},
 	}
-	title, what := fmt.Sprintf("Delete %d file(s) now?", files), "The files listed in the previews will be deleted."
+	title, what := fixQuestion(files, services, "previews")
 	if services > 0 {
 		opts[1].Label = fmt.Sprintf("Yes, make the changes on all %d volumes", len(fixable))
-		title, what = upperFirst(changesText(files, services))+" now?", "The changes listed in the previews will be made."
 	}
 	for i, v := range fixable {
 		opts = append(opts, Option{Label: "Only on " + volumeName(v) + " (" + where(v) + ")", Value: fmt.Sprint(i)})
