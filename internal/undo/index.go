@@ -1,6 +1,8 @@
 package undo
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -97,8 +99,35 @@ func incomplete(p string) (Header, bool) {
 // that leaves nothing to do: an undone or rolled-forward marker, or an
 // applied marker with status 0 right after the prepared marker, counting
 // as many writes as the prepared marker has records (see doc.go). It only
-// skips work: anything else is read whole.
+// skips the parse: anything else is read whole.
+//
+// The tag and count checks alone are not enough. A journal cut after its
+// prepared marker (a fix killed while writing) ends with the last
+// record's CRC byte, then 'P', then the record count; read as an end
+// marker, that CRC byte is its tag and the count's top byte (0) its
+// status. A CRC byte of 'U' or 'F', about one journal in 128, made such
+// an interrupted journal look finished, and the next fix skipped rolling
+// it forward. So a tail that looks finished must also carry its checksum:
+// every end marker ends with the SHA-256 of every journal byte before
+// that field, which a prepared marker (its sum leaves out its own tag and
+// count) never matches.
 func tailFinished(f io.ReaderAt, size int64) bool {
+	if !tailLooksFinished(f, size) {
+		return false
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, size-sha256.Size)); err != nil {
+		return false
+	}
+	sum := make([]byte, sha256.Size)
+	if _, err := f.ReadAt(sum, size-sha256.Size); err != nil {
+		return false
+	}
+	return bytes.Equal(h.Sum(nil), sum)
+}
+
+// tailLooksFinished is tailFinished's tag and count check.
+func tailLooksFinished(f io.ReaderAt, size int64) bool {
 	const prepLen = 1 + 4 + 32
 	if size < endMarkerLen+prepLen {
 		return false
